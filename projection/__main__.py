@@ -1,0 +1,3 @@
+from projection.cli import main
+
+main()

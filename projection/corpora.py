@@ -1,0 +1,125 @@
+"""Named corpora, resolved from the data directory.
+
+The data directory is ``$PROJECTION_DATA`` (default ``data/``) and has the layout of the
+project's shared evaluation data (see ``data/README.md``). A name is ``corpus:split``,
+e.g. ``conll2003-en:train`` or ``conll2002-es:test``. ``sample:train`` is the small
+English sample bundled with the project and is always available.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from projection.corpus import read_corpus
+from projection.errors import ProjectionError
+from projection.records import Sentence
+
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+SAMPLE_PATH = REPO_DATA / "sample" / "sample.conll"
+CONLL_LABELS = ("LOC", "MISC", "ORG", "PER")
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    name: str  # "conll2003-en:train"
+    relpath: str  # relative to the data directory
+    lang: str
+    encoding: str = "utf-8"
+    token_col: int = 0
+    tag_col: int = -1
+    scheme: str = "iob2"  # as stored on disk; always read into IOB2
+    source: str = ""  # how to obtain it
+
+    def path(self) -> Path:
+        if self.name.startswith("sample:"):
+            return SAMPLE_PATH
+        return data_dir() / self.relpath
+
+
+_CONLL03 = "CoNLL-2003 (https://www.clips.uantwerpen.be/conll2003/ner/; Reuters text needs the RCV1 licence)"
+_CONLL02 = "CoNLL-2002 (https://www.clips.uantwerpen.be/conll2002/ner/)"
+_EUROPARL = "Europarl-NER, Agerri et al. 2018 (github.com/ixa-ehu/ner-evaluation-corpus-europarl)"
+_ELP = "Easy-Label-Projection data (github.com/ikergarcia1996/Easy-Label-Projection, data/ner_datasets)"
+
+_SPLITS = {"train": 0, "dev": 1, "test": 2}
+
+
+def _build() -> dict[str, CorpusSpec]:
+    specs: list[CorpusSpec] = [CorpusSpec("sample:train", "sample/sample.conll", "en", source="bundled with the project")]
+    for split, suffix in zip(_SPLITS, ("train", "testa", "testb")):
+        specs.append(CorpusSpec(f"conll2003-en:{split}", f"conll2003-en/eng.{suffix}", "en", scheme="iob1", source=_CONLL03))
+        specs.append(CorpusSpec(f"conll2002-es:{split}", f"conll2002/esp/esp.{suffix}", "es", encoding="latin-1", source=_CONLL02))
+        specs.append(CorpusSpec(f"conll2002-nl:{split}", f"conll2002/ned/ned.{suffix}", "nl", source=_CONLL02))
+    for split in _SPLITS:
+        specs.append(CorpusSpec(f"conll2003-de:{split}", f"easy-label-projection-ner/original/de/de.conll.{split}.tsv", "de",
+                                source=_ELP + "; German CoNLL-2003 text needs the LDC94T5 licence"))
+        for lang in ("es", "de", "nl"):
+            specs.append(CorpusSpec(
+                f"deepl-awesome-{lang}:{split}",
+                f"easy-label-projection-ner/automatic_projections/en2{lang}/DeepL.50000.awesome.{split}.tsv",
+                lang, source=_ELP + " (DeepL translation of CoNLL-2003 projected with AWESoME)"))
+    for lang in ("en", "de", "es"):
+        specs.append(CorpusSpec(f"europarl-ner-{lang}:test", f"europarl-ner/{lang}-europarl.test.conll02", lang, source=_EUROPARL))
+    return {s.name: s for s in specs}
+
+
+CORPORA: dict[str, CorpusSpec] = _build()
+
+
+def data_dir() -> Path:
+    """``$PROJECTION_DATA``, else ``data/`` in the working directory, else the project's ``data/``."""
+    env = os.environ.get("PROJECTION_DATA")
+    if env:
+        return Path(env)
+    cwd = Path("data")
+    return cwd if cwd.is_dir() else REPO_DATA
+
+
+def is_corpus_name(ref: str) -> bool:
+    return ref in CORPORA
+
+
+def corpus_spec(name: str) -> CorpusSpec:
+    if name not in CORPORA:
+        corpus = name.partition(":")[0]
+        near = sorted(n for n in CORPORA if n.startswith(corpus + ":")) or sorted(CORPORA)
+        raise ProjectionError(f"unknown corpus {name!r}; known: {', '.join(near)}")
+    return CORPORA[name]
+
+
+def resolve_corpus(ref: str | Path) -> Path:
+    """The file behind a corpus name or a path; a clear error when it is missing."""
+    ref_s = str(ref)
+    if not is_corpus_name(ref_s):
+        path = Path(ref_s)
+        if path.exists():
+            return path
+        if ":" in ref_s and not path.suffix:
+            corpus_spec(ref_s)  # raises "unknown corpus"
+        raise ProjectionError(f"{ref_s}: no such file, and not a corpus name (try e.g. conll2003-en:train or sample:train)")
+    spec = corpus_spec(ref_s)
+    path = spec.path()
+    if not path.exists():
+        raise ProjectionError(
+            f"corpus {spec.name} not found: looked for {path.resolve()} "
+            f"(data directory {data_dir().resolve()}, set by PROJECTION_DATA or defaulting to data/). "
+            f"Get it from {spec.source} and place it there, or point PROJECTION_DATA at a folder with that layout."
+        )
+    return path
+
+
+def load_corpus(ref: str | Path, *, encoding: str | None = None, labels=None, fmt: str | None = None) -> list[Sentence]:
+    """Load a named corpus (``conll2002-es:test``) or a file, as IOB2 sentences."""
+    ref_s = str(ref)
+    path = resolve_corpus(ref_s)
+    if is_corpus_name(ref_s):
+        spec = CORPORA[ref_s]
+        return read_corpus(path, fmt="conll", encoding=encoding or spec.encoding, labels=labels,
+                           token_col=spec.token_col, tag_col=spec.tag_col)
+    return read_corpus(path, fmt=fmt, encoding=encoding or "utf-8", labels=labels)
+
+
+def corpus_lang(ref: str) -> str | None:
+    return CORPORA[ref].lang if ref in CORPORA else None

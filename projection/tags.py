@@ -1,0 +1,80 @@
+"""Tag schemes: IOB1, IOB2 (= BIO) <-> spans.
+
+Reading is lenient in the way the CoNLL evaluation script is: ``B-X`` always starts an
+entity, and ``I-X`` starts one unless it directly follows ``B-X``/``I-X`` of the same
+type. That one rule parses IOB1 (CoNLL-2003 English) and IOB2 (everything else) alike,
+including the few ``I-``-initial entities in IOB2 files, so spans never depend on a
+guessed scheme. Writing is always explicit: IOB2 by default, IOB1 on request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from projection.records import Span
+
+TAG_RE = re.compile(r"^(?:O|([BI])-(\S+))$")
+
+
+def parse_tag(tag: str) -> tuple[str, str | None]:
+    """Return ``(prefix, label)`` for ``O``/``B-X``/``I-X``; raise ``ValueError`` otherwise."""
+    m = TAG_RE.match(tag)
+    if m is None:
+        raise ValueError(f"tag {tag!r} is not O, B-LABEL or I-LABEL")
+    if m.group(1) is None:
+        return "O", None
+    return m.group(1), m.group(2)
+
+
+def tags_to_spans(tags: Sequence[str]) -> list[Span]:
+    """Entity spans (end exclusive) from IOB1 or IOB2 tags."""
+    spans: list[Span] = []
+    start = -1
+    label: str | None = None
+    for i, tag in enumerate(tags):
+        prefix, lab = parse_tag(tag)
+        continues = prefix == "I" and label is not None and lab == label
+        if continues:
+            continue
+        if label is not None:
+            spans.append(Span(start, i, label))
+        if prefix == "O":
+            label, start = None, -1
+        else:
+            label, start = lab, i
+    if label is not None:
+        spans.append(Span(start, len(tags), label))
+    return spans
+
+
+def spans_to_tags(spans: Iterable[Span], length: int, scheme: str = "iob2") -> list[str]:
+    """Tags for ``length`` tokens from non-overlapping spans, in ``iob2`` (BIO) or ``iob1``."""
+    if scheme not in ("iob2", "bio", "iob1"):
+        raise ValueError(f"unknown tag scheme {scheme!r}; use iob2, bio or iob1")
+    tags = ["O"] * length
+    ordered = sorted(spans, key=lambda s: (s.start, s.end))
+    prev: Span | None = None
+    for span in ordered:
+        if span.start < 0 or span.end > length or span.start >= span.end:
+            raise ValueError(f"span {span} does not fit a sentence of {length} tokens")
+        if prev is not None and span.start < prev.end:
+            raise ValueError(f"spans {prev} and {span} overlap")
+        if scheme == "iob1":
+            adjacent_same = prev is not None and prev.end == span.start and prev.label == span.label
+            first = "B" if adjacent_same else "I"
+        else:
+            first = "B"
+        tags[span.start] = f"{first}-{span.label}"
+        for i in range(span.start + 1, span.end):
+            tags[i] = f"I-{span.label}"
+        prev = span
+    return tags
+
+
+def to_iob2(tags: Sequence[str]) -> list[str]:
+    return spans_to_tags(tags_to_spans(tags), len(tags), "iob2")
+
+
+def to_iob1(tags: Sequence[str]) -> list[str]:
+    return spans_to_tags(tags_to_spans(tags), len(tags), "iob1")

@@ -1,0 +1,42 @@
+"""Shared fixtures. Tests never touch the network: tiny models are built on the fly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("PROJECTION_DATA", REPO / "data"))
+
+
+def have_data(rel: str) -> bool:
+    return (data_dir() / rel).exists()
+
+
+def need_data(rel: str):
+    """Skip a test when a real-data file is absent, except in CI, where its absence is a failure."""
+    if have_data(rel):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI: {data_dir() / rel} is missing (PROJECTION_DATA={os.environ.get('PROJECTION_DATA')})")
+    pytest.skip(f"needs {rel} under PROJECTION_DATA")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own translation/stage cache."""
+    monkeypatch.setenv("PROJECTION_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def sample_path() -> Path:
+    return REPO / "data" / "sample" / "sample.conll"
