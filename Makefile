@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	@touch $(STAMP)
 
 test: $(STAMP)
-	@$(RUNENV) OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests
+	@$(RUNENV) OMP_NUM_THREADS=1 PROJECTION_PROGRESS=0 $(PY) -m pytest -q -n 2 tests
 
 project: $(STAMP)
 	@$(RUNENV) $(PY) -m projection run --lang $(TGT_LIST) --pipeline $(PIPELINE) --out $(RUN_DIR)

@@ -1,0 +1,66 @@
+"""Progress bars for long work (rich), usable from the API and the CLI alike.
+
+``track(items, total=..., description=...)`` wraps an iterable; ``bar(total, description)``
+is a context manager yielding an ``advance(n)`` callable for batched work. Both print to
+stderr, so ``--json`` output on stdout stays clean, and are silent when
+``PROJECTION_PROGRESS=0`` (tests, batch jobs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def enabled() -> bool:
+    return os.environ.get("PROJECTION_PROGRESS", "1") != "0"
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    class RateColumn(TextColumn):
+        def __init__(self) -> None:
+            super().__init__("")
+
+        def render(self, task):  # items per second
+            from rich.text import Text
+
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=sys.stderr),
+        transient=False,
+    )
+
+
+@contextlib.contextmanager
+def bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    if not enabled() or total == 0:
+        yield lambda n=1: None
+        return
+    with _progress() as p:
+        task = p.add_task(description, total=total)
+        yield lambda n=1: p.advance(task, n)
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    if total is None:
+        total = len(items)  # type: ignore[arg-type]
+    with bar(total, description) as advance:
+        for item in items:
+            yield item
+            advance(1)
