@@ -134,7 +134,8 @@ def write_conll(sentences: Iterable[Sentence], path: str | Path, *, scheme: str 
             f.write("\n")
 
 
-def _sentence_from_obj(path: Path, where: int, obj: Any, labels: frozenset[str] | None, row_word: str) -> Sentence:
+def _sentence_from_obj(path: Path, where: int | None, index: int, obj: Any, labels: frozenset[str] | None,
+                       row_word: str) -> Sentence:
     if not isinstance(obj, dict):
         raise InputError(path, where, f"{row_word}: expected a JSON object with 'tokens' and 'tags'")
     for key in ("tokens", "tags"):
@@ -153,7 +154,7 @@ def _sentence_from_obj(path: Path, where: int, obj: Any, labels: frozenset[str] 
     meta = obj.get("meta") or {}
     if isinstance(meta, str):
         meta = json.loads(meta) if meta else {}
-    sid = str(obj.get("id", f"{where - 1:08d}"))
+    sid = str(obj.get("id", f"{index:08d}"))
     return Sentence(sid, [str(t) for t in tokens], spans_to_tags(tags_to_spans(tags), len(tags)), dict(meta))
 
 
@@ -168,7 +169,7 @@ def read_jsonl(path: str | Path, *, encoding: str = "utf-8", labels: Iterable[st
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError(path, lineno, f"invalid JSON: {e.msg}") from None
-        out.append(_sentence_from_obj(path, lineno, obj, label_set, "record"))
+        out.append(_sentence_from_obj(path, lineno, len(out), obj, label_set, "record"))
     if not out:
         raise InputError(path, 1, "empty file: no sentences found")
     return out
@@ -192,7 +193,7 @@ def read_parquet(path: str | Path, *, labels: Iterable[str] | None = None) -> li
     except Exception as e:  # pyarrow raises several types for a damaged file
         raise InputError(path, None, f"not a readable parquet file ({e})") from None
     label_set = frozenset(labels) if labels is not None else None
-    out = [_sentence_from_obj(path, None, row, label_set, f"row {k + 1}") for k, row in enumerate(rows)]  # type: ignore[arg-type]
+    out = [_sentence_from_obj(path, None, k, row, label_set, f"row {k + 1}") for k, row in enumerate(rows)]
     if not out:
         raise InputError(path, None, "empty file: no sentences found")
     return out
