@@ -5,8 +5,15 @@ set -euo pipefail
 VENV="${1:-.venv}"
 EXTRAS="${PROJECTION_EXTRAS:-dev,ray}"
 quiet_pip() {
-  # pip's config on some machines names local mirrors that do not exist; their warnings are noise.
-  "$VENV/bin/python" -m pip -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  # Build back-ends and mirror settings print warnings even with -q: show pip's output only when it fails.
+  local log
+  log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip -q --disable-pip-version-check "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
 }
 if [ ! -x "$VENV/bin/python" ]; then
   echo "creating $VENV"
