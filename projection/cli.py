@@ -96,6 +96,49 @@ def corpora() -> None:
     console.print(table)
 
 
+# --------------------------------------------------------------------------- inspect (projection/inspect/)
+
+
+@app.command("inspect")
+def inspect_cmd(
+    run_dir: Path = typer.Argument(..., help="A projection run directory (written by `projection run`)."),
+    label: Optional[list[str]] = typer.Option(
+        None, "--label", "-l", help="Only sentences with an entity of this label (repeat or comma-separate)."),
+    status: Optional[list[str]] = typer.Option(
+        None, "--status", "-s",
+        help="Entity status (projected, unaligned, conflict, below-threshold) or sentence status (kept, dropped)."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="Only entities scoring at least this."),
+    max_score: Optional[float] = typer.Option(None, "--max-score", help="Only entities scoring at most this."),
+    grep: Optional[str] = typer.Option(None, "--grep", "-g", help="Case-insensitive regex over source and target text."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="A random sample of N of the matching sentences."),
+    seed: int = typer.Option(0, "--seed", help="Seed of --sample (and of the HTML report's sample)."),
+    page: int = typer.Option(1, "--page", "-p", help="Page of sentences to print."),
+    per_page: int = typer.Option(10, "--per-page", help="Sentences per page."),
+    summary_only: bool = typer.Option(False, "--summary-only", help="Print the summary only, no sentences."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report to this file."),
+    results: Optional[Path] = typer.Option(
+        None, "--results", help="A `projection compare` output folder (results.csv, chart) to include."),
+    max_sentences: int = typer.Option(1000, "--max-sentences", help="Most sentences listed in the HTML report."),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics and the selected sentence ids as JSON."),
+) -> None:
+    """Look at a projection run: summary, then source and target side by side (or --html REPORT)."""
+    from projection import inspect as pi
+
+    filters = dict(labels=label, statuses=status, min_score=min_score, max_score=max_score, grep=grep,
+                   sample=sample, seed=seed)
+    if html is not None:
+        out = pi.write_html(run_dir, html, results=results, max_sentences=max_sentences, **filters)
+        console.print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    elif as_json:
+        run = pi.load_run(run_dir)
+        filt = pi.make_filter(**filters)
+        selected = filt.apply(run.sentences)
+        _print_json({**pi.summarize(run), "selection": {"filter": filt.describe(), "sentences": len(selected),
+                                                        "ids": [ps.id for ps in selected]}})
+    else:
+        pi.show(run_dir, console, page=page, per_page=per_page, sentences=not summary_only, results=results, **filters)
+
+
 def main() -> None:
     import click
 
