@@ -144,7 +144,7 @@ def sentence_card(ps: ProjectedSentence, colors: dict[str, str], langs: tuple[st
                             for e in ps.entities], ensure_ascii=False)
     search = (" ".join(ps.source.tokens) + " \n " + " ".join(ps.target_tokens)).lower()
     table = (f'<table class="ents"><thead><tr><th></th><th>{esc(langs[0])}</th><th></th><th>{esc(langs[1])}</th>'
-             f'<th>score</th><th>status</th><th>method</th><th>word alignment</th></tr></thead>'
+             f'<th class="num">score</th><th>status</th><th>method</th><th>word alignment</th></tr></thead>'
              f'<tbody>{"".join(rows)}</tbody></table>') if rows else ""
     return (
         f'<article class="card" id="{esc(anchor)}" data-kept="{int(kept)}" data-ents="{esc(ents_json)}" '
@@ -221,7 +221,7 @@ def _stats_html(stats: dict[str, Any], colors: dict[str, str]) -> str:
             "mean score"]
     rows = [[_label_tag(label, colors), f"{r['source']:,}", f"{r['projected']:,}", _rate(r["rate"]),
              f"{r['unaligned']:,}", f"{r['conflict']:,}", f"{r['below-threshold']:,}", f"{r['in_kept_sentences']:,}",
-             _score(r["mean_score"] if r["mean_score"] is not None else math.nan)]
+             _score(r["mean_score"])]
             for label, r in stats["per_label"].items()]
     foot = ["all", f"{e['source']:,}", f"{e['projected']:,}", _rate(e["rate"]), f"{e['by_status']['unaligned']:,}",
             f"{e['by_status']['conflict']:,}", f"{e['by_status']['below-threshold']:,}", f"{e['in_kept_sentences']:,}", ""]
@@ -320,7 +320,11 @@ mark.entity[data-status]::after { content:""; display:inline-block; width:.5em; 
 mark.entity[data-status="unaligned"] { --dot:#d8413a; } mark.entity[data-status="conflict"] { --dot:#c2559a; }
 mark.entity[data-status="below-threshold"] { --dot:#d9a300; }
 .hl { box-shadow:0 0 0 3px #1d2329 !important; } tr.hl { box-shadow:none !important; background:#fff6c8; }
-table.ents { border-collapse:collapse; width:100%; font-size:13px; margin:4px 0 2px; }
+table.ents { border-collapse:collapse; width:100%; font-size:13px; margin:4px 0 2px; table-layout:fixed; }
+table.ents th:nth-child(1) { width:64px; } table.ents th:nth-child(2), table.ents th:nth-child(4) { width:19%; }
+table.ents th:nth-child(3) { width:22px; } table.ents th:nth-child(5) { width:48px; }
+table.ents th:nth-child(6) { width:118px; } table.ents th:nth-child(7) { width:88px; }
+table.ents td { overflow-wrap:anywhere; }
 table.ents th { text-align:left; color:var(--muted); font-weight:500; font-size:12px; padding:2px 8px 2px 0;
   border-bottom:1px solid var(--line); }
 table.ents td { padding:3px 8px 3px 0; border-bottom:1px solid #f2f4f6; vertical-align:top; }
@@ -382,9 +386,28 @@ JS = """
       ' sentences' + (shown < matching ? ' (showing ' + shown.toLocaleString('en') + ')' : '');
     $('more').style.display = shown < matching ? '' : 'none';
   }
-  ['f-label', 'f-status', 'f-min', 'f-max', 'f-text'].forEach(function (id) {
-    $(id).addEventListener('input', function () { limit = PAGE; update(); });
+  // Filters live in the URL too (report.html#label=ORG&status=unaligned), so a view can be shared.
+  var FIELDS = {label: 'f-label', status: 'f-status', min: 'f-min', max: 'f-max', text: 'f-text'};
+  function fromHash() {
+    var h = location.hash.slice(1);
+    if (h.indexOf('=') < 0) return;
+    h.split('&').forEach(function (kv) {
+      var i = kv.indexOf('='), k = decodeURIComponent(kv.slice(0, i)), v = decodeURIComponent(kv.slice(i + 1));
+      if (FIELDS[k]) $(FIELDS[k]).value = v;
+    });
+  }
+  function toHash() {
+    var parts = [];
+    Object.keys(FIELDS).forEach(function (k) {
+      var v = $(FIELDS[k]).value;
+      if (v !== '') parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(v));
+    });
+    history.replaceState(null, '', parts.length ? '#' + parts.join('&') : location.pathname);
+  }
+  Object.keys(FIELDS).forEach(function (k) {
+    $(FIELDS[k]).addEventListener('input', function () { limit = PAGE; update(); toHash(); });
   });
+  fromHash();
   $('more').addEventListener('click', function () { limit += PAGE; update(); });
   function mark(ev, on) {
     var el = ev.target.closest && ev.target.closest('[data-ref]');

@@ -43,7 +43,7 @@ def _empty(ax: Any, message: str) -> None:
 def rate_per_label(stats: dict[str, Any]) -> bytes:
     """Stacked shares of each status per label; the projected share is the projection rate."""
     per = {k: v for k, v in stats["per_label"].items() if v["source"]}
-    fig, ax = _figure(6.0, 0.9 + 0.45 * max(len(per), 1))
+    fig, ax = _figure(6.0, min(3.6, 1.2 + 0.5 * max(len(per), 1)))
     ax.set_title("Projection rate per label", loc="left", fontsize=11)
     if not per:
         _empty(ax, "no entities")
@@ -65,7 +65,7 @@ def rate_per_label(stats: dict[str, Any]) -> bytes:
 
 def length_source_target(entities: pd.DataFrame) -> bytes:
     """How many tokens each entity has in the source and in the target (entities with a target span)."""
-    fig, ax = _figure(4.6, 3.6)
+    fig, ax = _figure(5.2, 3.6)
     ax.set_title("Entity length: source vs target (tokens)", loc="left", fontsize=11)
     sel = entities.dropna(subset=["tgt_start", "tgt_end"])
     if sel.empty:
@@ -93,7 +93,7 @@ def length_source_target(entities: pd.DataFrame) -> bytes:
 
 def score_distribution(entities: pd.DataFrame, edges: list[float]) -> bytes:
     """Histogram of entity scores, stacked by status, over the same bins as the summary."""
-    fig, ax = _figure(6.0, 3.4)
+    fig, ax = _figure(6.0, 3.6)
     ax.set_title("Score distribution", loc="left", fontsize=11)
     scores = entities["score"].to_numpy(dtype=float)
     if not np.isfinite(scores).any():
@@ -122,7 +122,7 @@ def lowest_scoring(entities: pd.DataFrame, colors: dict[str, str], n: int = 12) 
     """The ``n`` lowest-scoring entities that have a target span: where the aligner was least sure."""
     sel = entities.dropna(subset=["tgt_start", "tgt_end"])
     sel = sel[np.isfinite(sel["score"].to_numpy(dtype=float))].sort_values("score", kind="stable").head(n)
-    fig, ax = _figure(6.0, 0.8 + 0.28 * max(len(sel), 2))
+    fig, ax = _figure(6.0, min(3.6, 1.0 + 0.22 * max(len(sel), 2)))
     ax.set_title(f"Lowest-scoring projected spans (of {len(entities.dropna(subset=['tgt_start'])):,})",
                  loc="left", fontsize=11)
     if sel.empty:
