@@ -1,0 +1,142 @@
+"""The Python API of the train stage (the CLI's ``train`` and ``evaluate`` wrap these)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from projection.corpora import is_corpus_name, load_corpus, resolve_corpus
+from projection.errors import ProjectionError
+from projection.records import Sentence
+from projection.store import file_sha256
+from projection.train.base import Predictor, read_train_json
+from projection.train.config import TrainConfig, map_labels
+
+EVAL_DIR = "eval"
+CorpusRef = str | Path
+
+
+def describe(ref: CorpusRef, sentences: Sequence[Sentence]) -> dict[str, Any]:
+    """What a corpus reference is: its name, file, content hash and size (for metrics.json)."""
+    path = resolve_corpus(str(ref))
+    return {
+        "name": str(ref) if is_corpus_name(str(ref)) else None,
+        "path": str(path),
+        "sha256": file_sha256(path)[:16],
+        "sentences": len(sentences),
+    }
+
+
+def load_sentences(refs: CorpusRef | Sequence[CorpusRef] | Sequence[Sentence]) -> tuple[list[Sentence], list[dict[str, Any]]]:
+    """Corpus names / files (concatenated) or already-loaded sentences, with their descriptions."""
+    if isinstance(refs, (str, Path)):
+        refs = [refs]
+    refs = list(refs)
+    if refs and all(isinstance(r, Sentence) for r in refs):
+        return list(refs), [{"name": None, "path": None, "sentences": len(refs)}]
+    out: list[Sentence] = []
+    desc = []
+    for ref in refs:
+        sents = load_corpus(str(ref))
+        out.extend(sents)
+        desc.append(describe(ref, sents))
+    return out, desc
+
+
+def slug(ref: CorpusRef) -> str:
+    """A folder name for an evaluation set: ``conll2002-es:test`` -> ``conll2002-es_test``."""
+    text = str(ref)
+    if not is_corpus_name(text):
+        text = Path(text).name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "test"
+
+
+def train_model(
+    train: CorpusRef | Sequence[CorpusRef] | Sequence[Sentence],
+    *,
+    out: str | Path,
+    model: str | None = None,
+    arch: str = "token",
+    dev: CorpusRef | Sequence[CorpusRef] | Sequence[Sentence] | None = None,
+    test: Sequence[CorpusRef] = (),
+    config: TrainConfig | None = None,
+    data: dict[str, Any] | None = None,
+) -> Path:
+    """Train engine ``arch`` on ``train`` (names, files or sentences), keep the best epoch on ``dev``,
+    save to ``out`` and evaluate on every ``test`` set (``out/eval/<name>/``). ``data`` overrides the
+    description of the training data stored with the model (default: names, files and hashes)."""
+    from projection.train import trainers
+
+    config = config or TrainConfig()
+    engine = trainers.create(arch, model=model)
+    train_s, train_desc = load_sentences(train)
+    dev_s, dev_desc = (load_sentences(dev) if dev is not None else (None, []))
+    data = data or {"train": train_desc, "dev": dev_desc}
+    out_dir = engine.train(train_s, dev_s, config, out, data)
+    if test:
+        predictor = load_model(out_dir)
+        for ref in test:
+            evaluate(predictor, ref, Path(out_dir) / EVAL_DIR / slug(ref), model_dir=out_dir)
+    return Path(out_dir)
+
+
+def load_model(model_dir: str | Path, device: str | None = None) -> Predictor:
+    """Load a trained model folder (any engine) for prediction."""
+    from projection.train import trainers
+
+    meta = read_train_json(model_dir)
+    return trainers.get(meta["engine"]).load(model_dir, device=device)
+
+
+def evaluate(
+    model: str | Path | Predictor,
+    test: CorpusRef | Sequence[Sentence],
+    out: str | Path | None = None,
+    *,
+    model_dir: str | Path | None = None,
+    map_gold: bool = True,
+) -> dict[str, Any]:
+    """Predict ``test`` with ``model`` and score it (seqeval); write ``predictions.conll`` and
+    ``metrics.json`` to ``out`` (default ``<model>/eval/<test name>/``).
+
+    The model's own label mapping (e.g. MISC dropped) is applied to the gold side too
+    (``map_gold``), so a model is scored on the label set it was trained for.
+    """
+    from projection.train.evaluate import evaluate_predictions
+
+    if isinstance(model, (str, Path)):
+        model_dir = model
+        predictor = load_model(model)
+    else:
+        predictor = model
+    if isinstance(test, (str, Path)):
+        gold = load_corpus(str(test))
+        data = describe(test, gold)
+    else:
+        gold = list(test)
+        data = {"name": None, "path": None, "sentences": len(gold)}
+    mapping = predictor.config.mapping()
+    if map_gold and mapping:
+        gold = map_labels(gold, mapping)
+    if out is None:
+        if model_dir is None:
+            raise ProjectionError("evaluate: give an output folder (or a model folder to write into)")
+        out = Path(model_dir) / EVAL_DIR / slug(test if isinstance(test, (str, Path)) else "sentences")
+    pred = predictor.predict(gold)
+    info = predictor.info
+    model_desc = {
+        "dir": str(model_dir) if model_dir is not None else None,
+        "engine": info.get("engine"),
+        "arch": info.get("arch"),
+        "encoder": info.get("encoder"),
+        "labels": predictor.labels,
+        "label_map": mapping,
+        "train_data": info.get("data", {}),
+        "best_epoch": info.get("best_epoch"),
+        "best_dev_f1": info.get("best_dev_f1"),
+        "config": predictor.config.to_dict(),
+        "signature": info.get("signature", {}),
+    }
+    return evaluate_predictions(gold, pred, out, model=model_desc, data=data, seed=predictor.config.seed)

@@ -1,0 +1,108 @@
+"""What every trainer shares: the Protocols, the saved-model metadata and data preparation.
+
+A trained model is a folder with ``train.json``::
+
+    {"engine": "token", "labels": ["O", "B-LOC", ...], "config": {...TrainConfig...},
+     "signature": {...}, "history": [...], "best_epoch": 2, "data": {...}}
+
+plus the engine's own files. :func:`projection.train.load_model` reads ``engine`` and
+hands the folder to that engine's ``load``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from projection.corpus import label_list
+from projection.errors import InputError, ProjectionError
+from projection.records import Sentence
+from projection.store import atomic_write_json
+from projection.train.config import TrainConfig, map_labels, subsample
+
+TRAIN_JSON = "train.json"
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A loaded model: tags for word-tokenised sentences."""
+
+    labels: list[str]
+    config: TrainConfig
+    info: dict[str, Any]
+
+    def predict(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """One IOB2 tag per word of every sentence."""
+        ...
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """A training engine, created with its options (e.g. ``model=`` for transformers)."""
+
+    name: str
+
+    def train(self, train: Sequence[Sentence], dev: Sequence[Sentence] | None, config: TrainConfig,
+              out_dir: str | Path, data: dict[str, Any] | None = None) -> Path:
+        """Train, keep the best epoch on ``dev`` (the last one without dev), save to ``out_dir``."""
+        ...
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> Predictor:
+        ...
+
+    def signature(self) -> dict[str, Any]:
+        ...
+
+
+def prepare(train: Sequence[Sentence], dev: Sequence[Sentence] | None,
+            config: TrainConfig) -> tuple[list[Sentence], list[Sentence] | None, list[str]]:
+    """Subsample (seeded), apply the label mapping, and take the tag set from the training data."""
+    config.validate()
+    if not train:
+        raise ProjectionError("no training sentences")
+    mapping = config.mapping()
+    train_s = map_labels(subsample(train, config.max_train_sentences, config.seed), mapping)
+    dev_s = None
+    if dev:
+        dev_s = map_labels(subsample(dev, config.max_dev_sentences, config.seed), mapping)
+    labels = label_list(train_s)
+    if len(labels) == 1:
+        raise ProjectionError("the training data has no entities (after label mapping); nothing to learn")
+    return train_s, dev_s, labels
+
+
+def cpu_threads(config: TrainConfig) -> int:
+    """Threads for torch on CPU: the option, else the cores this process may use (at most 8)."""
+    if config.threads:
+        return max(1, int(config.threads))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def write_train_json(out_dir: Path, meta: dict[str, Any]) -> None:
+    atomic_write_json(out_dir / TRAIN_JSON, meta)
+
+
+def read_train_json(model_dir: str | Path) -> dict[str, Any]:
+    path = Path(model_dir) / TRAIN_JSON
+    if not path.exists():
+        raise ProjectionError(f"{model_dir}: not a trained model folder (no {TRAIN_JSON}); train one with `projection train`")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(path, e.lineno, f"invalid JSON: {e.msg}") from None
+    for key in ("engine", "labels", "config"):
+        if key not in meta:
+            raise InputError(path, None, f"missing key {key!r}")
+    return meta
+
+
+def sentence_tokens(sentences: Sequence[Sentence] | Sequence[Sequence[str]]) -> list[list[str]]:
+    return [list(s.tokens) if isinstance(s, Sentence) else list(s) for s in sentences]

@@ -1,0 +1,131 @@
+"""Training configuration and label mapping, shared by every trainer.
+
+The :class:`TrainConfig` is a plain typed dataclass. It is stored as ``train.json`` in every
+saved model folder together with the label set, so a model can always be reloaded and
+its evaluation reproduced (the seed and every hyper-parameter are there).
+
+Label mapping happens on *spans*, before tags are made: ``label_map={"DATE": "O"}`` or
+``ignore=["MISC"]`` remove those entities (their tokens become ``O``), and
+``label_map={"GPE": "LOC"}`` renames them. The same mapping is applied to the gold side
+at evaluation time, so a model trained without MISC is scored on PER/ORG/LOC only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from projection.errors import ProjectionError
+from projection.records import Sentence, Span
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run (all trainers; each uses the fields that apply).
+
+    ``max_length`` is the window size in subwords (special tokens included): a sentence
+    longer than that is split into several windows, never cut. ``fusion_layer`` and
+    ``reduction`` configure the feature-aggregation model (hidden-state index ``l``: 0 is
+    the embedding output, ``num_layers`` the last layer; negative values count from the
+    top). ``freeze_embeddings`` freezes the word-embedding matrix (250k x 384 for e5-small,
+    most of the optimizer's time on CPU). ``max_train_sentences`` subsamples the training
+    data with ``seed`` (the same sentences for the same seed and corpus).
+    """
+
+    lr: float = 5e-5
+    head_lr: float | None = None  # learning rate of the freshly initialised head/fusion module (default: lr)
+    epochs: int = 3
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    warmup: float = 0.1  # fraction of the optimisation steps
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    dropout: float = 0.1
+    seed: int = 13
+    max_length: int = 256
+    fusion_layer: int = 8
+    reduction: int = 4
+    label_map: dict[str, str] = field(default_factory=dict)
+    ignore: list[str] = field(default_factory=list)
+    freeze_embeddings: bool = False
+    max_train_sentences: int | None = None
+    max_dev_sentences: int | None = None
+    threads: int | None = None  # CPU threads (default: the available cores, at most 8)
+    bf16: bool = True  # bf16 autocast on a GPU; ignored on CPU
+    device: str | None = None  # "cpu", "cuda" (default: cuda when available)
+    lang: str = "xx"  # spaCy language code for the spacy engine
+    spacy_dropout: float = 0.2
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ProjectionError(f"unknown training option(s): {', '.join(unknown)}")
+        return cls(**dict(d))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def mapping(self) -> dict[str, str]:
+        """The effective label mapping: ``ignore`` entries map to ``O``."""
+        out = dict(self.label_map)
+        for lab in self.ignore:
+            out[lab] = "O"
+        return out
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ProjectionError("epochs must be at least 1")
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ProjectionError("batch sizes must be at least 1")
+        if not 0 <= self.warmup < 1:
+            raise ProjectionError("warmup is a fraction of the steps, in [0, 1)")
+        if self.max_length < 8:
+            raise ProjectionError("max_length must be at least 8 subwords")
+        if self.reduction < 1:
+            raise ProjectionError("reduction r must be at least 1")
+
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """``"DATE=O,GPE=LOC"`` -> ``{"DATE": "O", "GPE": "LOC"}``."""
+    out: dict[str, str] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        src, eq, dst = item.partition("=")
+        if not eq or not src.strip() or not dst.strip():
+            raise ProjectionError(f"bad label mapping {item!r}: expected FROM=TO, e.g. DATE=O or GPE=LOC")
+        out[src.strip()] = dst.strip()
+    return out
+
+
+def map_sentence(sentence: Sentence, mapping: Mapping[str, str]) -> Sentence:
+    """Apply a label mapping to one sentence (entities mapped to ``O`` are removed)."""
+    if not mapping:
+        return sentence
+    spans = []
+    for sp in sentence.spans:
+        label = mapping.get(sp.label, sp.label)
+        if label != "O":
+            spans.append(Span(sp.start, sp.end, label))
+    return Sentence.from_spans(sentence.id, sentence.tokens, spans, sentence.meta)
+
+
+def map_labels(sentences: Iterable[Sentence], mapping: Mapping[str, str]) -> list[Sentence]:
+    return [map_sentence(s, mapping) for s in sentences]
+
+
+def subsample(sentences: Sequence[Sentence], n: int | None, seed: int) -> list[Sentence]:
+    """``n`` sentences drawn without replacement with ``seed``, in corpus order (all if ``n`` is None)."""
+    if n is None or n >= len(sentences):
+        return list(sentences)
+    keep = sorted(random.Random(seed).sample(range(len(sentences)), n))
+    return [sentences[i] for i in keep]

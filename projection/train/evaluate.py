@@ -1,0 +1,98 @@
+"""seqeval evaluation: exact-span micro precision/recall/F1 and per-label figures.
+
+Scoring is seqeval's strict mode with the IOB2 scheme: an entity counts only when its
+type and both boundaries match the gold entity exactly. Both sides are normalised to
+well-formed IOB2 first with the conlleval reading of :func:`projection.tags.to_iob2`
+(an ``I-X`` that does not continue an ``X`` starts a new entity), so a prediction that
+starts with ``I-`` is read as conlleval reads it instead of being silently dropped.
+
+Every evaluation writes ``predictions.conll`` (token, gold, predicted; a blank line
+between sentences) and ``metrics.json`` (``f1``, ``precision``, ``recall``,
+``per_label``, plus ``model``, ``data`` and ``seed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from projection.errors import ProjectionError
+from projection.records import Sentence
+from projection.store import atomic_open, atomic_write_json
+from projection.tags import to_iob2
+
+PREDICTIONS = "predictions.conll"
+METRICS = "metrics.json"
+
+
+def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Micro precision/recall/F1 and per-label figures (seqeval, strict IOB2, exact spans)."""
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    from seqeval.scheme import IOB2
+
+    if len(gold) != len(pred):
+        raise ProjectionError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+    y_true, y_pred = [], []
+    for k, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise ProjectionError(f"sentence {k}: {len(g)} gold tags but {len(p)} predicted")
+        y_true.append(to_iob2(g))
+        y_pred.append(to_iob2(p))
+    kw = dict(mode="strict", scheme=IOB2, zero_division=0)
+    report = classification_report(y_true, y_pred, output_dict=True, **kw)
+    per_label = {
+        label: {
+            "precision": float(v["precision"]),
+            "recall": float(v["recall"]),
+            "f1": float(v["f1-score"]),
+            "support": int(v["support"]),
+        }
+        for label, v in sorted(report.items())
+        if not label.endswith(" avg")
+    }
+    return {
+        "f1": float(f1_score(y_true, y_pred, average="micro", **kw)),
+        "precision": float(precision_score(y_true, y_pred, average="micro", **kw)),
+        "recall": float(recall_score(y_true, y_pred, average="micro", **kw)),
+        "per_label": per_label,
+        "support": sum(v["support"] for v in per_label.values()),
+    }
+
+
+def write_predictions(path: str | Path, gold: Sequence[Sentence], pred_tags: Sequence[Sequence[str]]) -> None:
+    """``token<TAB>gold<TAB>predicted`` per line, a blank line between sentences."""
+    with atomic_open(path) as f:
+        for s, tags in zip(gold, pred_tags):
+            for tok, g, p in zip(s.tokens, s.tags, tags):
+                f.write(f"{tok}\t{g}\t{p}\n")
+            f.write("\n")
+
+
+def evaluate_predictions(
+    gold: Sequence[Sentence],
+    pred_tags: Sequence[Sequence[str]],
+    out_dir: str | Path | None = None,
+    *,
+    model: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Score predictions against gold sentences; write both files to ``out_dir`` when given."""
+    pred_tags = [to_iob2(p) for p in pred_tags]
+    metrics = score([s.tags for s in gold], pred_tags)
+    metrics.update(
+        {
+            "sentences": len(gold),
+            "tokens": sum(len(s.tokens) for s in gold),
+            "model": model or {},
+            "data": data or {},
+            "seed": seed,
+            "scorer": "seqeval strict IOB2 (exact spans), micro average",
+        }
+    )
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_predictions(out / PREDICTIONS, gold, pred_tags)
+        atomic_write_json(out / METRICS, metrics)
+    return metrics

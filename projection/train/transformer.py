@@ -1,0 +1,358 @@
+"""Token classification on any transformers encoder (mBERT, XLM-R, e5-small; hub name or folder).
+
+Two architectures share this trainer:
+
+* ``token``: the plain model, a linear classifier on the last encoder layer;
+* ``feature-aggregation``: DLFA/AIF (:mod:`projection.train.dlfa`) fuses the last layer
+  with ``fusion_layer`` before the same classifier.
+
+Recipe: first-subword labelling and windows for long sentences
+(:mod:`projection.train.windows`); AdamW (no weight decay on biases and LayerNorms) with a
+linear warm-up then linear decay; gradient clipping; batches of similar-length windows
+in a seeded random order; dev evaluation (seqeval F1) after every epoch with the best
+epoch's weights kept; bf16 autocast on a GPU; ``torch.set_num_threads`` on CPU. The
+word-embedding matrix can be frozen (``freeze_embeddings``): with a 250k-row vocabulary it
+is most of the parameters and of the optimizer's time, and rows of words absent from
+the training language would not be updated usefully anyway.
+
+The saved folder holds ``train.json`` (config, labels, history, signature), the
+encoder's config and tokenizer (``encoder/``) and all weights in ``model.safetensors``,
+so it loads without the original encoder folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from projection.errors import ProjectionError
+from projection.progress import bar
+from projection.records import Sentence
+from projection.store import atomic_path, file_sha256, package_versions
+from projection.tags import to_iob2
+from projection.train.base import cpu_threads, prepare, read_train_json, sentence_tokens, write_train_json
+from projection.train.config import TrainConfig
+
+WEIGHTS = "model.safetensors"
+ENCODER_DIR = "encoder"
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _quiet_transformers() -> None:
+    """Our own progress bars cover loading; transformers' per-shard bars only add noise."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def build_model(encoder, num_labels: int, arch: str, config: TrainConfig):
+    """The tagger: encoder, optional DLFA/AIF fusion, dropout and a linear classifier."""
+    import torch
+    from torch import nn
+
+    from projection.train.dlfa import DLFA
+
+    hidden = encoder.config.hidden_size
+    n_layers = encoder.config.num_hidden_layers
+
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.fusion = DLFA(hidden, n_layers, config.fusion_layer, config.reduction) if arch == "feature-aggregation" else None
+            self.dropout = nn.Dropout(config.dropout)
+            self.classifier = nn.Linear(hidden, num_labels)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                               output_hidden_states=self.fusion is not None, return_dict=True)
+            h = self.fusion(out.hidden_states, attention_mask) if self.fusion is not None else out.last_hidden_state
+            return self.classifier(self.dropout(h))
+
+        def head_parameters(self):
+            yield from self.classifier.parameters()
+            if self.fusion is not None:
+                yield from self.fusion.parameters()
+
+    return Tagger()
+
+
+def position_limit(encoder_config, tokenizer) -> int:
+    """The longest input the encoder takes: its position table (XLM-R-style models reserve
+    ``pad_token_id + 1`` positions) and the tokenizer's ``model_max_length``."""
+    limit = int(getattr(encoder_config, "max_position_embeddings", 512) or 512)
+    if getattr(encoder_config, "model_type", "") in ("xlm-roberta", "roberta", "camembert", "xlm-roberta-xl"):
+        limit -= int(getattr(encoder_config, "pad_token_id", 1) or 0) + 1
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 10**9:
+        limit = min(limit, tok_max)
+    return limit
+
+
+def _device(config: TrainConfig):
+    torch = _torch()
+    if config.device:
+        return torch.device(config.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _autocast(device, config: TrainConfig):
+    torch = _torch()
+    if device.type == "cuda" and config.bf16 and torch.cuda.is_bf16_supported():
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _seed_everything(seed: int) -> None:
+    torch = _torch()
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _encoder_identity(model: str) -> dict[str, Any]:
+    """Name plus a hash of the weights file when the encoder is a local folder."""
+    ident: dict[str, Any] = {"encoder": str(model)}
+    path = Path(model)
+    if path.is_dir():
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if (path / name).exists():
+                ident["encoder_sha256"] = file_sha256(path / name)[:16]
+                break
+    return ident
+
+
+class TransformerTagger:
+    """A loaded (or just trained) transformer tagger: ``predict(list of word lists) -> tags``."""
+
+    def __init__(self, model, tokenizer, labels: list[str], config: TrainConfig, info: dict[str, Any], device=None):
+        from projection.train.windows import SubwordEncoder
+
+        self.model = model
+        self.tokenizer = tokenizer
+        self.labels = list(labels)
+        self.config = config
+        self.info = info
+        self.device = device or _device(config)
+        self.encoder = SubwordEncoder(tokenizer, config.max_length)
+
+    def predict(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict") -> list[list[str]]:
+        from projection.train.windows import batches, collate
+
+        torch = _torch()
+        words = sentence_tokens(sentences)
+        out: list[list[str]] = [["O"] * len(w) for w in words]
+        windows = self.encoder.windows(words)
+        groups = batches(windows, self.config.eval_batch_size)
+        self.model.eval()
+        with torch.inference_mode(), bar(len(windows), description) as advance:
+            for group in groups:
+                ids, mask, _ = collate(group, self.encoder.pad)
+                with _autocast(self.device, self.config):
+                    logits = self.model(ids.to(self.device), mask.to(self.device))
+                best = logits.argmax(-1).cpu().tolist()
+                for w, row in zip(group, best):
+                    tags = out[w.sentence]
+                    for k, pos in enumerate(w.heads):
+                        tags[w.first_word + k] = self.labels[row[pos]]
+                advance(len(group))
+        return [to_iob2(t) for t in out]
+
+
+class TransformerTrainer:
+    """``token`` / ``feature-aggregation`` engine: fine-tune ``model`` (hub name or folder)."""
+
+    name = "token"
+    arch = "token"
+
+    def __init__(self, model: str, **_: Any):
+        if not model:
+            raise ProjectionError("the transformer trainers need --model (a hub name or an encoder folder)")
+        self.model_name = str(model)
+
+    def signature(self) -> dict[str, Any]:
+        return {"engine": self.name, "arch": self.arch, **_encoder_identity(self.model_name),
+                "versions": package_versions("torch", "transformers", "tokenizers")}
+
+    # ------------------------------------------------------------------ training
+    def train(self, train: Sequence[Sentence], dev: Sequence[Sentence] | None, config: TrainConfig,
+              out_dir: str | Path, data: dict[str, Any] | None = None) -> Path:
+        from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
+
+        from projection.train.evaluate import score
+        from projection.train.windows import SubwordEncoder, batches, collate
+
+        torch = _torch()
+        _quiet_transformers()
+        out = Path(out_dir)
+        train_s, dev_s, labels = prepare(train, dev, config)
+        label_index = {t: i for i, t in enumerate(labels)}
+        device = _device(config)
+        if device.type == "cpu":
+            torch.set_num_threads(cpu_threads(config))
+        _seed_everything(config.seed)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            encoder = AutoModel.from_pretrained(self.model_name)
+        except (OSError, ValueError) as e:
+            raise ProjectionError(f"cannot load encoder {self.model_name!r}: {e}") from None
+        limit = position_limit(encoder.config, tokenizer)
+        if config.max_length > limit:  # windows must fit the position table
+            config = config.replace(max_length=limit)
+        model = build_model(encoder, len(labels), self.arch, config).to(device)
+        if config.freeze_embeddings:
+            encoder.get_input_embeddings().weight.requires_grad_(False)
+        sub = SubwordEncoder(tokenizer, config.max_length)
+        # Words whose label is not in the training label set (only possible for dev) are O.
+        label_ids = [[label_index.get(t, 0) for t in s.tags] for s in train_s]
+        windows = sub.windows([s.tokens for s in train_s], label_ids)
+        steps_per_epoch = math.ceil(len(windows) / config.batch_size)
+        total = steps_per_epoch * config.epochs
+
+        head_ids = {id(p) for p in model.head_parameters()}
+        groups: dict[tuple[bool, bool], list] = {}
+        for name, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            no_decay = p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+            groups.setdefault((id(p) in head_ids, no_decay), []).append(p)
+        param_groups = [
+            {"params": ps, "weight_decay": 0.0 if no_decay else config.weight_decay,
+             "lr": (config.head_lr or config.lr) if is_head else config.lr}
+            for (is_head, no_decay), ps in groups.items()
+        ]
+        optimizer = torch.optim.AdamW(param_groups, lr=config.lr)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
+        loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+        rng = random.Random(config.seed)
+
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        info = {
+            "engine": self.name,
+            "arch": self.arch,
+            "encoder": self.model_name,
+            "signature": self.signature(),
+            "data": dict(data or {}),
+            "train_sentences": len(train_s),
+            "train_windows": len(windows),
+            "dev_sentences": len(dev_s) if dev_s else 0,
+            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "device": str(device),
+            "threads": torch.get_num_threads() if device.type == "cpu" else None,
+        }
+        tagger = TransformerTagger(model, tokenizer, labels, config, info, device)
+        history: list[dict[str, Any]] = []
+        best_f1, best_epoch, best_state = -1.0, 0, None
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            plan = batches(windows, config.batch_size)
+            order = list(range(len(plan)))
+            rng.shuffle(order)
+            t0 = time.perf_counter()
+            losses: list[float] = []
+            with bar(len(order), f"epoch {epoch}/{config.epochs}") as advance:
+                for i in order:
+                    ids, mask, gold = collate(plan[i], sub.pad)
+                    ids, mask, gold = ids.to(device), mask.to(device), gold.to(device)
+                    with _autocast(device, config):
+                        logits = model(ids, mask)
+                    loss = loss_fn(logits.float().view(-1, logits.size(-1)), gold.view(-1))
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_([p for g in param_groups for p in g["params"]], config.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    losses.append(float(loss.detach()))
+                    advance(1)
+            record: dict[str, Any] = {
+                "epoch": epoch,
+                "loss": sum(losses) / max(len(losses), 1),
+                "first_loss": losses[0] if losses else None,
+                "last_loss": losses[-1] if losses else None,
+                "train_seconds": round(time.perf_counter() - t0, 1),
+            }
+            if dev_s:
+                t1 = time.perf_counter()
+                pred = tagger.predict(dev_s, description=f"dev {epoch}/{config.epochs}")
+                m = score([s.tags for s in dev_s], pred)
+                record.update({"dev_f1": m["f1"], "dev_precision": m["precision"], "dev_recall": m["recall"],
+                               "dev_seconds": round(time.perf_counter() - t1, 1)})
+                if m["f1"] > best_f1:
+                    best_f1, best_epoch = m["f1"], epoch
+                    best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if n in trainable}
+            history.append(record)
+        if best_state is not None:
+            model.load_state_dict(best_state, strict=False)
+        else:
+            best_epoch = config.epochs
+        info.update({"history": history, "best_epoch": best_epoch, "best_dev_f1": best_f1 if dev_s else None})
+        self._save(out, model, tokenizer, labels, config, info)
+        return out
+
+    @staticmethod
+    def _save(out: Path, model, tokenizer, labels: list[str], config: TrainConfig, info: dict[str, Any]) -> None:
+        from safetensors.torch import save_file
+
+        out.mkdir(parents=True, exist_ok=True)
+        model.encoder.config.save_pretrained(out / ENCODER_DIR)
+        tokenizer.save_pretrained(out / ENCODER_DIR)
+        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        with atomic_path(out / WEIGHTS) as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt"})
+        write_train_json(out, {**info, "labels": labels, "config": config.to_dict()})
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str | None = None) -> TransformerTagger:
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        torch = _torch()
+        _quiet_transformers()
+        model_dir = Path(model_dir)
+        meta = read_train_json(model_dir)
+        config = TrainConfig.from_dict(meta["config"])
+        if device:
+            config = config.replace(device=device)
+        dev = _device(config)
+        if dev.type == "cpu":
+            torch.set_num_threads(cpu_threads(config))
+        enc_cfg = AutoConfig.from_pretrained(model_dir / ENCODER_DIR)
+        encoder = AutoModel.from_config(enc_cfg)
+        model = build_model(encoder, len(meta["labels"]), meta.get("arch", "token"), config)
+        weights = model_dir / WEIGHTS
+        if not weights.exists():
+            raise ProjectionError(f"{model_dir}: no {WEIGHTS}")
+        missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
+        missing = [k for k in missing if not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise ProjectionError(f"{weights}: weights do not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        model.to(dev).eval()
+        tokenizer = AutoTokenizer.from_pretrained(model_dir / ENCODER_DIR)
+        return TransformerTagger(model, tokenizer, meta["labels"], config, meta, dev)
+
+
+class FeatureAggregationTrainer(TransformerTrainer):
+    """``feature-aggregation`` engine: DLFA/AIF fusion of the last and ``fusion_layer`` layers."""
+
+    name = "feature-aggregation"
+    arch = "feature-aggregation"
