@@ -96,6 +96,196 @@ def corpora() -> None:
     console.print(table)
 
 
+# --------------------------------------------------------------------------- translate (projection/translate/)
+
+
+@app.command("translate")
+def translate_cmd(
+    input: str = typer.Option(..., "--input", "-i", help="Plain text (one sentence per line), a corpus file or a corpus name."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output: one translation per line (or a corpus with --markers)."),
+    engine: str = typer.Option("nllb", "--engine", "-e", help="nllb, hf, apertium or given."),
+    src_lang: str = typer.Option("en", "--src-lang", help="Source language: ISO 639-1/639-3 or NLLB code."),
+    tgt_lang: str = typer.Option("es", "--tgt-lang", help="Target language: ISO 639-1/639-3 or NLLB code."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model (nllb/hf), Apertium mode, or the file of translations (given)."),
+    markers: bool = typer.Option(False, "--markers", help="Mark entities before translating and parse them back (corpus input)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the translation cache."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary: translated, cached, seconds, ..."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (nllb, hf)."),
+    beam_size: Optional[int] = typer.Option(None, "--beam-size", help="Beam size (nllb, hf; default 4)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Maximum generated tokens (nllb, hf; default 256)."),
+    batch_tokens: Optional[int] = typer.Option(None, "--batch-tokens", help="Padded source tokens per batch (nllb, hf)."),
+    text: bool = typer.Option(False, "--text", help="Read the input as plain text even if it looks like CoNLL."),
+    option: Optional[list[str]] = typer.Option(None, "--option", help="Engine option KEY=VALUE (e.g. tokenizer=DIR, compute_type=float32, source=FILE); repeatable."),
+) -> None:
+    """Translate sentences with an MT engine; cached, resumable, one output line per input."""
+    from projection.translate.run import translate_to_file
+
+    opts: dict[str, object] = {}
+    for item in option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ProjectionError(f"--option expects KEY=VALUE, got {item!r}")
+        opts[key.strip().replace("-", "_")] = int(value) if value.strip().lstrip("-").isdigit() else value
+    for key, value in (("model", model), ("device", device), ("beam_size", beam_size), ("max_length", max_length),
+                       ("batch_tokens", batch_tokens)):
+        if value is not None:
+            opts[key] = value
+    try:
+        summary = translate_to_file(engine, input, output, src_lang, tgt_lang, markers=markers, cache=not no_cache,
+                                    force_text=text, options=opts)
+    except TypeError as e:  # an option the engine does not take
+        raise ProjectionError(f"{engine}: {e}") from None
+    if as_json:
+        _print_json(summary)
+        return
+    rate = summary["lines"] / summary["seconds"] if summary["seconds"] else 0.0
+    console.print(f"wrote {summary['output']}: {summary['written']:,} lines "
+                  f"({summary['translated']:,} translated, {summary['cached']:,} cached, {summary['empty']:,} empty) "
+                  f"in {summary['seconds']:.1f} s ({rate:,.1f} sentences/s)")
+    if "markers" in summary:
+        m = summary["markers"]
+        console.print(f"markers: {m['found']:,} of {m['entities']:,} entities found, {m['lost']:,} lost, "
+                      f"{m['broken']:,} broken, {m['merged']:,} split pieces merged")
+
+
+# --------------------------------------------------------------------------- train / evaluate / compare
+
+
+def _metrics_line(name: str, m: dict) -> str:
+    return f"{name}: F1 {100 * m['f1']:.2f}  P {100 * m['precision']:.2f}  R {100 * m['recall']:.2f}  ({m['sentences']:,} sentences)"
+
+
+@app.command()
+def train(
+    train_sets: list[str] = typer.Option(..., "--train", help="Training corpus name or file; repeat to concatenate."),
+    out: Path = typer.Option(..., "--out", help="Folder for the trained model."),
+    model: Optional[str] = typer.Option(None, "--model", help="Encoder: hub name or local folder (not needed for spacy)."),
+    arch: str = typer.Option("token", "--arch", help="token, feature-aggregation or spacy."),
+    dev: Optional[list[str]] = typer.Option(None, "--dev", help="Dev corpus for picking the best epoch (use source-side dev for zero-resource)."),
+    test: Optional[list[str]] = typer.Option(None, "--test", help="Evaluate on this corpus after training; repeatable."),
+    epochs: int = typer.Option(3, help="Training epochs."),
+    lr: float = typer.Option(5e-5, help="Peak learning rate (AdamW, linear warm-up and decay)."),
+    batch_size: int = typer.Option(16, help="Sentences (windows) per batch."),
+    warmup: float = typer.Option(0.1, help="Warm-up fraction of the steps."),
+    seed: int = typer.Option(13, help="Random seed (initialisation, order, subsampling)."),
+    max_length: int = typer.Option(256, help="Window size in subwords; longer sentences are split, never cut."),
+    fusion_layer: int = typer.Option(8, help="feature-aggregation: the lower layer l fused with the last one."),
+    reduction: int = typer.Option(4, help="feature-aggregation: AIF bottleneck reduction r."),
+    label_map: Optional[str] = typer.Option(None, help="Label mapping, e.g. DATE=O,GPE=LOC (X=O drops X)."),
+    ignore_labels: Optional[str] = typer.Option(None, "--ignore-labels", help="Comma-separated labels to drop (e.g. MISC)."),
+    freeze_embeddings: bool = typer.Option(False, help="Freeze the word-embedding matrix (much faster on CPU)."),
+    max_train_sentences: Optional[int] = typer.Option(None, help="Train on a seeded sample of this many sentences."),
+    max_dev_sentences: Optional[int] = typer.Option(None, help="Evaluate dev on a seeded sample of this many sentences."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: available cores)."),
+    lang: str = typer.Option("xx", help="spacy: language code for spacy.blank."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: model folder and test metrics."),
+) -> None:
+    """Train an NER model (transformers encoder or spaCy) and optionally evaluate it."""
+    from projection.train import TrainConfig, parse_label_map, train_model
+    from projection.train.api import EVAL_DIR, slug
+
+    config = TrainConfig(
+        lr=lr, epochs=epochs, batch_size=batch_size, warmup=warmup, seed=seed, max_length=max_length,
+        fusion_layer=fusion_layer, reduction=reduction, label_map=parse_label_map(label_map),
+        ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()], freeze_embeddings=freeze_embeddings,
+        max_train_sentences=max_train_sentences, max_dev_sentences=max_dev_sentences, threads=threads, lang=lang,
+    )
+    model_dir = train_model(train_sets, out=out, model=model, arch=arch, dev=dev or None, test=test or (), config=config)
+    results = {}
+    for t in test or ():
+        results[t] = json.loads((model_dir / EVAL_DIR / slug(t) / "metrics.json").read_text(encoding="utf-8"))
+    if as_json:
+        _print_json({"model": str(model_dir), "test": {k: {x: v[x] for x in ("f1", "precision", "recall", "per_label")}
+                                                        for k, v in results.items()}})
+        return
+    meta = json.loads((model_dir / "train.json").read_text(encoding="utf-8"))
+    for h in meta.get("history", []):
+        dev_part = f", dev F1 {100 * h['dev_f1']:.2f}" if "dev_f1" in h else ""
+        console.print(f"epoch {h['epoch']}: loss {h['loss']:.4f}{dev_part}")
+    console.print(f"saved {model_dir} (best epoch {meta.get('best_epoch')})")
+    for t, m in results.items():
+        console.print(_metrics_line(t, m) + f"  -> {model_dir / EVAL_DIR / slug(t)}", markup=False, emoji=False, soft_wrap=True)
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="A trained model folder (from `projection train`)."),
+    test: list[str] = typer.Option(..., "--test", help="Test corpus name or file; repeatable."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default MODEL/eval/<test>); one subfolder per test when several."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON metrics."),
+) -> None:
+    """Score a trained model with seqeval; write predictions.conll and metrics.json."""
+    from projection.train import evaluate as run_eval
+    from projection.train import load_model
+    from projection.train.api import slug
+
+    predictor = load_model(model)
+    results = {}
+    for t in test:
+        target = None if out is None else (out if len(test) == 1 else out / slug(t))
+        results[t] = run_eval(predictor, t, target, model_dir=model)
+    if as_json:
+        _print_json({t: {x: m[x] for x in ("f1", "precision", "recall", "per_label")} for t, m in results.items()})
+        return
+    for t, m in results.items():
+        console.print(_metrics_line(t, m), markup=False, emoji=False, soft_wrap=True)
+        table = Table(show_header=True)
+        for col in ("label", "P", "R", "F1", "support"):
+            table.add_column(col, justify="left" if col == "label" else "right")
+        for lab, v in m["per_label"].items():
+            table.add_row(lab, f"{100 * v['precision']:.2f}", f"{100 * v['recall']:.2f}", f"{100 * v['f1']:.2f}", str(v["support"]))
+        console.print(table)
+
+
+@app.command()
+def compare(
+    lang: str = typer.Option("es", "--lang", help="Target language: es, nl or de."),
+    out: Path = typer.Option(..., "--out", help="Results folder (results.md, results.csv, results.png, systems/)."),
+    model: str = typer.Option("models/e5-small", "--model", help="The encoder used by every system."),
+    systems: str = typer.Option("1,2,3,4,5", help="Systems to run: 1 zero-shot, 2 DLFA zero-shot, 3 ours, 4 AWESoME, 5 en+ours."),
+    projected: Optional[str] = typer.Option(None, help="Our projection (default runs/LANG-given/projected.parquet)."),
+    max_train: int = typer.Option(5000, help="Seeded sample of English train sentence ids shared by all systems (0 = all)."),
+    max_dev: int = typer.Option(1000, help="Sentences of the source dev set used for model selection (0 = all)."),
+    dev: str = typer.Option("conll2003-en:dev", help="Source-side dev set for model selection (no target gold)."),
+    epochs: int = typer.Option(3),
+    lr: float = typer.Option(1e-4),
+    batch_size: int = typer.Option(16),
+    seed: int = typer.Option(13),
+    fusion_layers: str = typer.Option("8", help="DLFA fusion layers to sweep (selected on source dev), e.g. 4,8."),
+    freeze_embeddings: bool = typer.Option(True, help="Freeze the word embeddings (identically for all systems)."),
+    force: bool = typer.Option(False, help="Retrain systems even when their results are up to date."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result rows as JSON."),
+) -> None:
+    """Zero-shot vs DLFA vs translate-train (ours / AWESoME) on the target test set; writes tables and a chart."""
+    from projection.train.compare import CompareOptions
+    from projection.train.compare import compare as run_compare
+
+    try:
+        layers = [int(x) for x in fusion_layers.split(",") if x.strip()]
+    except ValueError:
+        raise ProjectionError(f"--fusion-layers: expected integers like 4,8, got {fusion_layers!r}") from None
+    opts = CompareOptions(model=model, max_train=max_train or None, max_dev=max_dev or None, epochs=epochs, lr=lr,
+                          batch_size=batch_size, seed=seed, freeze_embeddings=freeze_embeddings, fusion_layers=layers,
+                          projected=projected, dev=dev)
+    res = run_compare(lang, out, systems=[s.strip() for s in systems.split(",") if s.strip()], options=opts, force=force)
+    if as_json:
+        _print_json(res)
+        return
+    from rich.text import Text  # plain cells: corpus names like sample:train: must not become emoji
+
+    table = Table(title=f"{lang}: F1 on the target test set")
+    for col in ("system", "train", "F1", "P", "R", "dev F1"):
+        table.add_column(col, justify="left" if col in ("system", "train") else "right")
+    for r in res["rows"]:
+        table.add_row(Text(r["system"] + ("" if r["selected"] else " (not selected)")), Text(r["train"]), f"{100 * r['f1']:.2f}",
+                      f"{100 * r['precision']:.2f}", f"{100 * r['recall']:.2f}",
+                      "" if r["dev_f1"] is None else f"{100 * r['dev_f1']:.2f}")
+    console.print(table)
+    for m in res["missing"]:
+        console.print(Text(f"system {m['system']} not run: {m['reason']}", style="yellow"))
+    console.print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.png'}")
+
+
 # --------------------------------------------------------------------------- inspect (projection/inspect/)
 
 
