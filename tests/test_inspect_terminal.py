@@ -219,3 +219,15 @@ def test_cli(run_dir, tmp_path, monkeypatch, capsys):
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     code, out, err = _cli(monkeypatch, capsys, run_dir, "--status", "nope")
     assert code == 2 and "unknown status" in err
+
+
+def test_inspect_imports_no_other_stage():
+    """The inspectors read run directories only; they must work whatever stages exist."""
+    import subprocess
+
+    code = ("import sys, projection.inspect as pi, projection.inspect.terminal, projection.inspect.html, "
+            "projection.inspect.plots, projection.inspect.results, projection.cli\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[:2][-1] in "
+            "('translate', 'align', 'project', 'train', 'pipeline') and m.startswith('projection.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

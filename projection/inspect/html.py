@@ -472,7 +472,7 @@ def render_html(
         ("Projection rate per label", plots.rate_per_label(stats)),
         ("Entity length, source vs target", plots.length_source_target(run.entities)),
         ("Score distribution", plots.score_distribution(run.entities, edges)),
-        ("Lowest-scoring projected spans", plots.lowest_scoring(run.entities, colors)),
+        ("Lowest-scoring entities with a target span", plots.lowest_scoring(run.entities, colors)),
     ]
     plots_html = "".join(f'<figure><img alt="{esc(t)}" src="{_png_uri(p)}"></figure>' for t, p in plot_imgs)
 

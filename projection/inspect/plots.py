@@ -71,9 +71,11 @@ def length_source_target(entities: pd.DataFrame) -> bytes:
     if sel.empty:
         _empty(ax, "no entity has a target span")
         return _png(fig)
-    src = np.clip((sel["src_end"] - sel["src_start"]).to_numpy(dtype=int), 1, MAX_LEN)
-    tgt = np.clip((sel["tgt_end"] - sel["tgt_start"]).to_numpy(dtype=int), 1, MAX_LEN)
-    grid = np.zeros((MAX_LEN, MAX_LEN), dtype=int)
+    src_raw = (sel["src_end"] - sel["src_start"]).to_numpy(dtype=int)
+    tgt_raw = (sel["tgt_end"] - sel["tgt_start"]).to_numpy(dtype=int)
+    top_len = int(min(MAX_LEN, max(3, src_raw.max(), tgt_raw.max())))  # no empty rows beyond what occurs
+    src, tgt = np.clip(src_raw, 1, top_len), np.clip(tgt_raw, 1, top_len)
+    grid = np.zeros((top_len, top_len), dtype=int)
     np.add.at(grid, (tgt - 1, src - 1), 1)
     shown = np.where(grid > 0, np.log1p(grid), np.nan)
     ax.imshow(shown, origin="lower", cmap="Blues", vmin=0, vmax=max(np.log1p(grid.max()), 1) * 1.15, aspect="auto")
@@ -82,12 +84,14 @@ def length_source_target(entities: pd.DataFrame) -> bytes:
         if n:
             ax.text(i, j, f"{n:,}", ha="center", va="center", fontsize=8,
                     color="white" if np.log1p(n) > 0.6 * np.log1p(top) else "#222")
-    ticks = [str(k) for k in range(1, MAX_LEN)] + [f"{MAX_LEN}+"]
-    ax.set_xticks(range(MAX_LEN), ticks)
-    ax.set_yticks(range(MAX_LEN), ticks)
+    ticks = [str(k) for k in range(1, top_len + 1)]
+    if top_len == MAX_LEN:
+        ticks[-1] += "+"
+    ax.set_xticks(range(top_len), ticks)
+    ax.set_yticks(range(top_len), ticks)
     ax.set_xlabel("source tokens")
     ax.set_ylabel("target tokens")
-    ax.plot([-0.5, MAX_LEN - 0.5], [-0.5, MAX_LEN - 0.5], color="#999", lw=0.8, ls=":")
+    ax.plot([-0.5, top_len - 0.5], [-0.5, top_len - 0.5], color="#999", lw=0.8, ls=":")
     return _png(fig)
 
 
@@ -110,6 +114,7 @@ def score_distribution(entities: pd.DataFrame, edges: list[float]) -> bytes:
     ax.hist(data, bins=edges, stacked=True, color=colors, label=names, edgecolor="white", linewidth=0.5)
     ax.set_xlabel("score")
     ax.set_ylabel("entities")
+    ax.yaxis.set_major_formatter(lambda y, _: f"{y:,.0f}")
     ax.legend(fontsize=8, frameon=False)
     return _png(fig)
 
@@ -123,8 +128,7 @@ def lowest_scoring(entities: pd.DataFrame, colors: dict[str, str], n: int = 12) 
     sel = entities.dropna(subset=["tgt_start", "tgt_end"])
     sel = sel[np.isfinite(sel["score"].to_numpy(dtype=float))].sort_values("score", kind="stable").head(n)
     fig, ax = _figure(6.0, min(3.6, 1.0 + 0.22 * max(len(sel), 2)))
-    ax.set_title(f"Lowest-scoring projected spans (of {len(entities.dropna(subset=['tgt_start'])):,})",
-                 loc="left", fontsize=11)
+    ax.set_title("Lowest-scoring entities with a target span", loc="left", fontsize=11)
     if sel.empty:
         _empty(ax, "no entity has a target span")
         return _png(fig)
