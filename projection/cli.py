@@ -329,6 +329,66 @@ def inspect_cmd(
         pi.show(run_dir, console, page=page, per_page=per_page, sentences=not summary_only, results=results, **filters)
 
 
+# --------------------------------------------------------------------------- align (projection/align/)
+
+
+@app.command("align")
+def align_cmd(
+    input: Path = typer.Option(..., "--input", "-i", help="Sentence pairs: 'src ||| tgt' lines, or JSONL with src_words/tgt_words."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output: one Pharaoh line ('i-j ...', 0-based) per pair."),
+    aligner: str = typer.Option("embed", "--aligner", "-a", help="embed or eflomal."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="embed: encoder folder or hub name (default mBERT)."),
+    layer: Optional[int] = typer.Option(None, "--layer", help="embed: hidden layer, 0 = embeddings (default 8)."),
+    method: Optional[str] = typer.Option(None, "--method", help="embed: argmax, itermax or match (default argmax)."),
+    distortion: Optional[float] = typer.Option(None, "--distortion", help="embed: SimAlign distortion ratio (default 0)."),
+    device: Optional[str] = typer.Option(None, "--device", help="embed: auto, cpu or cuda (default auto)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="embed: sentences per forward pass."),
+    symmetrization: Optional[str] = typer.Option(
+        None, "--symmetrization", help="eflomal: intersection, union, grow-diag, grow-diag-final, grow-diag-final-and."),
+    extra: Optional[list[Path]] = typer.Option(None, "--extra", help="eflomal: more parallel text to learn from (repeatable)."),
+    lowercase: bool = typer.Option(False, "--lowercase", help="Lower-case the input (and extra) words first."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary: pairs, links, seconds, signature."),
+) -> None:
+    """Word-align sentence pairs (embed = SimAlign-style, batched; eflomal = statistical, symmetrised)."""
+    from projection.align.run import align_file
+
+    opts = {k: v for k, v in (("model", model), ("layer", layer), ("method", method), ("distortion", distortion),
+                              ("device", device), ("batch_size", batch_size), ("symmetrization", symmetrization))
+            if v is not None}
+    summary = align_file(aligner, input, output, opts, extra=extra or [], lowercase=lowercase)
+    if as_json:
+        _print_json(summary)
+        return
+    from projection.store import signature_string
+
+    rate = summary["pairs_per_second"] or 0.0
+    console.print(f"wrote {output}: {summary['pairs']:,} pairs, {summary['links']:,} links "
+                  f"in {summary['seconds']:.1f} s ({rate:,.1f} pairs/s)")
+    console.print(f"[dim]{signature_string(summary['signature'])}[/dim]", highlight=False)
+
+
+@app.command("eval-align")
+def eval_align_cmd(
+    predicted: Path = typer.Argument(..., help="Predicted alignments: Pharaoh lines, 0-based."),
+    gold: Path = typer.Argument(..., help="Gold: Pharaoh lines (i-j sure, ipj possible) or JSONL (src_words, tgt_words, alignment)."),
+    one_indexed: bool = typer.Option(False, "--one-indexed", help="The Pharaoh gold file is 1-indexed."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: precision, recall, f1, aer and link counts."),
+) -> None:
+    """Score alignments against gold: precision, recall, F1 and AER (sure/possible links)."""
+    from projection.align.metrics import evaluate_files
+
+    scores = evaluate_files(predicted, gold, one_indexed=one_indexed).to_dict()
+    if as_json:
+        _print_json(scores)
+        return
+    console.print(f"AER {scores['aer']:.4f}  precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  "
+                  f"F1 {scores['f1']:.4f}  ({scores['pairs']:,} pairs, {scores['predicted']:,} predicted, "
+                  f"{scores['sure']:,} sure / {scores['possible']:,} possible gold links)")
+
+
+# --------------------------------------------------------------------------- end of align
+
+
 def main() -> None:
     import click
 

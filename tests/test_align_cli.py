@@ -1,0 +1,82 @@
+"""`projection align` and `projection eval-align` end to end (tiny model, synthetic corpus)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from projection.align import aligners
+from projection.align.io import read_pairs, write_joint
+from projection.align.metrics import read_pharaoh
+from projection.corpus import read_conll
+from test_align_eflomal import synthetic
+from tiny import tiny_encoder
+
+
+def _cli(monkeypatch, capsys, *args):
+    from projection import cli
+
+    monkeypatch.setattr(sys, "argv", ["projection", *map(str, args)])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as e:
+        code = e.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_embed_round_trip(tmp_path_factory, tmp_path, sample_path, monkeypatch, capsys):
+    model = tiny_encoder(tmp_path_factory.getbasetemp() / "align-tiny-models", "bert")
+    sents = [s.tokens for s in read_conll(sample_path)][:12]
+    pairs_file, out = tmp_path / "pairs.txt", tmp_path / "out.align"
+    write_joint([(sents[k], sents[k + 1]) for k in range(0, 12, 2)], pairs_file)
+    code, stdout, err = _cli(monkeypatch, capsys, "align", "--aligner", "embed", "--model", model, "--layer", 2,
+                             "--method", "itermax", "--input", pairs_file, "--output", out, "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["pairs"] == 6 and summary["signature"]["method"] == "itermax"
+    got = read_pharaoh(out)
+    expected = aligners.create("embed", model=model, layer=2, method="itermax").align(read_pairs(pairs_file))
+    assert got == expected and summary["links"] == sum(len(a) for a in got)
+    # scoring the output against itself: perfect
+    code, stdout, _ = _cli(monkeypatch, capsys, "eval-align", out, out, "--json")
+    scores = json.loads(stdout)
+    assert code == 0 and scores["aer"] == 0.0 and scores["precision"] == scores["recall"] == 1.0
+    code, stdout, _ = _cli(monkeypatch, capsys, "eval-align", out, out)
+    assert code == 0 and "AER 0.0000" in stdout
+
+
+def test_eflomal_with_extra_text_and_jsonl(tmp_path, monkeypatch, capsys):
+    pairs, gold = synthetic(300, seed=3)
+    test = tmp_path / "test.jsonl"
+    with open(test, "w") as f:
+        for (src, tgt), g in list(zip(pairs, gold))[:20]:
+            f.write(json.dumps({"src_words": src, "tgt_words": tgt, "alignment": [list(x) for x in g]}) + "\n")
+    extra = tmp_path / "extra.txt"
+    write_joint(pairs[20:], extra)
+    out = tmp_path / "out.align"
+    code, _, err = _cli(monkeypatch, capsys, "align", "-a", "eflomal", "--symmetrization", "intersection",
+                        "--extra", extra, "-i", test, "-o", out)
+    assert code == 0, err
+    assert len(out.read_text().splitlines()) == 20
+    code, stdout, _ = _cli(monkeypatch, capsys, "eval-align", out, test, "--json")
+    assert code == 0 and json.loads(stdout)["precision"] > 0.9
+
+
+def test_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a b ||| c\nno separator here\n")
+    code, _, err = _cli(monkeypatch, capsys, "align", "-a", "eflomal", "-i", bad, "-o", tmp_path / "o")
+    assert code == 2 and f"{bad}:2:" in err and "Traceback" not in err
+    ok = tmp_path / "ok.txt"
+    ok.write_text("a ||| b\n")
+    code, _, err = _cli(monkeypatch, capsys, "align", "-a", "eflomal", "--layer", 3, "-i", ok, "-o", tmp_path / "o")
+    assert code == 2 and "has no option 'layer'" in err
+    code, _, err = _cli(monkeypatch, capsys, "align", "-a", "fast", "-i", ok, "-o", tmp_path / "o")
+    assert code == 2 and "unknown aligner 'fast'" in err and "embed" in err
+    gold = tmp_path / "gold.txt"
+    gold.write_text("0-0\n1-x\n")
+    (tmp_path / "pred.txt").write_text("0-0\n0-0\n")
+    code, _, err = _cli(monkeypatch, capsys, "eval-align", tmp_path / "pred.txt", gold)
+    assert code == 2 and f"{gold}:2: bad link" in err
