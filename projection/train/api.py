@@ -104,7 +104,7 @@ def evaluate(
     The model's own label mapping (e.g. MISC dropped) is applied to the gold side too
     (``map_gold``), so a model is scored on the label set it was trained for.
     """
-    from projection.train.evaluate import evaluate_predictions
+    from projection.train.metrics import evaluate_predictions
 
     if isinstance(model, (str, Path)):
         model_dir = model

@@ -66,9 +66,9 @@ class CompareOptions:
     """The shared recipe; every system uses exactly these values."""
 
     model: str = "models/e5-small"
-    max_train: int | None = 5000
-    max_dev: int | None = 1000
-    epochs: int = 3
+    max_train: int | None = 4000
+    max_dev: int | None = 500
+    epochs: int = 2
     lr: float = 1e-4
     batch_size: int = 16
     seed: int = 13

@@ -13,6 +13,7 @@ between sentences) and ``metrics.json`` (``f1``, ``precision``, ``recall``,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[
         y_true.append(to_iob2(g))
         y_pred.append(to_iob2(p))
     kw = dict(mode="strict", scheme=IOB2, zero_division=0)
-    report = classification_report(y_true, y_pred, output_dict=True, **kw)
+    with warnings.catch_warnings():  # seqeval's averages over an empty label set warn; the figures are 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        report = classification_report(y_true, y_pred, output_dict=True, **kw)
     per_label = {
         label: {
             "precision": float(v["precision"]),

@@ -75,7 +75,7 @@ class SpacyTrainer:
         from spacy.training import Example
         from spacy.util import compounding, minibatch
 
-        from projection.train.evaluate import score
+        from projection.train.metrics import score
 
         out = Path(out_dir)
         train_s, dev_s, labels = prepare(train, dev, config)

@@ -197,7 +197,7 @@ class TransformerTrainer:
               out_dir: str | Path, data: dict[str, Any] | None = None) -> Path:
         from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
-        from projection.train.evaluate import score
+        from projection.train.metrics import score
         from projection.train.windows import SubwordEncoder, batches, collate
 
         torch = _torch()

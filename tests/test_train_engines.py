@@ -1,0 +1,158 @@
+"""Train stage end to end on tiny random encoders and the bundled sample (no network)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from projection.corpora import load_corpus
+from projection.records import Sentence
+from projection.train import TrainConfig, evaluate, load_model, train_model, trainers
+from tiny import tiny_encoder
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    return tiny_encoder(tmp_path_factory.mktemp("enc"), "bert")
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_corpus("sample:train")
+
+
+def test_registry_lists_the_engines():
+    assert trainers.names() == ["feature-aggregation", "spacy", "token"]
+
+
+def test_token_trainer_learns_and_writes_predictions(encoder, sample, tmp_path):
+    cfg = TrainConfig(epochs=4, lr=2e-3, batch_size=8, seed=1, threads=1, max_train_sentences=64, max_dev_sentences=32)
+    out = train_model(sample, out=tmp_path / "m", model=encoder, arch="token", dev=sample[:32], test=["sample:train"],
+                      config=cfg)
+    meta = json.loads((out / "train.json").read_text())
+    hist = meta["history"]
+    assert len(hist) == 4
+    assert hist[-1]["loss"] < hist[0]["loss"]  # loss decreases
+    assert all("dev_f1" in h for h in hist)
+    assert meta["best_epoch"] == max(hist, key=lambda h: h["dev_f1"])["epoch"]  # first best kept
+    assert meta["labels"][0] == "O" and "B-PER" in meta["labels"]
+    assert meta["config"]["seed"] == 1 and meta["train_sentences"] == 64
+    ev = out / "eval" / "sample_train"
+    metrics = json.loads((ev / "metrics.json").read_text())
+    assert {"f1", "precision", "recall", "per_label", "model", "data", "seed"} <= set(metrics)
+    assert metrics["data"]["name"] == "sample:train" and metrics["model"]["arch"] == "token"
+    rows = [line.split("\t") for line in (ev / "predictions.conll").read_text().splitlines() if line]
+    assert len(rows) == sum(len(s.tokens) for s in sample)
+    assert all(len(r) == 3 for r in rows)
+    assert [r[0] for r in rows[: len(sample[0].tokens)]] == sample[0].tokens
+    # The reloaded model predicts exactly what the evaluation wrote.
+    again = evaluate(out, "sample:train", tmp_path / "again")
+    assert again["f1"] == metrics["f1"]
+
+
+def test_long_sentence_keeps_every_prediction(encoder, sample, tmp_path):
+    cfg = TrainConfig(epochs=1, lr=1e-3, batch_size=8, max_length=16, threads=1, max_train_sentences=24)
+    out = train_model(sample, out=tmp_path / "m", model=encoder, config=cfg)
+    tagger = load_model(out)
+    long = [w for s in sample[:10] for w in s.tokens][:90]
+    assert len(long) > 40
+    pred = tagger.predict([long, ["Peter"], long[:15]])
+    assert [len(p) for p in pred] == [len(long), 1, 15]
+    # Windows see different context, but every word is predicted with a tag from the label set.
+    assert all(t in tagger.labels for p in pred for t in p)
+
+
+def test_feature_aggregation_trains_and_reloads(encoder, sample, tmp_path):
+    cfg = TrainConfig(epochs=2, lr=2e-3, batch_size=8, fusion_layer=2, reduction=4, threads=1, max_train_sentences=48,
+                      freeze_embeddings=True)
+    out = train_model(sample, out=tmp_path / "fa", model=encoder, arch="feature-aggregation", config=cfg)
+    meta = json.loads((out / "train.json").read_text())
+    assert meta["arch"] == "feature-aggregation" and meta["config"]["fusion_layer"] == 2
+    assert meta["history"][-1]["loss"] < meta["history"][0]["loss"]
+    assert meta["trainable_parameters"] < meta["parameters"]  # embeddings frozen
+    tagger = load_model(out)
+    assert tagger.model.fusion is not None and tagger.model.fusion.layer == 2
+    words = [s.tokens for s in sample[:5]]
+    assert [len(p) for p in tagger.predict(words)] == [len(w) for w in words]
+
+
+def test_spacy_engine_on_the_sample_with_label_mapping(sample, tmp_path):
+    cfg = TrainConfig(epochs=3, seed=0, ignore=["MISC"], lang="en")
+    out = train_model("sample:train", out=tmp_path / "sp", arch="spacy", dev=sample[:50], test=["sample:train"], config=cfg)
+    meta = json.loads((out / "train.json").read_text())
+    assert "B-MISC" not in meta["labels"] and "B-PER" in meta["labels"]
+    tagger = load_model(out)
+    pred = tagger.predict([s.tokens for s in sample])
+    assert [len(p) for p in pred] == [len(s.tokens) for s in sample]
+    assert not any("MISC" in t for p in pred for t in p)
+    metrics = json.loads((out / "eval" / "sample_train" / "metrics.json").read_text())
+    assert "MISC" not in metrics["per_label"]  # gold mapped like the training data
+    assert metrics["model"]["label_map"] == {"MISC": "O"}
+    assert metrics["f1"] > 0.3  # a few iterations on its own training data
+
+
+def test_errors_are_user_facing(encoder, tmp_path):
+    from projection.errors import ProjectionError
+
+    no_entities = [Sentence("a", ["x", "y"], ["O", "O"])]
+    with pytest.raises(ProjectionError, match="no entities"):
+        train_model(no_entities, out=tmp_path / "x", model=encoder)
+    with pytest.raises(ProjectionError, match="unknown trainer"):
+        train_model("sample:train", out=tmp_path / "x", model=encoder, arch="crf")
+    with pytest.raises(ProjectionError, match="not a trained model"):
+        load_model(tmp_path)
+    with pytest.raises(ProjectionError, match="cannot load encoder"):
+        train_model("sample:train", out=tmp_path / "x", model=str(tmp_path / "missing"), config=TrainConfig(epochs=1))
+
+
+def test_cli_train_and_evaluate(encoder, tmp_path):
+    from typer.testing import CliRunner
+
+    from projection.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "--train", "sample:train", "--model", encoder, "--arch", "token", "--out",
+                              str(tmp_path / "m"), "--epochs", "1", "--max-train-sentences", "16", "--threads", "1",
+                              "--label-map", "MISC=O", "--test", "sample:train", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert set(data["test"]["sample:train"]) == {"f1", "precision", "recall", "per_label"}
+    res = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "m"), "--test", "sample:train", "--out",
+                              str(tmp_path / "ev"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "ev" / "predictions.conll").exists() and (tmp_path / "ev" / "metrics.json").exists()
+    assert "MISC" not in json.loads(res.stdout)["sample:train"]["per_label"]
+
+
+def test_compare_tables_from_finished_systems(tmp_path):
+    """results.csv/md/png from system folders; DLFA's layer is selected on dev F1, not test F1."""
+    import csv
+
+    from projection.store import atomic_write_json
+    from projection.train.compare import CSV_COLUMNS, write_results
+    from projection.train.metrics import evaluate_predictions
+
+    gold = [Sentence("a", ["Ana", "en", "Roma"], ["B-PER", "O", "B-LOC"])]
+    systems = [("1", "1-zero-shot", None, ["B-PER", "O", "O"], 0.80),
+               ("2", "2-dlfa-l4", 4, ["B-PER", "O", "B-LOC"], 0.70),  # best on test, worse on dev
+               ("2", "2-dlfa-l8", 8, ["O", "O", "O"], 0.85),
+               ("4", "4-awesome", None, ["B-PER", "O", "B-LOC"], 0.75)]
+    for sid, key, layer, pred, dev_f1 in systems:
+        d = tmp_path / "systems" / key
+        evaluate_predictions(gold, [pred], d, model={"best_dev_f1": dev_f1, "best_epoch": 1, "encoder": "enc",
+                                                      "config": TrainConfig().to_dict()}, data={}, seed=13)
+        atomic_write_json(d / "system.json", {"key": "k", "system": sid, "label": key, "arch": "token", "fusion_layer": layer,
+                                              "train": "t", "train_sentences": 1, "dev": "en dev", "test": "x:test",
+                                              "seed": 13, "command": f"projection compare --systems {sid}"})
+    res = write_results(tmp_path, "es", [{"system": "3", "reason": "no projection yet"}])
+    with open(tmp_path / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[: len(CSV_COLUMNS)] == CSV_COLUMNS
+    assert len(rows) == 4 and rows[0]["f1"] == "0.6667"
+    selected = {r["system"]: r["selected"] for r in rows}
+    assert selected["2-dlfa-l8"] == "True" and selected["2-dlfa-l4"] == "False"
+    md = (tmp_path / "results.md").read_text()
+    assert "system 3: no projection yet" in md and "not selected on dev" in md
+    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
+    assert res["missing"][0]["system"] == "3"
