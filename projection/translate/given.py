@@ -1,0 +1,180 @@
+"""``given``: translations the user already has, read from a file (no MT at all).
+
+Typical use: the DeepL translations of CoNLL-2003 published by Easy-Label-Projection
+(``automatic_projections/en2es/DeepL.50000.awesome.train.tsv``), or any parallel corpus.
+``path`` (alias ``model``, so ``--model FILE`` works on the command line) is one of:
+
+* **lines** - plain text, one translation per line, line *i* translating input *i*
+  (blank lines are translations of blank inputs; UTF-8, BOM and CRLF accepted);
+* **conll** - a CoNLL file of *target* tokens (first column; other columns ignored), one
+  block per sentence, read in block order. ``-DOCSTART-`` blocks are skipped, as are
+  single-token blocks that are a mangled ``-DOCSTART-`` (DeepL turned 36 of them into
+  ``-OCSTART-`` in the en2de files). For damage no pattern can recognise (en2nl train has
+  one ``-DOCSTART-`` translated to ``-``), give ``source=`` the original source CoNLL file
+  *with* its ``-DOCSTART-`` lines (e.g. ``original/en/en.conll.train.tsv``): target blocks
+  are then matched to source blocks by position, and exactly the blocks facing a source
+  ``-DOCSTART-`` are dropped. A CoNLL translation is returned as its tokens joined by single
+  spaces, so ``text.split(" ")`` gives the file's tokens back (also in :attr:`tokens`).
+
+``format`` is ``auto`` (CoNLL for ``.conll``/``.tsv``/... or when the file looks like
+``token tag`` blocks; lines otherwise), ``lines`` or ``conll``.
+
+The translations are positional, so ``translate`` must get the whole input list at once:
+the number of translations must equal the number of inputs, or a :class:`ProjectionError`
+names the file and both counts. The engine is therefore not cacheable (there is nothing
+to save anyway). For back-translation give the file of translations into the source
+language.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+
+from projection.errors import InputError, ProjectionError
+from projection.store import file_sha256
+from projection.translate.text import clean_text
+
+CONLL_SUFFIXES = {".conll", ".tsv", ".conll02", ".conll03", ".conllu", ".iob", ".iob1", ".iob2", ".bio", ".bioes",
+                  ".testa", ".testb", ".train"}
+_TAG = re.compile(r"^(O|[BIES]-\S+)$")
+DOCSTART = "-DOCSTART-"
+
+
+def _read_lines(path: Path, encoding: str) -> list[str]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProjectionError(f"{path}: no such file (given translations)") from None
+    except IsADirectoryError:
+        raise ProjectionError(f"{path}: is a directory, expected a file of translations") from None
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise InputError(path, raw[: e.start].count(b"\n") + 1, f"not valid {encoding}") from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def looks_like_conll(lines: list[str]) -> bool:
+    """``token ... tag`` lines separated by blank lines, or a ``-DOCSTART-`` line."""
+    sample = [ln for ln in lines[:2000] if ln.strip()]
+    if not sample:
+        return False
+    if any(ln.startswith(DOCSTART) for ln in sample[:5]):
+        return True
+    fields = [ln.split() for ln in sample[:200]]
+    tagged = sum(1 for f in fields if len(f) >= 2 and _TAG.match(f[-1]))
+    has_blank = any(not ln.strip() for ln in lines[:2000])
+    return has_blank and tagged >= 0.95 * len(fields)
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """(first line number, first-column tokens) for every blank-line-separated block."""
+    blocks: list[tuple[int, list[str]]] = []
+    cur: list[str] = []
+    start = 0
+    for n, ln in enumerate(lines, start=1):
+        if not ln.strip():
+            if cur:
+                blocks.append((start, cur))
+                cur = []
+            continue
+        tok = ln.split()[0]
+        if tok == DOCSTART:  # a -DOCSTART- line is its own block even without a blank line after it
+            if cur:
+                blocks.append((start, cur))
+            blocks.append((n, [tok]))
+            cur = []
+            continue
+        if not cur:
+            start = n
+        cur.append(tok)
+    if cur:
+        blocks.append((start, cur))
+    return blocks
+
+
+def is_docstart(tokens: list[str]) -> bool:
+    """A ``-DOCSTART-`` block, or a single token that an MT system mangled from one (``-OCSTART-``)."""
+    if len(tokens) != 1:
+        return False
+    tok = tokens[0]
+    return tok == DOCSTART or (len(tok) >= 7 and SequenceMatcher(None, tok.upper(), DOCSTART).ratio() >= 0.8)
+
+
+class GivenTranslator:
+    """Translations read from a file (see the module docstring)."""
+
+    name = "given"
+    cacheable = False
+
+    def __init__(self, src_lang: str = "en", tgt_lang: str = "es", path: str | None = None, model: str | None = None,
+                 format: str = "auto", encoding: str = "utf-8", source: str | None = None,
+                 marker_style: str = "brackets", markers: bool = False, **ignored: Any):
+        unknown = set(ignored) - {"device", "beam_size", "max_length", "batch_tokens", "threads"}
+        if unknown:
+            raise ProjectionError(f"given: unknown option(s) {', '.join(sorted(unknown))}")
+        file = path or model
+        if not file:
+            raise ProjectionError("the given engine needs path=FILE (on the command line: --model FILE)")
+        if format not in ("auto", "lines", "conll"):
+            raise ProjectionError(f"given: format must be auto, lines or conll, not {format!r}")
+        self.src_lang, self.tgt_lang = src_lang, tgt_lang
+        self.path = Path(file)
+        self.format = format
+        self.encoding = encoding
+        self.source = Path(source) if source else None
+        self.marker_style = marker_style
+        self.tokens: list[list[str]] | None = None
+        self._translations: list[str] | None = None
+
+    def _load(self) -> list[str]:
+        if self._translations is not None:
+            return self._translations
+        lines = _read_lines(self.path, self.encoding)
+        fmt = self.format
+        if fmt == "auto":
+            fmt = "conll" if self.path.suffix.lower() in CONLL_SUFFIXES or looks_like_conll(lines) else "lines"
+        self.resolved_format = fmt
+        if fmt == "lines":
+            self._translations = [clean_text(ln) for ln in lines]
+            return self._translations
+        blocks = _blocks(lines)
+        if self.source is not None:
+            src_blocks = _blocks(_read_lines(self.source, "utf-8"))
+            if len(src_blocks) != len(blocks):
+                raise ProjectionError(
+                    f"{self.path}: {len(blocks)} blocks, but the source file {self.source} has {len(src_blocks)}; "
+                    "block-by-block matching needs the same number of blocks (-DOCSTART- lines included)"
+                )
+            kept = [b for b, (_, s) in zip(blocks, src_blocks) if not (len(s) == 1 and s[0] == DOCSTART)]
+        else:
+            kept = [b for b in blocks if not is_docstart(b[1])]
+        self.tokens = [toks for _, toks in kept]
+        self.block_lines = [line for line, _ in kept]
+        self._translations = [" ".join(toks) for toks in self.tokens]
+        return self._translations
+
+    def signature(self) -> dict[str, Any]:
+        return {"engine": self.name, "file": self.path.name, "sha256": file_sha256(self.path)[:16], "format": self.format,
+                "source": self.source.name if self.source else None}
+
+    def translate(self, texts: list[str]) -> list[str]:
+        out = self._load()
+        if len(out) != len(texts):
+            what = "sentences (blocks)" if self.resolved_format == "conll" else "lines"
+            hint = ""
+            if self.resolved_format == "conll" and self.source is None and len(out) > len(texts):
+                hint = (" (if some -DOCSTART- lines were damaged by translation, pass source=<the source CoNLL file "
+                        "with its -DOCSTART- lines> to match blocks by position)")
+            raise ProjectionError(
+                f"{self.path}: {len(out)} translated {what} for {len(texts)} input sentences; "
+                f"given translations must match the input one to one{hint}"
+            )
+        return list(out)

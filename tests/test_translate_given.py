@@ -1,0 +1,107 @@
+"""The given engine: translations read from a file, checked one to one."""
+
+from __future__ import annotations
+
+import pytest
+
+from projection.errors import ProjectionError
+from projection.translate import make_translator, translators
+from tests.conftest import data_dir, need_data
+
+
+def test_lines_file(tmp_path):
+    f = tmp_path / "es.txt"
+    f.write_bytes("\ufeffLa UE rechaza\r\n\r\nPeter  Blackburn\n".encode("utf-8"))
+    eng = translators.create("given", src_lang="en", tgt_lang="es", path=str(f))
+    assert eng.translate(["EU rejects", "", "Peter Blackburn"]) == ["La UE rechaza", "", "Peter Blackburn"]
+    assert eng.signature()["engine"] == "given" and len(eng.signature()["sha256"]) == 16
+
+
+def test_length_mismatch_names_the_file(tmp_path):
+    f = tmp_path / "es.txt"
+    f.write_text("uno\ndos\n", encoding="utf-8")
+    eng = translators.create("given", src_lang="en", tgt_lang="es", path=str(f))
+    with pytest.raises(ProjectionError, match=r"es\.txt: 2 translated lines for 3 input sentences"):
+        eng.translate(["one", "two", "three"])
+    with pytest.raises(ProjectionError, match="no such file"):
+        translators.create("given", path=str(tmp_path / "missing.txt")).translate(["a"])
+    with pytest.raises(ProjectionError, match="path="):
+        translators.create("given")
+
+
+CONLL = """-DOCSTART- O
+
+La O
+UE B-ORG
+rechaza O
+
+Peter B-PER
+Blackburn I-PER
+
+-OCSTART- O
+
+BRUSELAS B-LOC
+1996-08-22 O
+"""
+
+SOURCE = """-DOCSTART- O
+
+EU B-ORG
+rejects O
+
+Peter B-PER
+Blackburn I-PER
+
+-DOCSTART- O
+
+BRUSSELS B-LOC
+1996-08-22 O
+"""
+
+
+def test_conll_file_in_block_order_with_docstart_handling(tmp_path):
+    f = tmp_path / "deepl.tsv"
+    f.write_text(CONLL, encoding="utf-8")
+    eng = translators.create("given", src_lang="en", tgt_lang="es", path=str(f))
+    out = eng.translate(["EU rejects", "Peter Blackburn", "BRUSSELS 1996-08-22"])
+    assert out == ["La UE rechaza", "Peter Blackburn", "BRUSELAS 1996-08-22"]
+    assert eng.tokens == [["La", "UE", "rechaza"], ["Peter", "Blackburn"], ["BRUSELAS", "1996-08-22"]]
+    # a -DOCSTART- translated into something unrecognisable: match blocks against the source file
+    g = tmp_path / "damaged.txt"
+    g.write_text(CONLL.replace("-OCSTART-", "-"), encoding="utf-8")
+    damaged = translators.create("given", src_lang="en", tgt_lang="es", path=str(g), format="conll")
+    with pytest.raises(ProjectionError, match="4 translated sentences.*source="):
+        damaged.translate(["a", "b", "c"])
+    src = tmp_path / "en.tsv"
+    src.write_text(SOURCE, encoding="utf-8")
+    fixed = translators.create("given", src_lang="en", tgt_lang="es", path=str(g), source=str(src))
+    assert fixed.translate(["a", "b", "c"]) == out
+
+
+def test_given_is_not_cached_but_works_through_the_wrapper(tmp_path):
+    f = tmp_path / "es.txt"
+    f.write_text("b\na\n", encoding="utf-8")
+    t = make_translator("given", "en", "es", path=str(f), cache_dir=tmp_path / "c")
+    assert t.translate(["x", "y"]) == ["b", "a"]  # positional: the whole list reaches the engine
+    assert t.last_stats["cached"] == 0
+
+
+@pytest.mark.data
+def test_deepl_translations_of_conll2003_train():
+    need_data("easy-label-projection-ner/automatic_projections/en2de/DeepL.50000.awesome.train.tsv")
+    from projection.corpora import load_corpus
+
+    src = load_corpus("conll2003-en:train")
+    root = data_dir() / "easy-label-projection-ner"
+    texts = [" ".join(s.tokens) for s in src]
+    for lang in ("es", "de"):  # en2de has 36 "-OCSTART-" blocks
+        path = root / f"automatic_projections/en2{lang}/DeepL.50000.awesome.train.tsv"
+        out = translators.create("given", src_lang="en", tgt_lang=lang, path=str(path)).translate(texts)
+        assert len(out) == 14041
+    assert out[0] == "EU weist deutschen Aufruf zum Boykott von britischem Lammfleisch zurück ."
+    nl = root / "automatic_projections/en2nl/DeepL.50000.awesome.train.tsv"
+    with pytest.raises(ProjectionError, match="14042"):
+        translators.create("given", src_lang="en", tgt_lang="nl", path=str(nl)).translate(texts)
+    fixed = translators.create("given", src_lang="en", tgt_lang="nl", path=str(nl),
+                               source=str(root / "original/en/en.conll.train.tsv"))
+    assert len(fixed.translate(texts)) == 14041
