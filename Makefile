@@ -11,6 +11,9 @@ PIPELINE ?= auto
 RUNS ?= runs
 MODEL ?= models/e5-small
 ARCH ?= token
+# Extra options, e.g. TRAIN_ARGS="--dev conll2003-en:dev --test conll2002-es:test --freeze-embeddings"
+TRAIN_ARGS ?=
+COMPARE_ARGS ?=
 
 # LANG names the target language(s). The environment's LANG is a locale (C.UTF-8, en_US.UTF-8):
 # only a LANG given on the command line counts; otherwise Spanish.
@@ -45,10 +48,10 @@ project: $(STAMP)
 	@$(RUNENV) $(PY) -m projection run --lang $(TGT_LIST) --pipeline $(PIPELINE) --out $(RUN_DIR)
 
 train: $(STAMP)
-	@$(RUNENV) $(PY) -m projection train --train $(RUN_DIR)/projected.conll --model $(MODEL) --arch $(ARCH) --out $(RUN_DIR)/model
+	@$(RUNENV) $(PY) -m projection train --train $(RUN_DIR)/projected.conll --model $(MODEL) --arch $(ARCH) --out $(RUN_DIR)/model $(TRAIN_ARGS)
 
 compare: $(STAMP)
-	@$(RUNENV) $(PY) -m projection compare --lang $(TGT_LIST) --model $(MODEL) --out results/$(TGT_LIST)
+	@$(RUNENV) $(PY) -m projection compare --lang $(TGT_LIST) --model $(MODEL) --out results/$(TGT_LIST) $(COMPARE_ARGS)
 
 # make inspect LANG=es [HTML=report.html] [RESULTS=results/es]: terminal view, or the self-contained HTML report
 inspect: $(STAMP)
