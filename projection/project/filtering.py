@@ -1,0 +1,58 @@
+"""Sentence filtering policies: which projected sentences become training data.
+
+A projected sentence in which an entity could not be projected has that entity's words
+tagged ``O`` - a false negative that teaches the model to ignore a name. Hence the
+default for training data, ``drop-sentence``, keeps only sentences whose every source
+entity was projected (sentences without entities are kept: they are real negatives).
+
+* ``keep-all`` - keep every sentence; unprojected entities are simply absent.
+* ``drop-sentence`` - drop a sentence with any unprojected entity.
+* ``drop-below-score`` - demote projected entities scoring under ``min_score`` to
+  ``below-threshold``; keep every sentence.
+
+Every policy sets ``meta["kept"]`` and ``meta["drop_reason"]`` (the status of the first
+unprojected entity, ``"empty-translation"``, or ``None``) on every sentence, so the run
+directory records why each sentence is in or out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from projection.errors import ProjectionError
+from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence
+
+POLICIES = ("keep-all", "drop-sentence", "drop-below-score")
+
+
+def _reason(ps: ProjectedSentence) -> str | None:
+    if not ps.target_tokens:
+        return "empty-translation"
+    for e in ps.entities:
+        if e.status != EntityStatus.PROJECTED:
+            return str(e.status)
+    return None
+
+
+def apply_policy(projected: Sequence[ProjectedSentence], policy: str = "drop-sentence",
+                 min_score: float = 0.0) -> list[ProjectedSentence]:
+    """Mark every sentence kept or dropped (in place, also returned)."""
+    if policy not in POLICIES:
+        raise ProjectionError(f"unknown filtering policy {policy!r}; choose one of: {', '.join(POLICIES)}")
+    if policy == "drop-below-score" and not 0.0 <= min_score <= 1.0:
+        raise ProjectionError(f"drop-below-score: min_score must be between 0 and 1, not {min_score}")
+    for ps in projected:
+        if policy == "drop-below-score":
+            ps.entities = [
+                ProjectedEntity(e.source, e.target, e.score, e.method, EntityStatus.BELOW_THRESHOLD)
+                if e.status == EntityStatus.PROJECTED and e.score < min_score else e
+                for e in ps.entities
+            ]
+        reason = _reason(ps)
+        if policy == "drop-sentence":
+            kept = reason is None
+        else:
+            kept = reason != "empty-translation"
+        ps.meta["kept"] = kept
+        ps.meta["drop_reason"] = None if kept else reason
+    return list(projected)

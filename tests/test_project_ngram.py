@@ -1,0 +1,300 @@
+"""The ngram projector: hand-made cases, and the vectorised code against a plain reference."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from projection.errors import ProjectionError
+from projection.project import ProjectionInput, projectors
+from projection.project.base import is_break_token
+from projection.project.ngram import NgramProjector, exact_match, greedy_match
+from projection.records import Alignment, EntityStatus, Sentence, Span
+
+
+def _inp(src: str, tags: str, tgt: str, links: str, sim=None) -> ProjectionInput:
+    s = Sentence("s", src.split(), tags.split())
+    return ProjectionInput(s, tgt.split(), Alignment.from_pharaoh(links), sim)
+
+
+def _targets(ps):
+    return [(" ".join(ps.target_tokens[e.target.start:e.target.end]) if e.target else None, str(e.status), e.target.label if e.target else None)
+            for e in ps.entities]
+
+
+PLAIN = dict(name_weight=0.0, sim_weight=0.0, relabel=False)
+
+
+def test_reordered_multiword_name():
+    inp = _inp("the European Parliament voted", "O B-ORG I-ORG O", "el Parlamento Europeo votó", "0-0 1-2 2-1 3-3")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert _targets(ps) == [("Parlamento Europeo", "projected", "ORG")]
+    assert ps.entities[0].score == pytest.approx(1.0)
+    assert ps.entities[0].method == "ngram"
+
+
+def test_candidate_does_not_cross_punctuation():
+    # "Smith" is linked to "Smith" and (wrongly) to "Jones" after the comma; a candidate
+    # spanning the comma is not allowed, so the name stays on one side
+    inp = _inp("Smith met Jones", "B-PER O B-PER", "Smith , Jones", "0-0 0-2 2-2")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert [t for t, _, _ in _targets(ps)] == ["Smith", "Jones"]
+
+
+def test_entity_containing_punctuation_may_span_it():
+    inp = _inp("Jean - Pierre came", "B-PER I-PER I-PER O", "Jean - Pierre vino", "0-0 1-1 2-2 3-3")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert _targets(ps) == [("Jean - Pierre", "projected", "PER")]
+
+
+def test_conflict_and_second_best():
+    # both entities are linked to "Berlin"; the better-scoring one takes it, the other
+    # falls back to its own next candidate when that passes the threshold, else conflict
+    inp = _inp("Berlin and Bonn", "B-LOC O B-LOC", "Berlin y Bonn", "0-0 2-0 2-2 1-1")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert _targets(ps) == [("Berlin", "projected", "LOC"), ("Bonn", "projected", "LOC")]
+    inp = _inp("Berlin and Bonn", "B-LOC O B-LOC", "Berlin y nada", "0-0 2-0 1-1")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert [s for _, s, _ in _targets(ps)] == ["projected", "conflict"]
+    assert ps.entities[1].target == Span(0, 1, "LOC")  # the candidate it lost, for inspection
+
+
+def test_unaligned_and_below_threshold():
+    inp = _inp("Obama spoke", "B-PER O", "habló él", "1-0")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert _targets(ps) == [(None, "unaligned", None)]
+    # one of three entity words linked: best candidate scores (1 + 1) / (3 + 1) = 0.5
+    inp = _inp("New York City is big", "B-LOC I-LOC I-LOC O O", "Nueva es grande", "0-0 3-1 4-2")
+    low = projectors.create("ngram", threshold=0.6, **PLAIN).project([inp])[0]
+    assert [s for _, s, _ in _targets(low)] == ["below-threshold"]
+    assert low.entities[0].score == pytest.approx(0.5)
+    ok = projectors.create("ngram", threshold=0.5, **PLAIN).project([inp])[0]
+    assert _targets(ok) == [("Nueva", "projected", "LOC")]
+
+
+def test_greedy_versus_exact():
+    # scores: A->[0,2) 1.0 ... built directly on the matching functions
+    cs = np.array([0, 1, 0])
+    ce = np.array([1, 2, 2])
+    flat = np.array([[0.6, -1.0, 0.9],   # entity 0: cand0 (0,1) 0.6, cand2 (0,2) 0.9
+                     [0.7, 0.8, -1.0]],  # entity 1: cand0 0.7, cand1 (1,2) 0.8
+                    dtype=np.float32)
+    sid = np.zeros(2, dtype=np.int64)
+    # greedy: entity 0 takes (0,2) (0.9), which overlaps everything entity 1 could take
+    assert greedy_match(flat, sid, cs, ce, 0.5).tolist() == [2, -1]
+    # exact: 0.6 + 0.8 = 1.4 beats 0.9
+    assert exact_match(flat, sid, cs, ce, 0.5).tolist() == [0, 1]
+
+
+def test_long_entity_gets_long_candidates():
+    n = 14
+    src = " ".join(f"w{i}" for i in range(n))
+    tags = " ".join(["B-MISC"] + ["I-MISC"] * (n - 1))
+    links = " ".join(f"{i}-{i}" for i in range(n))
+    ps = projectors.create("ngram", max_len=10, **PLAIN).project([_inp(src, tags, src, links)])[0]
+    assert ps.entities[0].target == Span(0, n, "MISC")
+
+
+def test_name_similarity_links_copied_names():
+    # no alignment link at all, but the name is copied
+    inp = _inp("Lindqvist saved", "B-PER O", "paró Lindqvist", "")
+    ps = projectors.create("ngram", sim_weight=0.0).project([inp])[0]
+    assert _targets(ps) == [("Lindqvist", "projected", "PER")]
+    off = projectors.create("ngram", name_weight=0.0, sim_weight=0.0).project([inp])[0]
+    assert _targets(off) == [(None, "unaligned", None)]
+
+
+def test_embedding_similarity_adds_missing_links():
+    # the aligner missed "Committee" <-> "Ausschuss"; the encoder finds them similar
+    sim = np.full((4, 4), 0.1, dtype=np.float32)
+    sim[0, 0] = sim[1, 1] = sim[2, 2] = sim[3, 3] = 0.9
+    inp = _inp("Committee on Industry met", "B-ORG I-ORG I-ORG O", "Ausschuss für Industrie tagte", "1-1 2-2 3-3", sim=sim)
+    without = projectors.create("ngram", name_weight=0.0, sim_weight=0.0, threshold=0.7).project([inp])[0]
+    assert _targets(without) == [("Ausschuss für Industrie", "below-threshold", "ORG")]
+    assert without.entities[0].score == pytest.approx(4 / 6)
+    with_sim = projectors.create("ngram", name_weight=0.0, sim_weight=0.8, threshold=0.7).project([inp])[0]
+    assert _targets(with_sim) == [("Ausschuss für Industrie", "projected", "ORG")]
+    assert with_sim.entities[0].score > 0.9
+
+
+def test_function_words_at_edges_and_inside():
+    # "Fondo de Cohesión": "de" has no English counterpart, inside the name it is cheap;
+    # the article "el" in front is linked but stays outside the span
+    inp = _inp("the Cohesion Fund", "O B-MISC I-MISC", "el Fondo de Cohesión", "0-0 1-3 2-1")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert _targets(ps) == [("Fondo de Cohesión", "projected", "MISC")]
+    # an entity that itself begins with a function word keeps it
+    inp = _inp("Mrs de Palacio", "O B-PER I-PER", "Sra. de Palacio", "0-0 1-1 2-2")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert _targets(ps) == [("de Palacio", "projected", "PER")]
+
+
+def test_adjective_relabelled_misc():
+    inp = _inp("Belgium and Europe", "B-LOC O B-LOC", "belgischen und Europa", "0-0 1-1 2-2")
+    ps = projectors.create("ngram", name_weight=0.0).project([inp])[0]
+    assert [e.target.label for e in ps.entities] == ["MISC", "LOC"]
+    ps = projectors.create("ngram", name_weight=0.0, relabel=False).project([inp])[0]
+    assert [e.target.label for e in ps.entities] == ["LOC", "LOC"]
+
+
+def test_sentences_without_entities_and_empty_translations():
+    a = _inp("nothing here", "O O", "nada aquí", "0-0 1-1")
+    b = ProjectionInput(Sentence("b", ["Paris"], ["B-LOC"]), [], Alignment())
+    out = projectors.create("ngram").project([a, b])
+    assert out[0].entities == []
+    assert _targets(out[1]) == [(None, "unaligned", None)]
+
+
+def test_bad_options_and_inputs():
+    with pytest.raises(ProjectionError, match="matching"):
+        NgramProjector(matching="optimal")
+    with pytest.raises(ProjectionError, match="threshold"):
+        NgramProjector(threshold=1.5)
+    with pytest.raises(ValueError, match="outside"):
+        _inp("a b", "O O", "x", "1-3")
+    with pytest.raises(ValueError, match="similarity matrix"):
+        _inp("a b", "O O", "x", "", sim=np.zeros((3, 3)))
+
+
+def test_break_tokens():
+    assert is_break_token(",") and is_break_token("«") and is_break_token("--") and is_break_token("(")
+    assert not is_break_token("U.S.") and not is_break_token("&") and not is_break_token("Jean-Pierre")
+
+
+def test_signature_has_options_and_versions():
+    sig = NgramProjector(threshold=0.4).signature()
+    assert sig["method"] == "ngram" and sig["threshold"] == 0.4 and "numpy" in sig["versions"]
+
+
+# ---------------------------------------------------------------------------- reference
+
+
+def reference_ngram(inp: ProjectionInput, p: NgramProjector) -> list[tuple[Span | None, str]]:
+    """A plain loop implementation of the scores and the greedy matching (alignment links only)."""
+    src, tgt = inp.source.tokens, inp.target_tokens
+    m, n = len(src), len(tgt)
+    W = np.zeros((m, n), dtype=np.float32)
+    for i, j in inp.alignment.links:
+        W[i, j] = 1.0
+    linked_anywhere = [any(W[i, j] > 0 for i in range(m)) for j in range(n)]
+    fun = [len(t) <= 3 and t.isalpha() and t.islower() for t in tgt]
+    spans = inp.source.spans
+    cands = []  # (score, entity, start, length)
+    best = []
+    for k, sp in enumerate(spans):
+        E = list(range(sp.start, sp.end))
+        ent_breaks = {src[i] for i in E if is_break_token(src[i])}
+        lim = max(p.max_len, 2 * len(E))
+        top = -1.0
+        for s in range(n):
+            for L in range(1, n - s + 1):
+                if L > lim:
+                    continue
+                win = list(range(s, s + L))
+                if any(is_break_token(tgt[j]) and tgt[j] not in ent_breaks for j in win):
+                    continue
+                src_cov = np.float32(0.0)
+                for i in E:
+                    src_cov += max(W[i, j] for j in win)
+                t = [max(W[i, j] for i in E) for j in win]
+                tcov = np.float32(sum(t))
+                first_weak = fun[s] and not (len(src[E[0]]) <= 3 and src[E[0]].isalpha() and src[E[0]].islower())
+                last = s + L - 1
+                last_weak = fun[last] and not (len(src[E[-1]]) <= 3 and src[E[-1]].isalpha() and src[E[-1]].islower())
+                if L == 1:
+                    if first_weak and last_weak:
+                        tcov -= np.float32(t[0] * (1 - p.edge_weight))
+                else:
+                    if first_weak:
+                        tcov -= np.float32(t[0] * (1 - p.edge_weight))
+                    if last_weak:
+                        tcov -= np.float32(t[-1] * (1 - p.edge_weight))
+                inner = sum(1 for j in win[1:-1] if not linked_anywhere[j])
+                score = np.float32(src_cov + tcov) / np.float32(len(E) + L - (1 - p.inner_cost) * inner)
+                cands.append((float(score), k, s, L))
+                top = max(top, float(score))
+        best.append(top)
+    cands.sort(key=lambda c: (-c[0], c[1], c[2], c[3]))
+    taken: dict[int, tuple[int, int, float]] = {}
+    for score, k, s, L in cands:
+        if score < p.threshold:
+            break
+        if k in taken or any(s < e and s2 < s + L for s2, e, _ in taken.values()):
+            continue
+        taken[k] = (s, s + L, score)
+    out = []
+    for k, sp in enumerate(spans):
+        if k in taken:
+            out.append((Span(taken[k][0], taken[k][1], sp.label), "projected"))
+        elif best[k] >= p.threshold:
+            out.append((None, "conflict"))
+        elif not any(W[i, j] > 0 for i in range(sp.start, sp.end) for j in range(n)):
+            out.append((None, "unaligned"))
+        else:
+            out.append((None, "below-threshold"))
+    return out
+
+
+VOCAB = ["Ana", "Bo", "Cy", "de", "la", ",", ".", "x", "y", "Zed"]
+
+
+@st.composite
+def sentence_pairs(draw):
+    m = draw(st.integers(1, 7))
+    n = draw(st.integers(0, 9))
+    src = draw(st.lists(st.sampled_from(VOCAB), min_size=m, max_size=m))
+    tgt = draw(st.lists(st.sampled_from(VOCAB), min_size=n, max_size=n))
+    tags, i = ["O"] * m, 0
+    while i < m:
+        if draw(st.booleans()):
+            length = draw(st.integers(1, m - i))
+            label = draw(st.sampled_from(["PER", "LOC"]))
+            tags[i] = f"B-{label}"
+            for k in range(i + 1, i + length):
+                tags[k] = f"I-{label}"
+            i += length
+        i += 1
+    links = draw(st.sets(st.tuples(st.integers(0, m - 1), st.integers(0, max(n - 1, 0))), max_size=12)) if n else set()
+    return ProjectionInput(Sentence("h", src, tags), tgt, Alignment.of(links))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(sentence_pairs(), min_size=1, max_size=6), st.sampled_from([0.0, 0.25, 0.5, 0.75]),
+       st.sampled_from([0.5, 1.0]), st.sampled_from([0.0, 0.5]), st.sampled_from([2, 3, 10]))
+def test_vectorised_equals_reference(inputs, threshold, inner_cost, edge_weight, max_len):
+    p = NgramProjector(threshold=threshold, inner_cost=inner_cost, edge_weight=edge_weight, max_len=max_len,
+                       name_weight=0.0, sim_weight=0.0, relabel=False, batch_size=4)
+    got = p.project(inputs)
+    for inp, ps in zip(inputs, got):
+        ref = reference_ngram(inp, p)
+        mine = [(e.target if e.status == EntityStatus.PROJECTED else None, str(e.status)) for e in ps.entities]
+        assert mine == ref, (inp, mine, ref)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(2, 4), st.integers(2, 5), st.randoms(use_true_random=False))
+def test_exact_matching_is_optimal(k, n, rnd):
+    lmax = 2
+    cs = np.repeat(np.arange(n), lmax)
+    ce = cs + np.tile(np.arange(1, lmax + 1), n)
+    flat = np.array([[rnd.choice([-1.0, 0.2, 0.4, 0.6, 0.8, 1.0]) if ce[c] <= n else -1.0 for c in range(n * lmax)]
+                     for _ in range(k)], dtype=np.float32)
+    got = exact_match(flat, np.zeros(k, dtype=np.int64), cs, ce, 0.3)
+    def total(assign):
+        return sum(float(flat[e, c]) for e, c in enumerate(assign) if c >= 0)
+    best = 0.0
+    options = [[-1] + [c for c in range(n * lmax) if flat[e, c] >= 0.3] for e in range(k)]
+    for assign in itertools.product(*options):
+        used = [(cs[c], ce[c]) for c in assign if c >= 0]
+        if len(used) != len(set(c for c in assign if c >= 0)):
+            continue
+        if any(a[0] < b[1] and b[0] < a[1] for x, a in enumerate(used) for b in used[x + 1:]):
+            continue
+        best = max(best, total(assign))
+    chosen = [(cs[c], ce[c]) for c in got if c >= 0]
+    assert not any(a[0] < b[1] and b[0] < a[1] for x, a in enumerate(chosen) for b in chosen[x + 1:])
+    assert total(got.tolist()) == pytest.approx(best, abs=1e-5)
