@@ -389,6 +389,105 @@ def eval_align_cmd(
 # --------------------------------------------------------------------------- end of align
 
 
+# --------------------------------------------------------------------------- run / eval-projection (projection/pipeline.py)
+
+
+def _stats_table(stats: dict, title: str) -> Table:
+    statuses = ["projected", "unaligned", "conflict", "below-threshold"]
+    table = Table(title=title)
+    table.add_column("label")
+    table.add_column("entities", justify="right")
+    for st in statuses:
+        table.add_column(st, justify="right")
+    table.add_column("rate", justify="right")
+    for label, row in stats["per_label"].items():
+        table.add_row(label, f"{row['entities']:,}", *(f"{row.get(st, 0):,}" for st in statuses),
+                      f"{row['rate']:.1%}" if row["rate"] is not None else "-")
+    total = {st: sum(r.get(st, 0) for r in stats["per_label"].values()) for st in statuses}
+    table.add_row("[bold]all[/bold]", f"[bold]{stats['entities']:,}[/bold]", *(f"{total[st]:,}" for st in statuses),
+                  f"{stats['rate']:.1%}" if stats["rate"] is not None else "-")
+    return table
+
+
+@app.command("run")
+def run_cmd(
+    lang: str = typer.Option(..., "--lang", help="Target language(s), e.g. es or es,de (one run directory each)."),
+    pipeline: str = typer.Option("auto", help="A pipeline name (auto, nllb, offline, given) or a .toml file."),
+    source: Optional[str] = typer.Option(None, help="Source corpus name or file (default: the pipeline's, conll2003-en:train)."),
+    out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<lang>-<pipeline>); with several languages, OUT/<lang>."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a pipeline key: SECTION.KEY=VALUE (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's statistics as JSON on stdout."),
+) -> None:
+    """Translate, align and project the English source into the target language; write a run directory."""
+    from projection.pipeline import run
+
+    langs = [x.strip() for x in lang.split(",") if x.strip()]
+    if not langs:
+        raise ProjectionError("--lang: give at least one language code, e.g. --lang es")
+    err = Console(stderr=True)
+    log = (lambda m: err.print(m, markup=False, highlight=False, soft_wrap=True)) if as_json else \
+        (lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+    results = {}
+    for code in langs:
+        target = out if out is not None and len(langs) == 1 else (out / code if out is not None else None)
+        res = run(code, pipeline, source, target, overrides=set_ or [], log=log)
+        st = res.stats
+        results[code] = {"out": str(res.out), **st}
+        if as_json:
+            continue
+        console.print(_stats_table(st, f"{res.manifest['source']['corpus']} -> {code} ({res.manifest['pipeline']['name']})"))
+        dropped = ", ".join(f"{k}: {v:,}" for k, v in st["dropped"].items()) or "none"
+        timings = res.manifest["timings"]
+        console.print(f"sentences: {st['sentences_in']:,} in, {st['sentences_out']:,} out (dropped by reason: {dropped}); "
+                      f"policy {res.manifest['engines']['filter']['policy']}")
+        console.print("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
+                      + "; cached stages: " + (", ".join(k for k, v in res.manifest["stages"].items() if v["cached"]) or "none"))
+        console.print(f"wrote {res.out}/ (projected.conll: the training data; projections.jsonl, entities.parquet, manifest.json)")
+    if as_json:
+        _print_json(results if len(langs) > 1 else results[langs[0]])
+
+
+@app.command("eval-projection")
+def eval_projection_cmd(
+    lang: str = typer.Option(..., "--lang", help="es or de (Europarl-NER has gold entities on both sides)."),
+    aligner: str = typer.Option("embed", help="Aligner engine: embed, eflomal, ..."),
+    model: Optional[str] = typer.Option(None, help="Encoder for embed (default models/e5-small when present)."),
+    method: str = typer.Option("ngram", help="Projection method: heuristic or ngram."),
+    layer: Optional[int] = typer.Option(None, help="embed: hidden layer (default 8)."),
+    align_method: Optional[str] = typer.Option(None, "--align-method", help="embed: argmax, itermax or match (default itermax)."),
+    extra: Optional[str] = typer.Option(None, help="Statistical aligners: comma-separated extra parallel text (deepl, europarl, files); default deepl."),
+    half: str = typer.Option("all", help="Score all sentences, or the first or second half only (tune on one, report the other)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Method option KEY=VALUE (repeatable), e.g. --set threshold=0.4."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: f1, precision, recall, per_label, signatures."),
+) -> None:
+    """Intrinsic evaluation: project gold English Europarl-NER entities onto the gold target words (seqeval F1)."""
+    from projection.pipeline import eval_projection, parse_override
+
+    align_opts: dict = {}
+    if aligner == "embed":
+        align_opts = {"layer": 8 if layer is None else layer, "method": align_method or "itermax"}
+    elif layer is not None or align_method is not None:
+        raise ProjectionError("--layer and --align-method apply to the embed aligner only")
+    method_opts = {}
+    for item in set_ or []:
+        _, key, value = parse_override(f"project.{item}")
+        method_opts[key] = value
+    err = Console(stderr=True)
+    res = eval_projection(lang, aligner, model, method, align_opts, method_opts,
+                          extra.split(",") if extra else None, half, log=lambda m: err.print(m, markup=False))
+    if as_json:
+        _print_json(res)
+        return
+    table = Table(title=f"Europarl-NER en->{lang}: {aligner} + {method} ({res['sentences']} sentences, {half})")
+    for col in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, v in res["per_label"].items():
+        table.add_row(label, f"{v['precision']:.1f}", f"{v['recall']:.1f}", f"{v['f1']:.1f}", str(v["support"]))
+    table.add_row("[bold]all[/bold]", f"{res['precision']:.1f}", f"{res['recall']:.1f}", f"[bold]{res['f1']:.1f}[/bold]",
+                  str(res["support"]))
+    console.print(table)
+
+
 def main() -> None:
     import click
 

@@ -1,0 +1,833 @@
+"""The end-to-end projection pipeline: translate -> tokenise -> align -> project -> filter -> write.
+
+This is the only module that imports the stages (``translate``, ``align``, ``project``);
+they never import each other. A pipeline is a declarative TOML file (``pipelines/*.toml``)::
+
+    [pipeline]
+    description = "Apertium + eflomal + ngram: runs with no hub and no GPU"
+    source = "conll2003-en:train"          # optional; --source overrides
+
+    [translate]
+    engine = "apertium"                    # any engine of projection.translate.translators
+    # ... options of that engine; strings may use {lang} and {data} (the data directory)
+
+    [align]
+    engine = "eflomal"                     # any engine of projection.align.aligners
+    extra_parallel = ["deepl", "europarl"] # more parallel text for statistical aligners
+    # ... options of that engine
+
+    [project]
+    method = "ngram"                       # any method of projection.project.projectors
+    # ... options of that method
+
+    [filter]
+    policy = "drop-sentence"               # keep-all | drop-sentence | drop-below-score
+    min_score = 0.0
+
+``run(lang, pipeline, source, out)`` writes a run directory (see :mod:`projection.rundir`).
+Every stage's output is stored under ``RUN_DIR/stages`` by a content key (a hash of its
+inputs and of the engine signature), so rerunning, or resuming a killed run, redoes
+nothing that is done: translation (also cached per sentence by the translation stage),
+alignment (in chunks, for aligners that treat sentences independently) and projection.
+
+``auto`` is not a file: it picks ``nllb`` when the NLLB-200 and mBERT models can be
+loaded (present locally, or the hub is reachable), otherwise ``offline`` for the languages
+Apertium covers, and says which and why.
+
+:func:`eval_projection` is the intrinsic evaluation on Europarl-NER.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import platform
+import re
+import socket
+import sys
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from projection.corpora import CORPORA, data_dir, is_corpus_name, load_corpus, resolve_corpus
+from projection.errors import ProjectionError
+from projection.records import Alignment, ProjectedSentence, Sentence, Span
+from projection.store import atomic_open, atomic_path, content_key, file_sha256, package_versions
+
+REPO = Path(__file__).resolve().parent.parent
+PIPELINES_DIR = REPO / "pipelines"
+DEFAULT_SOURCE = "conll2003-en:train"
+FALLBACK_SOURCE = "sample:train"
+SOURCE_LANG = "en"
+
+# Aligners that learn from the whole corpus (statistical): their output for a sentence
+# depends on the other sentences, so they run on the corpus in one piece. Every other
+# aligner treats sentence pairs independently and runs in resumable chunks.
+CORPUS_LEVEL_ALIGNERS = frozenset({"eflomal"})
+ALIGN_CHUNK = 2000
+
+_SECTIONS: dict[str, tuple[str | None, frozenset[str]]] = {
+    # section: (engine key, keys the pipeline itself reads)
+    "pipeline": (None, frozenset({"name", "description", "source"})),
+    "translate": ("engine", frozenset({"engine"})),
+    "align": ("engine", frozenset({"engine", "extra_parallel", "similarity"})),
+    "project": ("method", frozenset({"method"})),
+    "filter": (None, frozenset({"policy", "min_score"})),
+}
+_REQUIRED = ("translate", "align", "project")
+# option values that name files or models: a relative path is looked up in the working
+# directory, then in the project folder (so `models/e5-small` works from anywhere)
+_PATH_KEYS = frozenset({"path", "model", "tokenizer", "source"})
+
+
+# --------------------------------------------------------------------------- pipeline files
+
+
+@dataclass
+class PipelineConfig:
+    """A validated pipeline file: one table per stage."""
+
+    name: str
+    file: Path | None
+    description: str = ""
+    source: str | None = None
+    translate: dict[str, Any] = field(default_factory=dict)
+    align: dict[str, Any] = field(default_factory=dict)
+    project: dict[str, Any] = field(default_factory=dict)
+    filter: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "file": str(self.file) if self.file else None, "description": self.description,
+                "source": self.source, "translate": self.translate, "align": self.align, "project": self.project,
+                "filter": self.filter}
+
+
+def pipeline_names() -> list[str]:
+    """The shipped pipelines (``pipelines/*.toml``) plus ``auto``."""
+    return sorted(["auto", *(p.stem for p in PIPELINES_DIR.glob("*.toml"))])
+
+
+def pipeline_path(ref: str | Path) -> Path:
+    """The file behind a pipeline name (``offline``) or path (``my.toml``)."""
+    ref_s = str(ref)
+    path = Path(ref_s)
+    if path.suffix == ".toml" or os.sep in ref_s:
+        if not path.is_file():
+            raise ProjectionError(f"{ref_s}: no such pipeline file")
+        return path
+    path = PIPELINES_DIR / f"{ref_s}.toml"
+    if not path.is_file():
+        raise ProjectionError(f"unknown pipeline {ref_s!r}; choose one of: {', '.join(pipeline_names())}, or give a .toml file")
+    return path
+
+
+def _engine_class(section: str, name: str) -> Any:
+    if section == "translate":
+        from projection.translate import translators as reg
+    elif section == "align":
+        from projection.align import aligners as reg
+    else:
+        from projection.project import projectors as reg
+    return reg.get(name)
+
+
+def _engine_names(section: str) -> list[str]:
+    if section == "translate":
+        from projection.translate import translators as reg
+    elif section == "align":
+        from projection.align import aligners as reg
+    else:
+        from projection.project import projectors as reg
+    return reg.names()
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _check_options(where: str, section: str, engine: str, options: dict[str, Any]) -> None:
+    """Each option must be a parameter of the engine, of the type of its default."""
+    cls = _engine_class(section, engine)
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # the engine validates its own options
+    fixed = {"self", "src_lang", "tgt_lang"}
+    known = {n: p for n, p in params.items() if n not in fixed and p.kind is not inspect.Parameter.VAR_POSITIONAL}
+    for key, value in options.items():
+        if key not in known:
+            raise ProjectionError(f"{where}: [{section}] unknown key {key!r} for {engine}; "
+                                  f"options: {', '.join(sorted(known)) or '(none)'}")
+        default = known[key].default
+        if default is inspect.Parameter.empty or default is None:
+            continue
+        ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int)
+                                                   and not isinstance(value, bool))
+        if isinstance(default, bool) != isinstance(value, bool):
+            ok = False
+        if not ok:
+            raise ProjectionError(f"{where}: [{section}] {key} must be {_type_name(default)}, not {value!r}")
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """``section.key=value`` (value parsed as TOML, else taken as a string)."""
+    m = re.match(r"^\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$", text)
+    if not m:
+        raise ProjectionError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. align.model=bert-base-multilingual-cased")
+    section, key, raw = m.group(1), m.group(2), m.group(3).strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return section, key, value
+
+
+def load_pipeline(ref: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Read and validate a pipeline file (name or path); ``overrides`` are ``section.key=value``."""
+    path = pipeline_path(ref)
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ProjectionError(f"{where}: invalid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ProjectionError(f"{where}: not UTF-8 text") from None
+    for text in overrides:
+        section, key, value = parse_override(text)
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            raise ProjectionError(f"--set {text!r}: [{section}] is not a table in {where}")
+        raw[section][key] = value
+    return validate_pipeline(raw, where, name=path.stem, file=path)
+
+
+def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str = "custom",
+                      file: Path | None = None) -> PipelineConfig:
+    """Check sections, engines, keys and value types; errors name the file and the key."""
+    for section, value in raw.items():
+        if section not in _SECTIONS:
+            raise ProjectionError(f"{where}: unknown section [{section}]; sections: {', '.join(_SECTIONS)}")
+        if not isinstance(value, dict):
+            raise ProjectionError(f"{where}: {section} must be a table ([{section}]), not {_type_name(value)}")
+    for section in _REQUIRED:
+        if section not in raw:
+            raise ProjectionError(f"{where}: missing section [{section}]")
+    meta = raw.get("pipeline", {})
+    for key, value in meta.items():
+        if key not in _SECTIONS["pipeline"][1]:
+            raise ProjectionError(f"{where}: [pipeline] unknown key {key!r}; keys: name, description, source")
+        if not isinstance(value, str):
+            raise ProjectionError(f"{where}: [pipeline] {key} must be a string, not {value!r}")
+    tables: dict[str, dict[str, Any]] = {}
+    for section in ("translate", "align", "project"):
+        table = dict(raw[section])
+        engine_key = _SECTIONS[section][0]
+        engine = table.get(engine_key)
+        if engine is None:
+            raise ProjectionError(f"{where}: [{section}] missing key {engine_key!r} "
+                                  f"(one of: {', '.join(_engine_names(section))})")
+        if not isinstance(engine, str) or engine not in _engine_names(section):
+            raise ProjectionError(f"{where}: [{section}] {engine_key} = {engine!r} is not one of: "
+                                  f"{', '.join(_engine_names(section))}")
+        options = {k: v for k, v in table.items() if k not in _SECTIONS[section][1]}
+        _check_options(where, section, engine, options)
+        tables[section] = table
+    extra = tables["align"].get("extra_parallel", [])
+    if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
+        raise ProjectionError(f"{where}: [align] extra_parallel must be a list of strings (names or files), not {extra!r}")
+    if "similarity" in tables["align"] and not isinstance(tables["align"]["similarity"], bool):
+        raise ProjectionError(f"{where}: [align] similarity must be true or false")
+    filt = dict(raw.get("filter", {}))
+    for key, value in filt.items():
+        if key not in _SECTIONS["filter"][1]:
+            raise ProjectionError(f"{where}: [filter] unknown key {key!r}; keys: policy, min_score")
+    from projection.project import POLICIES
+
+    policy = filt.setdefault("policy", "drop-sentence")
+    if policy not in POLICIES:
+        raise ProjectionError(f"{where}: [filter] policy = {policy!r} is not one of: {', '.join(POLICIES)}")
+    min_score = filt.setdefault("min_score", 0.0)
+    if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0 <= min_score <= 1:
+        raise ProjectionError(f"{where}: [filter] min_score must be a number between 0 and 1, not {min_score!r}")
+    return PipelineConfig(name=meta.get("name", name), file=file, description=meta.get("description", ""),
+                          source=meta.get("source"), translate=tables["translate"], align=tables["align"],
+                          project=tables["project"], filter=filt)
+
+
+def _resolve_value(key: str, value: Any, lang: str) -> Any:
+    if isinstance(value, list):
+        return [_resolve_value(key, v, lang) for v in value]
+    if not isinstance(value, str):
+        return value
+    value = value.replace("{lang}", lang).replace("{data}", str(data_dir()))
+    if key in _PATH_KEYS and not Path(value).is_absolute() and not Path(value).exists() and (REPO / value).exists():
+        value = str(REPO / value)
+    return value
+
+
+def _options(table: dict[str, Any], section: str, lang: str) -> dict[str, Any]:
+    skip = _SECTIONS[section][1]
+    return {k: _resolve_value(k, v, lang) for k, v in table.items() if k not in skip}
+
+
+# --------------------------------------------------------------------------- auto
+
+
+def _hub_reachable(timeout: float = 3.0) -> tuple[bool, str]:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False, "HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    host = re.sub(r"^https?://", "", endpoint).split("/")[0]
+    hostname, _, port = host.partition(":")
+    try:
+        socket.create_connection((hostname, int(port or 443)), timeout=timeout).close()
+        return True, ""
+    except OSError as e:
+        return False, f"{hostname} is unreachable ({e.strerror or e})"
+
+
+def model_available(name: str) -> tuple[bool, str]:
+    """Whether a model can be loaded: a local folder, in the Hugging Face cache, or the hub is reachable."""
+    path = Path(name)
+    if path.exists():
+        return True, ""
+    if path.is_absolute() or name.startswith(".") or name.count("/") > 1:
+        return False, f"{name}: no such folder"
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        for filename in ("config.json", "tokenizer_config.json", "model.bin"):
+            if isinstance(try_to_load_from_cache(name, filename), str):
+                return True, ""
+    except Exception:  # noqa: BLE001 - a broken cache is the same as no cache here
+        pass
+    ok, why = _hub_reachable()
+    return ok, "" if ok else f"{name} is not in the local Hugging Face cache and {why}"
+
+
+def choose_auto(lang: str, overrides: Sequence[str] = ()) -> tuple[PipelineConfig, str]:
+    """The ``auto`` choice for ``lang``: (pipeline, one-line reason)."""
+    from projection.translate.nllb import BASE_MODEL, BASE_TOKENIZER
+
+    nllb = load_pipeline("nllb", overrides)
+    needed = [nllb.translate.get("model") or BASE_MODEL, nllb.translate.get("tokenizer") or BASE_TOKENIZER,
+              nllb.align.get("model", "bert-base-multilingual-cased")]
+    missing = []
+    for name in dict.fromkeys(_resolve_value("model", n, lang) for n in needed):
+        ok, why = model_available(name)
+        if not ok:
+            missing.append(why)
+    if not missing:
+        return nllb, "auto: NLLB-200 and mBERT can be loaded -> pipeline nllb"
+    from projection.translate.apertium import find_mode
+
+    try:
+        find_mode(SOURCE_LANG, lang)
+    except ProjectionError as e:
+        raise ProjectionError(
+            f"auto: no pipeline can translate into {lang!r} on this machine: the NLLB-200 models cannot be loaded "
+            f"({missing[0]}), and Apertium has no en->{lang} mode ({e}). Make the models available (internet, or "
+            f"[translate] model = a local folder via --set), or use --pipeline given with translations you have."
+        ) from None
+    return load_pipeline("offline", overrides), f"auto: NLLB-200 models not available ({missing[0]}) -> pipeline offline (Apertium)"
+
+
+# --------------------------------------------------------------------------- extra parallel text
+
+
+def _conll_blocks(path: Path) -> list[list[str]]:
+    """First-column tokens of every blank-line-separated block, ``-DOCSTART-`` lines as their own blocks."""
+    blocks: list[list[str]] = []
+    cur: list[str] = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                if cur:
+                    blocks.append(cur)
+                    cur = []
+                continue
+            tok = line.split()[0]
+            if tok == "-DOCSTART-":
+                if cur:
+                    blocks.append(cur)
+                blocks.append([tok])
+                cur = []
+                continue
+            cur.append(tok)
+    if cur:
+        blocks.append(cur)
+    return blocks
+
+
+def extra_parallel_pairs(names: Sequence[str], lang: str, log: Callable[[str], None] = lambda m: None
+                         ) -> tuple[list[tuple[list[str], list[str]]], list[dict[str, Any]]]:
+    """More parallel text for statistical aligners, by name or file.
+
+    * ``deepl`` - CoNLL-2003 English with the DeepL translations published by
+      Easy-Label-Projection (train, dev and test; ``en2{lang}``), matched block by block
+      against the English original with all its ``-DOCSTART-`` lines, which are dropped;
+    * ``europarl`` - the Europarl-NER sentences (en-es, en-de);
+    * a file - ``src ||| tgt`` lines or JSONL with ``src_words``/``tgt_words``.
+
+    Named sources that are absent from the data directory are skipped with a note.
+    """
+    pairs: list[tuple[list[str], list[str]]] = []
+    info: list[dict[str, Any]] = []
+    root = data_dir()
+    for name in names:
+        name = name.replace("{lang}", lang)
+        if name == "deepl":
+            added = 0
+            for split in ("train", "dev", "test"):
+                src = root / f"easy-label-projection-ner/original/en/en.conll.{split}.tsv"
+                tgt = root / f"easy-label-projection-ner/automatic_projections/en2{lang}/DeepL.50000.awesome.{split}.tsv"
+                if not (src.exists() and tgt.exists()):
+                    continue
+                sb, tb = _conll_blocks(src), _conll_blocks(tgt)
+                if len(sb) != len(tb):
+                    log(f"note: {tgt}: {len(tb)} blocks for {len(sb)} in {src}; skipped")
+                    continue
+                for s, t in zip(sb, tb):
+                    if s != ["-DOCSTART-"]:
+                        pairs.append((s, t))
+                        added += 1
+            if not added:
+                log(f"note: extra parallel text 'deepl' (en2{lang}) not found under {root}: skipped")
+            info.append({"name": "deepl", "pairs": added})
+        elif name == "europarl":
+            added = 0
+            if f"europarl-ner-{lang}:test" in CORPORA:
+                try:
+                    en = load_corpus("europarl-ner-en:test")
+                    tg = load_corpus(f"europarl-ner-{lang}:test")
+                    pairs.extend((a.tokens, b.tokens) for a, b in zip(en, tg))
+                    added = len(en)
+                except ProjectionError:
+                    pass
+            if not added:
+                log(f"note: extra parallel text 'europarl' (en-{lang}) not available: skipped")
+            info.append({"name": "europarl", "pairs": added})
+        else:
+            path = Path(_resolve_value("path", name, lang))
+            if not path.exists():
+                raise ProjectionError(f"extra_parallel: {name!r} is neither 'deepl', 'europarl' nor an existing file")
+            from projection.align.io import read_pairs
+
+            got = read_pairs(path)
+            pairs.extend((list(s), list(t)) for s, t in got)
+            info.append({"name": str(path), "pairs": len(got), "sha256": file_sha256(path)[:16]})
+    return pairs, info
+
+
+# --------------------------------------------------------------------------- stage store
+
+
+class StageStore:
+    """Content-addressed stage outputs under one folder (``RUN_DIR/stages``)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def read_jsonl(self, name: str) -> list[Any] | None:
+        path = self.path(name)
+        if not path.exists():
+            return None
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def write_jsonl(self, name: str, rows: Sequence[Any]) -> None:
+        with atomic_open(self.path(name)) as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def read_alignments(self, name: str) -> tuple[list[Alignment], list[np.ndarray] | None] | None:
+        path = self.path(name)
+        if not path.exists():
+            return None
+        with np.load(path) as z:
+            offsets = z["link_offsets"]
+            links = z["links"]
+            aligns = [Alignment(frozenset(map(tuple, links[offsets[k]:offsets[k + 1]].tolist())))
+                      for k in range(len(offsets) - 1)]
+            sims = None
+            if "sim_shapes" in z:
+                shapes = z["sim_shapes"]
+                data = z["sim_data"].astype(np.float32)
+                sims, pos = [], 0
+                for m, n in shapes.tolist():
+                    sims.append(data[pos:pos + m * n].reshape(m, n))
+                    pos += m * n
+        return aligns, sims
+
+    def write_alignments(self, name: str, aligns: Sequence[Alignment], sims: Sequence[np.ndarray] | None) -> None:
+        links = [sorted(a.links) for a in aligns]
+        offsets = np.zeros(len(links) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(x) for x in links])
+        flat = np.array([p for x in links for p in x], dtype=np.int32).reshape(-1, 2)
+        arrays: dict[str, np.ndarray] = {"links": flat, "link_offsets": offsets}
+        if sims is not None:
+            arrays["sim_shapes"] = np.array([s.shape for s in sims], dtype=np.int64).reshape(-1, 2)
+            arrays["sim_data"] = (np.concatenate([s.astype(np.float16).ravel() for s in sims])
+                                  if sims else np.zeros(0, dtype=np.float16))
+        self.path(name).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path(name)) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class RunResult:
+    out: Path
+    manifest: dict[str, Any]
+    projected: list[ProjectedSentence]
+    stats: dict[str, Any]
+
+
+def _sentence_key(sentences: Sequence[Sentence]) -> str:
+    return content_key([[s.tokens, s.tags] for s in sentences])
+
+
+def projection_stats(projected: Sequence[ProjectedSentence]) -> dict[str, Any]:
+    """Sentences in/out, drop reasons, and per label: entities and their statuses."""
+    per_label: dict[str, Counter] = {}
+    for ps in projected:
+        for e in ps.entities:
+            per_label.setdefault(e.source.label, Counter())[str(e.status)] += 1
+    labels = {}
+    for label in sorted(per_label):
+        c = per_label[label]
+        total = sum(c.values())
+        labels[label] = {"entities": total, **dict(sorted(c.items())),
+                         "rate": round(c.get("projected", 0) / total, 4) if total else None}
+    entities = sum(v["entities"] for v in labels.values())
+    projected_n = sum(v.get("projected", 0) for v in labels.values())
+    kept = sum(1 for ps in projected if ps.meta.get("kept", True))
+    reasons = Counter(ps.meta.get("drop_reason") for ps in projected if not ps.meta.get("kept", True))
+    kept_entities = sum(1 for ps in projected if ps.meta.get("kept", True) for e in ps.entities
+                        if str(e.status) == "projected")
+    return {
+        "sentences_in": len(projected), "sentences_out": kept, "dropped": dict(sorted(reasons.items())),
+        "entities": entities, "projected": projected_n,
+        "rate": round(projected_n / entities, 4) if entities else None,
+        "entities_in_output": kept_entities, "per_label": labels,
+    }
+
+
+def _source_choice(source: str | None, config: PipelineConfig) -> tuple[str, str | None]:
+    """(source ref, note). An explicit --source must exist; the default falls back to the sample."""
+    if source:
+        resolve_corpus(source)
+        return source, None
+    ref = config.source or DEFAULT_SOURCE
+    if is_corpus_name(ref) and not CORPORA[ref].path().exists():
+        return FALLBACK_SOURCE, (f"source: {ref} not found under {data_dir().resolve()} "
+                                 f"-> bundled sample {FALLBACK_SOURCE} (set PROJECTION_DATA for the real corpus)")
+    return ref, None
+
+
+def _make_translator(config: PipelineConfig, lang: str, markers: bool):
+    from projection.translate import cached, translators
+
+    options = _options(config.translate, "translate", lang)
+    engine = config.translate["engine"]
+    if markers:
+        cls = translators.get(engine)
+        params = inspect.signature(cls).parameters
+        if "markers" in params:
+            options.setdefault("markers", True)
+    where = f"{config.file or config.name}: [translate]"
+    try:
+        tr = translators.create(engine, src_lang=SOURCE_LANG, tgt_lang=lang, **options)
+    except TypeError as e:
+        raise ProjectionError(f"{where} {e}") from None
+    return cached(tr)
+
+
+def _make_aligner(config: PipelineConfig, lang: str, log: Callable[[str], None]):
+    from projection.align import aligners
+
+    options = _options(config.align, "align", lang)
+    engine = config.align["engine"]
+    extra_names = config.align.get("extra_parallel", [])
+    extra_info: list[dict[str, Any]] = []
+    if extra_names:
+        params = inspect.signature(aligners.get(engine)).parameters
+        if "extra_pairs" not in params:
+            raise ProjectionError(f"{config.file or config.name}: [align] extra_parallel: the {engine} aligner "
+                                  "does not learn from extra parallel text")
+        extra, extra_info = extra_parallel_pairs(extra_names, lang, log)
+        options["extra_pairs"] = extra
+    try:
+        al = aligners.create(engine, **options)
+    except TypeError as e:
+        raise ProjectionError(f"{config.file or config.name}: [align] {e}") from None
+    return al, extra_info
+
+
+def _wants_similarity(config: PipelineConfig, aligner: Any, projector: Any) -> bool:
+    explicit = config.align.get("similarity")
+    has = hasattr(aligner, "align_with_similarity")
+    uses = getattr(projector, "sim_weight", 0) > 0
+    if explicit is True and not has:
+        raise ProjectionError(f"{config.file or config.name}: [align] similarity = true, but the "
+                              f"{config.align['engine']} aligner gives no similarity matrices")
+    return has and uses if explicit is None else bool(explicit) and has
+
+
+def _translate_stage(store: StageStore, sentences: list[Sentence], config: PipelineConfig, lang: str, src_key: str,
+                     markers: bool, log: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from projection.translate import detokenize, tokenize, translate_marked
+    from projection.translate.text import tokenizer_language
+
+    translator = _make_translator(config, lang, markers)
+    sig = translator.signature()
+    tok_sig = {"tokenizer": "spacy-blank", "lang": tokenizer_language(lang), **package_versions("spacy")}
+    key = content_key("translate", src_key, sig, tok_sig, lang, markers)
+    name = f"translate-{key}.jsonl"
+    t0 = time.perf_counter()
+    rows = store.read_jsonl(name)
+    cached = rows is not None
+    if rows is None:
+        if markers:
+            results = translate_marked(translator, sentences)
+            rows = [{"text": r.text, "tokens": r.tokens, "marked": [[s.start, s.end, s.label] for s in r.spans],
+                     "lost": r.lost, "broken": r.broken} for r in results]
+        else:
+            texts = [detokenize(s.tokens, SOURCE_LANG) for s in sentences]
+            out = translator.translate(texts)
+            given_tokens = getattr(translator, "tokens", None)
+            if isinstance(given_tokens, list) and len(given_tokens) == len(out):
+                toks = [list(t) for t in given_tokens]
+            else:
+                toks = [tokenize(t, lang) if t else [] for t in out]
+            rows = [{"text": t, "tokens": k} for t, k in zip(out, toks)]
+        store.write_jsonl(name, rows)
+    info = {"key": key, "cached": cached, "seconds": round(time.perf_counter() - t0, 3), "signature": sig,
+            "tokenizer": tok_sig, "stats": getattr(translator, "last_stats", {}) if not cached else {}}
+    return rows, info
+
+
+def _align_stage(store: StageStore, pairs: list[tuple[list[str], list[str]]], aligner: Any, want_sim: bool,
+                 extra_info: list[dict[str, Any]], log: Callable[[str], None]
+                 ) -> tuple[list[Alignment], list[np.ndarray] | None, dict[str, Any]]:
+    sig = aligner.signature()
+    key = content_key("align", [[s, t] for s, t in pairs], sig, want_sim)
+    t0 = time.perf_counter()
+    corpus_level = getattr(aligner, "name", "") in CORPUS_LEVEL_ALIGNERS
+    size = len(pairs) if corpus_level else ALIGN_CHUNK
+    aligns: list[Alignment] = []
+    sims: list[np.ndarray] | None = [] if want_sim else None
+    done = computed = 0
+    for start in range(0, max(len(pairs), 1), max(size, 1)):
+        chunk = pairs[start:start + size]
+        name = f"align-{key}/{start:08d}-{content_key([[s, t] for s, t in chunk])}.npz"
+        got = store.read_alignments(name)
+        if got is None:
+            if want_sim:
+                a, s = aligner.align_with_similarity(chunk)
+            else:
+                a, s = aligner.align(chunk), None
+            store.write_alignments(name, a, s)
+            computed += len(chunk)
+        else:
+            a, s = got
+            done += len(chunk)
+        aligns.extend(a)
+        if sims is not None:
+            sims.extend(s or [])
+    info = {"key": key, "cached": computed == 0, "pairs_cached": done, "pairs_aligned": computed,
+            "seconds": round(time.perf_counter() - t0, 3), "signature": sig, "similarity": want_sim,
+            "chunked": not corpus_level, "extra_parallel": extra_info}
+    return aligns, sims, info
+
+
+def _project_stage(store: StageStore, sentences: list[Sentence], rows: list[dict[str, Any]], aligns: list[Alignment],
+                   sims: list[np.ndarray] | None, projector: Any, align_key: str, trans_key: str
+                   ) -> tuple[list[ProjectedSentence], dict[str, Any]]:
+    from projection.project import ProjectionInput
+
+    sig = projector.signature()
+    key = content_key("project", trans_key, align_key, sig)
+    name = f"project-{key}.jsonl"
+    t0 = time.perf_counter()
+    stored = store.read_jsonl(name)
+    if stored is not None:
+        projected = [ProjectedSentence.from_dict(d) for d in stored]
+        return projected, {"key": key, "cached": True, "seconds": round(time.perf_counter() - t0, 3), "signature": sig}
+    inputs = []
+    for k, (s, row, a) in enumerate(zip(sentences, rows, aligns)):
+        marked = [Span(*m) for m in row["marked"]] if row.get("marked") is not None else None
+        inputs.append(ProjectionInput(s, row["tokens"], a, sims[k] if sims else None, marked, row["text"]))
+    t1 = time.perf_counter()
+    projected = projector.project(inputs)
+    project_seconds = time.perf_counter() - t1
+    for ps, row in zip(projected, rows):
+        if "lost" in row:
+            ps.meta["markers_lost"] = row["lost"]
+            ps.meta["markers_broken"] = row["broken"]
+    store.write_jsonl(name, [ps.to_dict() for ps in projected])
+    return projected, {"key": key, "cached": False, "seconds": round(time.perf_counter() - t0, 3),
+                       "projection_seconds": round(project_seconds, 4),
+                       "sentences_per_second": round(len(inputs) / project_seconds) if project_seconds > 0 else None,
+                       "signature": sig}
+
+
+def run(lang: str, pipeline: str | Path = "auto", source: str | None = None, out: str | Path | None = None,
+        overrides: Sequence[str] = (), log: Callable[[str], None] = lambda m: None) -> RunResult:
+    """Project ``source`` (default CoNLL-2003 English train) into ``lang`` and write a run directory.
+
+    ``log`` receives progress lines; the first one says which pipeline and source are used
+    (and why, when ``auto`` chose or the source fell back to the bundled sample).
+    """
+    from projection import rundir
+    from projection.project import apply_policy, projectors
+    from projection.translate import resolve_language
+
+    t_start = time.perf_counter()
+    resolve_language(lang)  # a clear error for an unknown language code
+    notes: list[str] = []
+    auto_reason = None
+    if str(pipeline) == "auto":
+        config, auto_reason = choose_auto(lang, overrides)
+        notes.append(auto_reason)
+    else:
+        config = load_pipeline(pipeline, overrides)
+    source_ref, source_note = _source_choice(source, config)
+    if source_note:
+        notes.append(source_note)
+    out = Path(out) if out else Path("runs") / f"{lang}-{config.name}"
+    log(f"projection run {SOURCE_LANG}->{lang}: pipeline {config.name}, source {source_ref}, out {out}"
+        + (" | " + " | ".join(notes) if notes else ""))
+
+    sentences = load_corpus(source_ref)
+    src_path = resolve_corpus(source_ref)
+    src_key = _sentence_key(sentences)
+    store = StageStore(out / rundir.STAGES)
+    method = config.project["method"]
+    proj_opts = _options(config.project, "project", lang)
+    try:
+        projector = projectors.create(method, **proj_opts)
+    except TypeError as e:
+        raise ProjectionError(f"{config.file or config.name}: [project] {e}") from None
+    markers = method == "markers"
+
+    log(f"translate: {config.translate['engine']} ({len(sentences):,} sentences)")
+    rows, t_info = _translate_stage(store, sentences, config, lang, src_key, markers, log)
+    aligner, extra_info = _make_aligner(config, lang, log)
+    want_sim = _wants_similarity(config, aligner, projector)
+    pairs = [(s.tokens, row["tokens"]) for s, row in zip(sentences, rows)]
+    log(f"align: {config.align['engine']}" + (f" (+{sum(x['pairs'] for x in extra_info):,} extra pairs)" if extra_info else ""))
+    aligns, sims, a_info = _align_stage(store, pairs, aligner, want_sim, extra_info, log)
+    log(f"project: {method}")
+    projected, p_info = _project_stage(store, sentences, rows, aligns, sims, projector, a_info["key"], t_info["key"])
+    apply_policy(projected, config.filter["policy"], float(config.filter["min_score"]))
+    stats = projection_stats(projected)
+
+    manifest = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source_lang": SOURCE_LANG,
+        "target_lang": lang,
+        "pipeline": {"name": config.name, "requested": str(pipeline), "auto": auto_reason,
+                     "file": str(config.file) if config.file else None,
+                     "sha256": file_sha256(config.file)[:16] if config.file else None,
+                     "config": config.to_dict(), "overrides": list(overrides)},
+        "notes": notes,
+        "source": {"corpus": source_ref, "path": str(src_path), "sha256": file_sha256(src_path)[:16],
+                   "content_key": src_key, "sentences": len(sentences), "fallback": source_note is not None},
+        "engines": {"translate": t_info["signature"], "tokenizer": t_info["tokenizer"], "align": a_info["signature"],
+                    "project": p_info["signature"], "filter": dict(config.filter)},
+        "stages": {
+            "translate": {k: v for k, v in t_info.items() if k not in ("signature", "tokenizer")},
+            "align": {k: v for k, v in a_info.items() if k != "signature"},
+            "project": {k: v for k, v in p_info.items() if k != "signature"},
+        },
+        "counts": stats,
+        "versions": {"python": platform.python_version(),
+                     **package_versions("projection", "numpy", "scipy", "rapidfuzz", "spacy", "torch", "transformers",
+                                        "ctranslate2", "eflomal")},
+        "command": " ".join(sys.argv),
+    }
+    t_w = time.perf_counter()
+    manifest["timings"] = {"translate": t_info["seconds"], "align": a_info["seconds"], "project": p_info["seconds"]}
+    rundir.write_run(out, projected, manifest)
+    manifest["timings"]["write"] = round(time.perf_counter() - t_w, 3)
+    manifest["timings"]["total"] = round(time.perf_counter() - t_start, 3)
+    from projection.store import atomic_write_json
+
+    atomic_write_json(out / rundir.MANIFEST, manifest)
+    return RunResult(out, manifest, projected, stats)
+
+
+# --------------------------------------------------------------------------- intrinsic evaluation
+
+
+EVAL_LANGS = ("es", "de")
+
+
+def eval_projection(lang: str, aligner: str = "embed", model: str | None = None, method: str = "ngram",
+                    aligner_options: dict[str, Any] | None = None, method_options: dict[str, Any] | None = None,
+                    extra_parallel: Sequence[str] | None = None, half: str = "all",
+                    log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """Project the gold English Europarl-NER entities onto the gold target words; seqeval exact-span scores.
+
+    ``half`` = ``first``/``second`` scores only that half of the 799 sentences (alignment
+    always runs on all of them): tune on one half, report the other. For statistical
+    aligners ``extra_parallel`` (default ``["deepl"]``) adds parallel text to learn from.
+    Alignments are cached under ``$PROJECTION_CACHE/eval-projection``.
+    """
+    from projection.align import aligners
+    from projection.project import ProjectionInput, projectors
+    from projection.project.evaluate import span_scores
+    from projection.translate import cache_root
+
+    if lang not in EVAL_LANGS:
+        raise ProjectionError(f"eval-projection: Europarl-NER has gold entities for {', '.join(EVAL_LANGS)}, not {lang!r}")
+    if half not in ("all", "first", "second"):
+        raise ProjectionError(f"half must be all, first or second, not {half!r}")
+    en = load_corpus("europarl-ner-en:test")
+    tg = load_corpus(f"europarl-ner-{lang}:test")
+    if len(en) != len(tg):
+        raise ProjectionError(f"europarl-ner: {len(en)} English but {len(tg)} {lang} sentences; the files must be parallel")
+    opts = dict(aligner_options or {})
+    if model is not None:
+        opts["model"] = _resolve_value("model", model, lang)
+    elif aligner == "embed" and (REPO / "models" / "e5-small").exists():
+        opts.setdefault("model", str(REPO / "models" / "e5-small"))
+    extra_info: list[dict[str, Any]] = []
+    params = inspect.signature(aligners.get(aligner)).parameters
+    if "extra_pairs" in params:
+        names = list(extra_parallel) if extra_parallel is not None else ["deepl"]
+        extra, extra_info = extra_parallel_pairs(names, lang, log)
+        opts["extra_pairs"] = extra
+    al = aligners.create(aligner, **opts)
+    projector = projectors.create(method, **(method_options or {}))
+    want_sim = hasattr(al, "align_with_similarity") and getattr(projector, "sim_weight", 0) > 0
+    pairs = [(a.tokens, b.tokens) for a, b in zip(en, tg)]
+    store = StageStore(cache_root() / "eval-projection")
+    aligns, sims, a_info = _align_stage(store, pairs, al, want_sim, extra_info, log)
+    inputs = [ProjectionInput(s, t.tokens, a, sims[k] if sims else None) for k, (s, t, a) in enumerate(zip(en, tg, aligns))]
+    projected = projector.project(inputs)
+    n = len(en)
+    sl = {"all": slice(0, n), "first": slice(0, n // 2), "second": slice(n // 2, n)}[half]
+    scores = span_scores(tg[sl], projected[sl])
+    return {"lang": lang, "aligner": al.signature(), "method": projector.signature(), "half": half,
+            "sentences": len(tg[sl]), **scores,
+            "alignment": {k: a_info[k] for k in ("cached", "seconds", "extra_parallel")}}

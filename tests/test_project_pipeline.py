@@ -1,0 +1,222 @@
+"""The end-to-end pipeline: pipeline files, a run on the bundled sample, caching, manifest, auto."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from projection import pipeline as pl
+from projection import rundir
+from projection.corpus import read_conll, write_conll
+from projection.errors import ProjectionError
+from tiny import tiny_encoder
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return tiny_encoder(tmp_path_factory.getbasetemp() / "pipeline-tiny-models", "xlmr")
+
+
+@pytest.fixture
+def small_source(tmp_path, sample_path):
+    """The first 30 sample sentences and a 'translation' of each: the sentence itself (a random
+    tiny encoder aligns by position, so only an identical sentence has a known right answer)."""
+    sents = read_conll(sample_path)[:30]
+    src = tmp_path / "src.conll"
+    write_conll(sents, src)
+    trans = tmp_path / "translations.txt"
+    trans.write_text("".join(" ".join(s.tokens) + "\n" for s in sents), encoding="utf-8")
+    return src, trans, sents
+
+
+def _write_pipeline(path: Path, model: str, translations: Path, extra: str = "") -> Path:
+    path.write_text(f"""
+[pipeline]
+description = "test: given + tiny encoder + ngram"
+
+[translate]
+engine = "given"
+path = "{translations}"
+
+[align]
+engine = "embed"
+model = "{model}"
+layer = 2
+method = "itermax"
+{extra}
+[project]
+method = "ngram"
+
+[filter]
+policy = "drop-sentence"
+""", encoding="utf-8")
+    return path
+
+
+def test_shipped_pipelines_are_valid():
+    names = pl.pipeline_names()
+    assert {"auto", "nllb", "offline", "given"} <= set(names)
+    for name in ("nllb", "offline", "given"):
+        cfg = pl.load_pipeline(name)
+        assert cfg.project["method"] == "ngram" and cfg.filter["policy"] == "drop-sentence"
+    assert pl.load_pipeline("offline").align["engine"] == "eflomal"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[translate]\nengine='given'\n[align]\nengine='embed'\n", "missing section [project]"),
+    ("[translate]\nengine='given'\n[align]\nengine='embed'\nmodle='x'\n[project]\nmethod='ngram'\n",
+     "[align] unknown key 'modle' for embed"),
+    ("[translate]\nengine='given'\n[align]\nengine='embed'\nlayer='8'\n[project]\nmethod='ngram'\n",
+     "[align] layer must be an integer"),
+    ("[translate]\nengine='deepl'\n[align]\nengine='embed'\n[project]\nmethod='ngram'\n",
+     "[translate] engine = 'deepl' is not one of"),
+    ("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\nmethod='ngram'\nthreshold=true\n",
+     "[project] threshold must be a number"),
+    ("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\nmethod='ngram'\n[filter]\npolicy='all'\n",
+     "[filter] policy = 'all' is not one of"),
+    ("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\nmethod='ngram'\n[output]\nx=1\n",
+     "unknown section [output]"),
+    ("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\n", "[project] missing key 'method'"),
+    ("[translate\nengine='given'\n", "invalid TOML"),
+])
+def test_pipeline_file_errors_name_file_and_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProjectionError) as err:
+        pl.load_pipeline(path)
+    assert str(path) in str(err.value)
+    assert message in str(err.value)
+
+
+def test_overrides_and_unknown_pipeline(tmp_path):
+    cfg = pl.load_pipeline("given", ["align.model=bert-base-multilingual-cased", "project.threshold=0.4"])
+    assert cfg.align["model"] == "bert-base-multilingual-cased" and cfg.project["threshold"] == 0.4
+    with pytest.raises(ProjectionError, match="SECTION.KEY=VALUE"):
+        pl.load_pipeline("given", ["threshold=0.4"])
+    with pytest.raises(ProjectionError, match="unknown pipeline 'fast'"):
+        pl.load_pipeline("fast")
+
+
+def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, monkeypatch):
+    src, trans, sents = small_source
+    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
+    lines: list[str] = []
+    out = tmp_path / "run"
+    res = pl.run("es", pfile, str(src), out, log=lines.append)
+    assert lines[0].startswith("projection run en->es: pipeline p, source ")
+    for name in (rundir.MANIFEST, rundir.PROJECTIONS, rundir.ENTITIES, rundir.PROJECTED_CONLL, rundir.PROJECTED_PARQUET):
+        assert (out / name).exists(), name
+    projected = rundir.read_projections(out)
+    assert len(projected) == 30 and all("kept" in ps.meta and "drop_reason" in ps.meta for ps in projected)
+    right = total = 0
+    for s, ps in zip(sents, projected):
+        for e in ps.entities:
+            total += 1
+            right += e.target is not None and (e.target.start, e.target.end) == (e.source.start, e.source.end)
+    assert total > 40 and right / total > 0.9
+    kept = read_conll(out / rundir.PROJECTED_CONLL)
+    assert len(kept) == res.stats["sentences_out"] == sum(ps.meta["kept"] for ps in projected)
+
+    m = rundir.read_manifest(out)
+    assert m["target_lang"] == "es" and m["source_lang"] == "en"
+    assert m["engines"]["translate"]["engine"] == "given"
+    assert m["engines"]["align"]["engine"] == "embed" and m["engines"]["align"]["layer"] == 2
+    assert m["engines"]["project"]["method"] == "ngram"
+    assert m["source"]["sentences"] == 30 and len(m["source"]["sha256"]) == 16
+    assert m["pipeline"]["config"]["align"]["method"] == "itermax" and m["pipeline"]["sha256"]
+    assert set(m["timings"]) >= {"translate", "align", "project", "total"}
+    assert m["counts"]["sentences_in"] == 30 and sum(v["entities"] for v in m["counts"]["per_label"].values()) == total
+    assert "numpy" in m["versions"]
+    assert not any(st["cached"] for st in m["stages"].values())
+
+    # a rerun does no stage work: make every stage fail if it is called
+    from projection.align.embed import EmbedAligner
+    from projection.project.ngram import NgramProjector
+    from projection.translate.given import GivenTranslator
+
+    def boom(*a, **k):
+        raise AssertionError("stage recomputed")
+
+    monkeypatch.setattr(EmbedAligner, "align_with_similarity", boom)
+    monkeypatch.setattr(EmbedAligner, "align", boom)
+    monkeypatch.setattr(NgramProjector, "project", boom)
+    monkeypatch.setattr(GivenTranslator, "translate", boom)
+    res2 = pl.run("es", pfile, str(src), out)
+    assert all(st["cached"] for st in res2.manifest["stages"].values())
+    assert (out / rundir.PROJECTIONS).read_text() == "".join(
+        json.dumps(ps.to_dict(), ensure_ascii=False) + "\n" for ps in res2.projected)
+    assert res2.stats == res.stats
+    # a changed option changes the projection key only: translation and alignment stay cached
+    monkeypatch.undo()
+    res3 = pl.run("es", pfile, str(src), out, overrides=["project.threshold=0.9"])
+    st = res3.manifest["stages"]
+    assert st["translate"]["cached"] and st["align"]["cached"] and not st["project"]["cached"]
+
+
+def test_resumed_alignment_reuses_finished_chunks(tmp_path, small_source, tiny_model, monkeypatch):
+    src, trans, _ = small_source
+    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
+    monkeypatch.setattr(pl, "ALIGN_CHUNK", 10)
+    out = tmp_path / "run"
+    pl.run("es", pfile, str(src), out)
+    chunks = sorted((out / "stages").glob("align-*/*.npz"))
+    assert len(chunks) == 3
+    chunks[-1].unlink()  # as if the run had been killed during the last chunk
+    res = pl.run("es", pfile, str(src), out)
+    assert res.manifest["stages"]["align"]["pairs_cached"] == 20
+    assert res.manifest["stages"]["align"]["pairs_aligned"] == 10
+
+
+def test_sample_fallback_is_said_first(tmp_path, small_source, tiny_model, monkeypatch):
+    _, _, _ = small_source
+    sample = [" ".join(s.tokens) for s in read_conll(REPO / "data" / "sample" / "sample.conll")]
+    trans = tmp_path / "t.txt"
+    trans.write_text("".join(t + "\n" for t in sample), encoding="utf-8")
+    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
+    monkeypatch.setenv("PROJECTION_DATA", str(tmp_path / "no-data-here"))
+    lines: list[str] = []
+    res = pl.run("es", pfile, None, tmp_path / "run", log=lines.append)
+    assert "sample:train" in lines[0] and "conll2003-en:train not found" in lines[0]
+    assert res.manifest["source"]["fallback"] is True and res.manifest["source"]["corpus"] == "sample:train"
+    # an explicit source is never replaced
+    with pytest.raises(ProjectionError, match="conll2003-en:train not found"):
+        pl.run("es", pfile, "conll2003-en:train", tmp_path / "run2")
+
+
+def test_auto_choice(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(pl, "model_available", lambda name: (False, f"{name} is not available"))
+    if shutil.which("apertium"):
+        cfg, why = pl.choose_auto("es")
+        assert cfg.name == "offline" and "NLLB-200 models not available" in why
+    with pytest.raises(ProjectionError, match="no pipeline can translate into 'fi'"):
+        pl.choose_auto("fi")
+    monkeypatch.setattr(pl, "model_available", lambda name: (True, ""))
+    cfg, why = pl.choose_auto("fi")
+    assert cfg.name == "nllb" and "pipeline nllb" in why
+
+
+def test_model_available_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert pl.model_available(str(tmp_path))[0]
+    ok, why = pl.model_available("someone/no-such-model")
+    assert not ok and "HF_HUB_OFFLINE" in why
+
+
+@pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium is not installed")
+def test_offline_pipeline_with_apertium(tmp_path, sample_path):
+    sents = read_conll(sample_path)[:12]
+    src = tmp_path / "src.conll"
+    write_conll(sents, src)
+    res = pl.run("es", "offline", str(src), tmp_path / "run")
+    m = res.manifest
+    assert m["engines"]["translate"]["engine"] == "apertium" and m["engines"]["align"]["engine"] == "eflomal"
+    projected = rundir.read_projections(tmp_path / "run")
+    assert len(projected) == 12 and all(ps.target_tokens for ps in projected)
+    assert res.stats["projected"] >= 0.7 * res.stats["entities"]
