@@ -185,7 +185,7 @@ def compare(lang: str, out: str | Path, *, systems: Sequence[str] = ALL_SYSTEMS,
     for run in runs:
         cfg = opts.config(max_dev_sentences=opts.max_dev, **({"fusion_layer": run["fusion_layer"]} if run["fusion_layer"] is not None else {}))
         key = _run_key(run, cfg, opts, test, dev_hash)
-        sys_dir = out / "systems" / run["key"]
+        sys_dir = out / "systems" / f"{run['key']}-seed{opts.seed}"  # several seeds can share one results folder
         meta_path = sys_dir / SYSTEM_JSON
         if not force and meta_path.exists():
             old = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -222,12 +222,13 @@ def _rows(out: Path) -> list[dict[str, Any]]:
             "selected": True, "minutes": meta.get("minutes"), "_id": meta["system"], "per_label": m["per_label"],
             "_config": m["model"]["config"], "_encoder": m["model"].get("encoder"),
         })
-    # System 2: of the fusion layers swept, the one with the best source-dev F1 is the result.
-    dlfa = [r for r in rows if r["_id"] == "2"]
-    if len(dlfa) > 1:
-        best = max(dlfa, key=lambda r: (r["dev_f1"] or -1.0))
-        for r in dlfa:
-            r["selected"] = r is best
+    # System 2: of the fusion layers swept, the one with the best source-dev F1 is the result (per seed).
+    for seed in {r["seed"] for r in rows}:
+        dlfa = [r for r in rows if r["_id"] == "2" and r["seed"] == seed]
+        if len(dlfa) > 1:
+            best = max(dlfa, key=lambda r: (r["dev_f1"] or -1.0))
+            for r in dlfa:
+                r["selected"] = r is best
     return rows
 
 
@@ -246,15 +247,16 @@ def write_results(out: str | Path, lang: str, missing: Sequence[dict[str, str]] 
         writer.writerow({**r, "f1": f"{r['f1']:.4f}", "precision": f"{r['precision']:.4f}", "recall": f"{r['recall']:.4f}",
                          "dev_f1": "" if r["dev_f1"] is None else f"{r['dev_f1']:.4f}"})
     atomic_write_text(out / "results.csv", buf.getvalue())
-    best = {r["_id"]: r for r in rows if r["selected"]}
     checks = []
-    for a, b in (("3", "4"), ("3", "1"), ("3", "2")):
-        if a in best and b in best:
-            diff = best[a]["f1"] - best[b]["f1"]
-            checks.append(f"- system {a} vs {b}: {_fmt(best[a]['f1'])} vs {_fmt(best[b]['f1'])} F1 "
-                          f"({'+' if diff >= 0 else ''}{100 * diff:.2f}) -> {'yes' if diff > 0 else 'NO'}, {a} > {b}")
-        else:
-            checks.append(f"- system {a} vs {b}: not both available")
+    for seed in sorted({r["seed"] for r in rows}) or [None]:
+        best = {r["_id"]: r for r in rows if r["selected"] and r["seed"] == seed}
+        for a, b in (("3", "4"), ("3", "1"), ("3", "2")):
+            if a in best and b in best:
+                diff = best[a]["f1"] - best[b]["f1"]
+                checks.append(f"- seed {seed}, system {a} vs {b}: {_fmt(best[a]['f1'])} vs {_fmt(best[b]['f1'])} F1 "
+                              f"({'+' if diff >= 0 else ''}{100 * diff:.2f}) -> {a} > {b}: {'yes' if diff > 0 else 'NO'}")
+            else:
+                checks.append(f"- seed {seed}, system {a} vs {b}: not both available")
     md = [f"# Cross-lingual NER comparison, target language `{lang}`", ""]
     if rows:
         cfg = rows[0]["_config"]
