@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from projection.errors import ProjectionError
 from projection.project import ProjectionInput, projectors
 from projection.project.base import is_break_token
-from projection.project.ngram import NgramProjector, exact_match, greedy_match
+from projection.project.ngram import NgramProjector, _Candidates, exact_match, greedy_match
 from projection.records import Alignment, EntityStatus, Sentence, Span
 
 
@@ -77,17 +77,20 @@ def test_unaligned_and_below_threshold():
 
 
 def test_greedy_versus_exact():
-    # scores: A->[0,2) 1.0 ... built directly on the matching functions
-    cs = np.array([0, 1, 0])
-    ce = np.array([1, 2, 2])
-    flat = np.array([[0.6, -1.0, 0.9],   # entity 0: cand0 (0,1) 0.6, cand2 (0,2) 0.9
-                     [0.7, 0.8, -1.0]],  # entity 1: cand0 0.7, cand1 (1,2) 0.8
-                    dtype=np.float32)
-    sid = np.zeros(2, dtype=np.int64)
+    # entity 0: (0,1) 0.6 or (0,2) 0.9; entity 1: (0,1) 0.7 or (1,2) 0.8
+    cands = _Candidates(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 1]), np.array([1, 2, 1, 2]),
+                        np.array([0.6, 0.9, 0.7, 0.8], dtype=np.float32))
+    sent = np.zeros(2, dtype=np.int64)
     # greedy: entity 0 takes (0,2) (0.9), which overlaps everything entity 1 could take
-    assert greedy_match(flat, sid, cs, ce, 0.5).tolist() == [2, -1]
+    assert greedy_match(sent, 2, cands).tolist() == [1, -1]
     # exact: 0.6 + 0.8 = 1.4 beats 0.9
-    assert exact_match(flat, sid, cs, ce, 0.5).tolist() == [0, 1]
+    assert exact_match(sent, 2, cands).tolist() == [0, 3]
+    # the same through the projector: "A B" -> two one-word entities, one two-word-linked
+    inp = _inp("x A y B", "O B-PER O B-PER", "A B", "1-0 1-1 3-0 3-1 0-1")
+    greedy = projectors.create("ngram", **PLAIN).project([inp])[0]
+    exact = projectors.create("ngram", matching="exact", **PLAIN).project([inp])[0]
+    assert sum(e.status == EntityStatus.PROJECTED for e in exact.entities) >= sum(
+        e.status == EntityStatus.PROJECTED for e in greedy.entities)
 
 
 def test_long_entity_gets_long_candidates():
@@ -221,7 +224,7 @@ def reference_ngram(inp: ProjectionInput, p: NgramProjector) -> list[tuple[Span 
     cands.sort(key=lambda c: (-c[0], c[1], c[2], c[3]))
     taken: dict[int, tuple[int, int, float]] = {}
     for score, k, s, L in cands:
-        if score < p.threshold:
+        if np.float32(score) < np.float32(p.threshold) or score <= 0:
             break
         if k in taken or any(s < e and s2 < s + L for s2, e, _ in taken.values()):
             continue
@@ -230,7 +233,7 @@ def reference_ngram(inp: ProjectionInput, p: NgramProjector) -> list[tuple[Span 
     for k, sp in enumerate(spans):
         if k in taken:
             out.append((Span(taken[k][0], taken[k][1], sp.label), "projected"))
-        elif best[k] >= p.threshold:
+        elif best[k] > 0 and np.float32(best[k]) >= np.float32(p.threshold):
             out.append((None, "conflict"))
         elif not any(W[i, j] > 0 for i in range(sp.start, sp.end) for j in range(n)):
             out.append((None, "unaligned"))
@@ -278,23 +281,21 @@ def test_vectorised_equals_reference(inputs, threshold, inner_cost, edge_weight,
 @settings(max_examples=150, deadline=None)
 @given(st.integers(2, 4), st.integers(2, 5), st.randoms(use_true_random=False))
 def test_exact_matching_is_optimal(k, n, rnd):
-    lmax = 2
-    cs = np.repeat(np.arange(n), lmax)
-    ce = cs + np.tile(np.arange(1, lmax + 1), n)
-    flat = np.array([[rnd.choice([-1.0, 0.2, 0.4, 0.6, 0.8, 1.0]) if ce[c] <= n else -1.0 for c in range(n * lmax)]
-                     for _ in range(k)], dtype=np.float32)
-    got = exact_match(flat, np.zeros(k, dtype=np.int64), cs, ce, 0.3)
+    spans = [(s, s + L) for s in range(n) for L in (1, 2) if s + L <= n]
+    rows = [(e, s, t, rnd.choice([0.4, 0.6, 0.8, 1.0])) for e in range(k) for s, t in spans if rnd.random() < 0.5]
+    cands = _Candidates(np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int64),
+                        np.array([r[2] for r in rows], dtype=np.int64), np.array([r[3] for r in rows], dtype=np.float32))
+    got = exact_match(np.zeros(k, dtype=np.int64), k, cands)
+
     def total(assign):
-        return sum(float(flat[e, c]) for e, c in enumerate(assign) if c >= 0)
-    best = 0.0
-    options = [[-1] + [c for c in range(n * lmax) if flat[e, c] >= 0.3] for e in range(k)]
-    for assign in itertools.product(*options):
-        used = [(cs[c], ce[c]) for c in assign if c >= 0]
-        if len(used) != len(set(c for c in assign if c >= 0)):
-            continue
-        if any(a[0] < b[1] and b[0] < a[1] for x, a in enumerate(used) for b in used[x + 1:]):
-            continue
-        best = max(best, total(assign))
-    chosen = [(cs[c], ce[c]) for c in got if c >= 0]
-    assert not any(a[0] < b[1] and b[0] < a[1] for x, a in enumerate(chosen) for b in chosen[x + 1:])
+        return sum(rows[c][3] for c in assign if c >= 0)
+
+    def feasible(assign):
+        used = [(rows[c][1], rows[c][2]) for c in assign if c >= 0]
+        return not any(a[0] < b[1] and b[0] < a[1] for x, a in enumerate(used) for b in used[x + 1:])
+
+    options = [[-1] + [c for c, r in enumerate(rows) if r[0] == e] for e in range(k)]
+    best = max(total(a) for a in itertools.product(*options) if feasible(a))
+    assert all(c < 0 or rows[c][0] == e for e, c in enumerate(got.tolist()))
+    assert feasible(got.tolist())
     assert total(got.tolist()) == pytest.approx(best, abs=1e-5)

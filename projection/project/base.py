@@ -74,5 +74,74 @@ def is_break_token(token: str) -> bool:
     return bool(token) and all(ch in _BREAK_CHARS or unicodedata.category(ch) in ("Pd", "Ps", "Pe", "Pi", "Pf") for ch in token)
 
 
+def fast_spans(tags: Sequence[str]) -> list[Span]:
+    """:func:`projection.tags.tags_to_spans` (same lenient IOB1/IOB2 reading) without the
+    per-tag regular expression: projection reads the spans of every sentence, and most
+    tags are ``O``. Tags were validated when the corpus was read."""
+    spans: list[Span] = []
+    if tags.count("O") == len(tags):
+        return spans
+    start = -1
+    label: str | None = None
+    for i, tag in enumerate(tags):
+        if tag == "O":
+            if label is not None:
+                spans.append(Span(start, i, label))
+                label = None
+            continue
+        lab = tag[2:]
+        if tag[0] == "I" and lab == label:
+            continue
+        if label is not None:
+            spans.append(Span(start, i, label))
+        label, start = lab, i
+    if label is not None:
+        spans.append(Span(start, len(tags), label))
+    return spans
+
+
+_TAG_CODES: dict[str, tuple[int, int]] = {"O": (0, -1)}
+_LABELS: list[str] = []
+
+
+def _tag_code(tag: str) -> tuple[int, int]:
+    """(1 for B / 2 for I, label id) of a tag, memoised."""
+    code = _TAG_CODES.get(tag)
+    if code is None:
+        label = tag[2:]
+        if label not in _LABELS:
+            _LABELS.append(label)
+        code = _TAG_CODES[tag] = (1 if tag[0] == "B" else 2, _LABELS.index(label))
+    return code
+
+
+def batch_spans(tag_lists: Sequence[Sequence[str]]) -> list[list[Span]]:
+    """:func:`fast_spans` for many sentences at once, vectorised over all their tags."""
+    counts = np.fromiter((len(t) for t in tag_lists), dtype=np.int64, count=len(tag_lists))
+    flat = [t for tags in tag_lists for t in tags]
+    out: list[list[Span]] = [[] for _ in tag_lists]
+    if not flat:
+        return out
+    codes = np.array([_TAG_CODES.get(t) or _tag_code(t) for t in flat], dtype=np.int64).reshape(-1, 2)
+    kind, lab = codes[:, 0], codes[:, 1]
+    offsets = np.cumsum(counts) - counts
+    first = np.zeros(len(flat), dtype=bool)
+    first[offsets[counts > 0]] = True
+    prev_lab = np.concatenate(([-1], lab[:-1]))
+    prev_lab[first] = -1
+    starts = (kind == 1) | ((kind == 2) & (lab != prev_lab))
+    inside = kind > 0
+    # an entity ends where the next token does not continue it
+    nxt_cont = np.concatenate((~starts[1:] & inside[1:] & ~first[1:], [False]))
+    ends = inside & ~nxt_cont
+    s_idx = np.flatnonzero(starts)
+    e_idx = np.flatnonzero(ends) + 1
+    sent = np.repeat(np.arange(len(tag_lists)), counts)[s_idx]
+    offset = offsets[sent]
+    for b, s0, e0, l0 in zip(sent.tolist(), (s_idx - offset).tolist(), (e_idx - offset).tolist(), lab[s_idx].tolist()):
+        out[b].append(Span(s0, e0, _LABELS[l0]))
+    return out
+
+
 def make_sentence(inp: ProjectionInput, entities: list[ProjectedEntity], meta: dict[str, Any] | None = None) -> ProjectedSentence:
-    return ProjectedSentence(inp.source, list(inp.target_tokens), entities, inp.alignment, inp.translation, dict(meta or {}))
+    return ProjectedSentence(inp.source, inp.target_tokens, entities, inp.alignment, inp.translation, dict(meta or {}))

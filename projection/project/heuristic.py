@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from projection.errors import ProjectionError
-from projection.project.base import ProjectionInput, is_break_token, make_sentence
+from projection.project.base import ProjectionInput, batch_spans, is_break_token, make_sentence
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
 
@@ -53,8 +53,7 @@ class HeuristicProjector:
 
     def project(self, inputs: Sequence[ProjectionInput]) -> list[ProjectedSentence]:
         out = []
-        for inp in inputs:
-            spans = inp.source.spans
+        for inp, spans in zip(inputs, batch_spans([inp.source.tags for inp in inputs])):
             if not spans:
                 out.append(make_sentence(inp, []))
                 continue

@@ -6,7 +6,7 @@ source entity they belong to when two entities share a label, and some entities 
 their markers in translation. So:
 
 1. every marked span is a candidate for every source entity with the same label, scored
-   by the n-gram score (alignment, name and embedding evidence) plus 1, so that a marked
+   by its n-gram score (alignment, name and embedding evidence) plus 1, so that a marked
    span always beats an unmarked candidate and the evidence decides between entities of
    the same label;
 2. entities left without a marked span fall back to ordinary n-gram candidates that do
@@ -22,8 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from projection.project.base import ProjectionInput, make_sentence
-from projection.project.ngram import NgramProjector, exact_match, greedy_match, relabel_adjective
+from projection.project.base import ProjectionInput, batch_spans, make_sentence
+from projection.project.ngram import NgramProjector, _Candidates
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
 
@@ -35,59 +35,49 @@ class MarkersProjector(NgramProjector):
 
     def signature(self) -> dict[str, Any]:
         sig = super().signature()
-        sig["method"] = "markers"
         sig["fallback"] = "ngram"
         return sig
 
     def project(self, inputs: Sequence[ProjectionInput]) -> list[ProjectedSentence]:
         out: list[ProjectedSentence] = []
         for k in range(0, len(inputs), self.batch_size):
-            out.extend(self._project_marked(list(inputs[k : k + self.batch_size])))
+            chunk = list(inputs[k : k + self.batch_size])
+            spans = batch_spans([inp.source.tags for inp in chunk])
+            ents = self._project_marked(chunk, spans)
+            out.extend(make_sentence(inp, e) for inp, e in zip(chunk, ents))
         return out
 
-    def _project_marked(self, inputs: list[ProjectionInput]) -> list[ProjectedSentence]:
-        spans = [inp.source.spans for inp in inputs]
-        weights, hard = self._weights(inputs, spans)
-        scores, valid, (ent_sent, ent_span, has_link) = self._scores(inputs, spans, weights, hard)
-        K, N, Lmax = scores.shape
-        flat = scores.reshape(K, N * Lmax).copy()
-        base = flat.copy()
-        marked_cand = np.zeros_like(flat, dtype=bool)
-        for k, (b, sp) in enumerate(zip(ent_sent, ent_span)):
-            for m in inputs[b].marked or ():
-                length = m.end - m.start
-                if m.label != sp.label or not 1 <= length <= Lmax or m.end > len(inputs[b].target_tokens):
-                    continue
-                c = m.start * Lmax + (length - 1)
-                flat[k, c] = 1.0 + max(float(base[k, c]), 0.0)
-                marked_cand[k, c] = True
-        cand_start = np.repeat(np.arange(N), Lmax)
-        cand_end = cand_start + np.tile(np.arange(1, Lmax + 1), N)
-        sid = np.asarray(ent_sent, dtype=np.int64)
-        match = greedy_match if self.matching == "greedy" else exact_match
-        chosen = match(flat, sid, cand_start, cand_end, self.threshold)
-        results: list[list[ProjectedEntity]] = [[] for _ in inputs]
-        best0 = base.max(axis=1) if K else np.zeros(0)
-        arg0 = base.argmax(axis=1) if K else np.zeros(0, dtype=np.int64)
-        for k in range(K):
-            sp = ent_span[k]
-            b = ent_sent[k]
+    def _project_marked(self, inputs: list[ProjectionInput], spans: list[list[Span]]) -> list[list[ProjectedEntity]]:
+        extra: dict[int, list[tuple[int, int]]] = {}
+        k = 0
+        for inp, sps in zip(inputs, spans):
+            n = len(inp.target_tokens)
+            for sp in sps:
+                extra[k] = [(m.start, m.end) for m in inp.marked or () if m.label == sp.label and 0 <= m.start < m.end <= n]
+                k += 1
+        ent_sent, ent_span, cands, best, bs, be, has_link, extra_scores = self._candidates(inputs, spans, extra)
+        K = len(ent_span)
+        # marked spans join the candidates with a bonus of 1
+        m_ent = [k for k in range(K) for _ in extra.get(k, ())]
+        m_start = [s for k in range(K) for s, _ in extra.get(k, ())]
+        m_end = [e for k in range(K) for _, e in extra.get(k, ())]
+        m_base = [max(x, 0.0) for k in range(K) for x in extra_scores.get(k, ())]
+        n_plain = cands.ent.size
+        all_c = _Candidates(np.concatenate([cands.ent, np.asarray(m_ent, dtype=np.int64)]),
+                            np.concatenate([cands.start, np.asarray(m_start, dtype=np.int64)]),
+                            np.concatenate([cands.end, np.asarray(m_end, dtype=np.int64)]),
+                            np.concatenate([cands.score, 1.0 + np.asarray(m_base, dtype=np.float32)]).astype(np.float32))
+        chosen = self._match(ent_sent, K, all_c)
+        out: list[list[ProjectedEntity]] = [[] for _ in inputs]
+        for k, sp in enumerate(ent_span):
+            b = int(ent_sent[k])
             c = int(chosen[k])
             if c >= 0:
-                target = Span(int(cand_start[c]), int(cand_end[c]), sp.label)
-                if self.relabel:
-                    target = relabel_adjective(inputs[b], sp, target)
-                method = "markers" if marked_cand[k, c] else "ngram"
-                results[b].append(ProjectedEntity(sp, target, max(float(base[k, c]), 0.0), method, EntityStatus.PROJECTED))
-                continue
-            b0 = float(best0[k])
-            if b0 >= self.threshold:
-                status = EntityStatus.CONFLICT
-            elif not has_link[k]:
-                status = EntityStatus.UNALIGNED
+                marked = c >= n_plain
+                score = float(all_c.score[c]) - (1.0 if marked else 0.0)
+                rec = self._record(inputs[b], sp, Span(int(all_c.start[c]), int(all_c.end[c]), sp.label), score,
+                                   EntityStatus.PROJECTED, "markers" if marked else "ngram")
             else:
-                status = EntityStatus.BELOW_THRESHOLD
-            a0 = int(arg0[k])
-            target = Span(int(cand_start[a0]), int(cand_end[a0]), sp.label) if b0 > 0 else None
-            results[b].append(ProjectedEntity(sp, target, max(b0, 0.0), "ngram", status))
-        return [make_sentence(inp, ents) for inp, ents in zip(inputs, results)]
+                rec = self._unmatched(inputs[b], sp, float(best[k]), int(bs[k]), int(be[k]), bool(has_link[k]), "ngram")
+            out[b].append(rec)
+        return out

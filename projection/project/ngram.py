@@ -37,8 +37,11 @@ Entities are then matched one-to-one with non-overlapping candidates, greedily b
 score, by branch and bound over scipy's ``linear_sum_assignment``). Candidates under
 ``threshold`` are never chosen.
 
-Everything but the per-sentence bookkeeping runs as NumPy array operations over batches of
-sentences of similar target length.
+Everything runs as NumPy array operations over batches: sentences of similar target length
+are processed together, their entities grouped by length so that little is padded; the
+scores of all (entity, start, length) candidates are computed with running sums and maxima
+over the window length, and the greedy matching proceeds in rounds over all sentences at
+once (each round every sentence takes its best remaining candidate).
 """
 
 from __future__ import annotations
@@ -50,11 +53,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from projection.errors import ProjectionError
-from projection.project.base import ProjectionInput, is_break_token, make_sentence
+from projection.project.base import ProjectionInput, batch_spans, is_break_token, make_sentence
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 from projection.store import package_versions
 
-_NO_KEY_SRC = -1
+_NO_KEY = -1
 _NO_KEY_TGT = -2
 
 
@@ -65,46 +68,62 @@ def _normalise(token: str) -> str:
 
 
 class _TokenFeatures:
-    """Memoised per-token features (the vocabulary repeats, so this is a dict lookup)."""
+    """Memoised per-token features, as arrays indexed by a token-type id.
+
+    The vocabulary repeats, so after warm-up a batch costs one dict lookup per token and a
+    few fancy-indexing operations: ``brk`` (clause punctuation), ``fun`` (short lower-case
+    function word), ``key`` (an integer for the first ``prefix`` normalised characters, -1
+    for tokens with fewer letters or digits: only tokens with equal keys are compared by
+    string similarity) and ``norm`` (the normalised form).
+    """
 
     def __init__(self, prefix: int = 3) -> None:
         self.prefix = prefix
-        self._norm: dict[str, str] = {}
-        self._key: dict[str, int] = {}
+        self.ids: dict[str, int] = {}
+        self.norm: list[str] = []
+        self._brk: list[bool] = []
+        self._fun: list[bool] = []
+        self._key: list[int] = []
         self._keys: dict[str, int] = {}
-        self._brk: dict[str, bool] = {}
-        self._fun: dict[str, bool] = {}
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def norm(self, token: str) -> str:
-        v = self._norm.get(token)
-        if v is None:
-            v = self._norm[token] = _normalise(token)
+    def _add(self, token: str) -> int:
+        norm = _normalise(token)
+        key = _NO_KEY
+        if len(norm) >= self.prefix and sum(ch.isalnum() for ch in norm) >= self.prefix:
+            key = self._keys.setdefault(norm[: self.prefix], len(self._keys))
+        self.norm.append(norm)
+        self._brk.append(is_break_token(token))
+        self._fun.append(len(token) <= 3 and token.isalpha() and token.islower())
+        self._key.append(key)
+        self._arrays = None
+        v = self.ids[token] = len(self.ids)
         return v
 
-    def key(self, token: str) -> int:
-        """An integer for the first ``prefix`` normalised letters; -1 for short or non-word tokens."""
-        v = self._key.get(token)
-        if v is None:
-            norm = self.norm(token)
-            if len(norm) >= self.prefix and sum(ch.isalnum() for ch in norm) >= self.prefix:
-                v = self._keys.setdefault(norm[: self.prefix], len(self._keys))
-            else:
-                v = _NO_KEY_SRC
-            self._key[token] = v
-        return v
+    def lookup(self, tokens: Sequence[str]) -> np.ndarray:
+        """Token-type ids of ``tokens``."""
+        get = self.ids.get
+        ids = [get(t, -1) for t in tokens]
+        if -1 in ids:
+            ids = [i if i >= 0 else (self.ids.get(t) if t in self.ids else self._add(t)) for i, t in zip(ids, tokens)]
+        return np.asarray(ids, dtype=np.int64)
 
-    def function(self, token: str) -> bool:
-        """A short lower-case word (articles, prepositions: "de", "la", "der", "für")."""
-        v = self._fun.get(token)
-        if v is None:
-            v = self._fun[token] = len(token) <= 3 and token.isalpha() and token.islower()
-        return v
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(brk, fun, key) per token-type id."""
+        if self._arrays is None:
+            self._arrays = (np.asarray(self._brk, dtype=bool), np.asarray(self._fun, dtype=bool),
+                            np.asarray(self._key, dtype=np.int64))
+        return self._arrays
 
-    def brk(self, token: str) -> bool:
-        v = self._brk.get(token)
-        if v is None:
-            v = self._brk[token] = is_break_token(token)
-        return v
+
+@dataclass
+class _Candidates:
+    """Sparse candidates of a batch: one row per (entity, target span) at or above the threshold."""
+
+    ent: np.ndarray  # entity index (batch-local)
+    start: np.ndarray
+    end: np.ndarray
+    score: np.ndarray  # float32
 
 
 @dataclass
@@ -121,20 +140,22 @@ class NgramProjector:
     edge_weight: float = 0.0
     inner_cost: float = 0.5
     relabel: bool = True
-    batch_size: int = 1024
+    batch_size: int = 2048
     name: str = field(default="ngram", init=False)
 
     def __post_init__(self) -> None:
         if self.matching not in ("greedy", "exact"):
-            raise ProjectionError(f"ngram: matching must be 'greedy' or 'exact', not {self.matching!r}")
+            raise ProjectionError(f"{self.name}: matching must be 'greedy' or 'exact', not {self.matching!r}")
         if self.max_len < 1:
-            raise ProjectionError(f"ngram: max_len must be >= 1, not {self.max_len}")
+            raise ProjectionError(f"{self.name}: max_len must be >= 1, not {self.max_len}")
         for key in ("threshold", "name_weight", "name_min", "sim_weight", "edge_weight", "inner_cost"):
             v = getattr(self, key)
-            if not 0.0 <= v <= 1.0:
-                raise ProjectionError(f"ngram: {key} must be between 0 and 1, not {v}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ProjectionError(f"{self.name}: {key} must be a number between 0 and 1, not {v!r}")
         if self.sim_temperature <= 0:
-            raise ProjectionError(f"ngram: sim_temperature must be > 0, not {self.sim_temperature}")
+            raise ProjectionError(f"{self.name}: sim_temperature must be > 0, not {self.sim_temperature}")
+        if self.batch_size < 1:
+            raise ProjectionError(f"{self.name}: batch_size must be >= 1, not {self.batch_size}")
         self._feat = _TokenFeatures()
 
     def signature(self) -> dict[str, Any]:
@@ -145,128 +166,189 @@ class NgramProjector:
 
     def project(self, inputs: Sequence[ProjectionInput]) -> list[ProjectedSentence]:
         results: list[list[ProjectedEntity]] = [[] for _ in inputs]
-        spans = [inp.source.spans for inp in inputs]
+        spans = batch_spans([inp.source.tags for inp in inputs])
         todo = [b for b, sp in enumerate(spans) if sp]
         todo.sort(key=lambda b: len(inputs[b].target_tokens))
         for k in range(0, len(todo), self.batch_size):
             chunk = todo[k : k + self.batch_size]
-            for b, ents in zip(chunk, self._project_batch([inputs[b] for b in chunk], [spans[b] for b in chunk])):
-                results[b] = ents
+            ents = self._project_batch([inputs[b] for b in chunk], [spans[b] for b in chunk])
+            for b, e in zip(chunk, ents):
+                results[b] = e
         return [make_sentence(inp, ents) for inp, ents in zip(inputs, results)]
 
-    def score_matrix(self, inp: ProjectionInput) -> np.ndarray:
-        """The fused link weights ``W`` (source words x target words) of one sentence pair."""
-        w, _ = self._weights([inp], [[Span(0, len(inp.source.tokens), "X")]] if inp.source.tokens else [[]])
-        return w[0]
+    # ------------------------------------------------------------------ scoring
 
-    def candidate_scores(self, inputs: Sequence[ProjectionInput], spans: Sequence[Sequence[Span]]):
-        """Scores of every (entity, start, length) candidate: arrays ``(scores, valid)`` of shape
-        ``(entities, max target length, min(max_len, max target length))``, entities in order."""
-        weights, hard = self._weights(inputs, spans)
-        return self._scores(inputs, spans, weights, hard)[:2]
+    def _soft(self, sim: np.ndarray) -> np.ndarray:
+        """max(row softmax, column softmax) of a cosine matrix, scaled by ``sim_weight``."""
+        s = np.asarray(sim, dtype=np.float32) / np.float32(self.sim_temperature)
+        fwd = np.exp(s - s.max(axis=1, keepdims=True))
+        fwd /= fwd.sum(axis=1, keepdims=True)
+        bwd = np.exp(s - s.max(axis=0, keepdims=True))
+        bwd /= bwd.sum(axis=0, keepdims=True)
+        return np.float32(self.sim_weight) * np.maximum(fwd, bwd)
 
-    # ------------------------------------------------------------------ internals
+    def _candidates(self, inputs: Sequence[ProjectionInput], spans: Sequence[Sequence[Span]],
+                    extra: dict[int, list[tuple[int, int]]] | None = None):
+        """Score every candidate of every entity of a batch of sentences.
 
-    def _weights(self, inputs: Sequence[ProjectionInput], spans: Sequence[Sequence[Span]]):
-        """Per sentence: the fused weight matrix and the 0/1 'hard' links (alignment or name match)."""
+        Returns ``(ent_sent, ent_span, candidates, best, best_start, best_end, has_link,
+        extra_scores)``: for each entity its sentence, span, best score and best span (over
+        all valid candidates, for the status of unmatched entities), and whether any word
+        is linked to it; the sparse candidates at or above the threshold; and for the
+        requested ``extra`` (entity -> spans) their scores (-1 when not a valid candidate).
+        """
         feat = self._feat
-        weights: list[np.ndarray] = []
-        hard: list[np.ndarray] = []
-        name_pairs: list[tuple[int, int, int]] = []
-        name_a: list[str] = []
-        name_b: list[str] = []
-        for b, inp in enumerate(inputs):
-            m, n = len(inp.source.tokens), len(inp.target_tokens)
-            a = np.zeros((m, n), dtype=np.float32)
-            if inp.alignment.links:
-                links = np.fromiter((x for link in inp.alignment.links for x in link), dtype=np.int64).reshape(-1, 2)
-                a[links[:, 0], links[:, 1]] = 1.0
-            weights.append(a)
-            hard.append(a > 0)
-            if self.name_weight > 0 and spans[b] and n:
-                src_idx = [i for sp in spans[b] for i in range(sp.start, sp.end)]
-                sk = np.fromiter((feat.key(inp.source.tokens[i]) for i in src_idx), dtype=np.int64, count=len(src_idx))
-                tk = np.fromiter((feat.key(t) for t in inp.target_tokens), dtype=np.int64, count=n)
-                tk[tk == _NO_KEY_SRC] = _NO_KEY_TGT
-                ii, jj = np.nonzero(sk[:, None] == tk[None, :])
-                for i_, j_ in zip(ii.tolist(), jj.tolist()):
-                    i = src_idx[i_]
-                    name_pairs.append((b, i, j_))
-                    name_a.append(feat.norm(inp.source.tokens[i]))
-                    name_b.append(feat.norm(inp.target_tokens[j_]))
-            if self.sim_weight > 0 and inp.similarity is not None and m and n:
-                s = np.asarray(inp.similarity, dtype=np.float32) / self.sim_temperature
-                fwd = np.exp(s - s.max(axis=1, keepdims=True))
-                fwd /= fwd.sum(axis=1, keepdims=True)
-                bwd = np.exp(s - s.max(axis=0, keepdims=True))
-                bwd /= bwd.sum(axis=0, keepdims=True)
-                np.maximum(a, self.sim_weight * np.maximum(fwd, bwd), out=a)
-        if name_pairs:
-            from rapidfuzz.distance import Indel
-            from rapidfuzz.process import cpdist
-
-            sims = cpdist(name_a, name_b, scorer=Indel.normalized_similarity, dtype=np.float32, workers=1)
-            for (b, i, j), sim in zip(name_pairs, sims.tolist()):
-                if sim >= self.name_min:
-                    w = self.name_weight * sim
-                    if weights[b][i, j] < w:
-                        weights[b][i, j] = w
-                    hard[b][i, j] = True
-        return weights, hard
-
-    def _scores(self, inputs, spans, weights, hard):
-        """Vectorised candidate scores for a batch. Returns (scores, valid, meta)."""
-        feat = self._feat
-        ent_sent: list[int] = []
-        ent_span: list[Span] = []
-        for b, sps in enumerate(spans):
-            for sp in sps:
-                ent_sent.append(b)
-                ent_span.append(sp)
+        B = len(inputs)
+        ent_sent = np.fromiter((b for b, sps in enumerate(spans) for _ in sps), dtype=np.int64)
+        ent_span = [sp for sps in spans for sp in sps]
         K = len(ent_span)
-        N = max((len(inputs[b].target_tokens) for b in range(len(inputs))), default=0)
-        N = max(N, 1)
-        E = max((len(sp) for sp in ent_span), default=1)
-        Lmax = min(max(self.max_len, 2 * E), N)
-        X = np.zeros((K, E, N), dtype=np.float32)
-        elen = np.empty(K, dtype=np.float32)
-        tlen = np.empty(K, dtype=np.int64)
-        has_link = np.zeros(K, dtype=bool)
+        ent_start = np.fromiter((sp.start for sp in ent_span), dtype=np.int64, count=K)
+        ent_end = np.fromiter((sp.end for sp in ent_span), dtype=np.int64, count=K)
+        elen = ent_end - ent_start
+        n_tgt = np.fromiter((len(inp.target_tokens) for inp in inputs), dtype=np.int64, count=B)
+        n_src = np.fromiter((len(inp.source.tokens) for inp in inputs), dtype=np.int64, count=B)
+        N = max(int(n_tgt.max()) if B else 0, 1)
+
+        # target words: features per sentence, padded to N
+        flat_tgt = [t for inp in inputs for t in inp.target_tokens]
+        tgt_ids = feat.lookup(flat_tgt)
+        f_brk, f_fun, f_key = feat.arrays()
+        rows = np.repeat(np.arange(B), n_tgt)
+        cols = np.arange(len(flat_tgt)) - np.repeat(np.cumsum(n_tgt) - n_tgt, n_tgt)
+        t_brk = np.zeros((B, N), dtype=bool)
+        t_fun = np.zeros((B, N), dtype=np.float32)
+        t_key = np.full((B, N), _NO_KEY_TGT, dtype=np.int64)
+        t_id = np.zeros((B, N), dtype=np.int64)
+        if flat_tgt:
+            t_brk[rows, cols] = f_brk[tgt_ids]
+            t_fun[rows, cols] = f_fun[tgt_ids]
+            keys = f_key[tgt_ids]
+            keys[keys == _NO_KEY] = _NO_KEY_TGT
+            t_key[rows, cols] = keys
+            t_id[rows, cols] = tgt_ids
+
+        # alignment links -> (entity, entity word, target word)
+        src_off = np.cumsum(n_src) - n_src
+        tok2ent = np.full(int(n_src.sum()) + 1, -1, dtype=np.int64)
+        for k in range(K):
+            o = src_off[ent_sent[k]]
+            tok2ent[o + ent_start[k] : o + ent_end[k]] = k
+        pairs = [p for inp in inputs for p in inp.alignment.links]
+        counts = np.fromiter((len(inp.alignment.links) for inp in inputs), dtype=np.int64, count=B)
+        lb_a = np.repeat(np.arange(B), counts)
+        parr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        li_a, lj_a = parr[:, 0], parr[:, 1]
+        t_linked = np.zeros((B, N), dtype=bool)
+        t_linked[lb_a, lj_a] = True
+        t_neu = (~t_linked).astype(np.float32)
+        lk = tok2ent[src_off[lb_a] + li_a]
+        sel = lk >= 0
+        lk, le, lj_e = lk[sel], (li_a[sel] - ent_start[lk[sel]]), lj_a[sel]
+
+        # entity words: does a capitalised name begin/end with a function word ("de Palacio")?
+        ent_tokens = [t for b, sp in zip(ent_sent.tolist(), ent_span) for t in inputs[b].source.tokens[sp.start : sp.end]]
+        ent_ids = feat.lookup(ent_tokens)
+        f_brk, f_fun, f_key = feat.arrays()
+        ent_first = np.cumsum(elen) - elen
         src_fun = np.zeros((K, 2), dtype=bool)
-        tb = np.zeros((len(inputs), N), dtype=bool)
-        tf = np.zeros((len(inputs), N), dtype=np.float32)
-        tn = np.zeros((len(inputs), N), dtype=np.float32)
-        for b, inp in enumerate(inputs):
-            toks = inp.target_tokens
-            n = len(toks)
-            if n:
-                tb[b, :n] = np.fromiter((feat.brk(t) for t in toks), dtype=bool, count=n)
-                tf[b, :n] = np.fromiter((feat.function(t) for t in toks), dtype=np.float32, count=n)
-                tn[b, :n] = ~hard[b].any(axis=0)
-        sid = np.asarray(ent_sent, dtype=np.int64)
-        brk = tb[sid]
-        for k, (b, sp) in enumerate(zip(ent_sent, ent_span)):
-            w = weights[b]
-            n = w.shape[1]
-            X[k, : len(sp), :n] = w[sp.start : sp.end]
-            elen[k] = len(sp)
-            tlen[k] = n
-            has_link[k] = hard[b][sp.start : sp.end].any()
-            src = inputs[b].source.tokens[sp.start : sp.end]
-            src_fun[k, 0] = feat.function(src[0])
-            src_fun[k, 1] = feat.function(src[-1])
-            if any(feat.brk(t) for t in src):  # an entity containing punctuation may span it
-                allowed = {t for t in src if feat.brk(t)}
-                for j, t in enumerate(inputs[b].target_tokens):
-                    if t in allowed:
-                        brk[k, j] = False
-        scores = np.full((K, N, Lmax), -1.0, dtype=np.float32)
-        valid = np.zeros((K, N, Lmax), dtype=bool)
-        if K == 0:
-            return scores, valid, (ent_sent, ent_span, has_link)
-        fw = tf[sid]  # function words (weak at a candidate's edge)
-        neu = tn[sid]  # words linked to nothing (cheap inside a candidate)
-        lim = np.maximum(self.max_len, 2 * elen.astype(np.int64))  # long entities get long candidates
+        if K:
+            src_fun[:, 0] = f_fun[ent_ids[ent_first]]
+            src_fun[:, 1] = f_fun[ent_ids[ent_first + elen - 1]]
+        ent_has_brk = (np.add.reduceat(f_brk[ent_ids].astype(np.int64), ent_first) > 0) if K else np.zeros(0, dtype=bool)
+        ent_off = np.cumsum(elen) - elen
+        ent_keys_a = np.append(f_key[ent_ids], _NO_KEY)
+
+        best = np.full(K, -1.0, dtype=np.float32)
+        best_start = np.zeros(K, dtype=np.int64)
+        best_end = np.zeros(K, dtype=np.int64)
+        has_link = np.zeros(K, dtype=bool)
+        c_ent: list[np.ndarray] = []
+        c_start: list[np.ndarray] = []
+        c_end: list[np.ndarray] = []
+        c_score: list[np.ndarray] = []
+        extra_scores: dict[int, list[float]] = {}
+        soft_cache: dict[int, np.ndarray] = {}
+        lim_all = np.maximum(self.max_len, 2 * elen)
+        # entities grouped by length (1, 2, 3-4, 5-8, ...): little padding on the entity axis
+        group_of = np.ceil(np.log2(np.maximum(elen, 1))).astype(np.int64)
+        for g in np.unique(group_of).tolist():
+            idx = np.flatnonzero(group_of == g)
+            Kg = idx.size
+            E = int(elen[idx].max())
+            Ng = max(int(n_tgt[ent_sent[idx]].max()), 1)
+            Lmax = min(int(lim_all[idx].max()), Ng)
+            pos = np.full(K, -1, dtype=np.int64)
+            pos[idx] = np.arange(Kg)
+            X = np.zeros((Kg, E, Ng), dtype=np.float32)
+            m = pos[lk] >= 0
+            X[pos[lk[m]], le[m], lj_e[m]] = 1.0
+            sg = ent_sent[idx]
+            # name similarity between entity words and target words with the same key
+            if self.name_weight > 0:
+                eword = np.arange(E)
+                inside = eword[None, :] < elen[idx][:, None]
+                flat_pos = np.where(inside, ent_off[idx][:, None] + eword[None, :], 0)
+                kx = ent_keys_a[flat_pos]
+                kx[~inside | (kx == _NO_KEY)] = -3
+                kt = t_key[sg, :Ng]
+                kk, ee, jj = np.nonzero(kx[:, :, None] == kt[:, None, :])
+                if kk.size:
+                    from rapidfuzz.distance import Indel
+                    from rapidfuzz.process import cpdist
+
+                    norm = feat.norm
+                    a = [norm[i] for i in ent_ids[ent_off[idx[kk]] + ee].tolist()]
+                    bt = [norm[i] for i in t_id[sg[kk], jj].tolist()]
+                    sims = cpdist(a, bt, scorer=Indel.normalized_similarity, dtype=np.float32, workers=1)
+                    ok = sims >= self.name_min
+                    kk, ee, jj = kk[ok], ee[ok], jj[ok]
+                    X[kk, ee, jj] = np.maximum(X[kk, ee, jj], np.float32(self.name_weight) * sims[ok])
+            has_link[idx] = (X > 0).any(axis=(1, 2))
+            # embedding similarity
+            if self.sim_weight > 0:
+                for r, k in enumerate(idx.tolist()):
+                    b = int(ent_sent[k])
+                    sim = inputs[b].similarity
+                    if sim is None or not sim.size:
+                        continue
+                    soft = soft_cache.get(b)
+                    if soft is None:
+                        soft = soft_cache[b] = self._soft(sim)
+                    s0, s1 = int(ent_start[k]), int(ent_end[k])
+                    n = soft.shape[1]
+                    np.maximum(X[r, : s1 - s0, :n], soft[s0:s1], out=X[r, : s1 - s0, :n])
+            brk = t_brk[sg, :Ng]
+            # an entity that contains punctuation may span the same punctuation
+            for r in np.flatnonzero(ent_has_brk[idx]).tolist():
+                k = int(idx[r])
+                own = ent_ids[ent_off[k] : ent_off[k] + elen[k]]
+                brk[r] &= ~np.isin(t_id[sg[r], :Ng], own[f_brk[own]])
+            scores = self._window_scores(X, elen[idx].astype(np.float32), n_tgt[sg], brk, t_fun[sg, :Ng],
+                                         t_neu[sg, :Ng], src_fun[idx], lim_all[idx], Lmax)
+            flat = scores.reshape(Kg, -1)
+            arg = flat.argmax(axis=1)
+            best[idx] = flat[np.arange(Kg), arg]
+            best_start[idx] = arg // Lmax
+            best_end[idx] = arg // Lmax + arg % Lmax + 1
+            kk, ss, ll = np.nonzero((scores >= np.float32(self.threshold)) & (scores > 0))
+            c_ent.append(idx[kk])
+            c_start.append(ss)
+            c_end.append(ss + ll + 1)
+            c_score.append(scores[kk, ss, ll])
+            if extra:
+                for r, k in enumerate(idx.tolist()):
+                    for s0, s1 in extra.get(k, ()):
+                        L = s1 - s0
+                        ok = 1 <= L <= Lmax and 0 <= s0 and s1 <= Ng
+                        extra_scores.setdefault(k, []).append(float(scores[r, s0, L - 1]) if ok else -1.0)
+        cands = _Candidates(*(np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (c_ent, c_start, c_end)),
+                            np.concatenate(c_score) if c_score else np.zeros(0, dtype=np.float32))
+        return ent_sent, ent_span, cands, best, best_start, best_end, has_link, extra_scores
+
+    def _window_scores(self, X, elen, tlen, brk, fw, neu, src_fun, lim, Lmax) -> np.ndarray:
+        """(K, N, Lmax) scores of every window [start, start + L); -1 where not a valid candidate."""
+        K, _, N = X.shape
+        scores = np.empty((K, N, Lmax), dtype=np.float32)
         t = X.max(axis=1)  # (K, N): each target word's best link into the entity
         # coverage lost by a function word at a candidate's edge - unless the entity itself
         # starts (ends) with one, as in "de Palacio"
@@ -276,7 +358,7 @@ class NgramProjector:
         R = X.copy()  # running max over the window, per entity word
         T = t.copy()  # running sum of target coverage over the window
         U = neu.copy()  # running count of unlinked words
-        B = brk.copy()  # running "window contains a break token"
+        Bk = brk.copy()  # running "window contains a break token"
         pos = np.arange(N)
         saving = np.float32(1.0 - self.inner_cost)
         for L in range(1, Lmax + 1):
@@ -285,7 +367,7 @@ class NgramProjector:
                 np.maximum(R[:, :, :w], X[:, :, L - 1 :], out=R[:, :, :w])
                 T[:, :w] += t[:, L - 1 :]
                 U[:, :w] += neu[:, L - 1 :]
-                B[:, :w] |= brk[:, L - 1 :]
+                Bk[:, :w] |= brk[:, L - 1 :]
             if L == 1:
                 tcov = T[:, :w] - np.minimum(weak_first[:, :w], weak_last[:, :w])  # one word: both edges
                 denom = elen[:, None] + np.float32(1.0)
@@ -293,59 +375,60 @@ class NgramProjector:
                 tcov = T[:, :w] - weak_first[:, :w] - weak_last[:, L - 1 :]
                 inner = U[:, :w] - neu[:, :w] - neu[:, L - 1 :]
                 denom = elen[:, None] + np.float32(L) - saving * inner
-            num = R[:, :, :w].sum(axis=1) + tcov
-            scores[:, :w, L - 1] = num / denom
-            valid[:, :w, L - 1] = ~B[:, :w] & (pos[None, :w] + L <= tlen[:, None]) & (L <= lim)[:, None]
-        scores[~valid] = -1.0
-        return scores, valid, (ent_sent, ent_span, has_link)
+            valid = ~Bk[:, :w] & (pos[None, :w] + L <= tlen[:, None]) & (L <= lim)[:, None]
+            sc = (R[:, :, :w].sum(axis=1) + tcov) / denom
+            scores[:, :w, L - 1] = np.where(valid, sc, np.float32(-1.0))
+            scores[:, w:, L - 1] = -1.0
+        return scores
+
+    # ------------------------------------------------------------------ matching and records
+
+    def _match(self, ent_sent: np.ndarray, K: int, cands: _Candidates) -> np.ndarray:
+        if self.matching == "greedy":
+            return greedy_match(ent_sent, K, cands)
+        return exact_match(ent_sent, K, cands)
+
+    def _record(self, inp: ProjectionInput, sp: Span, target: Span | None, score: float, status: EntityStatus,
+                method: str | None = None) -> ProjectedEntity:
+        if target is not None and status == EntityStatus.PROJECTED and self.relabel:
+            target = relabel_adjective(inp, sp, target)
+        return ProjectedEntity(sp, target, score, method or self.name, status)
+
+    def _unmatched(self, inp, sp, best: float, start: int, end: int, has_link: bool, method: str | None = None):
+        if best > 0 and np.float32(best) >= np.float32(self.threshold):
+            status = EntityStatus.CONFLICT
+        elif not has_link:
+            status = EntityStatus.UNALIGNED
+        else:
+            status = EntityStatus.BELOW_THRESHOLD
+        target = Span(start, end, sp.label) if best > 0 else None
+        return self._record(inp, sp, target, max(best, 0.0), status, method)
 
     def _project_batch(self, inputs, spans) -> list[list[ProjectedEntity]]:
-        weights, hard = self._weights(inputs, spans)
-        scores, valid, (ent_sent, ent_span, has_link) = self._scores(inputs, spans, weights, hard)
-        K, N, Lmax = scores.shape
-        flat = scores.reshape(K, N * Lmax)
-        cand_start = np.repeat(np.arange(N), Lmax)
-        cand_end = cand_start + np.tile(np.arange(1, Lmax + 1), N)
-        sid = np.asarray(ent_sent, dtype=np.int64)
-        best0 = flat.max(axis=1)
-        arg0 = flat.argmax(axis=1)
-        if self.matching == "greedy":
-            chosen = greedy_match(flat, sid, cand_start, cand_end, self.threshold)
-        else:
-            chosen = exact_match(flat, sid, cand_start, cand_end, self.threshold)
+        ent_sent, ent_span, cands, best, bs, be, has_link, _ = self._candidates(inputs, spans)
+        chosen = self._match(ent_sent, len(ent_span), cands)
         out: list[list[ProjectedEntity]] = [[] for _ in inputs]
-        for k in range(K):
-            sp = ent_span[k]
+        for k, sp in enumerate(ent_span):
+            b = int(ent_sent[k])
             c = int(chosen[k])
             if c >= 0:
-                target = Span(int(cand_start[c]), int(cand_end[c]), sp.label)
-                if self.relabel:
-                    target = relabel_adjective(inputs[ent_sent[k]], sp, target)
-                out[ent_sent[k]].append(ProjectedEntity(sp, target, float(flat[k, c]), self.name, EntityStatus.PROJECTED))
-                continue
-            b0 = float(best0[k])
-            if b0 >= self.threshold:
-                status = EntityStatus.CONFLICT
-            elif not has_link[k]:
-                status = EntityStatus.UNALIGNED
+                rec = self._record(inputs[b], sp, Span(int(cands.start[c]), int(cands.end[c]), sp.label),
+                                   float(cands.score[c]), EntityStatus.PROJECTED)
             else:
-                status = EntityStatus.BELOW_THRESHOLD
-            a0 = int(arg0[k])
-            target = Span(int(cand_start[a0]), int(cand_end[a0]), sp.label) if b0 > 0 else None
-            out[ent_sent[k]].append(ProjectedEntity(sp, target, max(b0, 0.0), self.name, status))
+                rec = self._unmatched(inputs[b], sp, float(best[k]), int(bs[k]), int(be[k]), bool(has_link[k]))
+            out[b].append(rec)
         return out
 
 
 def relabel_adjective(inp: ProjectionInput, source: Span, target: Span) -> Span:
-    """A capitalised LOC/ORG/PER name translated as a lower-case word is an adjective derived
+    """A capitalised LOC/ORG/PER name translated as lower-case words is an adjective derived
     from the name ("Europe" -> "europeas", "Belgium" -> "belgischen", "Community" ->
     "comunitarias"), which CoNLL-style guidelines label MISC. Scripts without case never
     trigger this."""
-    if source.label not in ("LOC", "ORG", "PER"):
+    words = inp.target_tokens[target.start : target.end]
+    if not words[0][:1].islower() or source.label not in ("LOC", "ORG", "PER"):
         return target
-    src_first = inp.source.tokens[source.start]
-    words = [t for t in inp.target_tokens[target.start : target.end] if any(ch.isalpha() for ch in t)]
-    if src_first[:1].isupper() and words and all(w[:1].islower() for w in words):
+    if inp.source.tokens[source.start][:1].isupper() and not any(w[:1].isupper() for w in words):
         return Span(target.start, target.end, "MISC")
     return target
 
@@ -353,88 +436,72 @@ def relabel_adjective(inp: ProjectionInput, source: Span, target: Span) -> Span:
 # ---------------------------------------------------------------------- matching
 
 
-def greedy_match(flat: np.ndarray, sid: np.ndarray, cand_start: np.ndarray, cand_end: np.ndarray,
-                 threshold: float) -> np.ndarray:
-    """Greedy one-to-one matching with no overlapping candidates, for all sentences at once.
+def greedy_match(ent_sent: np.ndarray, K: int, cands: _Candidates) -> np.ndarray:
+    """Greedy one-to-one matching without overlapping candidates, all sentences at once.
 
-    ``flat`` is (entities, candidates) with -1 for invalid candidates; ``sid`` the sentence of
-    each entity (entities of a sentence contiguous). In each round every unfinished sentence
-    takes its best remaining (entity, candidate) pair - ties go to the earlier entity, then
-    the earlier and shorter candidate - and removes the candidates overlapping it from its
-    other entities. A sentence whose best remaining pair is under the threshold is finished.
-    Returns the chosen candidate per entity, -1 for none.
+    Candidates are sorted by sentence, then score (descending), entity, start and length.
+    In each round every sentence takes its first remaining candidate, then removes the
+    other candidates of that entity and every candidate overlapping the chosen span.
+    Returns, per entity, the index of its chosen candidate or -1.
     """
-    K = flat.shape[0]
     chosen = np.full(K, -1, dtype=np.int64)
-    if K == 0:
+    if cands.ent.size == 0:
         return chosen
-    work = flat.copy()
-    active = np.arange(K)
-    while active.size:
-        sub = work[active]
-        arg = sub.argmax(axis=1)
-        best = sub[np.arange(active.size), arg]
-        s = sid[active]
-        # per sentence, the entity with the highest best score (ties: the earliest entity)
-        order = np.lexsort((active, -best, s))
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = s[order][1:] != s[order][:-1]
-        pick = order[first]  # indices into active
-        ok = best[pick] >= threshold
-        done_sent = s[pick[~ok]]
-        good = pick[ok]
-        ent = active[good]
-        cand = arg[good]
-        chosen[ent] = cand
-        # block overlapping candidates for the other entities of the same sentences
-        sel_start = np.full(int(sid.max()) + 1, 0, dtype=np.int64)
-        sel_end = np.full(int(sid.max()) + 1, 0, dtype=np.int64)
-        sel_start[s[good]] = cand_start[cand]
-        sel_end[s[good]] = cand_end[cand]
-        keep = np.ones(active.size, dtype=bool)
-        keep[good] = False
-        keep &= ~np.isin(s, done_sent)
-        active = active[keep]
-        if not active.size:
-            break
-        sa = sid[active]
-        hit = np.isin(sa, s[good])
-        if hit.any():
-            rows = active[hit]
-            st, en = sel_start[sa[hit]], sel_end[sa[hit]]
-            overlap = (cand_start[None, :] < en[:, None]) & (cand_end[None, :] > st[:, None])
-            block = work[rows]
-            block[overlap] = -1.0
-            work[rows] = block
+    sent = ent_sent[cands.ent]
+    order = np.lexsort((cands.end - cands.start, cands.start, cands.ent, -cands.score, sent))
+    sent_o, ent_o = sent[order], cands.ent[order]
+    start_o, end_o = cands.start[order], cands.end[order]
+    B = int(ent_sent.max()) + 1
+    alive = np.flatnonzero(np.ones(order.size, dtype=bool))
+    pick_start = np.zeros(B, dtype=np.int64)
+    pick_end = np.zeros(B, dtype=np.int64)
+    pick_ent = np.full(B, -1, dtype=np.int64)
+    while alive.size:
+        s = sent_o[alive]
+        first = alive[np.concatenate(([True], s[1:] != s[:-1]))]
+        chosen[ent_o[first]] = order[first]
+        ps = sent_o[first]
+        pick_start[ps], pick_end[ps], pick_ent[ps] = start_o[first], end_o[first], ent_o[first]
+        has = np.zeros(B, dtype=bool)
+        has[ps] = True
+        sa = sent_o[alive]
+        gone = has[sa] & ((ent_o[alive] == pick_ent[sa]) | ((start_o[alive] < pick_end[sa]) & (end_o[alive] > pick_start[sa])))
+        alive = alive[~gone]
     return chosen
 
 
-def exact_match(flat: np.ndarray, sid: np.ndarray, cand_start: np.ndarray, cand_end: np.ndarray,
-                threshold: float, max_nodes: int = 2000) -> np.ndarray:
+def exact_match(ent_sent: np.ndarray, K: int, cands: _Candidates, max_nodes: int = 2000) -> np.ndarray:
     """The non-overlapping one-to-one matching with the highest total score, per sentence.
 
     Solved by branch and bound: the assignment problem without the overlap constraint
     (scipy's ``linear_sum_assignment``, each entity may also stay unmatched) bounds every
     node; an overlap in its solution is split into "entity e takes candidate c" and "entity
     e never takes c". A sentence needing more than ``max_nodes`` nodes falls back to greedy.
+    Sentences whose entities do not compete for overlapping spans take the greedy answer,
+    which is then optimal.
     """
-    chosen = np.full(flat.shape[0], -1, dtype=np.int64)
-    if flat.shape[0] == 0:
+    chosen = greedy_match(ent_sent, K, cands)
+    if cands.ent.size == 0:
         return chosen
-    bounds = np.flatnonzero(np.diff(sid)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [len(sid)]])
-    for a, b in zip(starts.tolist(), ends.tolist()):
-        block = flat[a:b]
-        if b - a == 1:
-            c = int(block[0].argmax())
-            if block[0, c] >= threshold:
-                chosen[a] = c
-            continue
-        sol = _exact_sentence(block, cand_start, cand_end, threshold, max_nodes)
+    sent = ent_sent[cands.ent]
+    per_sent = np.bincount(ent_sent[np.unique(cands.ent)], minlength=int(ent_sent.max()) + 1)
+    for b in np.flatnonzero(per_sent >= 2).tolist():
+        rows = np.flatnonzero(sent == b)
+        ents = np.unique(cands.ent[rows])
+        spans = np.unique(np.stack([cands.start[rows], cands.end[rows]], axis=1), axis=0)
+        col = {(int(s), int(e)): c for c, (s, e) in enumerate(spans.tolist())}
+        erow = {int(e): r for r, e in enumerate(ents.tolist())}
+        block = np.full((ents.size, spans.shape[0]), -1.0, dtype=np.float64)
+        index = np.full(block.shape, -1, dtype=np.int64)
+        for r in rows.tolist():
+            i, c = erow[int(cands.ent[r])], col[(int(cands.start[r]), int(cands.end[r]))]
+            block[i, c] = cands.score[r]
+            index[i, c] = r
+        sol = _exact_sentence(block, spans[:, 0], spans[:, 1], -0.5, max_nodes)
         if sol is None:
-            sol = greedy_match(block, np.zeros(b - a, dtype=np.int64), cand_start, cand_end, threshold)
-        chosen[a:b] = sol
+            continue  # too hard: keep the greedy answer
+        for i, e in enumerate(ents.tolist()):
+            chosen[e] = index[i, sol[i]] if sol[i] >= 0 else -1
     return chosen
 
 
