@@ -417,9 +417,12 @@ def run_cmd(
     out: Optional[Path] = typer.Option(None, help="Run directory (default runs/<lang>-<pipeline>); with several languages, OUT/<lang>."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Override a pipeline key: SECTION.KEY=VALUE (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run's statistics as JSON on stdout."),
+    executor: Optional[str] = typer.Option(None, help="Run the stages locally (local) or on Ray over shards and languages (ray); default: the pipeline file's executor key, else local."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="ray: join this cluster (default: $RAY_ADDRESS, else a local Ray instance sized to this machine)."),
+    shard_size: Optional[int] = typer.Option(None, "--shard-size", help="ray: sentences per shard (default 2000)."),
 ) -> None:
     """Translate, align and project the English source into the target language; write a run directory."""
-    from projection.pipeline import run
+    from projection.pipeline import run_many
 
     langs = [x.strip() for x in lang.split(",") if x.strip()]
     if not langs:
@@ -427,10 +430,14 @@ def run_cmd(
     err = Console(stderr=True)
     log = (lambda m: err.print(m, markup=False, highlight=False, soft_wrap=True)) if as_json else \
         (lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+    ray_options = {k: v for k, v in {"address": ray_address, "shard_size": shard_size}.items() if v is not None}
+    if ray_options and executor not in (None, "ray"):
+        raise ProjectionError("--ray-address and --shard-size apply to --executor ray only")
+    if ray_options and executor is None:
+        executor = "ray"
     results = {}
-    for code in langs:
-        target = out if out is not None and len(langs) == 1 else (out / code if out is not None else None)
-        res = run(code, pipeline, source, target, overrides=set_ or [], log=log)
+    for res in run_many(langs, pipeline, source, out, overrides=set_ or [], log=log, executor=executor, **ray_options):
+        code = res.manifest["target_lang"]
         st = res.stats
         results[code] = {"out": str(res.out), **st}
         if as_json:

@@ -76,7 +76,7 @@ ALIGN_CHUNK = 2000
 
 _SECTIONS: dict[str, tuple[str | None, frozenset[str]]] = {
     # section: (engine key, keys the pipeline itself reads)
-    "pipeline": (None, frozenset({"name", "description", "source"})),
+    "pipeline": (None, frozenset({"name", "description", "source", "executor"})),
     "translate": ("engine", frozenset({"engine"})),
     "align": ("engine", frozenset({"engine", "extra_parallel", "similarity"})),
     "project": ("method", frozenset({"method"})),
@@ -99,6 +99,7 @@ class PipelineConfig:
     file: Path | None
     description: str = ""
     source: str | None = None
+    executor: str | None = None  # local | ray (projection.executors); --executor overrides
     translate: dict[str, Any] = field(default_factory=dict)
     align: dict[str, Any] = field(default_factory=dict)
     project: dict[str, Any] = field(default_factory=dict)
@@ -106,7 +107,7 @@ class PipelineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "file": str(self.file) if self.file else None, "description": self.description,
-                "source": self.source, "translate": self.translate, "align": self.align, "project": self.project,
+                "source": self.source, "executor": self.executor, "translate": self.translate, "align": self.align, "project": self.project,
                 "filter": self.filter}
 
 
@@ -226,9 +227,15 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
     meta = raw.get("pipeline", {})
     for key, value in meta.items():
         if key not in _SECTIONS["pipeline"][1]:
-            raise ProjectionError(f"{where}: [pipeline] unknown key {key!r}; keys: name, description, source")
+            raise ProjectionError(f"{where}: [pipeline] unknown key {key!r}; keys: name, description, source, executor")
         if not isinstance(value, str):
             raise ProjectionError(f"{where}: [pipeline] {key} must be a string, not {value!r}")
+    if "executor" in meta:
+        from projection.executors import executors
+
+        if meta["executor"] not in executors:
+            raise ProjectionError(f"{where}: [pipeline] executor = {meta['executor']!r} is not one of: "
+                                  f"{', '.join(executors.names())}")
     tables: dict[str, dict[str, Any]] = {}
     for section in ("translate", "align", "project"):
         table = dict(raw[section])
@@ -261,7 +268,7 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
     if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0 <= min_score <= 1:
         raise ProjectionError(f"{where}: [filter] min_score must be a number between 0 and 1, not {min_score!r}")
     return PipelineConfig(name=meta.get("name", name), file=file, description=meta.get("description", ""),
-                          source=meta.get("source"), translate=tables["translate"], align=tables["align"],
+                          source=meta.get("source"), executor=meta.get("executor"), translate=tables["translate"], align=tables["align"],
                           project=tables["project"], filter=filt)
 
 
@@ -592,33 +599,45 @@ def _wants_similarity(config: PipelineConfig, aligner: Any, projector: Any) -> b
     return has and uses if explicit is None else bool(explicit) and has
 
 
-def _translate_stage(store: StageStore, sentences: list[Sentence], config: PipelineConfig, lang: str, src_key: str,
-                     markers: bool, log: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from projection.translate import detokenize, tokenize, translate_marked
+def tokenizer_signature(lang: str) -> dict[str, Any]:
+    """The word tokeniser applied to translations (part of the translation stage's key)."""
     from projection.translate.text import tokenizer_language
 
+    return {"tokenizer": "spacy-blank", "lang": tokenizer_language(lang), **package_versions("spacy")}
+
+
+def translate_rows(translator: Any, sentences: Sequence[Sentence], lang: str, markers: bool) -> list[dict[str, Any]]:
+    """Translate and word-tokenise ``sentences``: one row (``text``, ``tokens``, with markers also
+    ``marked``, ``lost``, ``broken``) per sentence. The translation stage's unit of work, the same
+    for every executor (:mod:`projection.executors`)."""
+    from projection.translate import detokenize, tokenize, translate_marked
+
+    if markers:
+        results = translate_marked(translator, sentences)
+        return [{"text": r.text, "tokens": r.tokens, "marked": [[s.start, s.end, s.label] for s in r.spans],
+                 "lost": r.lost, "broken": r.broken} for r in results]
+    texts = [detokenize(s.tokens, SOURCE_LANG) for s in sentences]
+    out = translator.translate(texts)
+    given_tokens = getattr(translator, "tokens", None)
+    if isinstance(given_tokens, list) and len(given_tokens) == len(out):
+        toks = [list(t) for t in given_tokens]
+    else:
+        toks = [tokenize(t, lang) if t else [] for t in out]
+    return [{"text": t, "tokens": k} for t, k in zip(out, toks)]
+
+
+def _translate_stage(store: StageStore, sentences: list[Sentence], config: PipelineConfig, lang: str, src_key: str,
+                     markers: bool, log: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     translator = _make_translator(config, lang, markers)
     sig = translator.signature()
-    tok_sig = {"tokenizer": "spacy-blank", "lang": tokenizer_language(lang), **package_versions("spacy")}
+    tok_sig = tokenizer_signature(lang)
     key = content_key("translate", src_key, sig, tok_sig, lang, markers)
     name = f"translate-{key}.jsonl"
     t0 = time.perf_counter()
     rows = store.read_jsonl(name)
     cached = rows is not None
     if rows is None:
-        if markers:
-            results = translate_marked(translator, sentences)
-            rows = [{"text": r.text, "tokens": r.tokens, "marked": [[s.start, s.end, s.label] for s in r.spans],
-                     "lost": r.lost, "broken": r.broken} for r in results]
-        else:
-            texts = [detokenize(s.tokens, SOURCE_LANG) for s in sentences]
-            out = translator.translate(texts)
-            given_tokens = getattr(translator, "tokens", None)
-            if isinstance(given_tokens, list) and len(given_tokens) == len(out):
-                toks = [list(t) for t in given_tokens]
-            else:
-                toks = [tokenize(t, lang) if t else [] for t in out]
-            rows = [{"text": t, "tokens": k} for t, k in zip(out, toks)]
+        rows = translate_rows(translator, sentences, lang, markers)
         store.write_jsonl(name, rows)
     info = {"key": key, "cached": cached, "seconds": round(time.perf_counter() - t0, 3), "signature": sig,
             "tokenizer": tok_sig, "stats": getattr(translator, "last_stats", {}) if not cached else {}}
@@ -659,19 +678,12 @@ def _align_stage(store: StageStore, pairs: list[tuple[list[str], list[str]]], al
     return aligns, sims, info
 
 
-def _project_stage(store: StageStore, sentences: list[Sentence], rows: list[dict[str, Any]], aligns: list[Alignment],
-                   sims: list[np.ndarray] | None, projector: Any, align_key: str, trans_key: str
-                   ) -> tuple[list[ProjectedSentence], dict[str, Any]]:
+def project_rows(projector: Any, sentences: Sequence[Sentence], rows: Sequence[dict[str, Any]],
+                 aligns: Sequence[Alignment], sims: Sequence[np.ndarray] | None) -> tuple[list[ProjectedSentence], float]:
+    """Project the entities of ``sentences`` onto their translations (``rows`` of :func:`translate_rows`):
+    the projection stage's unit of work for every executor; also returns the seconds the projector took."""
     from projection.project import ProjectionInput
 
-    sig = projector.signature()
-    key = content_key("project", trans_key, align_key, sig)
-    name = f"project-{key}.jsonl"
-    t0 = time.perf_counter()
-    stored = store.read_jsonl(name)
-    if stored is not None:
-        projected = [ProjectedSentence.from_dict(d) for d in stored]
-        return projected, {"key": key, "cached": True, "seconds": round(time.perf_counter() - t0, 3), "signature": sig}
     inputs = []
     for k, (s, row, a) in enumerate(zip(sentences, rows, aligns)):
         marked = [Span(*m) for m in row["marked"]] if row.get("marked") is not None else None
@@ -683,25 +695,87 @@ def _project_stage(store: StageStore, sentences: list[Sentence], rows: list[dict
         if "lost" in row:
             ps.meta["markers_lost"] = row["lost"]
             ps.meta["markers_broken"] = row["broken"]
+    return projected, project_seconds
+
+
+def _project_stage(store: StageStore, sentences: list[Sentence], rows: list[dict[str, Any]], aligns: list[Alignment],
+                   sims: list[np.ndarray] | None, projector: Any, align_key: str, trans_key: str
+                   ) -> tuple[list[ProjectedSentence], dict[str, Any]]:
+    sig = projector.signature()
+    key = content_key("project", trans_key, align_key, sig)
+    name = f"project-{key}.jsonl"
+    t0 = time.perf_counter()
+    stored = store.read_jsonl(name)
+    if stored is not None:
+        projected = [ProjectedSentence.from_dict(d) for d in stored]
+        return projected, {"key": key, "cached": True, "seconds": round(time.perf_counter() - t0, 3), "signature": sig}
+    projected, project_seconds = project_rows(projector, sentences, rows, aligns, sims)
     store.write_jsonl(name, [ps.to_dict() for ps in projected])
     return projected, {"key": key, "cached": False, "seconds": round(time.perf_counter() - t0, 3),
                        "projection_seconds": round(project_seconds, 4),
-                       "sentences_per_second": round(len(inputs) / project_seconds) if project_seconds > 0 else None,
+                       "sentences_per_second": round(len(sentences) / project_seconds) if project_seconds > 0 else None,
                        "signature": sig}
 
 
-def run(lang: str, pipeline: str | Path = "auto", source: str | None = None, out: str | Path | None = None,
-        overrides: Sequence[str] = (), log: Callable[[str], None] = lambda m: None) -> RunResult:
-    """Project ``source`` (default CoNLL-2003 English train) into ``lang`` and write a run directory.
+@dataclass
+class Job:
+    """One target language of a run, resolved and loaded: everything an executor needs.
 
-    ``log`` receives progress lines; the first one says which pipeline and source are used
-    (and why, when ``auto`` chose or the source fell back to the bundled sample).
+    Plain data (no engines, no callables), so that an executor can ship it to other
+    processes or machines; engines are built where the work runs.
     """
-    from projection import rundir
-    from projection.project import apply_policy, projectors
+
+    lang: str
+    config: PipelineConfig
+    requested: str
+    overrides: list[str]
+    source_ref: str
+    src_path: Path
+    src_key: str
+    sentences: list[Sentence]
+    out: Path
+    notes: list[str]
+    auto_reason: str | None
+    fallback: bool
+    prepare_seconds: float = 0.0
+
+    @property
+    def markers(self) -> bool:
+        return self.config.project["method"] == "markers"
+
+
+@dataclass
+class JobOutput:
+    """What an executor returns for one job: the projected sentences in source order (before the
+    filtering policy), one info dict per stage (with ``signature``; ``tokenizer`` for translate),
+    the wall seconds of the stage work, and extra timings for the manifest."""
+
+    projected: list[ProjectedSentence]
+    stages: dict[str, dict[str, Any]]
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def make_projector(config: PipelineConfig, lang: str) -> Any:
+    """The projection method of ``config``; a bad option is a :class:`ProjectionError` naming the file."""
+    from projection.project import projectors
+
+    try:
+        return projectors.create(config.project["method"], **_options(config.project, "project", lang))
+    except TypeError as e:
+        raise ProjectionError(f"{config.file or config.name}: [project] {e}") from None
+
+
+def prepare(lang: str, pipeline: str | Path = "auto", source: str | None = None, out: str | Path | None = None,
+            overrides: Sequence[str] = (), log: Callable[[str], None] = lambda m: None) -> Job:
+    """Resolve the pipeline (``auto`` included), source and run directory of one language; load the source.
+
+    Logs the run's first line: which pipeline and source are used, and why when ``auto``
+    chose or the source fell back to the bundled sample.
+    """
     from projection.translate import resolve_language
 
-    t_start = time.perf_counter()
+    t0 = time.perf_counter()
     resolve_language(lang)  # a clear error for an unknown language code
     notes: list[str] = []
     auto_reason = None
@@ -716,42 +790,60 @@ def run(lang: str, pipeline: str | Path = "auto", source: str | None = None, out
     out = Path(out) if out else Path("runs") / f"{lang}-{config.name}"
     log(f"projection run {SOURCE_LANG}->{lang}: pipeline {config.name}, source {source_ref}, out {out}"
         + (" | " + " | ".join(notes) if notes else ""))
-
     sentences = load_corpus(source_ref)
     src_path = resolve_corpus(source_ref)
-    src_key = _sentence_key(sentences)
-    store = StageStore(out / rundir.STAGES)
-    method = config.project["method"]
-    proj_opts = _options(config.project, "project", lang)
-    try:
-        projector = projectors.create(method, **proj_opts)
-    except TypeError as e:
-        raise ProjectionError(f"{config.file or config.name}: [project] {e}") from None
-    markers = method == "markers"
+    make_projector(config, lang)  # a bad [project] option fails now, before any work
+    return Job(lang=lang, config=config, requested=str(pipeline), overrides=list(overrides), source_ref=source_ref,
+               src_path=src_path, src_key=_sentence_key(sentences), sentences=sentences, out=out, notes=notes,
+               auto_reason=auto_reason, fallback=source_note is not None,
+               prepare_seconds=round(time.perf_counter() - t0, 3))
 
+
+def run_stages(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutput:
+    """Translate, align and project in this process, every stage cached in the run directory
+    (the ``local`` executor)."""
+    from projection import rundir
+
+    t0 = time.perf_counter()
+    config, lang, sentences = job.config, job.lang, job.sentences
+    store = StageStore(job.out / rundir.STAGES)
+    projector = make_projector(config, lang)
     log(f"translate: {config.translate['engine']} ({len(sentences):,} sentences)")
-    rows, t_info = _translate_stage(store, sentences, config, lang, src_key, markers, log)
+    rows, t_info = _translate_stage(store, sentences, config, lang, job.src_key, job.markers, log)
     aligner, extra_info = _make_aligner(config, lang, log)
     want_sim = _wants_similarity(config, aligner, projector)
     pairs = [(s.tokens, row["tokens"]) for s, row in zip(sentences, rows)]
     log(f"align: {config.align['engine']}" + (f" (+{sum(x['pairs'] for x in extra_info):,} extra pairs)" if extra_info else ""))
     aligns, sims, a_info = _align_stage(store, pairs, aligner, want_sim, extra_info, log)
-    log(f"project: {method}")
+    log(f"project: {config.project['method']}")
     projected, p_info = _project_stage(store, sentences, rows, aligns, sims, projector, a_info["key"], t_info["key"])
+    return JobOutput(projected, {"translate": t_info, "align": a_info, "project": p_info},
+                     round(time.perf_counter() - t0, 3))
+
+
+def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
+    """Apply the filtering policy, count, and write the run directory; the manifest records
+    what ran (engines, versions, inputs) and how (``executor``)."""
+    from projection import rundir
+    from projection.project import apply_policy
+    from projection.store import atomic_write_json
+
+    config, projected = job.config, output.projected
+    t_info, a_info, p_info = output.stages["translate"], output.stages["align"], output.stages["project"]
     apply_policy(projected, config.filter["policy"], float(config.filter["min_score"]))
     stats = projection_stats(projected)
-
     manifest = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source_lang": SOURCE_LANG,
-        "target_lang": lang,
-        "pipeline": {"name": config.name, "requested": str(pipeline), "auto": auto_reason,
+        "target_lang": job.lang,
+        "pipeline": {"name": config.name, "requested": job.requested, "auto": job.auto_reason,
                      "file": str(config.file) if config.file else None,
                      "sha256": file_sha256(config.file)[:16] if config.file else None,
-                     "config": config.to_dict(), "overrides": list(overrides)},
-        "notes": notes,
-        "source": {"corpus": source_ref, "path": str(src_path), "sha256": file_sha256(src_path)[:16],
-                   "content_key": src_key, "sentences": len(sentences), "fallback": source_note is not None},
+                     "config": config.to_dict(), "overrides": list(job.overrides)},
+        "executor": executor,
+        "notes": job.notes,
+        "source": {"corpus": job.source_ref, "path": str(job.src_path), "sha256": file_sha256(job.src_path)[:16],
+                   "content_key": job.src_key, "sentences": len(job.sentences), "fallback": job.fallback},
         "engines": {"translate": t_info["signature"], "tokenizer": t_info["tokenizer"], "align": a_info["signature"],
                     "project": p_info["signature"], "filter": dict(config.filter)},
         "stages": {
@@ -766,14 +858,65 @@ def run(lang: str, pipeline: str | Path = "auto", source: str | None = None, out
         "command": " ".join(sys.argv),
     }
     t_w = time.perf_counter()
-    manifest["timings"] = {"translate": t_info["seconds"], "align": a_info["seconds"], "project": p_info["seconds"]}
-    rundir.write_run(out, projected, manifest)
+    manifest["timings"] = {"translate": t_info["seconds"], "align": a_info["seconds"], "project": p_info["seconds"],
+                           **output.timings}
+    rundir.write_run(job.out, projected, manifest)
     manifest["timings"]["write"] = round(time.perf_counter() - t_w, 3)
-    manifest["timings"]["total"] = round(time.perf_counter() - t_start, 3)
-    from projection.store import atomic_write_json
+    manifest["timings"]["total"] = round(job.prepare_seconds + output.seconds + time.perf_counter() - t_w, 3)
+    atomic_write_json(job.out / rundir.MANIFEST, manifest)
+    return RunResult(job.out, manifest, projected, stats)
 
-    atomic_write_json(out / rundir.MANIFEST, manifest)
-    return RunResult(out, manifest, projected, stats)
+
+def _executor_name(jobs: Sequence[Job], requested: str | None) -> str:
+    if requested:
+        return requested
+    named = sorted({j.config.executor for j in jobs if j.config.executor})
+    if len(named) > 1:
+        raise ProjectionError(f"the pipelines of these languages name different executors ({', '.join(named)}); "
+                              "choose one with --executor")
+    return named[0] if named else "local"
+
+
+def run_many(langs: Sequence[str], pipeline: str | Path = "auto", source: str | None = None,
+             out: str | Path | None = None, overrides: Sequence[str] = (), log: Callable[[str], None] = lambda m: None,
+             executor: str | None = None, **executor_options: Any) -> list[RunResult]:
+    """Project ``source`` into every language of ``langs``: one run directory per language.
+
+    ``out`` is the run directory of a single language, and the parent of one directory per
+    language (``OUT/<lang>``) for several; by default each goes to ``runs/<lang>-<pipeline>``.
+    ``executor`` runs the stages (:mod:`projection.executors`: ``local`` in this process,
+    ``ray`` over shards and languages on a Ray cluster); default: the pipeline file's
+    ``[pipeline] executor``, else ``local``. ``executor_options`` go to the executor (for
+    ``ray``: ``address``, ``shard_size``, ...). Given the same inputs every executor writes
+    the same files; the manifest records which one ran.
+    """
+    from projection.executors import executors
+
+    langs = list(dict.fromkeys(x.strip() for x in langs if x.strip()))
+    if not langs:
+        raise ProjectionError("give at least one target language code, e.g. es")
+    jobs = [prepare(lang, pipeline, source, None if out is None else Path(out) if len(langs) == 1 else Path(out) / lang,
+                    overrides, log) for lang in langs]
+    name = _executor_name(jobs, executor)
+    try:
+        runner = executors.create(name, **executor_options)
+    except TypeError as e:
+        raise ProjectionError(f"executor {name}: {e}") from None
+    outputs = runner.run(jobs, log)
+    signature = runner.signature()
+    return [finish(job, output, signature) for job, output in zip(jobs, outputs)]
+
+
+def run(lang: str, pipeline: str | Path = "auto", source: str | None = None, out: str | Path | None = None,
+        overrides: Sequence[str] = (), log: Callable[[str], None] = lambda m: None, executor: str | None = None,
+        **executor_options: Any) -> RunResult:
+    """Project ``source`` (default CoNLL-2003 English train) into ``lang`` and write a run directory.
+
+    ``log`` receives progress lines; the first one says which pipeline and source are used
+    (and why, when ``auto`` chose or the source fell back to the bundled sample). ``executor``
+    and ``executor_options``: see :func:`run_many`.
+    """
+    return run_many([lang], pipeline, source, out, overrides, log, executor, **executor_options)[0]
 
 
 # --------------------------------------------------------------------------- intrinsic evaluation
