@@ -329,7 +329,7 @@ class EmbedAligner:
     name = "embed"
 
     def __init__(self, model: str = "bert-base-multilingual-cased", layer: int = 8, method: str = "argmax",
-                 device: str = "auto", batch_size: int = 64, max_tokens: int = 8192, distortion: float = 0.0,
+                 device: str = "auto", batch_size: int = 128, max_tokens: int = 8192, distortion: float = 0.0,
                  chunk_size: int = 4096, threads: int | None = None):
         if not isinstance(layer, int) or layer < 0:
             raise ProjectionError(f"layer must be a non-negative integer, got {layer!r}")
@@ -396,6 +396,18 @@ class EmbedAligner:
             "token_type": "bpe",
             "versions": package_versions("torch", "transformers", "tokenizers", "numpy", "scipy"),
         }
+
+    def variant(self, **changes: Any) -> "EmbedAligner":
+        """A copy with other settings (e.g. ``method``, ``distortion``) sharing the loaded
+        model when ``model``, ``layer`` and ``device`` are unchanged (cheap method sweeps)."""
+        params = {"model": self.model_name, "layer": self.layer, "method": self.method, "device": self.device,
+                  "batch_size": self.batch_size, "max_tokens": self.max_tokens, "distortion": self.distortion,
+                  "chunk_size": self.chunk_size, "threads": self.threads}
+        params.update(changes)
+        other = EmbedAligner(**params)
+        if all(params[k] == v for k, v in (("model", self.model_name), ("layer", self.layer), ("device", self.device))):
+            other._encoder, other._model_id = self._encoder, self._model_id
+        return other
 
     # -- alignment
     def _links(self, src: Encoded, tgt: Encoded) -> Alignment:

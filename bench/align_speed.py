@@ -1,0 +1,130 @@
+"""Speed of the ``embed`` aligner vs the ``simalign`` package (same model, layer, method,
+identical links required), and eflomal's pairs/s.
+
+Data: the first ``--pairs`` (default 1,000) sentences of English CoNLL-2003 train with
+their DeepL Spanish translation (see ``bench/align_data.py``). Both embedding aligners
+run in ONE process with the same torch threads; the pairs are cut into ``--blocks``
+blocks and each block is aligned by both, alternating which goes first, so that load
+from other processes on the shared CPU hits both alike. Model loading (and a 4-pair
+warm-up) is excluded from both timings. Every pair's links are compared; the number of
+pairs whose links differ is reported (it must be 0).
+
+    PROJECTION_DATA=/work/shared/data python -m bench.align_speed [--model models/e5-small] \\
+        [--layer 8] [--method argmax] [--pairs 1000] [--blocks 4]
+
+Writes ``bench/out/align_speed.json`` and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+OUT = REPO / "bench" / "out"
+SIMALIGN_METHOD = {"argmax": ("a", "inter"), "itermax": ("i", "itermax"), "match": ("m", "mwmf")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=str(REPO / "models" / "e5-small"))
+    ap.add_argument("--layer", type=int, default=8)
+    ap.add_argument("--method", default="argmax", choices=sorted(SIMALIGN_METHOD))
+    ap.add_argument("--pairs", type=int, default=1000)
+    ap.add_argument("--blocks", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-eflomal", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("PROJECTION_PROGRESS", "0")
+    logging.getLogger("simalign").setLevel(logging.WARNING)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from simalign import SentenceAligner
+
+    from bench import align_data
+    from projection.align import aligners
+
+    all_pairs = align_data.conll_deepl_es()
+    pairs = all_pairs[: args.pairs]
+    flag, key = SIMALIGN_METHOD[args.method]
+
+    t0 = time.perf_counter()
+    ours = aligners.create("embed", model=args.model, layer=args.layer, method=args.method, device="cpu")
+    ours.align(pairs[:4])
+    load_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = SentenceAligner(model=args.model, token_type="bpe", matching_methods=flag, device="cpu", layer=args.layer)
+    for s, t in pairs[:4]:
+        ref.get_word_aligns(s, t)
+    load_ref = time.perf_counter() - t0
+
+    size = -(-len(pairs) // args.blocks)
+    blocks = [pairs[k:k + size] for k in range(0, len(pairs), size)]
+    got, expected, t_ours, t_ref, per_block = [], [], 0.0, 0.0, []
+    load_start = os.getloadavg()
+    for b, block in enumerate(blocks):
+        def run_ours():
+            t = time.perf_counter()
+            out = ours.align(block)
+            return out, time.perf_counter() - t
+
+        def run_ref():
+            t = time.perf_counter()
+            out = [ref.get_word_aligns(s, tt)[key] for s, tt in block]
+            return out, time.perf_counter() - t
+
+        if b % 2 == 0:
+            (g, dt_o), (e, dt_r) = run_ours(), run_ref()
+        else:
+            (e, dt_r), (g, dt_o) = run_ref(), run_ours()
+        got += g
+        expected += e
+        t_ours += dt_o
+        t_ref += dt_r
+        per_block.append({"pairs": len(block), "embed_s": dt_o, "simalign_s": dt_r, "first": "embed" if b % 2 == 0 else "simalign"})
+        print(f"block {b}: {len(block)} pairs  embed {dt_o:.1f} s  simalign {dt_r:.1f} s  ({dt_r / dt_o:.1f}x)", flush=True)
+    differ = [k for k, (g, e) in enumerate(zip(got, expected)) if sorted(g.links) != [tuple(x) for x in e]]
+    result = {
+        "pairs": len(pairs), "model": args.model, "layer": args.layer, "method": args.method,
+        "torch_threads": torch.get_num_threads(), "embed_seconds": t_ours, "simalign_seconds": t_ref,
+        "embed_pairs_per_s": len(pairs) / t_ours, "simalign_pairs_per_s": len(pairs) / t_ref,
+        "speedup": t_ref / t_ours, "pairs_with_different_links": len(differ), "differing_pair_indices": differ[:20],
+        "links": sum(len(g) for g in got), "load_seconds": {"embed": load_ours, "simalign": load_ref},
+        "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "blocks": per_block,
+        "signature": ours.signature(),
+    }
+    del ours, ref
+
+    if not args.skip_eflomal:
+        efl = []
+        for label, subset in ((f"{len(pairs):,} pairs", pairs), (f"all {len(all_pairs):,} pairs", all_pairs)):
+            al = aligners.create("eflomal")
+            t = time.perf_counter()
+            al.align(subset)
+            dt = time.perf_counter() - t
+            efl.append({"pairs": len(subset), "seconds": dt, "pairs_per_s": len(subset) / dt})
+            print(f"eflomal {label}: {dt:.1f} s ({len(subset) / dt:,.0f} pairs/s)", flush=True)
+        result["eflomal"] = efl
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "align_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n== {len(pairs):,} pairs CoNLL-2003 en / DeepL es, {Path(args.model).name}, layer {args.layer}, "
+          f"{args.method}, {result['torch_threads']} threads, load avg {load_start[0]:.1f} -> {result['loadavg_end'][0]:.1f}")
+    print(f"embed (batched):  {t_ours:7.1f} s  {result['embed_pairs_per_s']:7.1f} pairs/s")
+    print(f"simalign package: {t_ref:7.1f} s  {result['simalign_pairs_per_s']:7.1f} pairs/s")
+    print(f"speed-up {result['speedup']:.2f}x; pairs with different links: {len(differ)} of {len(pairs)}")
+    for row in result.get("eflomal", []):
+        print(f"eflomal: {row['pairs']:,} pairs in {row['seconds']:.1f} s = {row['pairs_per_s']:,.0f} pairs/s")
+    print(f"wrote {OUT / 'align_speed.json'}")
+
+
+if __name__ == "__main__":
+    main()
