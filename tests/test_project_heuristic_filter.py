@@ -66,6 +66,11 @@ def test_markers_assign_marked_spans_and_fall_back():
     ps = projectors.create("markers").project([_inp(src, tags, tgt, links, [Span(2, 4, "PER")])])[0]
     assert _view(ps)[0] == ("a Obama", "projected")
     assert ps.entities[0].method == "markers"
+    # even against an unmarked candidate with a perfect score
+    inp = _inp("India and England", "B-LOC O B-LOC", "India y objetivo de Inglaterra", "0-0 1-1 2-2",
+               [Span(0, 1, "LOC"), Span(4, 5, "LOC")])
+    ps = projectors.create("markers").project([inp])[0]
+    assert _view(ps) == [("India", "projected"), ("Inglaterra", "projected")]
 
 
 def _ps(statuses, scores=None, tokens=("a", "b", "c")):

@@ -220,3 +220,20 @@ def test_offline_pipeline_with_apertium(tmp_path, sample_path):
     projected = rundir.read_projections(tmp_path / "run")
     assert len(projected) == 12 and all(ps.target_tokens for ps in projected)
     assert res.stats["projected"] >= 0.7 * res.stats["entities"]
+
+
+@pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium is not installed")
+def test_markers_pipeline_with_apertium(tmp_path, sample_path):
+    sents = read_conll(sample_path)[:12]
+    src = tmp_path / "src.conll"
+    write_conll(sents, src)
+    res = pl.run("es", "offline", str(src), tmp_path / "run", overrides=["project.method=markers"])
+    assert res.manifest["engines"]["project"]["method"] == "markers"
+    projected = rundir.read_projections(tmp_path / "run")
+    methods = [e.method for ps in projected for e in ps.entities if str(e.status) == "projected"]
+    assert methods.count("markers") >= 0.8 * len(methods)
+    assert all("markers_lost" in ps.meta for ps in projected)
+    # Apertium leaves names it does not know untranslated: marked names come back verbatim
+    first = projected[1]
+    assert [" ".join(first.target_tokens[e.target.start:e.target.end]) for e in first.entities] == \
+        [" ".join(first.source.tokens[e.source.start:e.source.end]) for e in first.entities]

@@ -6,8 +6,8 @@ source entity they belong to when two entities share a label, and some entities 
 their markers in translation. So:
 
 1. every marked span is a candidate for every source entity with the same label, scored
-   by its n-gram score (alignment, name and embedding evidence) plus 1, so that a marked
-   span always beats an unmarked candidate and the evidence decides between entities of
+   by its n-gram score (alignment, name and embedding evidence, at most 1) plus 2, so that
+   a marked span always beats an unmarked candidate and the evidence decides between entities of
    the same label;
 2. entities left without a marked span fall back to ordinary n-gram candidates that do
    not overlap the spans already taken (method ``ngram`` in the record);
@@ -25,6 +25,9 @@ import numpy as np
 from projection.project.base import ProjectionInput, batch_spans, make_sentence
 from projection.project.ngram import NgramProjector, _Candidates
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
+
+
+MARK_BONUS = 2.0  # n-gram scores are at most 1
 
 
 @dataclass
@@ -57,7 +60,7 @@ class MarkersProjector(NgramProjector):
                 k += 1
         ent_sent, ent_span, cands, best, bs, be, has_link, extra_scores = self._candidates(inputs, spans, extra)
         K = len(ent_span)
-        # marked spans join the candidates with a bonus of 1
+        # marked spans join the candidates with a bonus that puts them above every unmarked one
         m_ent = [k for k in range(K) for _ in extra.get(k, ())]
         m_start = [s for k in range(K) for s, _ in extra.get(k, ())]
         m_end = [e for k in range(K) for _, e in extra.get(k, ())]
@@ -66,7 +69,7 @@ class MarkersProjector(NgramProjector):
         all_c = _Candidates(np.concatenate([cands.ent, np.asarray(m_ent, dtype=np.int64)]),
                             np.concatenate([cands.start, np.asarray(m_start, dtype=np.int64)]),
                             np.concatenate([cands.end, np.asarray(m_end, dtype=np.int64)]),
-                            np.concatenate([cands.score, 1.0 + np.asarray(m_base, dtype=np.float32)]).astype(np.float32))
+                            np.concatenate([cands.score, MARK_BONUS + np.asarray(m_base, dtype=np.float32)]).astype(np.float32))
         chosen = self._match(ent_sent, K, all_c)
         out: list[list[ProjectedEntity]] = [[] for _ in inputs]
         for k, sp in enumerate(ent_span):
@@ -74,7 +77,7 @@ class MarkersProjector(NgramProjector):
             c = int(chosen[k])
             if c >= 0:
                 marked = c >= n_plain
-                score = float(all_c.score[c]) - (1.0 if marked else 0.0)
+                score = float(all_c.score[c]) - (MARK_BONUS if marked else 0.0)
                 rec = self._record(inputs[b], sp, Span(int(all_c.start[c]), int(all_c.end[c]), sp.label), score,
                                    EntityStatus.PROJECTED, "markers" if marked else "ngram")
             else:
