@@ -24,8 +24,18 @@ from projection.registry import Registry
 from projection.translate.base import Translator
 from projection.translate.cache import CachedTranslator, TranslationCache, cache_root, cached
 from projection.translate.languages import Language, nllb_code, resolve_language
-from projection.translate.markers import MarkedTranslation, mark, marker_stats, parse_marked, translate_marked
 from projection.translate.text import detokenize, tokenize, tokenize_with_offsets
+
+_MARKER_NAMES = ("MarkedTranslation", "mark", "marker_stats", "parse_marked", "translate_marked")
+
+
+def __getattr__(name: str) -> Any:
+    """Marker functions load on first use: plain translation (and its cached reruns) does not need them."""
+    if name in _MARKER_NAMES:
+        from projection.translate import markers
+
+        return getattr(markers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 translators: Registry[Any] = Registry("translation engine")
 translators.add("nllb", "projection.translate.nllb:NllbTranslator")

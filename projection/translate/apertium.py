@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import unicodedata
+from pathlib import Path
 from functools import lru_cache
 from typing import Any
 
@@ -130,16 +131,26 @@ def _from_stream(text: str, as_html: bool) -> str:
     return "".join(out)
 
 
+MODE_DIRS = ("/usr/share/apertium/modes", "/usr/local/share/apertium/modes")
+
+
 @lru_cache(maxsize=1)
 def available_modes() -> tuple[str, ...]:
-    """Installed Apertium modes (``apertium -l``); a clear error if Apertium is missing."""
+    """Installed Apertium modes; a clear error if Apertium is missing.
+
+    The mode files are listed directly (what ``apertium -l`` prints, without starting a
+    shell script); ``apertium -l`` is the fallback for unusual installations.
+    """
     if shutil.which("apertium") is None:
         raise ProjectionError(
             "Apertium is not installed: install the Debian packages, e.g. "
             "`sudo apt-get install apertium apertium-eng-spa` (or apertium-eng-cat, apertium-en-gl, apertium-eo-en)"
         )
-    res = subprocess.run(["apertium", "-l"], capture_output=True, text=True, env=_env())
-    return tuple(sorted(m.strip() for m in res.stdout.split() if m.strip()))
+    modes = {p.stem for d in MODE_DIRS if Path(d).is_dir() for p in Path(d).glob("*.mode")}
+    if not modes:
+        res = subprocess.run(["apertium", "-l"], capture_output=True, text=True, env=_env())
+        modes = {m.strip() for m in res.stdout.split() if m.strip()}
+    return tuple(sorted(modes))
 
 
 def _env() -> dict[str, str]:
@@ -178,13 +189,31 @@ def find_mode(src_lang: str, tgt_lang: str, explicit: str | None = None) -> str:
     raise ProjectionError(f"no Apertium mode for {src_lang}->{tgt_lang} (tried {', '.join(candidates)}): {hint}")
 
 
-@lru_cache(maxsize=16)
-def _deb_version(package: str) -> str:
+@lru_cache(maxsize=1)
+def _dpkg_versions() -> dict[str, str]:
+    """Installed Debian package versions, read from dpkg's status file (no subprocess)."""
+    versions: dict[str, str] = {}
     try:
-        res = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
-        return res.stdout.strip() or "unknown"
+        text = Path("/var/lib/dpkg/status").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return "unknown"
+        return versions
+    for para in text.split("\n\n"):
+        name = version = None
+        installed = False
+        for line in para.split("\n"):
+            if line.startswith("Package: "):
+                name = line[9:].strip()
+            elif line.startswith("Version: "):
+                version = line[9:].strip()
+            elif line.startswith("Status: "):
+                installed = line.rstrip().endswith(" installed")
+        if name and version and installed:
+            versions[name] = version
+    return versions
+
+
+def _deb_version(package: str) -> str:
+    return _dpkg_versions().get(package, "unknown")
 
 
 class ApertiumTranslator:
@@ -205,9 +234,18 @@ class ApertiumTranslator:
         self.mark_unknown = bool(mark_unknown)
         self.timeout = timeout
         self.chunk_size = 2000
+        self._signature: dict[str, Any] | None = None
 
     def signature(self) -> dict[str, Any]:
+        if self._signature is None:
+            self._signature = self._make_signature()
+        return self._signature
+
+    def _make_signature(self) -> dict[str, Any]:
         pkg = DEBIAN_PACKAGES.get(self.mode, "")
+        if not pkg:  # a mode we have no table entry for: name the package that ships the mode file
+            pkg = next((p for p in _dpkg_versions() if p.startswith("apertium-") and all(
+                part in p for part in self.mode.split("_")[0].split("-"))), "")
         return {
             "engine": self.name,
             "mode": self.mode,

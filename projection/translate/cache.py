@@ -67,13 +67,24 @@ class TranslationCache:
             "CREATE TABLE IF NOT EXISTS translations ("
             " key TEXT PRIMARY KEY, translation TEXT NOT NULL, engine TEXT NOT NULL, created REAL NOT NULL)"
         )
+        # results of cheap-but-not-free deterministic steps (detokenisation of a corpus), keyed the same way
+        self._db.execute("CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def get_many(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
+        step = 30000  # below SQLITE_MAX_VARIABLE_NUMBER (32766 since sqlite 3.32; 999 before)
+        i = 0
+        while i < len(keys):
+            part = keys[i : i + step]
             q = f"SELECT key, translation FROM translations WHERE key IN ({','.join('?' * len(part))})"
-            found.update(self._db.execute(q, part).fetchall())
+            try:
+                found.update(self._db.execute(q, part).fetchall())
+            except sqlite3.OperationalError as e:
+                if "too many" not in str(e) or step <= 900:
+                    raise
+                step = 900
+                continue
+            i += len(part)
         return found
 
     def put_many(self, items: list[tuple[str, str]], engine: str) -> None:
@@ -84,6 +95,25 @@ class TranslationCache:
                 "INSERT OR REPLACE INTO translations (key, translation, engine, created) VALUES (?, ?, ?, ?)",
                 [(k, v, engine, now) for k, v in items],
             )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def memo_get(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            q = f"SELECT key, value FROM memo WHERE key IN ({','.join('?' * len(part))})"
+            found.update(self._db.execute(q, part).fetchall())
+        return found
+
+    def memo_put(self, items: list[tuple[str, str]]) -> None:
+        if not items:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO memo (key, value) VALUES (?, ?)", items)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")

@@ -23,37 +23,79 @@ CORPUS_SUFFIXES = {".conll", ".tsv", ".jsonl", ".parquet", ".conll02", ".conll03
 OUTPUT_CORPUS_SUFFIXES = {".conll", ".tsv", ".jsonl", ".parquet"}
 
 
-def read_input(ref: str, force_text: bool = False) -> tuple[list[str] | None, list[Sentence] | None]:
-    """(lines, None) for plain text, (None, sentences) for a corpus."""
-    from projection.corpora import is_corpus_name, load_corpus
+def _classify(ref: str, force_text: bool) -> tuple[str, Path, dict[str, Any]]:
+    """("corpus", path, load_corpus kwargs) or ("text", path, {}) for an input reference."""
+    from projection.corpora import is_corpus_name, load_corpus, resolve_corpus
     from projection.translate.given import _read_lines, looks_like_conll
 
     if not force_text and is_corpus_name(ref):
-        return None, load_corpus(ref)
+        return "corpus", resolve_corpus(ref), {}
     path = Path(ref)
     if not path.exists():
         if ":" in ref and not path.suffix:
             load_corpus(ref)  # raises "unknown corpus ..." with the known names
         raise ProjectionError(f"{ref}: no such file, and not a corpus name (try e.g. conll2003-en:train or sample:train)")
-    if not force_text:
-        if path.suffix.lower() in CORPUS_SUFFIXES:
-            return None, load_corpus(ref)
-        lines = _read_lines(path, "utf-8")
-        if looks_like_conll(lines):
-            return None, load_corpus(ref, fmt="conll")
-        return lines, None
-    return _read_lines(path, "utf-8"), None
+    if force_text:
+        return "text", path, {}
+    if path.suffix.lower() in CORPUS_SUFFIXES:
+        return "corpus", path, {}
+    if looks_like_conll(_read_lines(path, "utf-8")[:2000]):
+        return "corpus", path, {"fmt": "conll"}
+    return "text", path, {}
+
+
+def read_input(ref: str, force_text: bool = False) -> tuple[list[str] | None, list[Sentence] | None]:
+    """(lines, None) for plain text, (None, sentences) for a corpus."""
+    from projection.corpora import load_corpus
+    from projection.translate.given import _read_lines
+
+    kind, path, kwargs = _classify(ref, force_text)
+    if kind == "text":
+        return _read_lines(path, "utf-8"), None
+    return None, load_corpus(ref, **kwargs)
+
+
+def corpus_texts(ref: str, lang: str, cache: Any = None) -> list[str]:
+    """The detokenised sentences of a corpus, memoised by the file's content in the translation cache.
+
+    Reading and detokenising CoNLL-2003 train takes seconds: most of a rerun that the
+    translation cache serves entirely. The memo key is the corpus file's sha256, how it
+    is read, the language, the sacremoses version and the source of the reading and
+    detokenising code, so any change to one of them reads the file again.
+    """
+    import hashlib
+    import json
+
+    import projection.corpora
+    import projection.corpus
+    import projection.translate.text
+    from projection.corpora import load_corpus
+    from projection.store import file_sha256, package_versions
+    from projection.translate.text import detokenize
+
+    if cache is None:
+        return [detokenize(s.tokens, lang) for s in load_corpus(ref)]
+    kind, path, kwargs = _classify(ref, False)
+    code = hashlib.sha256()
+    for mod in (projection.corpus, projection.corpora, projection.translate.text):
+        code.update(Path(mod.__file__).read_bytes())
+    key_src = json.dumps([ref if ":" in ref and not Path(ref).exists() else "", file_sha256(path), kwargs, lang,
+                          package_versions("sacremoses"), code.hexdigest()], sort_keys=True)
+    key = "corpus-texts:" + hashlib.sha256(key_src.encode("utf-8")).hexdigest()[:40]
+    hit = cache.memo_get([key])
+    if key in hit:
+        return json.loads(hit[key])
+    texts = [detokenize(s.tokens, lang) for s in load_corpus(ref, **kwargs)]
+    cache.memo_put([(key, json.dumps(texts, ensure_ascii=False))])
+    return texts
 
 
 def translate_to_file(engine: str, input: str, output: str | Path, src_lang: str = "en", tgt_lang: str = "es", *,
                       markers: bool = False, cache: bool = True, force_text: bool = False,
                       options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Translate ``input`` into ``output``; returns a summary (``translated``, ``cached``, ``seconds``, ...)."""
-    from projection.corpus import write_corpus
     from projection.store import atomic_open
     from projection.translate import cached, translators
-    from projection.translate.markers import marked_sources, marker_stats, parse_marked
-    from projection.translate.text import detokenize
 
     t0 = time.perf_counter()
     opts = dict(options or {})
@@ -61,22 +103,29 @@ def translate_to_file(engine: str, input: str, output: str | Path, src_lang: str
         opts["markers"] = True
     translator = cached(translators.create(engine, src_lang=src_lang, tgt_lang=tgt_lang, **opts),
                         cache_dir=None if cache else False)
-    lines, sentences = read_input(input, force_text)
     output = Path(output)
+    lines: list[str] | None = None
+    sentences: list[Sentence] | None = None
+    kind = _classify(input, force_text)[0]
+    if kind == "corpus" and not markers:
+        texts = corpus_texts(input, src_lang, getattr(translator, "cache", None))
+    else:
+        lines, sentences = read_input(input, force_text)
     summary: dict[str, Any] = {}
     if markers:
         if sentences is None:
             raise ProjectionError("--markers needs a corpus input (CoNLL, JSONL, parquet or a corpus name) with entities")
-        style = translator.marker_style
-        texts = marked_sources(sentences, style, src_lang)
-    elif sentences is not None:
-        texts = [detokenize(s.tokens, src_lang) for s in sentences]
-    else:
-        texts = list(lines or [])
+        from projection.translate.markers import marked_sources
+
+        texts = marked_sources(sentences, translator.marker_style, src_lang)
+    elif lines is not None:
+        texts = list(lines)
     out = translator.translate(texts)
     if markers:
         assert sentences is not None
-        from projection.translate.markers import MarkedTranslation
+        from projection.corpus import write_corpus
+        from projection.translate.markers import MarkedTranslation, marker_stats, parse_marked
+        from projection.translate.text import detokenize
 
         results: list[MarkedTranslation] = []
         for s, o in zip(sentences, out):

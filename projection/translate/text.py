@@ -50,7 +50,7 @@ def detokenize(tokens: list[str], lang: str = "en") -> str:
     with _lock:  # sacremoses' detokenizer keeps no state, but guard the lru_cache construction
         detok = _moses(code)
     text = detok.detokenize([t for t in tokens if t.strip()], unescape=False)
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=64)
@@ -98,4 +98,4 @@ def clean_text(text: str) -> str:
     MT engines get one sentence per line, so a newline inside an input must never reach
     them; stripping also makes ``"a "`` and ``"a"`` share a cache entry.
     """
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())

@@ -1,0 +1,78 @@
+"""`projection translate` run twice with the same arguments: first translates, second is served from the cache.
+
+Measures what a user sees: wall time of the whole command (interpreter start, corpus
+loading, detokenisation, cache lookups, writing) for both runs, the sentences/s of the
+first, the line count of the output, and that the second run reports ``cached`` = all
+lines and writes byte-identical output. Uses a fresh cache folder under ``bench/out``.
+
+    PROJECTION_DATA=/work/shared/data python -m bench.translate_cached                      # Apertium eng-spa, CoNLL-2003 train
+    python -m bench.translate_cached --input sample:train --engine nllb -- --model DIR ...  # any engine / input
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+
+
+def run_once(args: list[str], env: dict[str, str]) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "projection", "translate", *args, "--json"], capture_output=True,
+                         text=True, env=env, cwd=REPO)
+    wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        sys.exit(f"projection translate failed:\n{res.stderr}")
+    return wall, json.loads(res.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engine", default="apertium")
+    ap.add_argument("--input", default="conll2003-en:train")
+    ap.add_argument("--src-lang", default="en")
+    ap.add_argument("--tgt-lang", default="es")
+    ap.add_argument("--name", default=None, help="name of the result files (default: engine-input)")
+    ap.add_argument("extra", nargs="*", help="further `projection translate` options, after --")
+    a = ap.parse_args()
+    name = a.name or f"{a.engine}-{a.input.replace(':', '.')}"
+    cache = OUT / f"cache-{name}"
+    shutil.rmtree(cache, ignore_errors=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    output = OUT / f"{name}.{a.tgt_lang}.txt"
+    env = dict(os.environ, PROJECTION_CACHE=str(cache), PROJECTION_PROGRESS="0")
+    args = ["--engine", a.engine, "--src-lang", a.src_lang, "--tgt-lang", a.tgt_lang, "--input", a.input,
+            "--output", str(output), *a.extra]
+    print("command: projection translate " + " ".join(args) + " --json", flush=True)
+    wall1, s1 = run_once(args, env)
+    first = output.read_bytes()
+    lines = first.decode("utf-8").count("\n")
+    wall2, s2 = run_once(args, env)
+    same = output.read_bytes() == first
+    result = {
+        "command": "projection translate " + " ".join(args) + " --json",
+        "lines_out": lines, "first": {"wall_s": round(wall1, 2), **{k: s1[k] for k in ("lines", "translated", "cached", "empty", "seconds")}},
+        "second": {"wall_s": round(wall2, 2), **{k: s2[k] for k in ("lines", "translated", "cached", "empty", "seconds")}},
+        "first_sentences_per_s": round(s1["lines"] / s1["seconds"], 1),
+        "first_sentences_per_s_wall": round(s1["lines"] / wall1, 1),
+        "speedup_wall": round(wall1 / wall2, 1), "speedup_seconds": round(s1["seconds"] / s2["seconds"], 1),
+        "second_output_identical": same,
+    }
+    (OUT / f"translate_cached-{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"first run: {s1['lines']:,} sentences in {wall1:.1f} s wall ({s1['seconds']:.1f} s in-command) = "
+          f"{result['first_sentences_per_s_wall']:,} sentences/s; {lines:,} lines out")
+    print(f"second run: cached {s2['cached']:,} of {s2['lines']:,}, {wall2:.2f} s wall = {result['speedup_wall']}x faster; "
+          f"output identical: {same}")
+
+
+if __name__ == "__main__":
+    main()
