@@ -99,6 +99,19 @@ def corpora() -> None:
 # --------------------------------------------------------------------------- translate (projection/translate/)
 
 
+def _option_value(value: str) -> object:
+    """``--option`` values: integers, floats and true/false become numbers and booleans; the rest stays text."""
+    v = value.strip()
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(v)
+        except ValueError:
+            pass
+    return value
+
+
 @app.command("translate")
 def translate_cmd(
     input: str = typer.Option(..., "--input", "-i", help="Plain text (one sentence per line), a corpus file or a corpus name."),
@@ -125,7 +138,7 @@ def translate_cmd(
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ProjectionError(f"--option expects KEY=VALUE, got {item!r}")
-        opts[key.strip().replace("-", "_")] = int(value) if value.strip().lstrip("-").isdigit() else value
+        opts[key.strip().replace("-", "_")] = _option_value(value)
     for key, value in (("model", model), ("device", device), ("beam_size", beam_size), ("max_length", max_length),
                        ("batch_tokens", batch_tokens)):
         if value is not None:
