@@ -106,3 +106,12 @@ def test_sentence_from_marked():
     res = parse_marked("[ Peter ] vino", "brackets", "es", ["PER"])
     s = res.sentence("x")
     assert s.tokens == ["Peter", "vino"] and s.tags == ["B-PER", "O"]
+
+
+def test_brackets_merge_uses_the_total_count_not_a_greedy_guess():
+    # two source entities; the first came back split in two adjacent pairs, the second intact
+    res = parse_marked("[ Comisión ] [ Europea ] y [ Alemania ]", "brackets", "es", ["ORG", "LOC"])
+    assert res.spans == [Span(0, 2, "ORG"), Span(3, 4, "LOC")] and res.merged == 1 and res.lost == 0
+    # two adjacent source entities stay two
+    res = parse_marked("[ Alemania ] [ Francia ]", "brackets", "es", ["LOC", "LOC"])
+    assert res.spans == [Span(0, 1, "LOC"), Span(1, 2, "LOC")] and res.merged == 0

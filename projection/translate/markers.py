@@ -226,21 +226,23 @@ def parse_marked(text: str, style: str, lang: str, expected: Sequence[str] | Seq
     exp_count = Counter(lab for lab, _ in exp_pairs) if exp_pairs is not None else None
     n_expected = len(exp_pairs) if exp_pairs is not None else 0
 
-    # merge pieces of a split entity: same id, or adjacent with the same label when there are too many
+    # merge pieces of a split entity: same id; or, without ids, adjacent pieces of one label
+    # while there are more pieces of that label than source entities (all of them when unknown)
     merged = 0
+    remaining = Counter(label for _, _, label, _ in pieces)
     out: list[list[Any]] = []
     for s, e, label, ident in pieces:
         if out:
             ps, pe, plabel, pident = out[-1]
             same_id = ident is not None and ident == pident
-            adjacent = s <= pe and plabel == label
-            too_many = (
-                exp_count is None
-                or (label is not None and sum(1 for p in out if p[2] == label) + 1 > exp_count.get(label, 0))
-                or (label is None and len(out) + 1 > n_expected)
-            )
-            if same_id or (adjacent and ident is None and too_many) or (adjacent and ident is not None and pident is None):
+            adjacent = s <= pe and plabel == label and ident is None and pident is None
+            if label is None:
+                too_many = exp_pairs is None or sum(remaining.values()) > n_expected
+            else:
+                too_many = exp_count is None or remaining[label] > exp_count.get(label, 0)
+            if same_id or (adjacent and too_many):
                 out[-1] = [ps, max(pe, e), plabel, pident]
+                remaining[label] -= 1
                 merged += 1
                 continue
         out.append([s, e, label, ident])
