@@ -81,8 +81,11 @@ class HfTranslator:
     def _language_setup(self, tok) -> int | None:
         """Set the source language on the tokenizer; return the forced first target token id."""
         unk = tok.unk_token_id
-        src = resolve_language(self.src_lang)
-        tgt = resolve_language(self.tgt_lang)
+        try:
+            src = resolve_language(self.src_lang)
+            tgt = resolve_language(self.tgt_lang)
+        except ProjectionError:
+            return None  # a language outside NLLB-200: only a bilingual model can serve it
         if tok.convert_tokens_to_ids(tgt.nllb) not in (None, unk):  # NLLB
             tok.src_lang = src.nllb
             return tok.convert_tokens_to_ids(tgt.nllb)
