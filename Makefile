@@ -8,6 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIPELINE ?= auto
+# EXECUTOR=ray runs the stages on Ray (a local instance, or the cluster in RAY_ADDRESS)
+EXECUTOR ?=
 RUNS ?= runs
 MODEL ?= models/e5-small
 ARCH ?= token
@@ -45,7 +47,7 @@ test: $(STAMP)
 	@$(RUNENV) OMP_NUM_THREADS=1 PROJECTION_PROGRESS=0 $(PY) -m pytest -q -n 2 tests
 
 project: $(STAMP)
-	@$(RUNENV) $(PY) -m projection run --lang $(TGT_LIST) --pipeline $(PIPELINE) --out $(RUN_DIR)
+	@$(RUNENV) $(PY) -m projection run --lang $(TGT_LIST) --pipeline $(PIPELINE) --out $(RUN_DIR) $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 train: $(STAMP)
 	@$(RUNENV) $(PY) -m projection train --train $(RUN_DIR)/projected.conll --model $(MODEL) --arch $(ARCH) --out $(RUN_DIR)/model $(TRAIN_ARGS)

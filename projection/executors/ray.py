@@ -22,7 +22,9 @@ Same results as ``local``
       before and projection after stay sharded. eflomal has no random seed, so two of its
       runs can differ slightly under any executor.
     * ``given`` translations (:data:`POSITIONAL_TRANSLATORS`) are matched to sentences by
-      position in the whole file: one task per language reads them.
+      position in the whole file: the driver reads them exactly as the ``local`` executor
+      does (cached in the run directory under the same name) and ships each shard its
+      slice; workers need not see the file.
     * Neural translation (NLLB via CTranslate2) decodes in length-sorted batches, and
       batch composition can change a translation in rare cases: a shard is a different
       batch set than the whole corpus. Translations are cached per sentence
@@ -73,7 +75,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "pip install 'projection[ray]'"
 # Translators whose output for a sentence is fixed by its position in the whole input, not
-# by its text (translations read from a file): run once per language, never sharded.
+# by its text (translations read from a file): read on the driver, never sharded.
 POSITIONAL_TRANSLATORS = frozenset({"given"})
 # Environment of the driver that the workers need to find the same data, caches and models.
 FORWARDED_ENV = ("PROJECTION_DATA", "PROJECTION_CACHE", "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT",
@@ -97,6 +99,57 @@ def _memory_bytes() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 8 << 30
+
+
+# --------------------------------------------------------------------------- the Ray instance
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[dict[str, Any]]:
+    """Ray for one run: the instance this process is already connected to, else the cluster at
+    ``address`` / ``$RAY_ADDRESS``, else a private local instance sized to this machine.
+
+    The local instance has no dashboard, no token (``RAY_AUTH_MODE=disabled``), no usage
+    report, ``num_cpus`` CPU slots (default: the cores, at least 2) and an object store of
+    at most 2 GiB; it is shut down at the end and the processes it started are reaped.
+    Yields ``address`` (a description), ``cpus``, ``gpus``, ``nodes`` and ``startup_seconds``.
+    """
+    ray = import_ray()
+    # Ray's C++ core logs an error line for every actor pool of Ray Data (restartable actors
+    # with arguments in the object store, ray-project/ray#53727): harmless here, so only
+    # fatal C++ messages are shown unless RAY_BACKEND_LOG_LEVEL says otherwise.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    owned = local = False
+    t0 = time.perf_counter()
+    if ray.is_initialized():
+        where = "the Ray instance of this process"
+    else:
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            where = f"cluster {address}"
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        else:
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            where = "local instance"
+            local = True
+            ray.init(address="local", num_cpus=num_cpus or max(2, os.cpu_count() or 1), include_dashboard=False,
+                     logging_level=logging.WARNING, log_to_driver=False,
+                     object_store_memory=int(min(2 << 30, _memory_bytes() // 5)))
+        owned = True
+    startup = round(time.perf_counter() - t0, 3)
+    res = ray.cluster_resources()
+    info = {"address": where, "cpus": res.get("CPU", 0.0), "gpus": res.get("GPU", 0.0),
+            "nodes": len([n for n in ray.nodes() if n.get("Alive")]), "startup_seconds": startup}
+    try:
+        yield info
+    finally:
+        if owned:
+            # Workers of a local instance exit on their own once the raylet is gone, but may
+            # take a minute: reap the processes this run started (by pid and start time).
+            started = _descendants(os.getpid()) if local else []
+            ray.shutdown()
+            _reap(started)
 
 
 # --------------------------------------------------------------------------- resources
@@ -141,7 +194,9 @@ def plan_pools(stages: Sequence[tuple[str, int, bool]], cpus: float, gpus: float
     total = sum(size for _, size, _ in plans)
     free = max(cpus - 1.0, cpus / 2)
     each = max(0.01, min(1.0, math.floor(100 * free / max(total, 1)) / 100))
-    return [Pool(stage, size, each, per, max(1, int(cpus // size))) for stage, size, per in plans]
+    # threads: the pool's share of the CPUs (a GPU actor needs few)
+    return [Pool(stage, size, each, per, max(1, min(4 if per else 1 << 10, int(cpus // size))))
+            for stage, size, per in plans]
 
 
 # --------------------------------------------------------------------------- per-job plan
@@ -220,6 +275,9 @@ class RayExecutor:
         t0 = time.perf_counter()
         plans = [self._plan(i, job, log) for i, job in enumerate(jobs)]
         timings: dict[str, float] = {}
+        for p in plans:
+            if p.corpus_translate and p.pending():
+                self._translate_on_driver(p, log)
         if any(p.pending() for p in plans):
             with self._cluster(log) as startup:
                 timings["ray_start"] = startup
@@ -282,44 +340,11 @@ class RayExecutor:
     # -- the cluster
     @contextlib.contextmanager
     def _cluster(self, log: Callable[[str], None]) -> Iterator[float]:
-        ray = import_ray()
-        # Ray's C++ core logs an error line for every actor pool of Ray Data (restartable actors
-        # with arguments in the object store, ray-project/ray#53727): harmless here, so only
-        # fatal C++ messages are shown unless RAY_BACKEND_LOG_LEVEL says otherwise.
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-        owned = local = False
-        t0 = time.perf_counter()
-        if ray.is_initialized():
-            where = "the Ray instance of this process"
-        else:
-            address = self.address or os.environ.get("RAY_ADDRESS") or None
-            if address:
-                where = f"cluster {address}"
-                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-            else:
-                # a private instance for this run: no token warning, no dashboard, no usage report
-                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                cpus = self.num_cpus or max(2, os.cpu_count() or 1)
-                where = "local instance"
-                local = True
-                ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING,
-                         log_to_driver=False, object_store_memory=int(min(2 << 30, _memory_bytes() // 5)))
-            owned = True
-        startup = round(time.perf_counter() - t0, 3)
-        res = ray.cluster_resources()
-        self._info.update({"address": where, "cpus": res.get("CPU", 0.0), "gpus": res.get("GPU", 0.0),
-                           "nodes": len([n for n in ray.nodes() if n.get("Alive")]), "startup_seconds": startup})
-        log(f"ray: {where}: {res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs; ready in {startup:.1f} s")
-        try:
-            yield startup
-        finally:
-            if owned:
-                # Workers of a local instance exit on their own once the raylet is gone, but
-                # may take a minute: reap the processes this run started (by pid).
-                started = _descendants(os.getpid()) if local else []
-                ray.shutdown()
-                _reap(started)
+        with ray_session(self.address, self.num_cpus) as info:
+            self._info.update(info)
+            log(f"ray: {info['address']}: {info['cpus']:g} CPUs, {info['gpus']:g} GPUs; "
+                f"ready in {info['startup_seconds']:.1f} s")
+            yield info["startup_seconds"]
 
     # -- execution
     def _execute_all(self, plans: list[_Plan], log: Callable[[str], None]) -> None:
@@ -327,13 +352,9 @@ class RayExecutor:
 
         specs = [p.spec for p in plans]
         todo = [p for p in plans if p.pending()]
-        # 0. what earlier runs stored around whole-corpus stages
+        # 1. what earlier runs stored around a whole-corpus aligner
         for p in todo:
             store = pl.StageStore(Path(p.dir))
-            if p.corpus_translate:
-                rows = store.read_jsonl("translate.jsonl")
-                if rows is not None and len(rows) == len(p.job.sentences):
-                    self._scatter_rows(p, rows)
             if p.corpus_align:
                 got = store.read_alignments("align.npz")
                 if got is not None and len(got[0]) == len(p.job.sentences):
@@ -342,17 +363,6 @@ class RayExecutor:
                     if s.rows is None:
                         rows = store.read_jsonl(_translation_name(s.index))
                         s.rows = rows if rows is not None and len(rows) == s.stop - s.start else None
-
-        # 1. translations read by position: one task per language
-        items = [self._item(p, -1, {"sentences": p.job.sentences})
-                 for p in todo if p.corpus_translate and p.shards[0].rows is None]
-        if items:
-            def corpus_translated(p: _Plan, shard: int, payload: dict[str, Any]) -> None:
-                pl.StageStore(Path(p.dir)).write_jsonl("translate.jsonl", payload["rows"])
-                self._account(p, payload)
-                self._scatter_rows(p, payload["rows"])
-
-            self._run_dataset(plans, items, ["translate"], specs, corpus_translated, "translate (whole corpora)", log)
 
         # 2. a corpus-level aligner needs every shard translated first (stored per shard)
         items = [self._item(p, s.index, {"sentences": p.job.sentences[s.start:s.stop]})
@@ -397,8 +407,30 @@ class RayExecutor:
                 pl.StageStore(Path(p.dir)).write_jsonl(_shard_name(shard), [header, *payload["projected"]])
                 self._account(p, payload)
                 s.projected, s.rows, s.aligns, s.sims = payload["projected"], None, None, None
+                self._maybe_die()
 
             self._run_dataset(plans, items, needed, specs, shard_done, " -> ".join(needed), log)
+
+    def _maybe_die(self) -> None:
+        """Fault injection (``$PROJECTION_RAY_KILL_ONCE=driver:FILE``): the whole job is killed
+        once, right after its first finished shard was stored, as a test of resuming."""
+        if self.kill_once and self.kill_once[0] == "driver":
+            from projection.executors.ray_stages import kill_once
+
+            kill_once(self.kill_once[1], "driver")
+
+    def _translate_on_driver(self, p: _Plan, log: Callable[[str], None]) -> None:
+        from projection import pipeline as pl
+        from projection import rundir
+
+        job = p.job
+        log(f"translate: {job.config.translate['engine']} ({len(job.sentences):,} sentences, read on the driver)")
+        store = pl.StageStore(job.out / rundir.STAGES)
+        rows, info = pl._translate_stage(store, job.sentences, job.config, job.lang, job.src_key, job.markers, log)
+        if not info["cached"]:
+            p.seconds["translate"] += info["seconds"]
+            p.worked["translate"] += 1
+        self._scatter_rows(p, rows)
 
     @staticmethod
     def _aligned(p: _Plan) -> bool:
@@ -529,7 +561,7 @@ def _descendants(root: int) -> list[tuple[int, str]]:
     return out
 
 
-def _reap(procs: list[tuple[int, str]], grace_s: float = 10.0) -> None:
+def _reap(procs: list[tuple[int, str]], grace_s: float = 3.0) -> None:
     """Wait up to ``grace_s`` for these processes to exit, then SIGKILL the rest (same pid and start time)."""
     import signal
 

@@ -16,7 +16,8 @@ executor does it, so both produce the same sentences.
 Fault injection, for testing restarts on a cluster: ``kill_once=(stage, flag_file)`` makes
 the first actor of that stage that finds no ``flag_file`` create it and SIGKILL its own
 process before working on its batch (the executor passes ``$PROJECTION_RAY_KILL_ONCE`` =
-``stage:flag_file``). Ray restarts the actor and retries the batch.
+``stage:flag_file``). Ray restarts the actor and retries the batch. With ``driver:flag_file``
+the executor kills the whole job instead, right after storing its first finished shard.
 """
 
 from __future__ import annotations
@@ -34,6 +35,17 @@ import numpy as np
 # How many engines (per kind) an actor keeps. A translator is per target language, so an
 # actor that moves on to another language's shards drops the oldest one.
 ENGINE_CACHE = 2
+
+
+def kill_once(flag: str, who: str) -> None:
+    """SIGKILL this process unless ``flag`` exists; create ``flag`` first (fault injection)."""
+    try:
+        fd = os.open(flag, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.write(fd, f"{who} {os.getpid()} killed itself\n".encode())
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 class _Stage:
@@ -67,15 +79,8 @@ class _Stage:
         return value
 
     def _maybe_die(self) -> None:
-        if not self.kill_once or self.kill_once[0] != self.stage:
-            return
-        try:
-            fd = os.open(self.kill_once[1], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return
-        os.write(fd, f"{self.stage} actor {os.getpid()} killed itself\n".encode())
-        os.close(fd)
-        os.kill(os.getpid(), signal.SIGKILL)
+        if self.kill_once and self.kill_once[0] == self.stage:
+            kill_once(self.kill_once[1], f"{self.stage} actor")
 
     def process(self, job: int, payload: dict[str, Any]) -> None:
         raise NotImplementedError

@@ -1,0 +1,213 @@
+"""Executors: the ray executor gives the local executor's files, survives a killed actor and resumes a
+killed job; executor choice, pool sizing and errors.
+
+The Ray tests share one local Ray instance with 2 CPUs (module fixture), run on 40 sentences of
+the bundled sample in shards of 10, with the deterministic ``given`` translation + a tiny random
+encoder + ngram, and leave no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from projection import pipeline as pl
+from projection import rundir
+from projection.corpus import read_conll, write_conll
+from projection.errors import ProjectionError
+from projection.executors import executors
+from projection.executors.ray import _descendants, plan_pools
+from tiny import tiny_encoder
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUTS = (rundir.PROJECTIONS, rundir.PROJECTED_CONLL, rundir.PROJECTED_PARQUET, rundir.ENTITIES)
+N_SENTENCES, SHARD = 40, 10
+LANGS = ("es", "de")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A source of 40 sentences, their 'translations' (the sentences themselves), a pipeline file."""
+    root = tmp_path_factory.mktemp("executors")
+    model = tiny_encoder(root / "models", "xlmr")
+    sents = read_conll(REPO / "data" / "sample" / "sample.conll")[:N_SENTENCES]
+    src = root / "src.conll"
+    write_conll(sents, src)
+    trans = root / "translations.txt"
+    trans.write_text("".join(" ".join(s.tokens) + "\n" for s in sents), encoding="utf-8")
+    pfile = root / "p.toml"
+    pfile.write_text(f"""
+[translate]
+engine = "given"
+path = "{trans}"
+
+[align]
+engine = "embed"
+model = "{model}"
+layer = 2
+method = "itermax"
+
+[project]
+method = "ngram"
+""", encoding="utf-8")
+    return root, pfile, src
+
+
+@pytest.fixture(scope="module")
+def local_runs(setup):
+    """The local executor's runs of both languages, aligned in chunks of SHARD sentences."""
+    root, pfile, src = setup
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PROJECTION_CACHE", str(root / "cache-local"))
+        mp.setattr(pl, "ALIGN_CHUNK", SHARD)
+        results = pl.run_many(LANGS, pfile, str(src), root / "local", executor="local")
+    return {r.manifest["target_lang"]: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    pytest.importorskip("ray")
+    from projection.executors.ray import ray_session
+
+    before = {pid for pid, _ in _descendants(os.getpid())}
+    with ray_session(num_cpus=2) as info:
+        yield info
+    left = [pid for pid, _ in _descendants(os.getpid()) if pid not in before]
+    assert not left, f"processes left behind by the Ray instance: {left}"
+
+
+def _same_files(a: Path, b: Path) -> None:
+    for name in OUTPUTS:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs between {a} and {b}"
+
+
+@pytest.mark.slow
+def test_ray_writes_the_local_files_for_each_language(setup, local_runs, ray_instance, tmp_path):
+    _, pfile, src = setup
+    lines: list[str] = []
+    results = pl.run_many(LANGS, pfile, str(src), tmp_path / "ray", log=lines.append, executor="ray",
+                          shard_size=SHARD)
+    assert [r.out for r in results] == [tmp_path / "ray" / lang for lang in LANGS]  # OUT/<lang>
+    for res in results:
+        lang = res.manifest["target_lang"]
+        _same_files(local_runs[lang].out, res.out)
+        m = rundir.read_manifest(res.out)
+        assert m["executor"]["name"] == "ray" and m["executor"]["shard_size"] == SHARD
+        assert rundir.read_manifest(local_runs[lang].out)["executor"] == {"name": "local"}
+        st = m["stages"]
+        assert st["align"]["shards"] == N_SENTENCES // SHARD and st["align"]["work_items"] == N_SENTENCES // SHARD
+        assert st["translate"]["whole_corpus"] is True and st["align"]["whole_corpus"] is False  # given: by position
+        assert m["counts"] == local_runs[lang].manifest["counts"]
+        assert m["engines"] == local_runs[lang].manifest["engines"]
+    assert any("align -> project" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_killed_actor_is_restarted_and_output_complete(setup, local_runs, ray_instance, tmp_path, monkeypatch):
+    _, pfile, src = setup
+    flag = tmp_path / "killed"
+    monkeypatch.setenv("PROJECTION_RAY_KILL_ONCE", f"align:{flag}")
+    res = pl.run("es", pfile, str(src), tmp_path / "run", executor="ray", shard_size=SHARD)
+    assert "align actor" in flag.read_text()  # an align actor did kill itself mid-run
+    assert res.stats["sentences_in"] == N_SENTENCES
+    _same_files(local_runs["es"].out, res.out)
+
+
+def _session_processes(sid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.slow
+def test_killed_job_resumes_from_its_finished_shards(setup, local_runs, ray_instance, tmp_path):
+    root, pfile, src = setup
+    out, flag = tmp_path / "run", tmp_path / "killed"
+    env = {**os.environ, "PROJECTION_RAY_KILL_ONCE": f"driver:{flag}", "PROJECTION_PROGRESS": "0"}
+    env.pop("RAY_ADDRESS", None)
+    cmd = [sys.executable, "-m", "projection", "run", "--lang", "es", "--pipeline", str(pfile), "--source", str(src),
+           "--out", str(out), "--executor", "ray", "--shard-size", str(SHARD)]
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        log = proc.communicate(timeout=240)[0].decode()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL, log  # the job was killed after its first shard
+    assert len(list(out.glob("stages/ray-*/shard-*.jsonl"))) == 1 and not (out / rundir.MANIFEST).exists()
+    # the killed job's Ray instance dies with it (its per-node agents linger for a while: end them)
+    deadline = time.monotonic() + 60
+    names = lambda: [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in _session_processes(proc.pid)  # noqa: E731
+                     if Path(f"/proc/{p}/cmdline").exists()]
+    while any(b"raylet" in n or b"gcs_server" in n or b"MapWorker" in n for n in names()) and time.monotonic() < deadline:
+        time.sleep(1)
+    core = [n for n in names() if b"raylet" in n or b"gcs_server" in n or b"MapWorker" in n]
+    for pid in _session_processes(proc.pid):
+        os.kill(pid, signal.SIGKILL)
+    assert not core, core
+
+    res = pl.run("es", pfile, str(src), out, executor="ray", shard_size=SHARD)
+    st = res.manifest["stages"]["project"]
+    assert st["shards_cached"] == 1 and st["work_items"] == N_SENTENCES // SHARD - 1
+    _same_files(local_runs["es"].out, out)
+    # finished: a rerun starts no Ray at all
+    lines: list[str] = []
+    again = pl.run("es", pfile, str(src), out, log=lines.append, executor="ray", shard_size=SHARD)
+    assert any("Ray not started" in line for line in lines) and again.manifest["stages"]["project"]["cached"]
+    _same_files(local_runs["es"].out, out)
+
+
+# --------------------------------------------------------------------------- fast checks
+
+
+def test_executor_from_pipeline_file_and_errors(tmp_path, setup):
+    _, pfile, _ = setup
+    assert executors.names() == ["local", "ray"]
+    text = pfile.read_text(encoding="utf-8")
+    good = tmp_path / "ray.toml"
+    good.write_text('[pipeline]\nexecutor = "ray"\n' + text, encoding="utf-8")
+    cfg = pl.load_pipeline(good)
+    assert cfg.executor == "ray" and cfg.to_dict()["executor"] == "ray"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[pipeline]\nexecutor = "spark"\n' + text, encoding="utf-8")
+    with pytest.raises(ProjectionError, match=r"\[pipeline\] executor = 'spark' is not one of: local, ray"):
+        pl.load_pipeline(bad)
+    jobs = [pl.Job("es", cfg, "x", [], "s", tmp_path, "k", [], tmp_path, [], None, False)]
+    assert pl._executor_name(jobs, None) == "ray" and pl._executor_name(jobs, "local") == "local"
+    with pytest.raises(ProjectionError, match="executor ray: .*unexpected keyword"):
+        pl.run("es", pfile, str(setup[2]), tmp_path / "r", executor="ray", adress="x")
+    with pytest.raises(ProjectionError, match="shard-size must be a positive"):
+        executors.create("ray", shard_size=0)
+
+
+def test_missing_ray_names_the_extra(monkeypatch):
+    from projection.executors import ray as rx
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ProjectionError, match=r"pip install 'projection\[ray\]'"):
+        rx.import_ray()
+
+
+def test_pools_leave_a_cpu_slot_free_and_use_gpus():
+    pools = plan_pools([("translate", 8, False), ("align", 8, False), ("project", 8, False)], cpus=2, gpus=0)
+    assert [p.size for p in pools] == [2, 2, 1]
+    assert sum(p.size * p.num_cpus for p in pools) <= 2 - 1  # a pool of 1-CPU actors on 2 CPUs could deadlock
+    assert all(p.num_gpus == 0 for p in pools)
+    gpu = plan_pools([("translate", 8, True), ("align", 8, True), ("project", 8, False)], cpus=32, gpus=4)
+    assert [(p.size, p.num_gpus) for p in gpu] == [(2, 1.0), (2, 1.0), (8, 0.0)]
+    one = plan_pools([("translate", 8, True), ("align", 8, True)], cpus=8, gpus=1)
+    assert [(p.size, p.num_gpus) for p in one] == [(1, 0.5), (1, 0.5)]
+    assert plan_pools([("align", 1, False)], cpus=2, gpus=0)[0].threads == 2  # a whole-corpus task gets the cores
