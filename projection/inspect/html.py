@@ -29,7 +29,7 @@ from projection.inspect.colors import DEFAULT_COLOR, STATUS_COLORS, label_colors
 from projection.inspect.results import METRICS, Results, aggregate, fmt_metric
 from projection.inspect.run import Run, drop_reason, is_kept
 from projection.inspect.select import ENTITY_STATUSES, SENTENCE_STATUSES, Filter
-from projection.inspect.stats import labels_of
+from projection.inspect.stats import kept_projections, labels_of
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence
 from projection.store import atomic_write_text
 
@@ -167,9 +167,9 @@ def sentence_card(ps: ProjectedSentence, colors: dict[str, str], langs: tuple[st
 
 
 def lowest_scoring_sentences(run: Run, n: int = LOWEST) -> list[ProjectedSentence]:
-    """The sentences holding the lowest-scoring entities that have a target span, lowest first."""
+    """The sentences holding the lowest-scoring projections that went into ``projected.conll``, lowest first."""
     by_id = {ps.id: ps for ps in run.sentences}
-    ents = run.entities.dropna(subset=["tgt_start"])
+    ents = kept_projections(run)
     ents = ents[ents["score"].notna()].sort_values("score", kind="stable")
     out, seen = [], set()
     for sid in ents["id"].astype(str):
@@ -184,27 +184,52 @@ def lowest_scoring_sentences(run: Run, n: int = LOWEST) -> list[ProjectedSentenc
 # --------------------------------------------------------------------------- tables
 
 
-def _manifest_html(obj: Any, depth: int = 0) -> str:
-    if isinstance(obj, dict):
-        if not obj:
-            return '<span class="muted">{}</span>'
-        rows = "".join(f"<tr><th>{esc(str(k))}</th><td>{_manifest_html(v, depth + 1)}</td></tr>" for k, v in obj.items())
-        return f'<table class="kv">{rows}</table>'
-    if isinstance(obj, list):
-        if not obj:
-            return '<span class="muted">[]</span>'
-        more = f' <span class="muted">… {len(obj) - MAX_LIST_ITEMS:,} more</span>' if len(obj) > MAX_LIST_ITEMS else ""
-        items = obj[:MAX_LIST_ITEMS]
-        if all(not isinstance(x, (dict, list)) for x in items):
-            return ", ".join(f"<code>{esc(str(x))}</code>" for x in items) + more
-        return "<ol>" + "".join(f"<li>{_manifest_html(x, depth + 1)}</li>" for x in items) + "</ol>" + more
-    if isinstance(obj, bool) or obj is None:
-        return f"<code>{esc(json.dumps(obj))}</code>"
-    if isinstance(obj, float):
-        return f"<code>{obj:,.6g}</code>"
-    if isinstance(obj, int):
-        return f"<code>{obj:,}</code>"
-    return f"<code>{esc(str(obj))}</code>"
+def _flat_items(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"a": {"b": 1}, "c": 2}`` -> ``[("a.b", 1), ("c", 2)]``."""
+    if isinstance(value, dict) and value:
+        return [item for k, v in value.items() for item in _flat_items(v, f"{prefix}{k}.")]
+    return [(prefix[:-1], value)]
+
+
+def _value_html(value: Any) -> str:
+    if isinstance(value, list):
+        if not value:
+            return '<code>[]</code>'
+        more = f' <span class="muted">… {len(value) - MAX_LIST_ITEMS:,} more</span>' if len(value) > MAX_LIST_ITEMS else ""
+        return ", ".join(_value_html(x) for x in value[:MAX_LIST_ITEMS]) + more
+    if isinstance(value, dict):  # only an empty one gets here
+        return "<code>{}</code>"
+    if isinstance(value, bool) or value is None:
+        return f"<code>{esc(json.dumps(value))}</code>"
+    if isinstance(value, float):
+        return f"<code>{value:,.6g}</code>"
+    if isinstance(value, int):
+        return f"<code>{value:,}</code>"
+    return f"<code>{esc(str(value))}</code>"
+
+
+def _chips(items: list[tuple[str, Any]]) -> str:
+    return " ".join(f'<span class="kvi"><i>{esc(k)}</i>{_value_html(v)}</span>' for k, v in items)
+
+
+def _manifest_html(manifest: dict[str, Any]) -> str:
+    """The manifest as one row per top-level key; nested entries as ``key value`` chips, one line per
+    second-level group (``engines`` -> one line per engine), then the full JSON on request."""
+    rows = []
+    for key, value in manifest.items():
+        if isinstance(value, dict) and value:
+            plain = [(k, v) for k, v in value.items() if not (isinstance(v, dict) and v)]
+            lines = [f'<div class="ml">{_chips(plain)}</div>'] if plain else []
+            for sub, subval in value.items():
+                if isinstance(subval, dict) and subval:
+                    lines.append(f'<div class="ml"><b>{esc(str(sub))}</b> {_chips(_flat_items(subval))}</div>')
+            cell = "".join(lines)
+        else:
+            cell = _value_html(value)
+        rows.append(f"<tr><th>{esc(str(key))}</th><td>{cell}</td></tr>")
+    full = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+    return (f'<table class="kv">{"".join(rows)}</table>'
+            f"<details><summary>manifest.json</summary><pre>{esc(full)}</pre></details>")
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], foot: Sequence[str] | None = None,
@@ -287,18 +312,21 @@ code { font:12.5px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monosp
 .figure .v { font-size:24px; font-weight:650; } .figure .k { color:var(--muted); font-size:13px; }
 .warn { background:#fff7e0; border:1px solid #f1d48a; border-radius:8px; padding:8px 12px; margin:12px 0; }
 .manifest { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:8px 12px;
-            max-height:420px; overflow:auto; }
+            max-height:640px; overflow:auto; }
 table.kv { border-collapse:collapse; width:100%; } table.kv th { text-align:left; vertical-align:top;
   padding:3px 12px 3px 0; font-weight:600; white-space:nowrap; width:1%; color:#39424b; font-size:13.5px; }
-table.kv td { padding:3px 0; vertical-align:top; } table.kv table.kv { margin:0; }
-table.kv tr + tr > * { border-top:1px solid #f0f2f4; } ol { margin:0; padding-left:20px; }
+table.kv td { padding:3px 0; vertical-align:top; font-size:13.5px; }
+table.kv tr + tr > * { border-top:1px solid #f0f2f4; }
+.ml { margin:1px 0; } .ml b { font-weight:600; margin-right:4px; color:#39424b; }
+.kvi { display:inline-block; margin:1px 10px 1px 0; white-space:nowrap; }
+.kvi i { font-style:normal; color:var(--muted); margin-right:4px; }
 table.grid { border-collapse:collapse; background:var(--card); border:1px solid var(--line); border-radius:8px;
   font-size:14px; min-width:320px; }
 table.grid th, table.grid td { padding:5px 12px; border-bottom:1px solid var(--line); text-align:left; }
 table.grid th { background:#f0f3f6; font-weight:600; font-size:13px; } .num { text-align:right !important;
   font-variant-numeric:tabular-nums; } table.grid tfoot td { font-weight:650; border-bottom:0; }
 .row { display:flex; gap:36px; flex-wrap:wrap; align-items:flex-start; }
-.tag { display:inline-block; padding:1px 7px; border-radius:5px; font-weight:650; font-size:12.5px; color:#1d2329; }
+.tag { display:inline-block; white-space:nowrap; padding:1px 7px; border-radius:5px; font-weight:650; font-size:12.5px; color:#1d2329; }
 .plots { display:grid; grid-template-columns:repeat(auto-fit, minmax(480px, 1fr)); gap:16px; }
 .plots figure { margin:0; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px;
   display:flex; flex-direction:column; align-items:center; justify-content:center; }
@@ -328,15 +356,15 @@ mark.entity[data-status="unaligned"] { --dot:#d8413a; } mark.entity[data-status=
 mark.entity[data-status="below-threshold"] { --dot:#d9a300; }
 .hl { box-shadow:0 0 0 3px #1d2329 !important; } tr.hl { box-shadow:none !important; background:#fff6c8; }
 table.ents { border-collapse:collapse; width:100%; font-size:13px; margin:4px 0 2px; table-layout:fixed; }
-table.ents th:nth-child(1) { width:64px; } table.ents th:nth-child(2), table.ents th:nth-child(4) { width:19%; }
+table.ents th:nth-child(1) { width:76px; } table.ents th:nth-child(2), table.ents th:nth-child(4) { width:19%; }
 table.ents th:nth-child(3) { width:22px; } table.ents th:nth-child(5) { width:48px; }
-table.ents th:nth-child(6) { width:118px; } table.ents th:nth-child(7) { width:88px; }
+table.ents th:nth-child(6) { width:132px; } table.ents th:nth-child(7) { width:88px; }
 table.ents td { overflow-wrap:anywhere; }
 table.ents th { text-align:left; color:var(--muted); font-weight:500; font-size:12px; padding:2px 8px 2px 0;
   border-bottom:1px solid var(--line); }
 table.ents td { padding:3px 8px 3px 0; border-bottom:1px solid #f2f4f6; vertical-align:top; }
 table.ents td.links { color:#4b555f; font-size:12.5px; } td.arrow { color:var(--muted); }
-.st { color:var(--st); font-weight:600; }
+.st { color:var(--st); font-weight:600; white-space:nowrap; }
 .filters { position:sticky; top:41px; z-index:4; background:var(--bg); padding:10px 0; display:flex; gap:14px;
   flex-wrap:wrap; align-items:center; border-bottom:1px solid var(--line); }
 .filters label { font-size:13px; color:var(--muted); display:flex; gap:6px; align-items:center; }
@@ -472,13 +500,13 @@ def render_html(
         ("Projection rate per label", plots.rate_per_label(stats)),
         ("Entity length, source vs target", plots.length_source_target(run.entities)),
         ("Score distribution", plots.score_distribution(run.entities, edges)),
-        ("Lowest-scoring entities with a target span", plots.lowest_scoring(run.entities, colors)),
+        ("Lowest-scoring projections in projected.conll", plots.lowest_scoring(kept_projections(run), colors)),
     ]
     plots_html = "".join(f'<figure><img alt="{esc(t)}" src="{_png_uri(p)}"></figure>' for t, p in plot_imgs)
 
     lowest = lowest_scoring_sentences(run)
     lowest_html = "".join(sentence_card(ps, colors, langs, f"low-{i}") for i, ps in enumerate(lowest)) or \
-        '<p class="muted">No entity has a target span.</p>'
+        '<p class="muted">No entity was projected into a kept sentence.</p>'
     cards = "".join(sentence_card(ps, colors, langs, f"s-{i}") for i, ps in enumerate(selection))
 
     label_opts = "".join(f'<option value="{esc(l)}">{esc(l)}</option>' for l in labels)
@@ -505,8 +533,8 @@ def render_html(
 <h2 id="plots">Plots</h2><div class="plots">{plots_html}</div>
 {comparison}
 <h2 id="lowest">Lowest-scoring examples</h2>
-<p class="muted">The sentences holding the entities with the lowest scores that still have a target span.
-Hover an entity to see its counterpart; the dot gives its status:</p><div class="legend">{legend}</div>
+<p class="muted">The kept sentences holding the projected entities with the lowest scores: the training data
+the projection was least sure of. Hover an entity to see its counterpart; the dot gives its status:</p><div class="legend">{legend}</div>
 {lowest_html}
 <h2 id="sentences">Sentences</h2>
 <p class="muted">Selection: {esc(filt.describe())}.{note}

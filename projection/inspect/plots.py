@@ -55,7 +55,7 @@ def rate_per_label(stats: dict[str, Any]) -> bytes:
         ax.barh(labels, share, left=left, color=STATUS_COLORS[status], label=status, height=0.6)
         left += share
     for y, l in enumerate(labels):
-        ax.text(1.01, y, f"{per[l]['rate']:.0%}  (n={per[l]['source']:,})", va="center", fontsize=9)
+        ax.text(1.01, y, f"{per[l]['rate']:.1%}  (n={per[l]['source']:,})", va="center", fontsize=9)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
     ax.legend(ncols=4, fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.18 if len(labels) > 2 else -0.35),
@@ -113,7 +113,12 @@ def score_distribution(entities: pd.DataFrame, edges: list[float]) -> bytes:
             names.append(status)
     ax.hist(data, bins=edges, stacked=True, color=colors, label=names, edgecolor="white", linewidth=0.5)
     ax.set_xlabel("score")
-    ax.set_ylabel("entities")
+    counts = np.histogram(np.concatenate(data), bins=edges)[0]
+    if counts.max() > 50 * max(counts[counts > 0].min(), 1):  # one bin dwarfs the others: use a log scale
+        ax.set_yscale("log")
+        ax.set_ylabel("entities (log scale)")
+    else:
+        ax.set_ylabel("entities")
     ax.yaxis.set_major_formatter(lambda y, _: f"{y:,.0f}")
     ax.legend(fontsize=8, frameon=False)
     return _png(fig)
@@ -123,14 +128,15 @@ def _short(text: str, n: int = 22) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def lowest_scoring(entities: pd.DataFrame, colors: dict[str, str], n: int = 12) -> bytes:
-    """The ``n`` lowest-scoring entities that have a target span: where the aligner was least sure."""
+def lowest_scoring(entities: pd.DataFrame, colors: dict[str, str], n: int = 12,
+                   title: str = "Lowest-scoring projections in projected.conll") -> bytes:
+    """The ``n`` lowest-scoring of ``entities`` that have a target span: where the projection was least sure."""
     sel = entities.dropna(subset=["tgt_start", "tgt_end"])
     sel = sel[np.isfinite(sel["score"].to_numpy(dtype=float))].sort_values("score", kind="stable").head(n)
     fig, ax = _figure(6.0, min(3.6, 1.0 + 0.22 * max(len(sel), 2)))
-    ax.set_title("Lowest-scoring entities with a target span", loc="left", fontsize=11)
+    ax.set_title(title, loc="left", fontsize=11)
     if sel.empty:
-        _empty(ax, "no entity has a target span")
+        _empty(ax, "no projected entity")
         return _png(fig)
     sel = sel.iloc[::-1]
     names = [f"{_short(str(s))} → {_short(str(t))}" for s, t in zip(sel["src_text"], sel["tgt_text"])]

@@ -27,12 +27,22 @@ def labels_of(run: Run) -> list[str]:
     return conll + sorted(found - set(conll))
 
 
+def kept_projections(run: Run) -> pd.DataFrame:
+    """The rows of ``entities.parquet`` that are in ``projected.conll``: projected, in a kept sentence.
+    These are what a trainer learns from, so the "lowest-scoring" views look at them."""
+    kept_ids = {ps.id for ps in run.sentences if is_kept(ps)}
+    e = run.entities
+    return e[(e["status"].astype(str) == "projected") & e["id"].astype(str).isin(kept_ids)]
+
+
 def score_edges(scores: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
-    """Bin edges over [0, 1] (the usual range of scores), widened when scores fall outside it."""
-    lo, hi = 0.0, 1.0
+    """Bins of width 1/``bins`` over [0, 1] (the usual range of scores), with more bins of the
+    same width when scores fall outside it, so every edge stays a round number."""
+    lo, hi = 0, bins
     if scores.size:
-        lo, hi = min(lo, float(scores.min())), max(hi, float(scores.max()))
-    return np.linspace(lo, hi, bins + 1)
+        lo = min(lo, int(np.floor(float(scores.min()) * bins)))
+        hi = max(hi, int(np.ceil(float(scores.max()) * bins)))
+    return np.arange(lo, hi + 1) / bins
 
 
 def summarize(run: Run) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def summary_renderables(run: Run, stats: dict[str, Any], width: int = 100) -> li
     man = Table.grid(padding=(0, 2))
     man.add_column(style="bold")
     man.add_column(overflow="fold")
-    for key, text in _manifest_rows(run.manifest, max(30, width - 30)):
+    for key, text in _manifest_rows(run.manifest, max(30, width - 20)):
         man.add_row(key, escape(text))
     out.append(Panel(man, title=f"[bold]{escape(run.name)}[/bold] ({src_lang} → {tgt_lang})", title_align="left",
                      subtitle=escape(str(run.path)), subtitle_align="right"))
@@ -136,8 +136,9 @@ def summary_renderables(run: Run, stats: dict[str, Any], width: int = 100) -> li
         top = max(counts)
         for i, c in enumerate(counts):
             closing = "]" if i == len(counts) - 1 else ")"
-            bar_len = c / top * HIST_WIDTH if top else 0
-            bar = "█" * int(bar_len) + ("▌" if bar_len - int(bar_len) >= 0.5 else "")
+            eighths = round(c / top * HIST_WIDTH * 8) if top else 0
+            eighths = max(eighths, 1) if c else 0  # a non-empty bin is never invisible
+            bar = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
             h.add_row(f"[{edges[i]:.1f}, {edges[i + 1]:.1f}{closing}", Text(bar, style="cyan"), f"{c:,}")
         out.append(h)
     ln = stats["length"]
