@@ -154,3 +154,21 @@ def test_screenshot_is_not_blank(report, tmp_path):
     assert colours > 200, f"only {colours} distinct colours: the page did not render"
     # the label colours of the summary table (displaCy's ORG cyan) are on screen
     assert (np.abs(img.astype(int) - [0x7A, 0xEC, 0xEC]).sum(axis=2) < 30).sum() > 50
+
+
+def test_only_selected_variants_are_averaged(tmp_path):
+    from projection.inspect.results import aggregate
+
+    folder = tmp_path / "cmp"
+    folder.mkdir()
+    (folder / "results.csv").write_text(
+        "system,train,test,f1,precision,recall,seed,command,selected\n"
+        "dlfa,t,x,0.80,0.8,0.8,1,c,True\n"
+        "dlfa,t,x,0.60,0.6,0.6,1,c,False\n"
+        "dlfa,t,x,0.70,0.7,0.7,2,c,True\n", encoding="utf-8")
+    res = pi.read_results(folder)
+    agg = aggregate(res)
+    assert len(agg) == 1 and agg["seeds"].iloc[0] == 2 and agg["f1_mean"].iloc[0] == pytest.approx(0.75)
+    from projection.inspect.html import _results_html
+
+    assert "1 variant(s) not selected on the dev set are left out" in _results_html(res)

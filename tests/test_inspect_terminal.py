@@ -231,3 +231,23 @@ def test_inspect_imports_no_other_stage():
             "('translate', 'align', 'project', 'train', 'pipeline') and m.startswith('projection.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_score_bins_stay_round_when_scores_exceed_one(tmp_path):
+    items = sentences()
+    items[0].entities[0].score = 1.0375  # some scorers add a bonus above 1
+    st = pi.summarize(pi.load_run(make_run(tmp_path, items=items)))
+    edges = st["score_histogram"]["edges"]
+    assert edges[0] == 0.0 and edges[-1] == pytest.approx(1.1) and len(edges) == 12
+    assert all(round(x, 6) == round(k / 10, 6) for k, x in enumerate(edges))
+    assert st["score_histogram"]["counts"][-1] == 1 and sum(st["score_histogram"]["counts"]) == 15
+    text, _ = capture(make_run(tmp_path, "b", items=items), sentences=False)
+    assert "[1.0, 1.1]" in text and "[0.9, 1.0)" in text
+
+
+def test_lowest_scoring_examples_are_kept_projections(run_dir):
+    from projection.inspect.html import lowest_scoring_sentences
+
+    # s2's projected ORG (0.88) is in a dropped sentence and s3's 0.35 is below threshold: neither is training data
+    got = [ps.id for ps in lowest_scoring_sentences(pi.load_run(run_dir), n=4)]
+    assert got == ["s8", "s5", "s6", "s3"]

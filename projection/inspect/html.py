@@ -285,8 +285,11 @@ def _results_html(results: Results) -> str:
     raw = _table(list(map(esc, results.rows.columns)), raw_rows, num_from=len(results.rows.columns))
     md = (f"<details><summary>results.md</summary><pre>{esc(results.markdown)}</pre></details>"
           if results.markdown else "")
+    skipped = len(results.rows) - (int(agg["seeds"].sum()) if len(agg) else 0)
+    skipped_note = (f" {skipped:,} variant(s) not selected on the dev set are left out (see all rows)."
+                    if skipped else "")
     return (f'<p class="muted">From <code>{esc(str(results.path))}</code>; F1, precision and recall in %, '
-            f"mean ± standard deviation over seeds.</p>{table}<div class=\"plots\">{charts}</div>"
+            f"mean ± standard deviation over seeds.{skipped_note}</p>{table}<div class=\"plots\">{charts}</div>"
             f"<details><summary>all {len(results.rows):,} rows (one per trained model)</summary>"
             f'<div class="scroll">{raw}</div></details>{md}')
 

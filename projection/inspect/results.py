@@ -62,9 +62,20 @@ def read_results(folder: str | Path) -> Results:
     return Results(folder, rows, markdown, charts)
 
 
+def selected_rows(results: Results) -> pd.DataFrame:
+    """The rows that count: when ``projection compare`` tried several variants of a system (a column
+    ``selected``, chosen on the dev set), only the selected one; averaging in the others would mix
+    model selection into the score."""
+    df = results.rows
+    if "selected" not in df.columns:
+        return df
+    flag = df["selected"].map(lambda v: str(v).strip().lower() in ("true", "1", "yes"))
+    return df[flag]
+
+
 def aggregate(results: Results) -> pd.DataFrame:
     """One row per (system, train, test): mean and sample standard deviation of each metric over seeds."""
-    df = results.rows
+    df = selected_rows(results)
     if df.empty:
         return pd.DataFrame(columns=["system", "train", "test", "seeds", *[f"{m}_{s}" for m in METRICS for s in ("mean", "std")]])
     g = df.groupby(["system", "train", "test"], sort=False, dropna=False)
