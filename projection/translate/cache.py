@@ -119,6 +119,12 @@ class TranslationCache:
             self._db.execute("ROLLBACK")
             raise
 
+    def __getstate__(self) -> dict[str, Any]:  # picklable (e.g. sent to a worker process): reopen there
+        return {"directory": str(self.directory)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["directory"])  # type: ignore[misc]
+
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0])
 
@@ -148,6 +154,8 @@ class CachedTranslator:
         self._sig_key: str | None = None
 
     def __getattr__(self, name: str) -> Any:  # name, src_lang, tgt_lang, marker_style, ...
+        if name == "inner":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def signature(self) -> dict[str, Any]:
