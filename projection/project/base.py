@@ -16,7 +16,10 @@ sentences; the whole batch is in memory anyway.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
@@ -100,19 +103,16 @@ def fast_spans(tags: Sequence[str]) -> list[Span]:
     return spans
 
 
-_TAG_CODES: dict[str, tuple[int, int]] = {"O": (0, -1)}
+_TAG_CODES: dict[str, int] = {"O": 0}  # O -> 0, B-X -> 2 * label + 1, I-X -> 2 * label + 2
 _LABELS: list[str] = []
 
 
-def _tag_code(tag: str) -> tuple[int, int]:
-    """(1 for B / 2 for I, label id) of a tag, memoised."""
-    code = _TAG_CODES.get(tag)
-    if code is None:
+def _add_tags(tags: set[str]) -> None:
+    for tag in sorted(tags):
         label = tag[2:]
         if label not in _LABELS:
             _LABELS.append(label)
-        code = _TAG_CODES[tag] = (1 if tag[0] == "B" else 2, _LABELS.index(label))
-    return code
+        _TAG_CODES[tag] = 2 * _LABELS.index(label) + (1 if tag[0] == "B" else 2)
 
 
 def batch_spans(tag_lists: Sequence[Sequence[str]]) -> list[list[Span]]:
@@ -122,8 +122,12 @@ def batch_spans(tag_lists: Sequence[Sequence[str]]) -> list[list[Span]]:
     out: list[list[Span]] = [[] for _ in tag_lists]
     if not flat:
         return out
-    codes = np.array([_TAG_CODES.get(t) or _tag_code(t) for t in flat], dtype=np.int64).reshape(-1, 2)
-    kind, lab = codes[:, 0], codes[:, 1]
+    new = set(flat).difference(_TAG_CODES)
+    if new:
+        _add_tags(new)
+    codes = np.fromiter(map(_TAG_CODES.__getitem__, flat), dtype=np.int64, count=len(flat))
+    kind = np.where(codes == 0, 0, 2 - codes % 2)  # 0 = O, 1 = B, 2 = I
+    lab = np.where(codes == 0, -1, (codes - 1) // 2)
     offsets = np.cumsum(counts) - counts
     first = np.zeros(len(flat), dtype=bool)
     first[offsets[counts > 0]] = True
@@ -138,9 +142,27 @@ def batch_spans(tag_lists: Sequence[Sequence[str]]) -> list[list[Span]]:
     e_idx = np.flatnonzero(ends) + 1
     sent = np.repeat(np.arange(len(tag_lists)), counts)[s_idx]
     offset = offsets[sent]
+    labels = _LABELS
     for b, s0, e0, l0 in zip(sent.tolist(), (s_idx - offset).tolist(), (e_idx - offset).tolist(), lab[s_idx].tolist()):
-        out[b].append(Span(s0, e0, _LABELS[l0]))
+        out[b].append(Span(s0, e0, labels[l0]))
     return out
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while records are built in bulk.
+
+    Projection allocates a few objects per entity and creates no reference cycles; with
+    the collector on, every few hundred allocations it traverses the whole corpus in
+    memory, which costs about a quarter of the projection time on CoNLL-2003.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def make_sentence(inp: ProjectionInput, entities: list[ProjectedEntity], meta: dict[str, Any] | None = None) -> ProjectedSentence:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from projection.errors import ProjectionError
-from projection.project.base import ProjectionInput, batch_spans, is_break_token, make_sentence
+from projection.project.base import ProjectionInput, batch_spans, is_break_token, make_sentence, no_gc
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
 
@@ -52,6 +52,10 @@ class HeuristicProjector:
         return best[0], best[1], best[2]
 
     def project(self, inputs: Sequence[ProjectionInput]) -> list[ProjectedSentence]:
+        with no_gc():
+            return self._project(inputs)
+
+    def _project(self, inputs: Sequence[ProjectionInput]) -> list[ProjectedSentence]:
         out = []
         for inp, spans in zip(inputs, batch_spans([inp.source.tags for inp in inputs])):
             if not spans:

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from projection.project.base import ProjectionInput, batch_spans, make_sentence
+from projection.project.base import ProjectionInput, batch_spans, make_sentence, no_gc
 from projection.project.ngram import NgramProjector, _Candidates
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
@@ -43,11 +43,12 @@ class MarkersProjector(NgramProjector):
 
     def project(self, inputs: Sequence[ProjectionInput]) -> list[ProjectedSentence]:
         out: list[ProjectedSentence] = []
-        for k in range(0, len(inputs), self.batch_size):
-            chunk = list(inputs[k : k + self.batch_size])
-            spans = batch_spans([inp.source.tags for inp in chunk])
-            ents = self._project_marked(chunk, spans)
-            out.extend(make_sentence(inp, e) for inp, e in zip(chunk, ents))
+        with no_gc():
+            for k in range(0, len(inputs), self.batch_size):
+                chunk = list(inputs[k : k + self.batch_size])
+                spans = batch_spans([inp.source.tags for inp in chunk])
+                ents = self._project_marked(chunk, spans)
+                out.extend(make_sentence(inp, e) for inp, e in zip(chunk, ents))
         return out
 
     def _project_marked(self, inputs: list[ProjectionInput], spans: list[list[Span]]) -> list[list[ProjectedEntity]]:

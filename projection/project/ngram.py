@@ -48,12 +48,13 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from typing import Any, Sequence
 
 import numpy as np
 
 from projection.errors import ProjectionError
-from projection.project.base import ProjectionInput, batch_spans, is_break_token, make_sentence
+from projection.project.base import ProjectionInput, batch_spans, is_break_token, make_sentence, no_gc
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 from projection.store import package_versions
 
@@ -63,6 +64,8 @@ _NO_KEY_TGT = -2
 
 def _normalise(token: str) -> str:
     """Lower case without accents: the form compared for name similarity."""
+    if token.isascii():
+        return token.lower()
     decomposed = unicodedata.normalize("NFKD", token.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -87,26 +90,29 @@ class _TokenFeatures:
         self._keys: dict[str, int] = {}
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def _add(self, token: str) -> int:
-        norm = _normalise(token)
-        key = _NO_KEY
-        if len(norm) >= self.prefix and sum(ch.isalnum() for ch in norm) >= self.prefix:
-            key = self._keys.setdefault(norm[: self.prefix], len(self._keys))
-        self.norm.append(norm)
-        self._brk.append(is_break_token(token))
-        self._fun.append(len(token) <= 3 and token.isalpha() and token.islower())
-        self._key.append(key)
+    def _add(self, new: Sequence[str]) -> None:
+        """Features of new token types, in bulk (list comprehensions, no per-token calls)."""
+        norms = [t.lower() if t.isascii() else _normalise(t) for t in new]
+        p = self.prefix
+        keys = self._keys
+        for norm in norms:
+            key = _NO_KEY
+            if len(norm) >= p and (norm[:p].isalnum() or sum(map(str.isalnum, norm)) >= p):
+                key = keys.setdefault(norm[:p], len(keys))
+            self._key.append(key)
+        self.norm.extend(norms)
+        self._brk.extend(False if t[:1].isalnum() else is_break_token(t) for t in new)
+        self._fun.extend(len(t) <= 3 and t.isalpha() and t.islower() for t in new)
+        first = len(self.ids)
+        self.ids.update(zip(new, range(first, first + len(new))))
         self._arrays = None
-        v = self.ids[token] = len(self.ids)
-        return v
 
     def lookup(self, tokens: Sequence[str]) -> np.ndarray:
         """Token-type ids of ``tokens``."""
-        get = self.ids.get
-        ids = [get(t, -1) for t in tokens]
-        if -1 in ids:
-            ids = [i if i >= 0 else (self.ids.get(t) if t in self.ids else self._add(t)) for i, t in zip(ids, tokens)]
-        return np.asarray(ids, dtype=np.int64)
+        new = set(tokens).difference(self.ids)
+        if new:
+            self._add(list(new))
+        return np.fromiter(map(self.ids.__getitem__, tokens), dtype=np.int64, count=len(tokens))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(brk, fun, key) per token-type id."""
@@ -165,6 +171,10 @@ class NgramProjector:
     # ------------------------------------------------------------------ public API
 
     def project(self, inputs: Sequence[ProjectionInput]) -> list[ProjectedSentence]:
+        with no_gc():
+            return self._project(inputs)
+
+    def _project(self, inputs: Sequence[ProjectionInput]) -> list[ProjectedSentence]:
         results: list[list[ProjectedEntity]] = [[] for _ in inputs]
         spans = batch_spans([inp.source.tags for inp in inputs])
         todo = [b for b, sp in enumerate(spans) if sp]
@@ -230,13 +240,13 @@ class NgramProjector:
         # alignment links -> (entity, entity word, target word)
         src_off = np.cumsum(n_src) - n_src
         tok2ent = np.full(int(n_src.sum()) + 1, -1, dtype=np.int64)
-        for k in range(K):
-            o = src_off[ent_sent[k]]
-            tok2ent[o + ent_start[k] : o + ent_end[k]] = k
-        pairs = [p for inp in inputs for p in inp.alignment.links]
+        ent_first = np.cumsum(elen) - elen
+        within = np.arange(int(elen.sum())) - np.repeat(ent_first, elen)
+        tok2ent[np.repeat(src_off[ent_sent] + ent_start, elen) + within] = np.repeat(np.arange(K), elen)
         counts = np.fromiter((len(inp.alignment.links) for inp in inputs), dtype=np.int64, count=B)
         lb_a = np.repeat(np.arange(B), counts)
-        parr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        parr = np.fromiter(chain.from_iterable(chain.from_iterable(inp.alignment.links for inp in inputs)),
+                           dtype=np.int64, count=2 * int(counts.sum())).reshape(-1, 2)
         li_a, lj_a = parr[:, 0], parr[:, 1]
         t_linked = np.zeros((B, N), dtype=bool)
         t_linked[lb_a, lj_a] = True
@@ -249,7 +259,6 @@ class NgramProjector:
         ent_tokens = [t for b, sp in zip(ent_sent.tolist(), ent_span) for t in inputs[b].source.tokens[sp.start : sp.end]]
         ent_ids = feat.lookup(ent_tokens)
         f_brk, f_fun, f_key = feat.arrays()
-        ent_first = np.cumsum(elen) - elen
         src_fun = np.zeros((K, 2), dtype=bool)
         if K:
             src_fun[:, 0] = f_fun[ent_ids[ent_first]]
@@ -282,6 +291,7 @@ class NgramProjector:
             X = np.zeros((Kg, E, Ng), dtype=np.float32)
             m = pos[lk] >= 0
             X[pos[lk[m]], le[m], lj_e[m]] = 1.0
+            has_link[lk[m]] = True
             sg = ent_sent[idx]
             # name similarity between entity words and target words with the same key
             if self.name_weight > 0:
@@ -303,7 +313,7 @@ class NgramProjector:
                     ok = sims >= self.name_min
                     kk, ee, jj = kk[ok], ee[ok], jj[ok]
                     X[kk, ee, jj] = np.maximum(X[kk, ee, jj], np.float32(self.name_weight) * sims[ok])
-            has_link[idx] = (X > 0).any(axis=(1, 2))
+                    has_link[idx[kk]] = True
             # embedding similarity
             if self.sim_weight > 0:
                 for r, k in enumerate(idx.tolist()):
@@ -317,7 +327,7 @@ class NgramProjector:
                     s0, s1 = int(ent_start[k]), int(ent_end[k])
                     n = soft.shape[1]
                     np.maximum(X[r, : s1 - s0, :n], soft[s0:s1], out=X[r, : s1 - s0, :n])
-            brk = t_brk[sg, :Ng]
+            brk = t_brk[sg, :Ng] | (np.arange(Ng)[None, :] >= n_tgt[sg][:, None])  # padding breaks windows
             # an entity that contains punctuation may span the same punctuation
             for r in np.flatnonzero(ent_has_brk[idx]).tolist():
                 k = int(idx[r])
@@ -328,27 +338,31 @@ class NgramProjector:
             flat = scores.reshape(Kg, -1)
             arg = flat.argmax(axis=1)
             best[idx] = flat[np.arange(Kg), arg]
-            best_start[idx] = arg // Lmax
-            best_end[idx] = arg // Lmax + arg % Lmax + 1
-            kk, ss, ll = np.nonzero((scores >= np.float32(self.threshold)) & (scores > 0))
+            best_start[idx] = arg % Ng
+            best_end[idx] = arg % Ng + arg // Ng + 1
+            kk, ll, ss = np.nonzero((scores >= np.float32(self.threshold)) & (scores > 0))
             c_ent.append(idx[kk])
             c_start.append(ss)
             c_end.append(ss + ll + 1)
-            c_score.append(scores[kk, ss, ll])
+            c_score.append(scores[kk, ll, ss])
             if extra:
                 for r, k in enumerate(idx.tolist()):
                     for s0, s1 in extra.get(k, ()):
                         L = s1 - s0
                         ok = 1 <= L <= Lmax and 0 <= s0 and s1 <= Ng
-                        extra_scores.setdefault(k, []).append(float(scores[r, s0, L - 1]) if ok else -1.0)
+                        extra_scores.setdefault(k, []).append(float(scores[r, L - 1, s0]) if ok else -1.0)
         cands = _Candidates(*(np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (c_ent, c_start, c_end)),
                             np.concatenate(c_score) if c_score else np.zeros(0, dtype=np.float32))
         return ent_sent, ent_span, cands, best, best_start, best_end, has_link, extra_scores
 
     def _window_scores(self, X, elen, tlen, brk, fw, neu, src_fun, lim, Lmax) -> np.ndarray:
-        """(K, N, Lmax) scores of every window [start, start + L); -1 where not a valid candidate."""
-        K, _, N = X.shape
-        scores = np.empty((K, N, Lmax), dtype=np.float32)
+        """(K, Lmax, N) scores of every window [start, start + L); -1 where not a valid candidate.
+
+        One pass per window length L: the running maximum (per entity word) and running sums
+        over the window grow by one target word, so every score costs O(|e|) operations.
+        """
+        K, E, N = X.shape
+        scores = np.full((K, Lmax, N), -1.0, dtype=np.float32)
         t = X.max(axis=1)  # (K, N): each target word's best link into the entity
         # coverage lost by a function word at a candidate's edge - unless the entity itself
         # starts (ends) with one, as in "de Palacio"
@@ -359,8 +373,8 @@ class NgramProjector:
         T = t.copy()  # running sum of target coverage over the window
         U = neu.copy()  # running count of unlinked words
         Bk = brk.copy()  # running "window contains a break token"
-        pos = np.arange(N)
         saving = np.float32(1.0 - self.inner_cost)
+        elen_c = elen[:, None]
         for L in range(1, Lmax + 1):
             w = N - L + 1
             if L > 1:
@@ -368,17 +382,25 @@ class NgramProjector:
                 T[:, :w] += t[:, L - 1 :]
                 U[:, :w] += neu[:, L - 1 :]
                 Bk[:, :w] |= brk[:, L - 1 :]
+            num = R[:, 0, :w].copy() if E == 1 else R[:, :, :w].sum(axis=1)
+            num += T[:, :w]
             if L == 1:
-                tcov = T[:, :w] - np.minimum(weak_first[:, :w], weak_last[:, :w])  # one word: both edges
-                denom = elen[:, None] + np.float32(1.0)
+                num -= np.minimum(weak_first[:, :w], weak_last[:, :w])  # one word: both edges
+                denom = elen_c + np.float32(1.0)
             else:
-                tcov = T[:, :w] - weak_first[:, :w] - weak_last[:, L - 1 :]
-                inner = U[:, :w] - neu[:, :w] - neu[:, L - 1 :]
-                denom = elen[:, None] + np.float32(L) - saving * inner
-            valid = ~Bk[:, :w] & (pos[None, :w] + L <= tlen[:, None]) & (L <= lim)[:, None]
-            sc = (R[:, :, :w].sum(axis=1) + tcov) / denom
-            scores[:, :w, L - 1] = np.where(valid, sc, np.float32(-1.0))
-            scores[:, w:, L - 1] = -1.0
+                num -= weak_first[:, :w]
+                num -= weak_last[:, L - 1 :]
+                inner = U[:, :w] - neu[:, :w]
+                inner -= neu[:, L - 1 :]
+                inner *= -saving
+                inner += elen_c + np.float32(L)
+                denom = inner
+            out = scores[:, L - 1, :w]
+            np.divide(num, denom, out=out)
+            invalid = Bk[:, :w]
+            if L > self.max_len:
+                invalid = invalid | (L > lim)[:, None]
+            np.copyto(out, np.float32(-1.0), where=invalid)
         return scores
 
     # ------------------------------------------------------------------ matching and records
@@ -408,12 +430,17 @@ class NgramProjector:
         ent_sent, ent_span, cands, best, bs, be, has_link, _ = self._candidates(inputs, spans)
         chosen = self._match(ent_sent, len(ent_span), cands)
         out: list[list[ProjectedEntity]] = [[] for _ in inputs]
-        for k, sp in enumerate(ent_span):
-            b = int(ent_sent[k])
-            c = int(chosen[k])
-            if c >= 0:
-                rec = self._record(inputs[b], sp, Span(int(cands.start[c]), int(cands.end[c]), sp.label),
-                                   float(cands.score[c]), EntityStatus.PROJECTED)
+        hit = chosen >= 0
+        c = np.where(hit, chosen, 0)
+        if cands.ent.size:
+            starts, ends, scores = cands.start[c].tolist(), cands.end[c].tolist(), cands.score[c].tolist()
+        projected, name, relabel = EntityStatus.PROJECTED, self.name, self.relabel
+        for k, (sp, b, h) in enumerate(zip(ent_span, ent_sent.tolist(), hit.tolist())):
+            if h:
+                target = Span(starts[k], ends[k], sp.label)
+                if relabel:
+                    target = relabel_adjective(inputs[b], sp, target)
+                rec = ProjectedEntity(sp, target, scores[k], name, projected)
             else:
                 rec = self._unmatched(inputs[b], sp, float(best[k]), int(bs[k]), int(be[k]), bool(has_link[k]))
             out[b].append(rec)
