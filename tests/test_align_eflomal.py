@@ -72,6 +72,9 @@ def test_extra_pairs_train_but_are_not_returned(corpus):
     assert len(out) == len(small)
     s = score_alignments(out, small_gold)
     assert s.precision > 0.9 and s.recall > 0.8
+    from projection.align import Aligner
+
+    assert isinstance(al, Aligner)
     sig = al.signature()
     assert sig["engine"] == "eflomal" and sig["extra_pairs"] == len(pairs) and sig["symmetrization"] == "intersection"
     assert sig["extra_pairs_key"] != aligners.create("eflomal", extra_pairs=pairs[:-1]).signature()["extra_pairs_key"]

@@ -124,6 +124,9 @@ def test_errors_and_signature(tiny_root):
         aligners.create("embed", model=str(tiny_root / "no-such-model"), layer=2).align([(["a"], ["b"])])
     with pytest.raises(ProjectionError, match="unknown embed alignment method"):
         aligners.create("embed", model=model, method="best")
+    from projection.align import Aligner
+
+    assert isinstance(aligners.create("embed", model=model), Aligner) and "embed" in aligners.names()
     sig = aligners.create("embed", model=model, layer=3, method="mwmf").signature()
     assert sig["engine"] == "embed" and sig["method"] == "match" and sig["layer"] == 3
     assert sig["model_id"].startswith("sha256:") and "transformers" in sig["versions"]

@@ -35,7 +35,8 @@ def align_file(aligner: str, input: str | Path, output: str | Path, options: dic
 
     ``extra`` files (same formats) are extra parallel text for engines that learn from
     text (eflomal's ``extra_pairs``); ``lowercase`` lower-cases input and extra text.
-    Returns a summary: pairs, links, seconds, pairs_per_second, output, signature.
+    Returns a summary: pairs, links, seconds (alignment including model loading),
+    pairs_per_second, output, signature.
     """
     opts = dict(options or {})
     pairs = read_pairs(input, lowercase=lowercase)
