@@ -154,3 +154,13 @@ def test_aif_gate_range_shapes_and_output():
     assert DLFA(16, 4, -2).layer == 2
     with pytest.raises(ValueError):
         DLFA(16, 4, 4)  # the last layer itself is not a lower layer
+
+
+def test_cpu_threads_option_and_default():
+    import os
+
+    from projection.train.base import cpu_threads
+
+    assert cpu_threads(TrainConfig(threads=3)) == 3
+    n = cpu_threads(TrainConfig())
+    assert 1 <= n <= min(8, len(os.sched_getaffinity(0)))

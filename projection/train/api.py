@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from projection.corpora import is_corpus_name, load_corpus, resolve_corpus
 from projection.errors import ProjectionError
 from projection.records import Sentence
 from projection.store import file_sha256
-from projection.train.base import Predictor, read_train_json
+from projection.train.base import Predictor, log_line, read_train_json
 from projection.train.config import TrainConfig, map_labels
 
 EVAL_DIR = "eval"
@@ -124,7 +125,9 @@ def evaluate(
         if model_dir is None:
             raise ProjectionError("evaluate: give an output folder (or a model folder to write into)")
         out = Path(model_dir) / EVAL_DIR / slug(test if isinstance(test, (str, Path)) else "sentences")
+    t0 = time.perf_counter()
     pred = predictor.predict(gold)
+    log_line(f"predicted {len(gold)} sentences in {time.perf_counter() - t0:.0f} s")
     info = predictor.info
     model_desc = {
         "dir": str(model_dir) if model_dir is not None else None,

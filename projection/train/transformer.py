@@ -35,7 +35,7 @@ from projection.progress import bar
 from projection.records import Sentence
 from projection.store import atomic_path, file_sha256, package_versions
 from projection.tags import to_iob2
-from projection.train.base import cpu_threads, prepare, read_train_json, sentence_tokens, write_train_json
+from projection.train.base import cpu_threads, log_line, prepare, read_train_json, sentence_tokens, write_train_json
 from projection.train.config import TrainConfig
 
 WEIGHTS = "model.safetensors"
@@ -224,6 +224,8 @@ class TransformerTrainer:
         # Words whose label is not in the training label set (only possible for dev) are O.
         label_ids = [[label_index.get(t, 0) for t in s.tags] for s in train_s]
         windows = sub.windows([s.tokens for s in train_s], label_ids)
+        log_line(f"{self.name}: {len(train_s)} sentences, {len(windows)} windows, {len(labels)} tags, "
+                 f"{config.epochs} epochs on {device} ({torch.get_num_threads()} threads)")
         steps_per_epoch = math.ceil(len(windows) / config.batch_size)
         total = steps_per_epoch * config.epochs
 
@@ -300,6 +302,9 @@ class TransformerTrainer:
                     best_f1, best_epoch = m["f1"], epoch
                     best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if n in trainable}
             history.append(record)
+            log_line(f"{self.name}: epoch {epoch}/{config.epochs} loss {record['loss']:.4f}"
+                     + (f" dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else "")
+                     + f" ({record['train_seconds']:.0f} s, {len(order)} steps)")
         if best_state is not None:
             model.load_state_dict(best_state, strict=False)
         else:
