@@ -111,6 +111,15 @@ def test_name_similarity_links_copied_names():
     assert _targets(off) == [(None, "unaligned", None)]
 
 
+def test_a_copied_word_overrides_its_other_links():
+    # the aligner linked the surname to the first name; the copy of the surname wins
+    inp = _inp("Mr Barón Crespo said", "O B-PER I-PER O", "el señor Barón Crespo dijo", "0-1 1-2 2-2 3-4")
+    ps = projectors.create("ngram", sim_weight=0.0).project([inp])[0]
+    assert _targets(ps) == [("Barón Crespo", "projected", "PER")]
+    plain = projectors.create("ngram", name_weight=0.0, sim_weight=0.0).project([inp])[0]
+    assert _targets(plain) == [("Barón", "projected", "PER")]
+
+
 def test_embedding_similarity_adds_missing_links():
     # the aligner missed "Committee" <-> "Ausschuss"; the encoder finds them similar
     sim = np.full((4, 4), 0.1, dtype=np.float32)
@@ -142,6 +151,10 @@ def test_adjective_relabelled_misc():
     assert [e.target.label for e in ps.entities] == ["MISC", "LOC"]
     ps = projectors.create("ngram", name_weight=0.0, relabel=False).project([inp])[0]
     assert [e.target.label for e in ps.entities] == ["LOC", "LOC"]
+    # a lower-case phrase is a common-noun translation, not a derived adjective
+    inp = _inp("the European mainland", "O B-LOC I-LOC", "el tronco europeo", "0-0 1-2 2-1")
+    ps = projectors.create("ngram", name_weight=0.0).project([inp])[0]
+    assert _targets(ps) == [("tronco europeo", "projected", "LOC")]
 
 
 def test_sentences_without_entities_and_empty_translations():

@@ -60,6 +60,7 @@ from projection.store import package_versions
 
 _NO_KEY = -1
 _NO_KEY_TGT = -2
+COPY_MIN = 0.95  # name similarity from which a target word counts as a copy of the source word
 
 
 def _normalise(token: str) -> str:
@@ -294,6 +295,7 @@ class NgramProjector:
             has_link[lk[m]] = True
             sg = ent_sent[idx]
             # name similarity between entity words and target words with the same key
+            copies = None
             if self.name_weight > 0:
                 eword = np.arange(E)
                 inside = eword[None, :] < elen[idx][:, None]
@@ -311,9 +313,11 @@ class NgramProjector:
                     bt = [norm[i] for i in t_id[sg[kk], jj].tolist()]
                     sims = cpdist(a, bt, scorer=Indel.normalized_similarity, dtype=np.float32, workers=1)
                     ok = sims >= self.name_min
-                    kk, ee, jj = kk[ok], ee[ok], jj[ok]
-                    X[kk, ee, jj] = np.maximum(X[kk, ee, jj], np.float32(self.name_weight) * sims[ok])
+                    kk, ee, jj, sims = kk[ok], ee[ok], jj[ok], sims[ok]
+                    X[kk, ee, jj] = np.maximum(X[kk, ee, jj], np.float32(self.name_weight) * sims)
                     has_link[idx[kk]] = True
+                    copy = sims >= COPY_MIN
+                    copies = (kk[copy], ee[copy], jj[copy], np.float32(self.name_weight) * sims[copy])
             # embedding similarity
             if self.sim_weight > 0:
                 for r, k in enumerate(idx.tolist()):
@@ -327,6 +331,12 @@ class NgramProjector:
                     s0, s1 = int(ent_start[k]), int(ent_end[k])
                     n = soft.shape[1]
                     np.maximum(X[r, : s1 - s0, :n], soft[s0:s1], out=X[r, : s1 - s0, :n])
+            # a word copied into the translation keeps only its copies: the aligner's other links
+            # for it (e.g. a surname linked to the first name) are less reliable than the copy
+            if copies is not None and copies[0].size:
+                ck, ce, cj, cw = copies
+                X[ck, ce, :] = 0.0
+                X[ck, ce, cj] = cw
             brk = t_brk[sg, :Ng] | (np.arange(Ng)[None, :] >= n_tgt[sg][:, None])  # padding breaks windows
             # an entity that contains punctuation may span the same punctuation
             for r in np.flatnonzero(ent_has_brk[idx]).tolist():
@@ -448,14 +458,14 @@ class NgramProjector:
 
 
 def relabel_adjective(inp: ProjectionInput, source: Span, target: Span) -> Span:
-    """A capitalised LOC/ORG/PER name translated as lower-case words is an adjective derived
+    """A capitalised LOC/ORG/PER name translated as one lower-case word is an adjective derived
     from the name ("Europe" -> "europeas", "Belgium" -> "belgischen", "Community" ->
     "comunitarias"), which CoNLL-style guidelines label MISC. Scripts without case never
     trigger this."""
-    words = inp.target_tokens[target.start : target.end]
-    if not words[0][:1].islower() or source.label not in ("LOC", "ORG", "PER"):
+    if target.end - target.start != 1 or source.label not in ("LOC", "ORG", "PER"):
         return target
-    if inp.source.tokens[source.start][:1].isupper() and not any(w[:1].isupper() for w in words):
+    word = inp.target_tokens[target.start]
+    if word[:1].islower() and inp.source.tokens[source.start][:1].isupper():
         return Span(target.start, target.end, "MISC")
     return target
 
