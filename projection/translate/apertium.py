@@ -184,8 +184,11 @@ def find_mode(src_lang: str, tgt_lang: str, explicit: str | None = None) -> str:
         pkg = DEBIAN_PACKAGES[known[0]]
         hint = f"install the Debian package {pkg} (`sudo apt-get install {pkg}`)"
     else:
-        a, b = _codes(src_lang)[0], _codes(tgt_lang)[0]
-        hint = f"no known Debian package; look for one with `apt-cache search apertium | grep -e {a} -e {b}`"
+        names: list[str] = []
+        for a, b in zip(_codes(src_lang)[:2], _codes(tgt_lang)[:2]):
+            names += [f"apertium-{a}-{b}", f"apertium-{b}-{a}"]
+        hint = (f"Apertium pairs are packaged as {' or '.join(dict.fromkeys(names))}; "
+                f"see `apt-cache search apertium-` for the pairs your distribution has")
     raise ProjectionError(f"no Apertium mode for {src_lang}->{tgt_lang} (tried {', '.join(candidates)}): {hint}")
 
 
