@@ -477,6 +477,7 @@ def eval_projection_cmd(
     align_method: Optional[str] = typer.Option(None, "--align-method", help="embed: argmax, itermax or match (default itermax)."),
     extra: Optional[str] = typer.Option(None, help="Statistical aligners: comma-separated extra parallel text (deepl, europarl, files); default deepl."),
     half: str = typer.Option("all", help="Score all sentences, or the first or second half only (tune on one, report the other)."),
+    repeat: int = typer.Option(0, help="Alignment run index (cached separately): eflomal has no seed, repeats show the spread."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="Method option KEY=VALUE (repeatable), e.g. --set threshold=0.4."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: f1, precision, recall, per_label, signatures."),
 ) -> None:
@@ -494,7 +495,7 @@ def eval_projection_cmd(
         method_opts[key] = value
     err = Console(stderr=True)
     res = eval_projection(lang, aligner, model, method, align_opts, method_opts,
-                          extra.split(",") if extra else None, half, log=lambda m: err.print(m, markup=False))
+                          extra.split(",") if extra else None, half, repeat, log=lambda m: err.print(m, markup=False))
     if as_json:
         _print_json(res)
         return

@@ -107,8 +107,8 @@ class PipelineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "file": str(self.file) if self.file else None, "description": self.description,
-                "source": self.source, "executor": self.executor, "translate": self.translate, "align": self.align, "project": self.project,
-                "filter": self.filter}
+                "source": self.source, "executor": self.executor, "translate": self.translate, "align": self.align,
+                "project": self.project, "filter": self.filter}
 
 
 def pipeline_names() -> list[str]:
@@ -268,8 +268,8 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
     if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0 <= min_score <= 1:
         raise ProjectionError(f"{where}: [filter] min_score must be a number between 0 and 1, not {min_score!r}")
     return PipelineConfig(name=meta.get("name", name), file=file, description=meta.get("description", ""),
-                          source=meta.get("source"), executor=meta.get("executor"), translate=tables["translate"], align=tables["align"],
-                          project=tables["project"], filter=filt)
+                          source=meta.get("source"), executor=meta.get("executor"), translate=tables["translate"],
+                          align=tables["align"], project=tables["project"], filter=filt)
 
 
 def _resolve_value(key: str, value: Any, lang: str) -> Any:
@@ -645,10 +645,10 @@ def _translate_stage(store: StageStore, sentences: list[Sentence], config: Pipel
 
 
 def _align_stage(store: StageStore, pairs: list[tuple[list[str], list[str]]], aligner: Any, want_sim: bool,
-                 extra_info: list[dict[str, Any]], log: Callable[[str], None]
+                 extra_info: list[dict[str, Any]], log: Callable[[str], None], repeat: int = 0
                  ) -> tuple[list[Alignment], list[np.ndarray] | None, dict[str, Any]]:
     sig = aligner.signature()
-    key = content_key("align", [[s, t] for s, t in pairs], sig, want_sim)
+    key = content_key("align", [[s, t] for s, t in pairs], sig, want_sim, *([repeat] if repeat else []))
     t0 = time.perf_counter()
     corpus_level = getattr(aligner, "name", "") in CORPUS_LEVEL_ALIGNERS
     size = len(pairs) if corpus_level else ALIGN_CHUNK
@@ -927,7 +927,7 @@ EVAL_LANGS = ("es", "de")
 
 def eval_projection(lang: str, aligner: str = "embed", model: str | None = None, method: str = "ngram",
                     aligner_options: dict[str, Any] | None = None, method_options: dict[str, Any] | None = None,
-                    extra_parallel: Sequence[str] | None = None, half: str = "all",
+                    extra_parallel: Sequence[str] | None = None, half: str = "all", repeat: int = 0,
                     log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Project the gold English Europarl-NER entities onto the gold target words; seqeval exact-span scores.
 
@@ -965,12 +965,12 @@ def eval_projection(lang: str, aligner: str = "embed", model: str | None = None,
     want_sim = hasattr(al, "align_with_similarity") and getattr(projector, "sim_weight", 0) > 0
     pairs = [(a.tokens, b.tokens) for a, b in zip(en, tg)]
     store = StageStore(cache_root() / "eval-projection")
-    aligns, sims, a_info = _align_stage(store, pairs, al, want_sim, extra_info, log)
+    aligns, sims, a_info = _align_stage(store, pairs, al, want_sim, extra_info, log, repeat=repeat)
     inputs = [ProjectionInput(s, t.tokens, a, sims[k] if sims else None) for k, (s, t, a) in enumerate(zip(en, tg, aligns))]
     projected = projector.project(inputs)
     n = len(en)
     sl = {"all": slice(0, n), "first": slice(0, n // 2), "second": slice(n // 2, n)}[half]
     scores = span_scores(tg[sl], projected[sl])
-    return {"lang": lang, "aligner": al.signature(), "method": projector.signature(), "half": half,
+    return {"lang": lang, "aligner": al.signature(), "method": projector.signature(), "half": half, "repeat": repeat,
             "sentences": len(tg[sl]), **scores,
             "alignment": {k: a_info[k] for k in ("cached", "seconds", "extra_parallel")}}
