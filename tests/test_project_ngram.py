@@ -184,6 +184,7 @@ def test_break_tokens():
 def test_signature_has_options_and_versions():
     sig = NgramProjector(threshold=0.4).signature()
     assert sig["method"] == "ngram" and sig["threshold"] == 0.4 and "numpy" in sig["versions"]
+    assert len(sig["code"]) == 12  # a changed implementation never reuses cached projections
 
 
 # ---------------------------------------------------------------------------- reference

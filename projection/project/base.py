@@ -148,6 +148,21 @@ def batch_spans(tag_lists: Sequence[Sequence[str]]) -> list[list[Span]]:
     return out
 
 
+def code_hash(*modules: str) -> str:
+    """A short hash of the source files of ``modules``: part of each projector's signature, so
+    that a changed implementation never reuses projections cached by the previous one."""
+    import hashlib
+    import importlib
+
+    h = hashlib.sha256()
+    for name in (__name__, *modules):
+        path = getattr(importlib.import_module(name), "__file__", None)
+        if path:
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()[:12]
+
+
 @contextlib.contextmanager
 def no_gc() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while records are built in bulk.

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from projection.errors import ProjectionError
-from projection.project.base import ProjectionInput, batch_spans, is_break_token, make_sentence, no_gc
+from projection.project.base import ProjectionInput, batch_spans, code_hash, is_break_token, make_sentence, no_gc
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
 
@@ -31,7 +31,7 @@ class HeuristicProjector:
             raise ProjectionError(f"heuristic: threshold must be between 0 and 1, not {self.threshold}")
 
     def signature(self) -> dict[str, Any]:
-        return {"method": self.name, **{k: v for k, v in asdict(self).items() if k != "name"}}
+        return {"method": self.name, **{k: v for k, v in asdict(self).items() if k != "name"}, "code": code_hash(__name__)}
 
     def best_run(self, aligned: list[int], breaks: list[bool]) -> tuple[int, int, int] | None:
         """(start, end, linked words) of the best merged run of sorted target positions."""

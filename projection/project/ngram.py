@@ -54,7 +54,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from projection.errors import ProjectionError
-from projection.project.base import ProjectionInput, batch_spans, is_break_token, make_sentence, no_gc
+from projection.project.base import ProjectionInput, batch_spans, code_hash, is_break_token, make_sentence, no_gc
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 from projection.store import package_versions
 
@@ -167,7 +167,8 @@ class NgramProjector:
 
     def signature(self) -> dict[str, Any]:
         opts = {k: v for k, v in asdict(self).items() if k not in ("name", "batch_size")}
-        return {"method": self.name, **opts, "versions": package_versions("numpy", "scipy", "rapidfuzz")}
+        return {"method": self.name, **opts, "code": code_hash(type(self).__module__, __name__),
+                "versions": package_versions("numpy", "scipy", "rapidfuzz")}
 
     # ------------------------------------------------------------------ public API
 
