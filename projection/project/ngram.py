@@ -268,6 +268,11 @@ class NgramProjector:
         ent_has_brk = (np.add.reduceat(f_brk[ent_ids].astype(np.int64), ent_first) > 0) if K else np.zeros(0, dtype=bool)
         ent_off = np.cumsum(elen) - elen
         ent_keys_a = np.append(f_key[ent_ids], _NO_KEY)
+        # how often each entity word occurs among the entity words of its sentence
+        tok_sent = np.repeat(ent_sent, elen)
+        _, inverse, occ = np.unique(tok_sent * (int(ent_ids.max(initial=0)) + 1) + ent_ids, return_inverse=True,
+                                    return_counts=True)
+        tok_occurrences = occ[inverse.reshape(-1)]
 
         best = np.full(K, -1.0, dtype=np.float32)
         best_start = np.zeros(K, dtype=np.int64)
@@ -317,8 +322,14 @@ class NgramProjector:
                     kk, ee, jj, sims = kk[ok], ee[ok], jj[ok], sims[ok]
                     X[kk, ee, jj] = np.maximum(X[kk, ee, jj], np.float32(self.name_weight) * sims)
                     has_link[idx[kk]] = True
+                    # copies (similarity >= COPY_MIN) of a word that occurs no more often among the
+                    # sentence's entity words than it has copies: unambiguous, as strong as a link
                     copy = sims >= COPY_MIN
-                    copies = (kk[copy], ee[copy], jj[copy], np.float32(self.name_weight) * sims[copy])
+                    ck, ce, cj = kk[copy], ee[copy], jj[copy]
+                    tok = ent_off[idx[ck]] + ce
+                    n_copies = np.bincount(tok, minlength=len(ent_ids))[tok]
+                    sure = tok_occurrences[tok] <= n_copies
+                    copies = (ck[sure], ce[sure], cj[sure])
             # embedding similarity
             if self.sim_weight > 0:
                 for r, k in enumerate(idx.tolist()):
@@ -333,11 +344,13 @@ class NgramProjector:
                     n = soft.shape[1]
                     np.maximum(X[r, : s1 - s0, :n], soft[s0:s1], out=X[r, : s1 - s0, :n])
             # a word copied into the translation keeps only its copies: the aligner's other links
-            # for it (e.g. a surname linked to the first name) are less reliable than the copy
+            # for it (e.g. a surname linked to the first name) are less reliable than the copy,
+            # as long as the copies are unambiguous (a name twice in the source, once in the
+            # translation, keeps its links: the other occurrence may be translated)
             if copies is not None and copies[0].size:
-                ck, ce, cj, cw = copies
+                ck, ce, cj = copies
                 X[ck, ce, :] = 0.0
-                X[ck, ce, cj] = cw
+                X[ck, ce, cj] = 1.0
             brk = t_brk[sg, :Ng] | (np.arange(Ng)[None, :] >= n_tgt[sg][:, None])  # padding breaks windows
             # an entity that contains punctuation may span the same punctuation
             for r in np.flatnonzero(ent_has_brk[idx]).tolist():
