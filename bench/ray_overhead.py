@@ -16,7 +16,7 @@ session (the driver plus, for ``ray``, the raylet, GCS, agents and workers): the
 the summed RSS and of the summed PSS (RSS counts shared pages, e.g. Ray's object store,
 once per process). It also times an idle local Ray instance (start-up and memory).
 
-    PROJECTION_DATA=/work/shared/data python -m bench.ray_overhead [--lang es] [--scenarios uncached cached]
+    PROJECTION_DATA=/work/shared/data python -m bench.ray_overhead [--lang es] [--scenarios uncached cached] [--repeat N]
 
 Writes ``bench/out/ray_overhead.json`` and prints a summary.
 """
@@ -151,46 +151,63 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lang", default="es")
     ap.add_argument("--scenarios", nargs="+", default=["uncached", "cached"], choices=["uncached", "cached"])
+    ap.add_argument("--repeat", type=int, default=1, help="pairs per scenario; the order alternates (local first, then ray first)")
+    ap.add_argument("--no-idle", action="store_true", help="skip the idle Ray instance measurement")
     args = ap.parse_args()
     if not os.environ.get("PROJECTION_DATA"):
         raise SystemExit("set PROJECTION_DATA to the real data (the full CoNLL-2003 train)")
     work = OUT / "ray_overhead"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    results: dict = {"lang": args.lang, "cpus": os.cpu_count(), "load_average_start": os.getloadavg()}
-    print("idle local Ray instance ...", flush=True)
-    results["idle_ray"] = idle_ray()
-    print(json.dumps(results["idle_ray"]), flush=True)
+    work.mkdir(parents=True, exist_ok=True)
     warm = work / "cache-warm"
+    if "uncached" in args.scenarios:
+        shutil.rmtree(warm, ignore_errors=True)  # the first uncached local run warms it again
+    elif not (warm / "translations.sqlite").exists():
+        raise SystemExit("the cached scenario needs a warm cache: run the uncached scenario first")
+    results: dict = {"lang": args.lang, "cpus": os.cpu_count(), "load_average_start": os.getloadavg(), "scenarios": {}}
+    if not args.no_idle:
+        print("idle local Ray instance ...", flush=True)
+        results["idle_ray"] = idle_ray()
+        print(json.dumps(results["idle_ray"]), flush=True)
     for scenario in args.scenarios:
-        runs = {}
-        for executor in ("local", "ray"):
-            if scenario == "uncached":
-                cache = warm if executor == "local" else work / f"cache-{executor}"  # the local run warms `warm`
-            else:
-                cache = warm
-                if not (warm / "translations.sqlite").exists():
-                    raise SystemExit("the cached scenario needs the uncached one first (it warms the cache)")
-            print(f"{scenario}: {executor} ...", flush=True)
-            runs[executor] = run_once(executor, args.lang, work / f"{scenario}-{executor}", cache)
-            print(json.dumps({k: runs[executor][k] for k in ("wall_seconds", "translation", "memory_peak_mib")}),
-                  flush=True)
-        runs["ratio_ray_over_local"] = round(runs["ray"]["wall_seconds"] / runs["local"]["wall_seconds"], 3)
-        results[scenario] = runs
+        pairs = []
+        for rep in range(args.repeat):
+            order = ("local", "ray") if rep % 2 == 0 else ("ray", "local")
+            runs = {}
+            for executor in order:
+                if scenario == "cached":
+                    cache = warm
+                elif executor == "local" and rep == 0:
+                    cache = warm
+                else:
+                    cache = work / f"cache-{scenario}-{executor}-{rep}"
+                    shutil.rmtree(cache, ignore_errors=True)
+                out = work / f"{scenario}-{executor}-{rep}"
+                shutil.rmtree(out, ignore_errors=True)
+                print(f"{scenario} #{rep}: {executor} ...", flush=True)
+                runs[executor] = run_once(executor, args.lang, out, cache)
+                print(json.dumps({k: runs[executor][k] for k in ("wall_seconds", "translation", "memory_peak_mib")}),
+                      flush=True)
+            runs["order"] = list(order)
+            runs["ratio_ray_over_local"] = round(runs["ray"]["wall_seconds"] / runs["local"]["wall_seconds"], 3)
+            pairs.append(runs)
+        results["scenarios"][scenario] = pairs
     results["load_average_end"] = os.getloadavg()
     (OUT / "ray_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
-    print("\nscenario   executor  wall s  translate  align  project  ray_start  peak RSS MiB (ray procs)  peak PSS MiB")
-    for scenario in args.scenarios:
-        for ex in ("local", "ray"):
-            r = results[scenario][ex]
-            t = r["manifest_timings"]
-            mem = r["memory_peak_mib"]
-            print(f"{scenario:10} {ex:8} {r['wall_seconds']:7.1f} {t['translate']:10.1f} {t['align']:6.1f} "
-                  f"{t['project']:8.1f} {t.get('ray_start', 0):10.1f} {mem['rss']:8d} ({mem['rss_without_driver']:d})"
-                  f"{mem['pss']:16d}   translation cached {r['translation']['cached']}/{r['translation']['lines']}")
-        print(f"{scenario:10} ray/local wall time: {results[scenario]['ratio_ray_over_local']:.3f}")
-    print(f"idle local Ray instance: start-up {results['idle_ray']['startup_seconds']:.1f} s, "
-          f"memory {results['idle_ray']['idle_memory_mib']}")
+    print("\nscenario  # executor  wall s  translate  align  project  ray_start  peak RSS MiB (without driver)  peak PSS MiB")
+    for scenario, pairs in results["scenarios"].items():
+        for rep, runs in enumerate(pairs):
+            for ex in runs["order"]:
+                r = runs[ex]
+                t = r["manifest_timings"]
+                mem = r["memory_peak_mib"]
+                print(f"{scenario:9} {rep} {ex:8} {r['wall_seconds']:7.1f} {t['translate']:10.1f} {t['align']:6.1f} "
+                      f"{t['project']:8.1f} {t.get('ray_start', 0):10.1f} {mem['rss']:8d} ({mem['rss_without_driver']:d})"
+                      f"{mem['pss']:22d}   translation cached {r['translation']['cached']}/{r['translation']['lines']}")
+            print(f"{scenario:9} {rep} ray/local wall time: {runs['ratio_ray_over_local']:.3f} (order {' then '.join(runs['order'])})")
+    if "idle_ray" in results:
+        print(f"idle local Ray instance: start-up {results['idle_ray']['startup_seconds']:.1f} s, "
+              f"memory {results['idle_ray']['idle_memory_mib']}")
+    print("(ray stage timings are summed over shards and overlap in time; wall s is process start to exit)")
     print(f"wrote {OUT / 'ray_overhead.json'}")
 
 

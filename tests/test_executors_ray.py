@@ -8,6 +8,7 @@ encoder + ngram, and leave no process behind.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -119,6 +120,15 @@ def test_killed_actor_is_restarted_and_output_complete(setup, local_runs, ray_in
     _same_files(local_runs["es"].out, res.out)
 
 
+@pytest.mark.slow
+def test_stage_error_reaches_the_user_as_one_line(setup, ray_instance, tmp_path):
+    _, pfile, src = setup
+    # the tiny encoder has 4 layers: the driver does not load it, the align actor finds out
+    with pytest.raises(ProjectionError, match="layer 9 requested but .* has only 4 layers"):
+        pl.run("es", pfile, str(src), tmp_path / "run", overrides=["align.layer=9"], executor="ray", shard_size=SHARD)
+    assert not (tmp_path / "run" / rundir.MANIFEST).exists()
+
+
 def _session_processes(sid: int) -> list[int]:
     out = []
     for entry in Path("/proc").glob("[0-9]*"):
@@ -211,3 +221,29 @@ def test_pools_leave_a_cpu_slot_free_and_use_gpus():
     one = plan_pools([("translate", 8, True), ("align", 8, True)], cpus=8, gpus=1)
     assert [(p.size, p.num_gpus) for p in one] == [(1, 0.5), (1, 0.5)]
     assert plan_pools([("align", 1, False)], cpus=2, gpus=0)[0].threads == 2  # a whole-corpus task gets the cores
+
+
+def _cli(monkeypatch, capsys, *args):
+    from projection import cli
+
+    monkeypatch.setattr(sys, "argv", ["projection", *map(str, args)])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as e:
+        code = e.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_languages_and_executor_options(setup, tmp_path, monkeypatch, capsys):
+    _, pfile, src = setup
+    code, _, err = _cli(monkeypatch, capsys, "run", "--lang", "es", "--pipeline", pfile, "--source", src,
+                        "--executor", "local", "--ray-address", "head:6379")
+    assert code == 2 and "apply to --executor ray only" in err
+    code, out, err = _cli(monkeypatch, capsys, "run", "--lang", "es,de", "--pipeline", pfile, "--source", src,
+                          "--out", tmp_path / "runs", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert set(got) == {"es", "de"} and got["de"]["out"] == str(tmp_path / "runs" / "de")
+    assert rundir.read_manifest(tmp_path / "runs" / "es")["executor"] == {"name": "local"}

@@ -48,8 +48,9 @@ Cluster
     ``address`` or ``$RAY_ADDRESS`` the run joins that cluster; every node needs the same
     environment (``pip install 'projection[ray]'``, Apertium if used) and the same paths
     for data and models (``PROJECTION_DATA``, ``PROJECTION_CACHE`` and the Hugging Face
-    variables of the driver are passed to the workers). Shard results travel back to the
-    driver, which writes the run directory: workers need no shared file system for it.
+    variables of the driver are passed to the workers), and every actor checks that the
+    engines it builds have the signatures the driver planned with. Shard results travel
+    back to the driver, which writes the run directory: workers need no shared file system.
 """
 
 from __future__ import annotations
@@ -328,7 +329,8 @@ class RayExecutor:
         # one aligner (one encoder) serves every language in an actor.
         lang_free = not cfg.align.get("extra_parallel") and "{lang}" not in repr(cfg.align)
         aligner_key = content_key(cfg.align, None if lang_free else lang)
-        spec = {"lang": lang, "config": cfg, "markers": job.markers, "want_sim": want_sim, "aligner_key": aligner_key}
+        spec = {"lang": lang, "config": cfg, "markers": job.markers, "want_sim": want_sim, "aligner_key": aligner_key,
+                "signatures": sigs}
         gpu = {"translate": _can_use_gpu(pl, "translate", cfg.translate), "align": _can_use_gpu(pl, "align", cfg.align),
                "project": False}
         plan = _Plan(index, job, key, str(folder), spec, sigs, corpus_translate, corpus_align, gpu, extra_info, shards)
@@ -474,6 +476,7 @@ class RayExecutor:
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = False
         ctx.print_on_execution_start = False
+        ctx.raise_original_map_exception = True  # a stage's ProjectionError, not a UserCodeException
         ctx.execution_no_progress_timeout_s = self.no_progress_timeout_s
         ctx.wait_for_min_actors_s = int(self.no_progress_timeout_s)
         res = ray.cluster_resources()
@@ -504,8 +507,6 @@ class RayExecutor:
                 for row in ds.iter_rows():
                     on_result(by_index[int(row["job"])], int(row["shard"]), pickle.loads(row["payload"]))
                     advance(1)
-            except ProjectionError:
-                raise
             except Exception as e:  # noqa: BLE001 - Ray wraps the stage's error; find what the user must see
                 raise _user_error(e) from None
 
@@ -591,8 +592,11 @@ def _user_error(e: BaseException) -> BaseException:
     cur: BaseException | None = e
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if isinstance(cur, ProjectionError):
-            return ProjectionError(str(cur))
+        cause = getattr(cur, "cause", None)  # a RayTaskError carries the worker's exception
+        if isinstance(cause, ProjectionError):
+            return ProjectionError(str(cause))
+        if isinstance(cur, ProjectionError) and not hasattr(cur, "cause"):
+            return cur
         if type(cur).__name__ == "ExecutionTimeoutError":
             return ProjectionError(f"ray executor: no shard made progress for too long ({str(cur).splitlines()[0]}); "
                                    "raise no_progress_timeout_s if one shard legitimately takes longer")

@@ -32,9 +32,8 @@ from typing import Any
 
 import numpy as np
 
-# How many engines (per kind) an actor keeps. A translator is per target language, so an
-# actor that moves on to another language's shards drops the oldest one.
-ENGINE_CACHE = 2
+from projection.errors import ProjectionError
+
 
 
 def kill_once(flag: str, who: str) -> None:
@@ -50,6 +49,7 @@ def kill_once(flag: str, who: str) -> None:
 
 class _Stage:
     stage = ""
+    keep = 2  # engines an actor keeps (least recently used ones are dropped)
 
     def __init__(self, specs: list[dict[str, Any]], threads: int | None = None,
                  kill_once: tuple[str, str] | None = None):
@@ -72,15 +72,29 @@ class _Stage:
         if key in self._engines:
             self._engines.move_to_end(key)
             return self._engines[key]
+        while len(self._engines) >= self.keep:
+            self._engines.popitem(last=False)  # before building: two large models never coexist
         value = build()
         self._engines[key] = value
-        while len(self._engines) > ENGINE_CACHE:
-            self._engines.popitem(last=False)
         return value
 
     def _maybe_die(self) -> None:
         if self.kill_once and self.kill_once[0] == self.stage:
             kill_once(self.kill_once[1], f"{self.stage} actor")
+
+    def checked(self, engine: Any, job: int, section: str) -> Any:
+        """``engine``, after making sure it is the engine the driver planned with: a worker with
+        another model file, data directory or package version would silently compute something
+        else than the manifest says."""
+        expected = self.specs[job]["signatures"][section]
+        got = engine.signature()
+        if got != expected:
+            keys = sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
+            diff = "; ".join(f"{k}: driver {expected.get(k)!r}, worker {got.get(k)!r}" for k in keys)
+            raise ProjectionError(f"ray worker on {os.uname().nodename}: the {section} engine differs from the "
+                                  f"driver's ({diff}); give every node the same models, data (PROJECTION_DATA) "
+                                  "and packages")
+        return engine
 
     def process(self, job: int, payload: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -101,13 +115,16 @@ class TranslateStage(_Stage):
     """Translate and tokenise the payload's sentences (adds ``rows`` and ``stats``)."""
 
     stage = "translate"
+    # A translator serves one target language: an actor that moves on to the next language's
+    # shards (they come language by language) frees the previous model before loading the next.
+    keep = 1
 
     def process(self, job: int, payload: dict[str, Any]) -> bool | None:
         if "rows" in payload:
             return False
         spec = self.specs[job]
-        translator = self.engine(("translate", job), lambda: self.pl._make_translator(spec["config"], spec["lang"],
-                                                                                      spec["markers"]))
+        translator = self.engine(("translate", job), lambda: self.checked(
+            self.pl._make_translator(spec["config"], spec["lang"], spec["markers"]), job, "translate"))
         payload["rows"] = self.pl.translate_rows(translator, payload["sentences"], spec["lang"], spec["markers"])
         payload["stats"] = dict(getattr(translator, "last_stats", {}) or {})
         return None
@@ -124,8 +141,8 @@ class AlignStage(_Stage):
         spec = self.specs[job]
         # Aligners whose options do not depend on the language (an encoder) are shared by all
         # languages: the model is loaded once per actor.
-        aligner = self.engine(("align", spec["aligner_key"]),
-                              lambda: self.pl._make_aligner(spec["config"], spec["lang"], lambda m: None)[0])
+        aligner = self.engine(("align", spec["aligner_key"]), lambda: self.checked(
+            self.pl._make_aligner(spec["config"], spec["lang"], lambda m: None)[0], job, "align"))
         pairs = [(s.tokens, row["tokens"]) for s, row in zip(payload["sentences"], payload["rows"])]
         if spec["want_sim"]:
             payload["aligns"], payload["sims"] = aligner.align_with_similarity(pairs)
@@ -141,7 +158,8 @@ class ProjectStage(_Stage):
 
     def process(self, job: int, payload: dict[str, Any]) -> bool | None:
         spec = self.specs[job]
-        projector = self.engine(("project", job), lambda: self.pl.make_projector(spec["config"], spec["lang"]))
+        projector = self.engine(("project", job), lambda: self.checked(
+            self.pl.make_projector(spec["config"], spec["lang"]), job, "project"))
         projected, _ = self.pl.project_rows(projector, payload["sentences"], payload["rows"], payload["aligns"],
                                             payload.get("sims"))
         payload["projected"] = [ps.to_dict() for ps in projected]
