@@ -12,6 +12,7 @@ from projection import pipeline as pl
 from projection import rundir
 from projection.corpus import read_conll, write_conll
 from projection.errors import ProjectionError
+from conftest import need_data
 from tiny import tiny_encoder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -214,7 +215,8 @@ def test_offline_pipeline_with_apertium(tmp_path, sample_path):
     sents = read_conll(sample_path)[:12]
     src = tmp_path / "src.conll"
     write_conll(sents, src)
-    res = pl.run("es", "offline", str(src), tmp_path / "run")
+    # no extra parallel text: with the real data present eflomal would learn from 20,000 more pairs
+    res = pl.run("es", "offline", str(src), tmp_path / "run", overrides=["align.extra_parallel=[]", "align.rel_iterations=0.2"])
     m = res.manifest
     assert m["engines"]["translate"]["engine"] == "apertium" and m["engines"]["align"]["engine"] == "eflomal"
     projected = rundir.read_projections(tmp_path / "run")
@@ -227,7 +229,8 @@ def test_markers_pipeline_with_apertium(tmp_path, sample_path):
     sents = read_conll(sample_path)[:12]
     src = tmp_path / "src.conll"
     write_conll(sents, src)
-    res = pl.run("es", "offline", str(src), tmp_path / "run", overrides=["project.method=markers"])
+    res = pl.run("es", "offline", str(src), tmp_path / "run", overrides=["project.method=markers", "align.extra_parallel=[]",
+                                                                     "align.rel_iterations=0.2"])
     assert res.manifest["engines"]["project"]["method"] == "markers"
     projected = rundir.read_projections(tmp_path / "run")
     methods = [e.method for ps in projected for e in ps.entities if str(e.status) == "projected"]
@@ -237,3 +240,24 @@ def test_markers_pipeline_with_apertium(tmp_path, sample_path):
     first = projected[1]
     assert [" ".join(first.target_tokens[e.target.start:e.target.end]) for e in first.entities] == \
         [" ".join(first.source.tokens[e.source.start:e.source.end]) for e in first.entities]
+
+
+def test_extra_parallel_text_from_the_deepl_files():
+    need_data("easy-label-projection-ner/automatic_projections/en2de/DeepL.50000.awesome.train.tsv")
+    pairs, info = pl.extra_parallel_pairs(["deepl"], "de")
+    # train/dev/test sentences; the -DOCSTART- blocks (some of them mangled by DeepL) are dropped
+    assert info == [{"name": "deepl", "pairs": 14041 + 3250 + 3453}]
+    assert all(s != ["-DOCSTART-"] and t and t[0] != "-OCSTART-" for s, t in pairs[:2000])
+    with pytest.raises(ProjectionError, match="neither"):
+        pl.extra_parallel_pairs(["wikipedia"], "de")
+
+
+def test_eval_projection_keys_and_halves():
+    need_data("europarl-ner/es-europarl.test.conll02")
+    # eflomal runs many iterations on a small corpus; a tenth of them is enough to test the plumbing
+    res = pl.eval_projection("es", "eflomal", None, "ngram", {"rel_iterations": 0.1}, extra_parallel=[], half="first")
+    assert {"f1", "precision", "recall", "per_label"} <= set(res)
+    assert res["sentences"] == 399 and set(res["per_label"]) == {"LOC", "MISC", "ORG", "PER"}
+    assert 0 <= res["f1"] <= 100 and res["method"]["method"] == "ngram"
+    with pytest.raises(ProjectionError, match="gold entities for es, de"):
+        pl.eval_projection("fr", "eflomal")
