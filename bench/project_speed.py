@@ -62,9 +62,16 @@ def main() -> None:
           f"similarity matrices: {'yes' if inputs[0].similarity is not None else 'no'}")
     configs = {"ngram greedy": ("ngram", {}), "ngram exact": ("ngram", {"matching": "exact"}),
                "heuristic": ("heuristic", {})}
+    # first call of a fresh projector on the whole corpus (as in a pipeline run): includes the
+    # imports and building the token-feature table for every token type of the corpus
+    first: dict[str, float] = {}
+    for name, (m, o) in configs.items():
+        t0 = time.perf_counter()
+        projectors.create(m, **o).project(inputs)
+        first[name] = time.perf_counter() - t0
     projs = {name: projectors.create(m, **o) for name, (m, o) in configs.items()}
-    for p in projs.values():  # warm-up: imports, token-feature memo
-        p.project(inputs[:2000])
+    for p in projs.values():  # warm-up: the token-feature table
+        p.project(inputs)
     times: dict[str, list[float]] = {name: [] for name in projs}
     cpu: dict[str, list[float]] = {name: [] for name in projs}
     for _ in range(args.repeat):
@@ -75,11 +82,13 @@ def main() -> None:
             cpu[name].append(time.process_time() - c0)
     results = {}
     for name, ts in times.items():
-        results[name] = {"best_sentences_per_s": round(len(inputs) / min(ts)),
+        results[name] = {"first_call_sentences_per_s": round(len(inputs) / first[name]),
+                         "best_sentences_per_s": round(len(inputs) / min(ts)),
                          "median_sentences_per_s": round(len(inputs) / statistics.median(ts)),
                          "median_cpu_sentences_per_s": round(len(inputs) / statistics.median(cpu[name])),
                          "seconds": [round(t, 3) for t in ts], "cpu_seconds": [round(t, 3) for t in cpu[name]]}
-        print(f"{name:13s} wall: best {results[name]['best_sentences_per_s']:>8,} sent/s, "
+        print(f"{name:13s} first call {results[name]['first_call_sentences_per_s']:>8,} sent/s; "
+              f"then wall: best {results[name]['best_sentences_per_s']:>8,} sent/s, "
               f"median {results[name]['median_sentences_per_s']:>8,} sent/s;  "
               f"CPU time: median {results[name]['median_cpu_sentences_per_s']:>8,} sent/s")
     OUT.mkdir(parents=True, exist_ok=True)
