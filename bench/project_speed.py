@@ -54,9 +54,13 @@ def main() -> None:
     ap.add_argument("run_dir", nargs="?", default=str(REPO / "runs" / "es-offline"))
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    from projection.errors import ProjectionError
     from projection.project import projectors
 
-    inputs, manifest = load_inputs(Path(args.run_dir))
+    try:
+        inputs, manifest = load_inputs(Path(args.run_dir))
+    except ProjectionError as e:
+        raise SystemExit(f"{e}\n(make it with: PROJECTION_DATA=... make project LANG=es PIPELINE=offline)") from None
     n_ent = sum(len(i.source.spans) for i in inputs)
     print(f"{args.run_dir}: {len(inputs):,} sentences, {n_ent:,} entities, "
           f"similarity matrices: {'yes' if inputs[0].similarity is not None else 'no'}")
