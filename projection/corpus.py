@@ -23,7 +23,9 @@ from projection.tags import parse_tag, spans_to_tags, tags_to_spans
 _SPACES = re.compile(r" +")
 
 
-def _read_text(path: Path, encoding: str) -> str:
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """A whole text file, decoded, BOM removed; missing files and undecodable bytes as one-line errors."""
+    path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -41,6 +43,17 @@ def _read_text(path: Path, encoding: str) -> str:
     except LookupError:
         raise ProjectionError(f"unknown encoding {encoding!r}") from None
     return text.removeprefix("\ufeff")
+
+
+def read_lines(path: str | Path, encoding: str = "utf-8") -> list[str]:
+    """The lines of a text file (see :func:`read_text`), split on ``\n`` only, ``\r`` of CRLF removed.
+
+    ``str.splitlines`` would also break inside a sentence at U+2028, U+0085 and the like.
+    """
+    lines = read_text(path, encoding).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def _check_tag(path: Path, lineno: int, tag: str, labels: frozenset[str] | None) -> None:
@@ -67,7 +80,7 @@ def read_conll(
     ``meta["line"]`` is the 1-based line of the sentence's first token.
     """
     path = Path(path)
-    text = _read_text(path, encoding)
+    text = read_text(path, encoding)
     label_set = frozenset(labels) if labels is not None else None
     sentences: list[Sentence] = []
     tokens: list[str] = []
@@ -162,7 +175,7 @@ def read_jsonl(path: str | Path, *, encoding: str = "utf-8", labels: Iterable[st
     path = Path(path)
     label_set = frozenset(labels) if labels is not None else None
     out = []
-    for lineno, line in enumerate(_read_text(path, encoding).splitlines(), start=1):
+    for lineno, line in enumerate(read_lines(path, encoding), start=1):
         if not line.strip():
             continue
         try:

@@ -15,30 +15,12 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from projection.errors import InputError, ProjectionError
+from projection.corpus import read_lines
+from projection.errors import InputError
 from projection.records import Alignment
 from projection.store import atomic_open
 
 PairList = list[tuple[list[str], list[str]]]
-
-
-def read_lines(path: Path, encoding: str) -> list[str]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ProjectionError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ProjectionError(f"{path}: is a directory, expected a file") from None
-    try:
-        text = data.decode("utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding)
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise InputError(path, line, f"not valid {encoding} ({e.reason})") from None
-    # Split on "\n" only: str.splitlines() would also break at U+2028, U+0085 etc. inside a sentence.
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def is_jsonl(path: str | Path, lines: Sequence[str] | None = None) -> bool:

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from projection.align.io import read_lines, is_jsonl, parse_jsonl_pairs
+from projection.align.io import is_jsonl, parse_jsonl_pairs
+from projection.corpus import read_lines
 from projection.errors import InputError, ProjectionError
 from projection.records import Alignment
 
