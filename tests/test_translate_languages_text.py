@@ -66,3 +66,8 @@ def test_tokenizer_falls_back_to_multilingual():
 
 def test_clean_text():
     assert clean_text(" a\tb\nc\u00a0 d ") == "a b c d"
+
+
+def test_detokenize_rejoins_ptb_negations():
+    toks = ['"', "We", "do", "n't", "support", "it", ",", '"', "he", "said", ";", "they", "ca", "n't", "."]
+    assert detokenize(toks, "en") == '"We don\'t support it," he said; they can\'t.'

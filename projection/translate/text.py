@@ -49,8 +49,26 @@ def detokenize(tokens: list[str], lang: str = "en") -> str:
     code = _lang_candidates(lang)[0]
     with _lock:  # sacremoses' detokenizer keeps no state, but guard the lru_cache construction
         detok = _moses(code)
-    text = detok.detokenize([t for t in tokens if t.strip()], unescape=False)
+    toks = [t for t in tokens if t.strip()]
+    if code == "en":
+        toks = _join_ptb_negation(toks)
+    text = detok.detokenize(toks, unescape=False)
     return " ".join(text.split())
+
+
+def _join_ptb_negation(tokens: list[str]) -> list[str]:
+    """Undo the Penn Treebank split of negations that Moses leaves alone: ``do n't`` -> ``don't``.
+
+    CoNLL-2003 is PTB-tokenised (``ca n't``, ``wo n't``, ``do n't``); concatenation restores
+    the original word, and an MT system reading ``do n't`` translates it badly.
+    """
+    out: list[str] = []
+    for tok in tokens:
+        if tok.lower() == "n't" and out:
+            out[-1] = out[-1] + tok
+        else:
+            out.append(tok)
+    return out
 
 
 @lru_cache(maxsize=64)
