@@ -63,7 +63,10 @@ def shared_tiny_nllb(tmp_path_factory) -> tuple[str, str]:
     """:func:`tiny_nllb` built once per test session, shared by xdist workers under a file lock."""
     from filelock import FileLock
 
-    root = tmp_path_factory.getbasetemp().parent / "tiny-nllb-shared"
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # workers have base/popen-gwN: share their common parent
+        base = base.parent
+    root = base / "tiny-nllb-shared"
     root.mkdir(exist_ok=True)
     with FileLock(str(root) + ".lock"):
         return tiny_nllb(root)
