@@ -33,7 +33,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from projection.errors import InputError, ProjectionError
+from projection.errors import ProjectionError
 from projection.store import file_sha256
 from projection.translate.text import clean_text
 
@@ -44,21 +44,10 @@ DOCSTART = "-DOCSTART-"
 
 
 def _read_lines(path: Path, encoding: str) -> list[str]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProjectionError(f"{path}: no such file (given translations)") from None
-    except IsADirectoryError:
-        raise ProjectionError(f"{path}: is a directory, expected a file of translations") from None
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as e:
-        raise InputError(path, raw[: e.start].count(b"\n") + 1, f"not valid {encoding}") from None
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+    """Lines of a text file: the project's one reader (BOM, CRLF, clear decoding errors)."""
+    from projection.corpus import read_lines
+
+    return read_lines(path, encoding)
 
 
 def looks_like_conll(lines: list[str]) -> bool:
