@@ -130,3 +130,14 @@ def test_missing_corpus_message(tmp_path, monkeypatch):
         load_corpus("conll2003-en:train")
     with pytest.raises(ProjectionError, match="unknown corpus"):
         load_corpus("conll2003-xx:train")
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+
+    from projection.store import atomic_write_text
+
+    atomic_write_text(tmp_path / "x.txt", "hi\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~mask
