@@ -40,3 +40,19 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def sample_path() -> Path:
     return REPO / "data" / "sample" / "sample.conll"
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run the ``projection`` command line in-process: (exit status, stdout, stderr)."""
+    import sys
+
+    from projection import cli
+
+    monkeypatch.setattr(sys, "argv", ["projection", *map(str, args)])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as e:
+        code = e.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err

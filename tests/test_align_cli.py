@@ -11,19 +11,11 @@ from projection.align.metrics import read_pharaoh
 from projection.corpus import read_conll
 from test_align_eflomal import synthetic
 from tiny import tiny_encoder
+from conftest import run_cli
 
 
 def _cli(monkeypatch, capsys, *args):
-    from projection import cli
-
-    monkeypatch.setattr(sys, "argv", ["projection", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(monkeypatch, capsys, *args)
 
 
 def test_embed_round_trip(tmp_path_factory, tmp_path, sample_path, monkeypatch, capsys):

@@ -25,6 +25,7 @@ from projection.errors import ProjectionError
 from projection.executors import executors
 from projection.executors.ray import _descendants, plan_pools
 from tiny import tiny_encoder
+from conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUTS = (rundir.PROJECTIONS, rundir.PROJECTED_CONLL, rundir.PROJECTED_PARQUET, rundir.ENTITIES)
@@ -224,16 +225,7 @@ def test_pools_leave_a_cpu_slot_free_and_use_gpus():
 
 
 def _cli(monkeypatch, capsys, *args):
-    from projection import cli
-
-    monkeypatch.setattr(sys, "argv", ["projection", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(monkeypatch, capsys, *args)
 
 
 def test_cli_languages_and_executor_options(setup, tmp_path, monkeypatch, capsys):

@@ -12,6 +12,7 @@ from inspect_runs import make_run, many_sentences, sentences
 from projection import inspect as pi
 from projection.errors import InputError, ProjectionError
 from projection.inspect.select import Filter, paginate
+from conftest import run_cli
 
 
 @pytest.fixture
@@ -196,16 +197,7 @@ def test_empty_kept_target_is_flagged(tmp_path):
 
 
 def _cli(monkeypatch, capsys, *args):
-    from projection import cli
-
-    monkeypatch.setattr(sys, "argv", ["projection", "inspect", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(monkeypatch, capsys, "inspect", *args)
 
 
 def test_cli(run_dir, tmp_path, monkeypatch, capsys):
