@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 
+def cache_root() -> Path:
+    """``$PROJECTION_CACHE``, else ``~/.cache/projection``: the cache folder shared by all stages."""
+    env = os.environ.get("PROJECTION_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "projection"
+
+
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace variance: the input of every hash."""
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)

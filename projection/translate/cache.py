@@ -27,16 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.store import canonical_json
+from projection.store import cache_root, canonical_json
 from projection.translate.text import clean_text
 
 DEFAULT_CHUNK = 64
-
-
-def cache_root() -> Path:
-    """``$PROJECTION_CACHE``, else ``~/.cache/projection`` (shared by all stages)."""
-    env = os.environ.get("PROJECTION_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "projection"
 
 
 def signature_key(translator: Any) -> str:
