@@ -20,7 +20,6 @@ Location: ``$PROJECTION_CACHE`` (default ``~/.cache/projection``), file
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import time
 from pathlib import Path
