@@ -77,12 +77,14 @@ def prepare(train: Sequence[Sentence], dev: Sequence[Sentence] | None,
 
 
 def cpu_threads(config: TrainConfig) -> int:
-    """Threads for torch on CPU: the option, else the cores that are free now (at least 1, at most 8).
+    """Threads for torch on CPU: the option, else what a short measurement finds fastest now.
 
-    Free = usable cores minus the 1-minute load average. On a shared machine this matters a
-    great deal: with other processes keeping the cores busy, torch's threads wait for each
-    other at every parallel op. Measured on the 2-core development machine at load ~6: a
-    training step of e5-small took 0.4-0.8 s with 1 thread and 5.3-6.5 s with 2 threads.
+    On a shared machine this matters a great deal: with other processes keeping the cores
+    busy, torch's threads wait for each other at every parallel op (measured on the 2-core
+    development machine at load ~6: a training step of e5-small took 0.4-0.8 s with 1 thread
+    and 5.3-6.5 s with 2 threads), while on an idle machine 2 threads are nearly twice as
+    fast. The load average lags by minutes, so instead of guessing from it,
+    :func:`measure_threads` times the same matrix product with each thread count.
     """
     if config.threads:
         return max(1, int(config.threads))
@@ -90,11 +92,34 @@ def cpu_threads(config: TrainConfig) -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
+    return measure_threads(min(cores, 8))
+
+
+def measure_threads(max_threads: int, seconds: float = 0.08) -> int:
+    """The thread count (1..max_threads) with the highest throughput on a transformer-sized matrix
+    product right now; more threads must be at least 15 % faster to be chosen."""
+    import torch
+
+    if max_threads <= 1:
+        return 1
+    before = torch.get_num_threads()
+    a = torch.randn(256, 384)
+    b = torch.randn(384, 1536)
+    best, best_rate = 1, 0.0
     try:
-        free = cores - os.getloadavg()[0]
-    except OSError:  # pragma: no cover
-        free = cores
-    return max(1, min(cores, 8, int(free + 0.5)))
+        for n in sorted({1, *range(2, max_threads + 1)}):
+            torch.set_num_threads(n)
+            a @ b  # warm-up
+            reps, t0 = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - t0) < seconds:
+                a @ b
+                reps += 1
+            rate = reps / elapsed
+            if rate > best_rate * (1.15 if best_rate else 1.0):
+                best, best_rate = n, rate
+    finally:
+        torch.set_num_threads(before)
+    return best
 
 
 def log_line(message: str) -> None:

@@ -33,6 +33,14 @@ class TrainConfig:
     top). ``freeze_embeddings`` freezes the word-embedding matrix (250k x 384 for e5-small,
     most of the optimizer's time on CPU). ``max_train_sentences`` subsamples the training
     data with ``seed`` (the same sentences for the same seed and corpus).
+
+    ``freeze_layers = k`` freezes the embeddings and the lower ``k`` encoder layers: their
+    output is computed once per window (and kept on disk with ``feature_cache``, shared by
+    every epoch, seed, system and evaluation with the same encoder) and only the upper
+    layers and the head train. ``batch_tokens`` forms training batches by a subword budget
+    (rows x longest window) instead of ``batch_size`` windows. ``eval_every`` evaluates dev
+    every that many optimiser steps as well as after every epoch (a learning curve in
+    ``history``; the best evaluation's weights are kept).
     """
 
     lr: float = 5e-5
@@ -53,7 +61,11 @@ class TrainConfig:
     freeze_embeddings: bool = False
     max_train_sentences: int | None = None
     max_dev_sentences: int | None = None
-    threads: int | None = None  # CPU threads (default: the available cores, at most 8)
+    freeze_layers: int = 0  # embeddings + lower k encoder layers frozen, their output computed once
+    feature_cache: bool = True  # keep frozen-layer outputs on disk ($PROJECTION_CACHE/features)
+    batch_tokens: int | None = None  # training batches by subword budget instead of batch_size
+    eval_every: int | None = None  # also evaluate dev every N optimiser steps (learning curve)
+    threads: int | None = None  # CPU threads (default: measured at start-up, at most 8)
     bf16: bool = True  # bf16 autocast on a GPU; ignored on CPU
     device: str | None = None  # "cpu", "cuda" (default: cuda when available)
     lang: str = "xx"  # spaCy language code for the spacy engine
@@ -91,6 +103,12 @@ class TrainConfig:
             raise ProjectionError("max_length must be at least 8 subwords")
         if self.reduction < 1:
             raise ProjectionError("reduction r must be at least 1")
+        if self.freeze_layers < 0:
+            raise ProjectionError("freeze_layers must be 0 (train every layer) or a positive number of lower layers")
+        if self.batch_tokens is not None and self.batch_tokens < self.max_length:
+            raise ProjectionError(f"batch_tokens ({self.batch_tokens}) must be at least max_length ({self.max_length})")
+        if self.eval_every is not None and self.eval_every < 1:
+            raise ProjectionError("eval_every is a number of steps, at least 1")
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:

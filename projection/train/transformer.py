@@ -59,11 +59,18 @@ def _quiet_transformers() -> None:
 
 
 def build_model(encoder, num_labels: int, arch: str, config: TrainConfig):
-    """The tagger: encoder, optional DLFA/AIF fusion, dropout and a linear classifier."""
+    """The tagger: encoder, optional DLFA/AIF fusion, dropout and a linear classifier.
+
+    With ``config.freeze_layers = k`` the encoder runs in two parts
+    (:class:`~projection.train.split.SplitEncoder`): ``forward`` then takes the frozen lower
+    part's hidden states (``lower``, from :class:`~projection.train.features.FeatureCache`)
+    instead of recomputing them.
+    """
     import torch
     from torch import nn
 
     from projection.train.dlfa import DLFA
+    from projection.train.split import SplitEncoder
 
     hidden = encoder.config.hidden_size
     n_layers = encoder.config.num_hidden_layers
@@ -75,11 +82,33 @@ def build_model(encoder, num_labels: int, arch: str, config: TrainConfig):
             self.fusion = DLFA(hidden, n_layers, config.fusion_layer, config.reduction) if arch == "feature-aggregation" else None
             self.dropout = nn.Dropout(config.dropout)
             self.classifier = nn.Linear(hidden, num_labels)
+            # a plain attribute, not a submodule: it only holds a reference to self.encoder
+            self.__dict__["split"] = SplitEncoder(encoder, config.freeze_layers) if config.freeze_layers else None
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                               output_hidden_states=self.fusion is not None, return_dict=True)
-            h = self.fusion(out.hidden_states, attention_mask) if self.fusion is not None else out.last_hidden_state
+        def lower_layers(self) -> list[int]:
+            """Hidden states the frozen part must provide: ``k``, and the fusion layer when it is below ``k``."""
+            k = config.freeze_layers
+            keep = {k}
+            if self.fusion is not None and self.fusion.layer <= k:
+                keep.add(self.fusion.layer)
+            return sorted(keep)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    lower: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+            if self.split is None:
+                out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                   output_hidden_states=self.fusion is not None, return_dict=True)
+                h = self.fusion(out.hidden_states, attention_mask) if self.fusion is not None else out.last_hidden_state
+                return self.classifier(self.dropout(h))
+            k = self.split.k
+            if lower is None:
+                with torch.no_grad():
+                    lower = self.split.lower(input_ids, attention_mask, self.lower_layers())
+            upper_keep = [self.fusion.layer] if self.fusion is not None and self.fusion.layer > k else []
+            states = {**lower, **self.split.upper(lower[k], attention_mask, upper_keep)}
+            h = states[n_layers]
+            if self.fusion is not None:
+                h = self.fusion.aif(h, states[self.fusion.layer], attention_mask)
             return self.classifier(self.dropout(h))
 
         def head_parameters(self):
@@ -153,21 +182,41 @@ class TransformerTagger:
         self.info = info
         self.device = device or _device(config)
         self.encoder = SubwordEncoder(tokenizer, config.max_length)
+        self._features = None
+
+    def feature_cache(self):
+        """The store of the frozen lower part's outputs (``freeze_layers`` models only)."""
+        from projection.train.features import FeatureCache
+
+        if self.model.split is None:
+            return None
+        if self._features is None:
+            self._features = FeatureCache(self.model.split, self.model.lower_layers(), disk=self.config.feature_cache,
+                                          device=self.device)
+        return self._features
 
     def predict(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict") -> list[list[str]]:
+        from projection.train.features import gather
         from projection.train.windows import batches, collate
 
         torch = _torch()
         words = sentence_tokens(sentences)
         out: list[list[str]] = [["O"] * len(w) for w in words]
         windows = self.encoder.windows(words)
+        cache = self.feature_cache()
+        feats = cache.features(windows, self.encoder.pad, f"{description}: lower layers") if cache is not None else None
+        index = {id(w): i for i, w in enumerate(windows)}
         groups = batches(windows, self.config.eval_batch_size)
         self.model.eval()
         with torch.inference_mode(), bar(len(windows), description) as advance:
             for group in groups:
                 ids, mask, _ = collate(group, self.encoder.pad)
+                lower = None
+                if feats is not None:
+                    lower = {k: v.to(self.device) for k, v in
+                             gather([feats[index[id(w)]] for w in group], cache.keep, ids.shape[1]).items()}
                 with _autocast(self.device, self.config):
-                    logits = self.model(ids.to(self.device), mask.to(self.device))
+                    logits = self.model(ids.to(self.device), mask.to(self.device), lower)
                 best = logits.argmax(-1).cpu().tolist()
                 for w, row in zip(group, best):
                     tags = out[w.sentence]
@@ -197,6 +246,7 @@ class TransformerTrainer:
               out_dir: str | Path, data: dict[str, Any] | None = None) -> Path:
         from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
+        from projection.train.features import gather
         from projection.train.metrics import score
         from projection.train.windows import SubwordEncoder, batches, collate
 
@@ -224,9 +274,19 @@ class TransformerTrainer:
         # Words whose label is not in the training label set (only possible for dev) are O.
         label_ids = [[label_index.get(t, 0) for t in s.tags] for s in train_s]
         windows = sub.windows([s.tokens for s in train_s], label_ids)
+        tagger = TransformerTagger(model, tokenizer, labels, config, {}, device)
+        feats, cache, check = None, None, None
+        if model.split is not None:
+            model.split.freeze()
+            ids, mask, _ = collate(sorted(windows, key=lambda w: len(w.input_ids))[-2:], sub.pad)
+            check = model.split.check(ids.to(device), mask.to(device))
+            cache = tagger.feature_cache()
+            feats = cache.features(windows, sub.pad, "lower layers")
+        index = {id(w): i for i, w in enumerate(windows)}
         log_line(f"{self.name}: {len(train_s)} sentences, {len(windows)} windows, {len(labels)} tags, "
-                 f"{config.epochs} epochs on {device} ({torch.get_num_threads()} threads)")
-        steps_per_epoch = math.ceil(len(windows) / config.batch_size)
+                 f"{config.epochs} epochs on {device} ({torch.get_num_threads()} threads"
+                 + (f", layers 1-{config.freeze_layers} frozen" if config.freeze_layers else "") + ")")
+        steps_per_epoch = len(batches(windows, config.batch_size, batch_tokens=config.batch_tokens))
         total = steps_per_epoch * config.epochs
 
         head_ids = {id(p) for p in model.head_parameters()}
@@ -241,6 +301,7 @@ class TransformerTrainer:
              "lr": (config.head_lr or config.lr) if is_head else config.lr}
             for (is_head, no_decay), ps in groups.items()
         ]
+        trainable_params = [p for g in param_groups for p in g["params"]]
         optimizer = torch.optim.AdamW(param_groups, lr=config.lr)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
         loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
@@ -256,60 +317,88 @@ class TransformerTrainer:
             "train_sentences": len(train_s),
             "train_windows": len(windows),
             "dev_sentences": len(dev_s) if dev_s else 0,
-            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "trainable_parameters": sum(p.numel() for p in trainable_params),
             "parameters": sum(p.numel() for p in model.parameters()),
             "device": str(device),
             "threads": torch.get_num_threads() if device.type == "cpu" else None,
+            "split_check": check,
         }
-        tagger = TransformerTagger(model, tokenizer, labels, config, info, device)
+        tagger.info = info
         history: list[dict[str, Any]] = []
-        best_f1, best_epoch, best_state = -1.0, 0, None
-        for epoch in range(1, config.epochs + 1):
+        curve: list[dict[str, Any]] = []
+        best = {"f1": -1.0, "epoch": 0, "step": 0, "state": None}
+
+        def evaluate_dev(epoch: int, step: int) -> dict[str, Any]:
+            t1 = time.perf_counter()
+            pred = tagger.predict(dev_s, description=f"dev (step {step})")
+            m = score([s.tags for s in dev_s], pred)
+            point = {"epoch": epoch, "step": step, "dev_f1": m["f1"], "dev_precision": m["precision"],
+                     "dev_recall": m["recall"], "dev_seconds": round(time.perf_counter() - t1, 1)}
+            curve.append(point)
+            if m["f1"] > best["f1"]:
+                best.update(f1=m["f1"], epoch=epoch, step=step,
+                            state={n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if n in trainable})
             model.train()
-            plan = batches(windows, config.batch_size)
+            return point
+
+        step = 0
+        t_train = time.perf_counter()
+        for epoch in range(1, config.epochs + 1):
+            if device.type == "cpu" and not config.threads and epoch > 1:
+                torch.set_num_threads(cpu_threads(config))  # the machine's load may have changed
+            model.train()
+            plan = batches(windows, config.batch_size, batch_tokens=config.batch_tokens)
             order = list(range(len(plan)))
             rng.shuffle(order)
             t0 = time.perf_counter()
             losses: list[float] = []
             with bar(len(order), f"epoch {epoch}/{config.epochs}") as advance:
                 for i in order:
-                    ids, mask, gold = collate(plan[i], sub.pad)
+                    group = plan[i]
+                    ids, mask, gold = collate(group, sub.pad)
                     ids, mask, gold = ids.to(device), mask.to(device), gold.to(device)
+                    lower = None
+                    if feats is not None:
+                        lower = {k: v.to(device) for k, v in
+                                 gather([feats[index[id(w)]] for w in group], cache.keep, ids.shape[1]).items()}
                     with _autocast(device, config):
-                        logits = model(ids, mask)
+                        logits = model(ids, mask, lower)
                     loss = loss_fn(logits.float().view(-1, logits.size(-1)), gold.view(-1))
                     loss.backward()
-                    torch.nn.utils.clip_grad_norm_([p for g in param_groups for p in g["params"]], config.max_grad_norm)
+                    torch.nn.utils.clip_grad_norm_(trainable_params, config.max_grad_norm)
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
                     losses.append(float(loss.detach()))
+                    step += 1
                     advance(1)
+                    if dev_s and config.eval_every and step % config.eval_every == 0 and step % steps_per_epoch:
+                        evaluate_dev(epoch, step)
             record: dict[str, Any] = {
                 "epoch": epoch,
+                "step": step,
                 "loss": sum(losses) / max(len(losses), 1),
                 "first_loss": losses[0] if losses else None,
                 "last_loss": losses[-1] if losses else None,
                 "train_seconds": round(time.perf_counter() - t0, 1),
+                "threads": torch.get_num_threads() if device.type == "cpu" else None,
             }
             if dev_s:
-                t1 = time.perf_counter()
-                pred = tagger.predict(dev_s, description=f"dev {epoch}/{config.epochs}")
-                m = score([s.tags for s in dev_s], pred)
-                record.update({"dev_f1": m["f1"], "dev_precision": m["precision"], "dev_recall": m["recall"],
-                               "dev_seconds": round(time.perf_counter() - t1, 1)})
-                if m["f1"] > best_f1:
-                    best_f1, best_epoch = m["f1"], epoch
-                    best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if n in trainable}
+                point = evaluate_dev(epoch, step)
+                record.update({k: point[k] for k in ("dev_f1", "dev_precision", "dev_recall", "dev_seconds")})
             history.append(record)
             log_line(f"{self.name}: epoch {epoch}/{config.epochs} loss {record['loss']:.4f}"
                      + (f" dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else "")
                      + f" ({record['train_seconds']:.0f} s, {len(order)} steps)")
-        if best_state is not None:
-            model.load_state_dict(best_state, strict=False)
+        if best["state"] is not None:
+            model.load_state_dict(best["state"], strict=False)
+            best_epoch = best["epoch"]
         else:
             best_epoch = config.epochs
-        info.update({"history": history, "best_epoch": best_epoch, "best_dev_f1": best_f1 if dev_s else None})
+        info.update({"history": history, "curve": curve, "best_epoch": best_epoch, "best_step": best["step"] or step,
+                     "best_dev_f1": best["f1"] if dev_s else None,
+                     "train_seconds": round(time.perf_counter() - t_train, 1),
+                     "features": dict(cache.stats, seconds=round(cache.stats["seconds"], 1)) if cache else None})
         self._save(out, model, tokenizer, labels, config, info)
         return out
 

@@ -98,10 +98,26 @@ class SubwordEncoder:
         return out
 
 
-def batches(windows: Sequence[Window], batch_size: int, order: Sequence[int] | None = None) -> list[list[Window]]:
-    """Group windows of similar length (less padding); ``order`` shuffles the batch order."""
+def batches(windows: Sequence[Window], batch_size: int, order: Sequence[int] | None = None,
+            batch_tokens: int | None = None) -> list[list[Window]]:
+    """Group windows of similar length (less padding); ``order`` shuffles the batch order.
+
+    ``batch_tokens`` fills each batch up to that many subwords of padded input (rows x the
+    longest window) instead of ``batch_size`` windows: short windows go in large batches,
+    long ones in small batches.
+    """
     by_len = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
-    groups = [[windows[i] for i in by_len[k : k + batch_size]] for k in range(0, len(by_len), batch_size)]
+    if batch_tokens is None:
+        groups = [[windows[i] for i in by_len[k : k + batch_size]] for k in range(0, len(by_len), batch_size)]
+    else:
+        groups, cur = [], []
+        for i in by_len:  # ascending lengths: the window being added is the longest of the batch
+            if cur and (len(cur) + 1) * len(windows[i].input_ids) > batch_tokens:
+                groups.append(cur)
+                cur = []
+            cur.append(windows[i])
+        if cur:
+            groups.append(cur)
     if order is not None:
         groups = [groups[i] for i in order]
     return groups
