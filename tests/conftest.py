@@ -56,3 +56,19 @@ def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
         code = e.code or 0
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A tiny random BERT folder (tests/tiny.py), built once per session."""
+    from tiny import shared_tiny_encoder
+
+    return shared_tiny_encoder(tmp_path_factory, "bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_xlmr(tmp_path_factory) -> str:
+    """A tiny random XLM-R folder (tests/tiny.py), built once per session."""
+    from tiny import shared_tiny_encoder
+
+    return shared_tiny_encoder(tmp_path_factory, "xlmr")

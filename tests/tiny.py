@@ -82,3 +82,18 @@ def _build(kind: str, root: str) -> str:
 def tiny_encoder(root: str | Path, kind: str = "bert") -> str:
     """Path of a tiny random encoder folder (``kind`` = ``bert`` or ``xlmr``) under ``root``."""
     return _build(kind, str(root))
+
+
+def shared_tiny_encoder(tmp_path_factory, kind: str = "bert") -> str:
+    """:func:`tiny_encoder` built once per test session, shared by xdist workers under a file lock."""
+    import os
+
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # workers have base/popen-gwN: share their common parent
+        base = base.parent
+    root = base / "tiny-encoders-shared"
+    root.mkdir(exist_ok=True)
+    with FileLock(str(root / f".{kind}.lock")):
+        return tiny_encoder(root, kind)
