@@ -101,12 +101,6 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def cache_root() -> Path:
-    """``$PROJECTION_CACHE``, else ``~/.cache/projection`` (shared by all stages)."""
-    env = os.environ.get("PROJECTION_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "projection"
-
-
 def package_versions(*names: str) -> dict[str, str]:
     """Installed versions of the named distributions (``"not installed"`` when absent)."""
     from importlib import metadata

@@ -15,12 +15,11 @@ from projection.train.base import measure_threads
 from projection.train.features import FeatureCache, gather, weights_fingerprint
 from projection.train.split import SplitEncoder
 from projection.train.windows import SubwordEncoder, Window, batches, collate
-from tiny import tiny_encoder
 
 
 @pytest.fixture(scope="module", params=["bert", "xlmr"])
-def encoder(request, tmp_path_factory):
-    return tiny_encoder(tmp_path_factory.mktemp(f"enc-{request.param}"), request.param)
+def encoder(request):
+    return request.getfixturevalue(f"tiny_{request.param}")
 
 
 @pytest.fixture(scope="module")
