@@ -187,6 +187,10 @@ def train(
     label_map: Optional[str] = typer.Option(None, help="Label mapping, e.g. DATE=O,GPE=LOC (X=O drops X)."),
     ignore_labels: Optional[str] = typer.Option(None, "--ignore-labels", help="Comma-separated labels to drop (e.g. MISC)."),
     freeze_embeddings: bool = typer.Option(False, help="Freeze the word-embedding matrix (much faster on CPU)."),
+    freeze_layers: int = typer.Option(0, help="Freeze the embeddings and the lower K encoder layers: their output is "
+                                               "computed once (stored by content) and only the upper layers train."),
+    batch_tokens: Optional[int] = typer.Option(None, help="Batches by subword budget (rows x longest window) instead of --batch-size."),
+    eval_every: Optional[int] = typer.Option(None, help="Also evaluate dev every N steps (learning curve; best kept)."),
     max_train_sentences: Optional[int] = typer.Option(None, help="Train on a seeded sample of this many sentences."),
     max_dev_sentences: Optional[int] = typer.Option(None, help="Evaluate dev on a seeded sample of this many sentences."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: available cores)."),
@@ -202,6 +206,7 @@ def train(
         fusion_layer=fusion_layer, reduction=reduction, label_map=parse_label_map(label_map),
         ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()], freeze_embeddings=freeze_embeddings,
         max_train_sentences=max_train_sentences, max_dev_sentences=max_dev_sentences, threads=threads, lang=lang,
+        freeze_layers=freeze_layers, batch_tokens=batch_tokens, eval_every=eval_every,
     )
     model_dir = train_model(train_sets, out=out, model=model, arch=arch, dev=dev or None, test=test or (), config=config)
     results = {}
@@ -225,6 +230,7 @@ def evaluate(
     model: Path = typer.Option(..., "--model", help="A trained model folder (from `projection train`)."),
     test: list[str] = typer.Option(..., "--test", help="Test corpus name or file; repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default MODEL/eval/<test>); one subfolder per test when several."),
+    backend: str = typer.Option("torch", help="torch (exact), ct2 (encoder on CTranslate2, int8 on CPU: faster) or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON metrics."),
 ) -> None:
     """Score a trained model with seqeval; write predictions.conll and metrics.json."""
@@ -232,7 +238,7 @@ def evaluate(
     from projection.train import load_model
     from projection.train.api import slug
 
-    predictor = load_model(model)
+    predictor = load_model(model, backend=backend)
     results = {}
     for t in test:
         target = None if out is None else (out if len(test) == 1 else out / slug(t))

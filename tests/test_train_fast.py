@@ -179,3 +179,26 @@ def test_measure_threads_returns_a_usable_count():
     n = measure_threads(2, seconds=0.02)
     assert n in (1, 2)
     assert measure_threads(1) == 1
+
+
+@pytest.mark.parametrize("arch", ["token", "feature-aggregation"])
+def test_ct2_backend_predicts_like_torch(tiny_bert, sample, tmp_path, arch):
+    from projection.train.fast_predict import CT2_DIR, Ct2Encoder
+
+    cfg = TrainConfig(epochs=2, lr=3e-3, batch_size=8, seed=3, threads=1, max_train_sentences=64, freeze_layers=1,
+                      fusion_layer=2)
+    out = train_model(sample, out=tmp_path / "m", model=tiny_bert, arch=arch, config=cfg)
+    sents = [s.tokens for s in sample[:60]]
+    exact = load_model(out).predict(sents)
+    tagger = load_model(out, backend="ct2")
+    assert tagger.backend == "ct2"
+    tagger._ct2 = Ct2Encoder(tagger.model, tagger.tokenizer, out, tagger.device, threads=1, compute_type="float32")
+    assert tagger.predict(sents) == exact  # float32 CTranslate2 = torch
+    converted = sorted(p.name for p in (out / CT2_DIR).iterdir())
+    assert len(converted) == (2 if arch == "feature-aggregation" else 1)  # the fusion layer needs its own cut
+    assert not [p for p in (out / CT2_DIR).iterdir() if p.name.startswith(".")]  # no temporary folder left
+    fast = load_model(out, backend="ct2").predict(sents)  # int8 (the CPU default): nearly the same tags
+    same = sum(a == b for x, y in zip(fast, exact) for a, b in zip(x, y)) / sum(len(x) for x in exact)
+    assert same > 0.9
+    with pytest.raises(ProjectionError, match="backend"):
+        load_model(out, backend="onnx")

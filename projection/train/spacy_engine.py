@@ -129,7 +129,7 @@ class SpacyTrainer:
         return out
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str | None = None) -> SpacyTagger:
+    def load(cls, model_dir: str | Path, device: str | None = None, backend: str = "torch") -> SpacyTagger:
         import spacy
 
         meta = read_train_json(model_dir)

@@ -106,6 +106,14 @@ def build_model(encoder, num_labels: int, arch: str, config: TrainConfig):
                     lower = self.split.lower(input_ids, attention_mask, self.lower_layers())
             upper_keep = [self.fusion.layer] if self.fusion is not None and self.fusion.layer > k else []
             states = {**lower, **self.split.upper(lower[k], attention_mask, upper_keep)}
+            return self.head(states, attention_mask)
+
+        def head_layers(self) -> list[int]:
+            """The hidden states the head reads: the last layer, and the fusion layer."""
+            return sorted({n_layers, *([self.fusion.layer] if self.fusion is not None else [])})
+
+        def head(self, states: dict[int, torch.Tensor], attention_mask: torch.Tensor) -> torch.Tensor:
+            """Logits from the encoder's hidden states (``{layer: (batch, tokens, hidden)}``)."""
             h = states[n_layers]
             if self.fusion is not None:
                 h = self.fusion.aif(h, states[self.fusion.layer], attention_mask)
@@ -183,6 +191,9 @@ class TransformerTagger:
         self.device = device or _device(config)
         self.encoder = SubwordEncoder(tokenizer, config.max_length)
         self._features = None
+        self._ct2 = None
+        self.backend = "torch"
+        self.model_dir: Path | None = None
 
     def feature_cache(self):
         """The store of the frozen lower part's outputs (``freeze_layers`` models only)."""
@@ -196,6 +207,10 @@ class TransformerTagger:
         return self._features
 
     def predict(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict") -> list[list[str]]:
+        """IOB2 tags for every word. ``backend = "ct2"`` runs the encoder on CTranslate2
+        (:class:`~projection.train.fast_predict.Ct2Encoder`) and the head in torch; ``torch``
+        runs the whole model (with the frozen part's outputs from the feature store for
+        ``freeze_layers`` models)."""
         from projection.train.features import gather
         from projection.train.windows import batches, collate
 
@@ -203,20 +218,29 @@ class TransformerTagger:
         words = sentence_tokens(sentences)
         out: list[list[str]] = [["O"] * len(w) for w in words]
         windows = self.encoder.windows(words)
-        cache = self.feature_cache()
-        feats = cache.features(windows, self.encoder.pad, f"{description}: lower layers") if cache is not None else None
         index = {id(w): i for i, w in enumerate(windows)}
+        feats, keep = None, None
+        if self.backend == "ct2":
+            keep = self.model.head_layers()
+            feats = self.ct2().features(windows, keep, description=f"{description}: encoder (ct2)")
+        elif (cache := self.feature_cache()) is not None:
+            keep = cache.keep
+            feats = cache.features(windows, self.encoder.pad, f"{description}: lower layers")
         groups = batches(windows, self.config.eval_batch_size)
         self.model.eval()
         with torch.inference_mode(), bar(len(windows), description) as advance:
             for group in groups:
                 ids, mask, _ = collate(group, self.encoder.pad)
-                lower = None
+                ids, mask = ids.to(self.device), mask.to(self.device)
+                states = None
                 if feats is not None:
-                    lower = {k: v.to(self.device) for k, v in
-                             gather([feats[index[id(w)]] for w in group], cache.keep, ids.shape[1]).items()}
+                    states = {k: v.to(self.device) for k, v in
+                              gather([feats[index[id(w)]] for w in group], keep, ids.shape[1]).items()}
                 with _autocast(self.device, self.config):
-                    logits = self.model(ids.to(self.device), mask.to(self.device), lower)
+                    if self.backend == "ct2":
+                        logits = self.model.head(states, mask)
+                    else:
+                        logits = self.model(ids, mask, states)
                 best = logits.argmax(-1).cpu().tolist()
                 for w, row in zip(group, best):
                     tags = out[w.sentence]
@@ -224,6 +248,15 @@ class TransformerTagger:
                         tags[w.first_word + k] = self.labels[row[pos]]
                 advance(len(group))
         return [to_iob2(t) for t in out]
+
+    def ct2(self):
+        from projection.train.fast_predict import Ct2Encoder
+
+        if self._ct2 is None:
+            if self.model_dir is None:
+                raise ProjectionError("the ct2 backend needs a saved model folder (load it with load_model)")
+            self._ct2 = Ct2Encoder(self.model, self.tokenizer, Path(self.model_dir), self.device)
+        return self._ct2
 
 
 class TransformerTrainer:
@@ -416,7 +449,10 @@ class TransformerTrainer:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, model_dir: str | Path, device: str | None = None) -> TransformerTagger:
+    def load(cls, model_dir: str | Path, device: str | None = None, backend: str = "torch") -> TransformerTagger:
+        """A saved model, ready to predict; ``backend``: ``torch``, ``ct2`` (the encoder on
+        CTranslate2, int8 on CPU; converted once into ``MODEL_DIR/ct2-*``) or ``auto`` (ct2 on
+        CPU when the encoder converts, else torch)."""
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -442,7 +478,28 @@ class TransformerTrainer:
             raise ProjectionError(f"{weights}: weights do not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
         model.to(dev).eval()
         tokenizer = AutoTokenizer.from_pretrained(model_dir / ENCODER_DIR)
-        return TransformerTagger(model, tokenizer, meta["labels"], config, meta, dev)
+        tagger = TransformerTagger(model, tokenizer, meta["labels"], config, meta, dev)
+        tagger.model_dir = model_dir
+        tagger.backend = _choose_backend(backend, dev, enc_cfg)
+        return tagger
+
+
+BACKENDS = ("auto", "torch", "ct2")
+
+
+def _choose_backend(backend: str, device, encoder_config) -> str:
+    from projection import ct2
+
+    if backend not in BACKENDS:
+        raise ProjectionError(f"prediction backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    reason = ct2.unsupported_reason(encoder_config)
+    if backend == "ct2":
+        if reason:
+            raise ProjectionError(f"--backend ct2: {reason}")
+        return "ct2"
+    if backend == "auto":
+        return "ct2" if device.type == "cpu" and reason is None else "torch"
+    return "torch"
 
 
 class FeatureAggregationTrainer(TransformerTrainer):
