@@ -32,7 +32,7 @@ RUN_DIR := $(RUNS)/$(subst $(comma),-,$(TGT_LIST))-$(PIPELINE)
 # Recipes run with a real locale, not LANG=es.
 RUNENV := env LANG=C.UTF-8 LC_ALL=C.UTF-8
 
-.PHONY: setup test project train compare inspect bench e5 clean help
+.PHONY: setup test project train compare results inspect bench e5 clean help
 
 help:
 	@sed -n '2,4p' Makefile
@@ -52,8 +52,14 @@ project: $(STAMP)
 train: $(STAMP)
 	@$(RUNENV) $(PY) -m projection train --train $(RUN_DIR)/projected.conll --model $(MODEL) --arch $(ARCH) --out $(RUN_DIR)/model $(TRAIN_ARGS)
 
+# make compare LANG="es hau" [SEEDS=13,14,15]: the downstream comparison (systems reused when done)
+SEEDS ?= 13,14,15
 compare: $(STAMP)
-	@$(RUNENV) $(PY) -m projection compare --lang $(TGT_LIST) --model $(MODEL) --out results/$(TGT_LIST) $(COMPARE_ARGS)
+	@$(RUNENV) $(PY) -m projection compare --lang $(TGT_LIST) --seeds $(SEEDS) --model $(MODEL) --out results/downstream $(COMPARE_ARGS)
+
+# make results: the committed downstream page docs/results.{md,csv,png} (seven languages, three seeds)
+results: $(STAMP)
+	@$(RUNENV) $(PY) -m projection compare --lang es,nl,de,hau,swa,yor,zul --seeds $(SEEDS) --model $(MODEL) --out results/downstream --report docs $(COMPARE_ARGS)
 
 # make inspect LANG=es [HTML=report.html] [RESULTS=results/es]: terminal view, or the self-contained HTML report
 inspect: $(STAMP)

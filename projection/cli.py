@@ -231,6 +231,8 @@ def evaluate(
     test: list[str] = typer.Option(..., "--test", help="Test corpus name or file; repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default MODEL/eval/<test>); one subfolder per test when several."),
     backend: str = typer.Option("torch", help="torch (exact), ct2 (encoder on CTranslate2, int8 on CPU: faster) or auto."),
+    ignore_labels: Optional[str] = typer.Option(None, "--ignore-labels", help="Labels removed from gold and predictions "
+                                                "before scoring, e.g. DATE (MasakhaNER against a CoNLL-trained model)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON metrics."),
 ) -> None:
     """Score a trained model with seqeval; write predictions.conll and metrics.json."""
@@ -242,7 +244,8 @@ def evaluate(
     results = {}
     for t in test:
         target = None if out is None else (out if len(test) == 1 else out / slug(t))
-        results[t] = run_eval(predictor, t, target, model_dir=model)
+        results[t] = run_eval(predictor, t, target, model_dir=model,
+                              ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()])
     if as_json:
         _print_json({t: {x: m[x] for x in ("f1", "precision", "recall", "per_label")} for t, m in results.items()})
         return
@@ -258,51 +261,71 @@ def evaluate(
 
 @app.command()
 def compare(
-    lang: str = typer.Option("es", "--lang", help="Target language: es, nl or de."),
-    out: Path = typer.Option(..., "--out", help="Results folder (results.md, results.csv, results.png, systems/)."),
+    lang: str = typer.Option("es", "--lang", help="Target languages, comma-separated: es, nl, de, hau, swa, yor, zul."),
+    out: Path = typer.Option(Path("results/downstream"), "--out", help="Result folder (models/, <lang>/<system>-seed<N>/)."),
+    seeds: str = typer.Option("13,14,15", "--seeds", help="Seeds, comma-separated (sampling, initialisation, order)."),
+    systems: str = typer.Option("1,2,3,4,5", help="1 zero-shot, 2 DLFA zero-shot, 3 ours, 4 published projection, 5 en+ours."),
+    report: Optional[Path] = typer.Option(None, help="Folder for results.md/.csv/.png (default: --out; docs/ for the committed page)."),
     model: str = typer.Option("models/e5-small", "--model", help="The encoder used by every system."),
-    systems: str = typer.Option("1,2,3,4,5", help="Systems to run: 1 zero-shot, 2 DLFA zero-shot, 3 ours, 4 AWESoME, 5 en+ours."),
-    projected: Optional[str] = typer.Option(None, help="Our projection (default runs/LANG-given/projected.parquet)."),
-    max_train: int = typer.Option(4000, help="Seeded sample of English train sentence ids shared by all systems (0 = all)."),
-    max_dev: int = typer.Option(500, help="Sentences of the source dev set used for model selection (0 = all)."),
+    projected: Optional[list[str]] = typer.Option(None, help="LANG=PATH: our projection of LANG (run directory or file); "
+                                                            "default runs/LANG-given, runs/LANG-nllb-given (African)."),
+    max_train: int = typer.Option(0, help="Seeded sample of CoNLL-2003 train ids shared by all systems (0 = all)."),
+    max_dev: int = typer.Option(1000, help="English dev sentences used for model selection (0 = all)."),
     dev: str = typer.Option("conll2003-en:dev", help="Source-side dev set for model selection (no target gold)."),
     epochs: int = typer.Option(2),
-    lr: float = typer.Option(1e-4),
+    lr: float = typer.Option(3e-4),
     batch_size: int = typer.Option(16),
-    seed: int = typer.Option(13),
-    fusion_layers: str = typer.Option("8", help="DLFA fusion layers to sweep (selected on source dev), e.g. 4,8."),
+    freeze_layers: int = typer.Option(8, help="Lower encoder layers frozen (their output computed once)."),
+    fusion_layer: int = typer.Option(8, help="DLFA/AIF: the lower layer fused with the last one."),
+    eval_every: int = typer.Option(200, help="English dev evaluation every N steps (0: once per epoch)."),
     freeze_embeddings: bool = typer.Option(True, help="Freeze the word embeddings (identically for all systems)."),
-    force: bool = typer.Option(False, help="Retrain systems even when their results are up to date."),
+    keep_models: bool = typer.Option(False, help="Keep every model's weights (~470 MB each) after evaluation."),
+    force: bool = typer.Option(False, help="Retrain and re-evaluate even when results are up to date."),
     as_json: bool = typer.Option(False, "--json", help="Print the result rows as JSON."),
 ) -> None:
-    """Zero-shot vs DLFA vs translate-train (ours / AWESoME) on the target test set; writes tables and a chart."""
-    from projection.train.compare import CompareOptions
+    """Zero-shot vs DLFA vs translate-train (ours / published projection) over seeds and languages; tables and a chart."""
+    from rich.text import Text
+
+    from projection.train.compare import SYSTEMS, CompareOptions, collect, summarise
     from projection.train.compare import compare as run_compare
 
-    try:
-        layers = [int(x) for x in fusion_layers.split(",") if x.strip()]
-    except ValueError:
-        raise ProjectionError(f"--fusion-layers: expected integers like 4,8, got {fusion_layers!r}") from None
+    def ints(text: str, what: str) -> list[int]:
+        try:
+            return [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise ProjectionError(f"{what}: expected integers like 13,14,15, got {text!r}") from None
+
+    proj: dict[str, str] = {}
+    for item in projected or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ProjectionError(f"--projected {item!r}: expected LANG=PATH, e.g. es=runs/es-given")
+        proj[key.strip()] = value.strip()
     opts = CompareOptions(model=model, max_train=max_train or None, max_dev=max_dev or None, epochs=epochs, lr=lr,
-                          batch_size=batch_size, seed=seed, freeze_embeddings=freeze_embeddings, fusion_layers=layers,
-                          projected=projected, dev=dev)
-    res = run_compare(lang, out, systems=[s.strip() for s in systems.split(",") if s.strip()], options=opts, force=force)
+                          batch_size=batch_size, freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers,
+                          fusion_layer=fusion_layer, eval_every=eval_every or None, dev=dev, projected=proj,
+                          keep_models=keep_models)
+    langs = [x.strip() for x in lang.split(",") if x.strip()]
+    res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=[s.strip() for s in systems.split(",") if s.strip()],
+                      options=opts, force=force, report=report, log=lambda m: console.print(Text(m)))
     if as_json:
         _print_json(res)
         return
-    from rich.text import Text  # plain cells: corpus names like sample:train: must not become emoji
-
-    table = Table(title=f"{lang}: F1 on the target test set")
-    for col in ("system", "train", "F1", "P", "R", "dev F1"):
-        table.add_column(col, justify="left" if col in ("system", "train") else "right")
-    for r in res["rows"]:
-        table.add_row(Text(r["system"] + ("" if r["selected"] else " (not selected)")), Text(r["train"]), f"{100 * r['f1']:.2f}",
-                      f"{100 * r['precision']:.2f}", f"{100 * r['recall']:.2f}",
-                      "" if r["dev_f1"] is None else f"{100 * r['dev_f1']:.2f}")
+    summary = summarise(collect(out))
+    table = Table(title="test F1 (%), mean ± sd over seeds")
+    table.add_column("system")
+    shown = [x for x in langs if any(k[0] == x for k in summary)]
+    for x in shown:
+        table.add_column(x, justify="right")
+    for sid, label in SYSTEMS.items():
+        cells = [summary.get((x, sid)) for x in shown]
+        if any(cells):
+            table.add_row(Text(label), *[f"{100 * c['f1'][0]:.1f} ± {100 * c['f1'][1]:.1f}" if c else "" for c in cells])
     console.print(table)
     for m in res["missing"]:
-        console.print(Text(f"system {m['system']} not run: {m['reason']}", style="yellow"))
-    console.print(f"wrote {out / 'results.md'}, {out / 'results.csv'}, {out / 'results.png'}")
+        console.print(Text(f"{m['language']} system {m['system']} not run: {m['reason']}", style="yellow"))
+    where = report or out
+    console.print(Text(f"wrote {where / 'results.md'}, {where / 'results.csv'}, {where / 'results.png'}"))
 
 
 # --------------------------------------------------------------------------- inspect (projection/inspect/)

@@ -125,34 +125,37 @@ def test_cli_train_and_evaluate(encoder, tmp_path):
     assert "MISC" not in json.loads(res.stdout)["sample:train"]["per_label"]
 
 
-def test_compare_tables_from_finished_systems(tmp_path):
-    """results.csv/md/png from system folders; DLFA's layer is selected on dev F1, not test F1."""
+def test_compare_report_means_sds_and_paired_differences(tmp_path):
+    """results.csv (one row per language, system, seed), results.md (mean ± sd, paired differences, goals), results.png."""
     import csv
 
     from projection.store import atomic_write_json
-    from projection.train.compare import CSV_COLUMNS, write_results
+    from projection.train.compare import CSV_COLUMNS, write_report
     from projection.train.metrics import evaluate_predictions
 
-    gold = [Sentence("a", ["Ana", "en", "Roma"], ["B-PER", "O", "B-LOC"])]
-    systems = [("1", "1-zero-shot", None, ["B-PER", "O", "O"], 0.80),
-               ("2", "2-dlfa-l4", 4, ["B-PER", "O", "B-LOC"], 0.70),  # best on test, worse on dev
-               ("2", "2-dlfa-l8", 8, ["O", "O", "O"], 0.85),
-               ("4", "4-awesome", None, ["B-PER", "O", "B-LOC"], 0.75)]
-    for sid, key, layer, pred, dev_f1 in systems:
-        d = tmp_path / "systems" / key
-        evaluate_predictions(gold, [pred], d, model={"best_dev_f1": dev_f1, "best_epoch": 1, "encoder": "enc",
-                                                      "config": TrainConfig().to_dict()}, data={}, seed=13)
-        atomic_write_json(d / "system.json", {"key": "k", "system": sid, "label": key, "arch": "token", "fusion_layer": layer,
-                                              "train": "t", "train_sentences": 1, "dev": "en dev", "test": "x:test",
-                                              "seed": 13, "command": f"projection compare --systems {sid}"})
-    res = write_results(tmp_path, "es", [{"system": "3", "reason": "no projection yet"}])
-    with open(tmp_path / "results.csv", newline="") as f:
+    gold = [Sentence("a", ["Ana", "en", "Roma", "y", "Pablo"], ["B-PER", "O", "B-LOC", "O", "B-PER"])]
+    preds = {("1", 1): ["B-PER", "O", "O", "O", "O"], ("1", 2): ["B-PER", "O", "B-LOC", "O", "O"],
+             ("3", 1): ["B-PER", "O", "B-LOC", "O", "B-PER"], ("3", 2): ["B-PER", "O", "B-LOC", "O", "O"]}
+    for lang in ("es", "hau"):
+        for (sid, seed), pred in preds.items():
+            d = tmp_path / "runs" / lang / f"{sid}-seed{seed}"
+            evaluate_predictions(gold, [pred], d, model={"best_dev_f1": 0.8, "best_step": 10, "config": TrainConfig().to_dict()},
+                                 data={}, seed=seed)
+            atomic_write_json(d / "system.json", {
+                "eval_key": "e", "model_key": f"m{sid}{seed}", "language": lang, "system": sid, "train": "t",
+                "train_sentences": 5, "test": f"{lang}:test", "seed": seed, "command": f"projection compare --systems {sid}",
+                "train_minutes": 1.0, "recipe": {"model": "enc", "epochs": 2, "lr": 3e-4, "batch_size": 16,
+                                                 "freeze_layers": 8, "fusion_layer": 8, "eval_every": 200, "max_dev": 1000}})
+    res = write_report(tmp_path / "runs", tmp_path / "docs", missing=[{"language": "es", "system": "4", "reason": "absent"}])
+    with open(tmp_path / "docs" / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0])[: len(CSV_COLUMNS)] == CSV_COLUMNS
-    assert len(rows) == 4 and rows[0]["f1"] == "0.6667"
-    selected = {r["system"]: r["selected"] for r in rows}
-    assert selected["2-dlfa-l8"] == "True" and selected["2-dlfa-l4"] == "False"
-    md = (tmp_path / "results.md").read_text()
-    assert "system 3: no projection yet" in md and "not selected on dev" in md
-    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
-    assert res["missing"][0]["system"] == "3"
+    assert len(rows) == 8 and {"language", "f1_PER", "precision_MISC"} <= set(rows[0])
+    assert [(r["language"], r["system"], r["seed"]) for r in rows[:2]] == [("es", "1 zero-shot", "1"), ("es", "1 zero-shot", "2")]
+    assert rows[0]["f1"] == "0.5000" and rows[1]["f1"] == "0.8000"  # 1/3 found: P 1, R 1/3; 2/3 found
+    md = (tmp_path / "docs" / "results.md").read_text()
+    assert "65.0 ± 21.2" in md  # system 1: mean of 0.5 and 0.8, sample sd
+    assert "+25.0 ± 35.4 (n=2)" in md  # 3 - 1 paired by seed: 1.0 - 0.5 and 0.8 - 0.8
+    assert "es system 4: absent" in md and "## Goal checks" in md
+    assert (tmp_path / "docs" / "results.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(res["rows"]) == 8

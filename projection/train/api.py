@@ -100,12 +100,15 @@ def evaluate(
     *,
     model_dir: str | Path | None = None,
     map_gold: bool = True,
+    ignore: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Predict ``test`` with ``model`` and score it (seqeval); write ``predictions.conll`` and
     ``metrics.json`` to ``out`` (default ``<model>/eval/<test name>/``).
 
     The model's own label mapping (e.g. MISC dropped) is applied to the gold side too
-    (``map_gold``), so a model is scored on the label set it was trained for.
+    (``map_gold``), so a model is scored on the label set it was trained for. ``ignore``
+    removes more labels from both sides before scoring: ``["DATE"]`` scores a CoNLL-trained
+    model on MasakhaNER's PER/ORG/LOC (its DATE entities become O).
     """
     from projection.train.metrics import evaluate_predictions
 
@@ -123,6 +126,9 @@ def evaluate(
     mapping = predictor.config.mapping()
     if map_gold and mapping:
         gold = map_labels(gold, mapping)
+    dropped = dict.fromkeys(ignore, "O")
+    if dropped:
+        gold = map_labels(gold, dropped)
     if out is None:
         if model_dir is None:
             raise ProjectionError("evaluate: give an output folder (or a model folder to write into)")
@@ -130,6 +136,8 @@ def evaluate(
     t0 = time.perf_counter()
     pred = predictor.predict(gold)
     log_line(f"predicted {len(gold)} sentences in {time.perf_counter() - t0:.0f} s")
+    if dropped:
+        pred = [map_labels([Sentence(g.id, g.tokens, p)], dropped)[0].tags for g, p in zip(gold, pred)]
     info = predictor.info
     model_desc = {
         "dir": str(model_dir) if model_dir is not None else None,
@@ -138,9 +146,11 @@ def evaluate(
         "encoder": info.get("encoder"),
         "labels": predictor.labels,
         "label_map": mapping,
+        "ignored_at_scoring": sorted(dropped),
         "train_data": info.get("data", {}),
         "best_epoch": info.get("best_epoch"),
         "best_dev_f1": info.get("best_dev_f1"),
+        "best_step": info.get("best_step"),
         "config": predictor.config.to_dict(),
         "signature": info.get("signature", {}),
     }
