@@ -368,6 +368,8 @@ class TransformerTrainer:
             point = {"epoch": epoch, "step": step, "dev_f1": m["f1"], "dev_precision": m["precision"],
                      "dev_recall": m["recall"], "dev_seconds": round(time.perf_counter() - t1, 1)}
             curve.append(point)
+            if step % steps_per_epoch:  # mid-epoch points of the learning curve (epoch ends are logged below)
+                log_line(f"{self.name}: step {step}/{total} dev F1 {m['f1']:.4f}")
             if m["f1"] > best["f1"]:
                 best.update(f1=m["f1"], epoch=epoch, step=step,
                             state={n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if n in trainable})
