@@ -202,3 +202,18 @@ def test_ct2_backend_predicts_like_torch(tiny_bert, sample, tmp_path, arch):
     assert same > 0.9
     with pytest.raises(ProjectionError, match="backend"):
         load_model(out, backend="onnx")
+
+
+def test_predict_proba_agrees_with_predict(tiny_bert, sample, tmp_path):
+    import numpy as np
+
+    from projection.tags import to_iob2
+
+    out = train_model(sample, out=tmp_path / "m", model=tiny_bert,
+                      config=TrainConfig(epochs=1, lr=3e-3, threads=1, max_train_sentences=32, max_length=16))
+    tagger = load_model(out)
+    sents = [s.tokens for s in sample[:12]] + [[]]
+    probs = tagger.predict_proba(sents)
+    assert [p.shape for p in probs] == [(len(s), len(tagger.labels)) for s in sents]
+    assert all(np.allclose(p.sum(-1), 1.0, atol=1e-5) for p in probs if len(p))
+    assert tagger.predict(sents) == [to_iob2([tagger.labels[i] for i in p.argmax(-1)]) if len(p) else [] for p in probs]

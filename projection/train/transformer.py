@@ -211,12 +211,31 @@ class TransformerTagger:
         (:class:`~projection.train.fast_predict.Ct2Encoder`) and the head in torch; ``torch``
         runs the whole model (with the frozen part's outputs from the feature store for
         ``freeze_layers`` models)."""
+        scores = self.word_logits(sentences, description)
+        return [to_iob2([self.labels[i] for i in s.argmax(-1).tolist()]) if len(s) else [] for s in scores]
+
+    def predict_proba(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict"
+                      ) -> list["np.ndarray"]:
+        """Per word, the probability of every tag of :attr:`labels`: one ``(words, labels)`` array per sentence."""
+        import numpy as np
+
+        out = []
+        for s in self.word_logits(sentences, description):
+            e = np.exp(s - s.max(-1, keepdims=True)) if len(s) else s
+            out.append(e / e.sum(-1, keepdims=True) if len(s) else e)
+        return out
+
+    def word_logits(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict"
+                    ) -> list["np.ndarray"]:
+        """The head's scores at every word's first subword: one float32 ``(words, labels)`` array per sentence."""
+        import numpy as np
+
         from projection.train.features import gather
         from projection.train.windows import batches, collate
 
         torch = _torch()
         words = sentence_tokens(sentences)
-        out: list[list[str]] = [["O"] * len(w) for w in words]
+        out = [np.zeros((len(w), len(self.labels)), dtype=np.float32) for w in words]
         windows = self.encoder.windows(words)
         index = {id(w): i for i, w in enumerate(windows)}
         feats, keep = None, None
@@ -237,17 +256,12 @@ class TransformerTagger:
                     states = {k: v.to(self.device) for k, v in
                               gather([feats[index[id(w)]] for w in group], keep, ids.shape[1]).items()}
                 with _autocast(self.device, self.config):
-                    if self.backend == "ct2":
-                        logits = self.model.head(states, mask)
-                    else:
-                        logits = self.model(ids, mask, states)
-                best = logits.argmax(-1).cpu().tolist()
-                for w, row in zip(group, best):
-                    tags = out[w.sentence]
-                    for k, pos in enumerate(w.heads):
-                        tags[w.first_word + k] = self.labels[row[pos]]
+                    logits = self.model.head(states, mask) if self.backend == "ct2" else self.model(ids, mask, states)
+                logits = logits.float().cpu().numpy()
+                for b, w in enumerate(group):
+                    out[w.sentence][w.first_word: w.first_word + len(w.heads)] = logits[b, w.heads]
                 advance(len(group))
-        return [to_iob2(t) for t in out]
+        return out
 
     def ct2(self):
         from projection.train.fast_predict import Ct2Encoder
