@@ -13,6 +13,10 @@ entity was projected (sentences without entities are kept: they are real negativ
 Every policy sets ``meta["kept"]`` and ``meta["drop_reason"]`` (the status of the first
 unprojected entity, ``"empty-translation"``, or ``None``) on every sentence, so the run
 directory records why each sentence is in or out.
+
+This is a core module (it imports no stage): the projection stage applies the policy when
+a run is made (``projection.project`` re-exports it), the export stage re-applies it to a
+stored run with other settings.
 """
 
 from __future__ import annotations
@@ -34,20 +38,31 @@ def _reason(ps: ProjectedSentence) -> str | None:
     return None
 
 
+def demote_below_score(ps: ProjectedSentence, min_score: float) -> None:
+    """Mark the projected entities of ``ps`` scoring under ``min_score`` ``below-threshold`` (in place)."""
+    ps.entities = [
+        ProjectedEntity(e.source, e.target, e.score, e.method, EntityStatus.BELOW_THRESHOLD)
+        if e.status == EntityStatus.PROJECTED and e.score < min_score else e
+        for e in ps.entities
+    ]
+
+
+def check_min_score(min_score: float, what: str = "min_score") -> float:
+    if not 0.0 <= min_score <= 1.0:
+        raise ProjectionError(f"{what} must be between 0 and 1, not {min_score}")
+    return float(min_score)
+
+
 def apply_policy(projected: Sequence[ProjectedSentence], policy: str = "drop-sentence",
                  min_score: float = 0.0) -> list[ProjectedSentence]:
     """Mark every sentence kept or dropped (in place, also returned)."""
     if policy not in POLICIES:
         raise ProjectionError(f"unknown filtering policy {policy!r}; choose one of: {', '.join(POLICIES)}")
-    if policy == "drop-below-score" and not 0.0 <= min_score <= 1.0:
-        raise ProjectionError(f"drop-below-score: min_score must be between 0 and 1, not {min_score}")
+    if policy == "drop-below-score":
+        check_min_score(min_score, "drop-below-score: min_score")
     for ps in projected:
         if policy == "drop-below-score":
-            ps.entities = [
-                ProjectedEntity(e.source, e.target, e.score, e.method, EntityStatus.BELOW_THRESHOLD)
-                if e.status == EntityStatus.PROJECTED and e.score < min_score else e
-                for e in ps.entities
-            ]
+            demote_below_score(ps, min_score)
         reason = _reason(ps)
         if policy == "drop-sentence":
             kept = reason is None

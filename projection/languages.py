@@ -7,7 +7,9 @@ code) in the order of the model's vocabulary (``FAIRSEQ_LANGUAGE_CODES`` in tran
 ``tokenization_nllb.py``), each with an English name and, where one exists, its ISO 639-1
 code. ``resolve_language("es")``, ``("spa")`` and ``("spa_Latn")`` all give the same
 :class:`Language`, so users type whichever code they know. Apertium modes and spaCy
-tokenizers are picked from the same record.
+tokenizers are picked from the same record, and the export stage takes a dataset card's
+language code (ISO 639-1, else 639-3) from it. A core module: it imports no stage
+(``projection.translate.languages`` re-exports it).
 """
 
 from __future__ import annotations

@@ -8,11 +8,13 @@
 
 Methods: ``heuristic`` (alignment runs), ``ngram`` (candidate matching, vectorised),
 ``markers`` (spans recovered from mark-then-translate output, ngram as fallback).
-This package imports no other stage; the pipeline feeds it.
+The sentence filtering policies (``apply_policy``) live in the core module
+:mod:`projection.filtering` and are re-exported here. This package imports no other stage;
+the pipeline feeds it.
 """
 
+from projection.filtering import POLICIES, apply_policy
 from projection.project.base import ProjectionInput, Projector, is_break_token
-from projection.project.filtering import POLICIES, apply_policy
 from projection.registry import Registry
 
 projectors: Registry[Projector] = Registry("projection method")
