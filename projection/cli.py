@@ -371,6 +371,48 @@ def inspect_cmd(
         pi.show(run_dir, console, page=page, per_page=per_page, sentences=not summary_only, results=results, **filters)
 
 
+# --------------------------------------------------------------------------- export (projection/export/)
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Path = typer.Argument(..., help="A projection run directory (written by `projection run`)."),
+    fmt: str = typer.Option(..., "--format", "-f", help="spacy (DocBin), hf (datasets folder + dataset card), conll or jsonl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (replaced whole if it holds an earlier export)."),
+    scheme: Optional[str] = typer.Option(None, "--scheme", help="Tag scheme for conll, jsonl and hf: iob2 (default), iob1 or iobes."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="Keep only entities scoring at least this (0-1); the others become O."),
+    policy: Optional[str] = typer.Option(None, "--policy", help="Re-apply a filtering policy: keep-all, drop-sentence or drop-below-score (default: the run's)."),
+    dev_fraction: float = typer.Option(0.0, "--dev-fraction", help="Share of the kept sentences moved to a dev split (0 = train only)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/dev split."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: files, per-split counts, selection."),
+) -> None:
+    """Export a run for training: spaCy DocBin, Hugging Face datasets (with a dataset card), CoNLL or JSONL."""
+    from projection.export import export_run
+
+    options = {"scheme": scheme} if scheme is not None else {}
+    res = export_run(run_dir, fmt, out, policy=policy, min_score=min_score, dev_fraction=dev_fraction, seed=seed, **options)
+    if as_json:
+        _print_json({"out": str(res.out), "format": res.format, "files": res.files, "counts": res.counts,
+                     "selection": res.selection, "seconds": res.seconds})
+        return
+    table = Table(title=f"{run_dir} -> {res.out} ({res.format})")
+    labels = list(next(iter(res.counts.values()))["per_label"])
+    for col in ("split", "sentences", "tokens", "entities", *labels):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for name, c in res.counts.items():
+        table.add_row(name, f"{c['sentences']:,}", f"{c['tokens']:,}", f"{c['entities']:,}",
+                      *(f"{c['per_label'][lab]:,}" for lab in labels))
+    console.print(table)
+    sel = res.selection
+    dropped = ", ".join(f"{k}: {v:,}" for k, v in sel["dropped"].items()) or "none"
+    how = f"policy {sel['policy']}" + (f" (run: {sel['run_policy']})" if sel["policy"] == "as-run" else "")
+    if sel["min_score"] is not None:
+        how += f", min score {sel['min_score']}"
+    console.print(f"{sel['sentences_out']:,} of {sel['sentences_in']:,} sentences ({how}; left out: {dropped})",
+                  markup=False, highlight=False)
+    console.print(f"wrote {res.out}/: {', '.join(res.files)}", markup=False, highlight=False, soft_wrap=True)
+
+
 # --------------------------------------------------------------------------- align (projection/align/)
 
 
