@@ -143,22 +143,22 @@ def test_hf_export_loads_with_datasets(sample_run, tmp_path):
     res = export_run(sample_run, "hf", out, dev_fraction=0.25, seed=3)
     m = rundir.read_manifest(sample_run)
     ds = datasets.load_dataset(str(out))
-    assert isinstance(ds, datasets.DatasetDict) and set(ds) == {"train", "dev"}
-    assert ds["train"].num_rows + ds["dev"].num_rows == m["counts"]["sentences_out"]
-    assert ds["dev"].num_rows == round(0.25 * m["counts"]["sentences_out"])
+    assert isinstance(ds, datasets.DatasetDict) and set(ds) == {"train", "validation"}
+    assert ds["train"].num_rows + ds["validation"].num_rows == m["counts"]["sentences_out"]
+    assert ds["validation"].num_rows == round(0.25 * m["counts"]["sentences_out"])
     names = ds["train"].features["ner_tags"].feature.names
     assert names == ["O"] + [f"{p}-{lab}" for lab in sorted(m["counts"]["per_label"]) for p in ("B", "I")]
     begins = sum(names[t].startswith("B-") for split in ds.values() for tags in split["ner_tags"] for t in tags)
     assert begins == m["counts"]["entities_in_output"]
     assert set(ds["train"].column_names) == {"id", "tokens", "ner_tags", "entities"}
-    ids = list(ds["train"]["id"]) + list(ds["dev"]["id"])
-    assert sorted(ids) == sorted(ps.id for ps in _kept(sample_run)) and not set(ds["train"]["id"]) & set(ds["dev"]["id"])
+    ids = list(ds["train"]["id"]) + list(ds["validation"]["id"])
+    assert sorted(ids) == sorted(ps.id for ps in _kept(sample_run)) and not set(ds["train"]["id"]) & set(ds["validation"]["id"])
     # per-entity scores and statuses are the run's (entities.parquet)
     rows = pq.read_table(sample_run / rundir.ENTITIES).to_pylist()
     by_id: dict[str, list] = {}
     for r in rows:
         by_id.setdefault(r["id"], []).append((r["src_start"], r["score"], r["status"], r["tgt_start"]))
-    for row in ds["dev"]:
+    for row in ds["validation"]:
         got = [(e["source_start"], e["score"], e["status"], e["start"]) for e in row["entities"]]
         assert got == sorted(by_id.get(row["id"], []))
         for e in row["entities"]:
@@ -168,8 +168,8 @@ def test_hf_export_loads_with_datasets(sample_run, tmp_path):
     again = export_run(sample_run, "hf", tmp_path / "hf2", dev_fraction=0.25, seed=3)
     other = export_run(sample_run, "hf", tmp_path / "hf3", dev_fraction=0.25, seed=4)
     assert again.counts == res.counts
-    dev_ids = lambda p: set(datasets.load_dataset(str(p))["dev"]["id"])  # noqa: E731
-    assert dev_ids(tmp_path / "hf2") == set(ds["dev"]["id"]) != dev_ids(tmp_path / "hf3")
+    dev_ids = lambda p: set(datasets.load_dataset(str(p))["validation"]["id"])  # noqa: E731
+    assert dev_ids(tmp_path / "hf2") == set(ds["validation"]["id"]) != dev_ids(tmp_path / "hf3")
 
     card = (out / "README.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(card.split("---\n")[1])
@@ -177,7 +177,7 @@ def test_hf_export_loads_with_datasets(sample_run, tmp_path):
     assert meta["task_categories"] == ["token-classification"] and meta["task_ids"] == ["named-entity-recognition"]
     assert meta["size_categories"] == ["n<1K"] and "annotation-projection" in meta["tags"]
     assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "data/train-*"},
-                                                {"split": "dev", "path": "data/dev-*"}]
+                                                {"split": "validation", "path": "data/validation-*"}]
     for label, row in m["counts"]["per_label"].items():
         rate = f"{100 * row['projected'] / row['entities']:.1f}%"
         assert f"| {label} | {row['entities']:,} | {row['projected']:,} |" in card and rate in card

@@ -10,7 +10,7 @@ the Python API behind ``projection export``::
     res.files, res.counts                                                  # written files, per-split counts
 
 Formats: ``spacy`` (``train.spacy`` [``dev.spacy``] DocBins), ``hf`` (a ``datasets`` folder:
-``data/{split}-00000-of-00001.parquet`` and a ``README.md`` dataset card), ``conll`` and
+``data/{train,validation}-00000-of-00001.parquet`` and a ``README.md`` dataset card), ``conll`` and
 ``jsonl`` (``{split}.conll`` / ``{split}.jsonl`` in a tag scheme). Every export folder also
 holds ``export.json``: the run it came from, the selection, the counts and the format's
 signature. The stage reads a run directory through the core modules (:mod:`projection.rundir`,
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 class Exporter(Protocol):
     """One output format. ``write`` fills ``folder`` (a fresh temporary folder that replaces the
-    export folder when it succeeds) and returns the written files, relative to it."""
+    export folder when it succeeds) and returns the written files, relative to it. An exporter may
+    set ``dev_split`` to name the held-out split its ecosystem expects (default ``dev``)."""
 
     name: str
 
@@ -88,7 +89,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, *, policy: str | 
     t0 = time.perf_counter()
     selection = Selection(policy, min_score, dev_fraction, seed)
     exporter = make_exporter(fmt, **options)
-    data = load_run_data(run_dir, selection)
+    data = load_run_data(run_dir, selection, getattr(exporter, "dev_split", "dev"))
     data.out = Path(out)
     counts = data.split_counts()
     run_dir = Path(run_dir)

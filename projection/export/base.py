@@ -13,7 +13,8 @@ the selection can be re-decided at export time from the stored statuses:
 Statuses are what the run stored: an entity the run already demoted (its projector's
 threshold, or a ``drop-below-score`` run) cannot be brought back by a laxer export.
 ``dev_fraction`` then moves a seeded random share of the kept sentences to a ``dev`` split
-(corpus order is kept inside each split).
+(``validation`` in a Hugging Face export, as the Hub names it; corpus order is kept inside
+each split).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,8 +136,9 @@ def split_indices(n: int, dev_fraction: float, seed: int) -> set[int]:
     return set(np.random.default_rng(seed).permutation(n)[:n_dev].tolist())
 
 
-def load_run_data(run_dir: str | Path, selection: Selection = Selection()) -> ExportData:
-    """Read a run directory and decide, split and check what an export of it holds."""
+def load_run_data(run_dir: str | Path, selection: Selection = Selection(), dev_split: str = "dev") -> ExportData:
+    """Read a run directory and decide, split and check what an export of it holds; the held-out
+    split is named ``dev_split`` (``dev`` for spaCy and files, ``validation`` on the Hub)."""
     run_dir = Path(run_dir)
     manifest = rundir.read_manifest(run_dir)
     projected = rundir.read_projections(run_dir)
@@ -170,7 +172,7 @@ def load_run_data(run_dir: str | Path, selection: Selection = Selection()) -> Ex
     if selection.dev_fraction:
         dev = split_indices(len(kept), selection.dev_fraction, selection.seed)
         splits = {"train": [ps for k, ps in enumerate(kept) if k not in dev],
-                  "dev": [ps for k, ps in enumerate(kept) if k in dev]}
+                  dev_split: [ps for k, ps in enumerate(kept) if k in dev]}
     else:
         splits = {"train": kept}
     return ExportData(run_dir, manifest, selection, policy, sorted(labels), splits, len(projected), dict(dropped),
@@ -239,9 +241,5 @@ def manifest_dict(manifest: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def counts_line(counts: dict[str, dict[str, Any]]) -> str:
-    return "; ".join(f"{name}: {c['sentences']:,} sentences, {c['entities']:,} entities" for name, c in counts.items())
-
-
-__all__: Sequence[str] = ["AS_RUN", "EXPORT_JSON", "ExportData", "Selection", "load_run_data", "public", "split_indices",
-                          "staged_dir"]
+__all__ = ["AS_RUN", "EXPORT_JSON", "ExportData", "Selection", "load_run_data", "manifest_dict", "pipeline_info",
+           "public", "split_indices", "staged_dir"]

@@ -228,5 +228,6 @@ def render_card(data: ExportData, fmt: str = "hf", *, scheme: str = "iob2", tag_
         run_counts={"entities": total, "projected": projected, "rate": _pct(projected, total)}, per_label=per_label,
         project_threshold=project_sig.get("threshold"), policy=policy_name, policy_text=policy_text,
         dropped=info["dropped"], dev_fraction=data.selection.dev_fraction, seed=data.selection.seed,
+        dev_split=list(data.splits)[-1],
     )
     return text

@@ -4,7 +4,7 @@ Layout (the Hub's own)::
 
     OUT/README.md                          dataset card: YAML metadata + generated body
     OUT/data/train-00000-of-00001.parquet  id, tokens, ner_tags (ClassLabel), entities
-    OUT/data/dev-00000-of-00001.parquet    with --dev-fraction
+    OUT/data/validation-00000-of-00001.parquet    with --dev-fraction (the Hub's name for dev)
     OUT/export.json
 
 The parquet files carry the ``datasets`` features in their schema, so ``ner_tags`` loads as a
@@ -49,6 +49,7 @@ class HFExporter:
     scheme: str = "iob2"
     card: bool = True
     name: ClassVar[str] = "hf"
+    dev_split: ClassVar[str] = "validation"
 
     def __post_init__(self) -> None:
         self.scheme = check_scheme(self.scheme)
