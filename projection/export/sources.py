@@ -96,6 +96,7 @@ UNKNOWN = SourceInfo(
 @dataclass(frozen=True)
 class TranslationInfo:
     description: str  # one Markdown sentence
+    license_note: str  # one Markdown sentence
     citation: str | None
 
 
@@ -104,7 +105,9 @@ TRANSLATIONS: tuple[tuple[re.Pattern[str], TranslationInfo], ...] = (
     (re.compile(r"^DeepL\.\d+\.\w+\.(train|dev|test)\.tsv$"), TranslationInfo(
         "the DeepL translation of CoNLL-2003 published with Easy-Label-Projection "
         "(García-Ferrero et al., 2022; github.com/ikergarcia1996/Easy-Label-Projection), whose own projected "
-        "labels are not used: only its target words", _ELP_BIB)),
+        "labels are not used: only its target words",
+        "The Easy-Label-Projection repository is Apache-2.0 and states no licence for its data, which keep the terms "
+        "of the data they were made from (here CoNLL-2003: research use only).", _ELP_BIB)),
 )
 
 
