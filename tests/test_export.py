@@ -25,14 +25,12 @@ from projection.records import Span
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _make_sample_run(root: Path) -> None:
+def _make_sample_run(root: Path, model: str) -> None:
     from projection import pipeline as pl
-    from tiny import tiny_encoder
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PROJECTION_CACHE", str(root / "cache"))
         mp.setenv("PROJECTION_PROGRESS", "0")
-        model = tiny_encoder(root / "models", "xlmr")
         sents = read_conll(REPO / "data" / "sample" / "sample.conll")
         lines = []
         for k, s in enumerate(sents):
@@ -65,7 +63,7 @@ policy = "drop-sentence"
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory, worker_id):
+def sample_run(tmp_path_factory, worker_id, tiny_xlmr):
     """A real run of the bundled sample (200 sentences): `given` translations, a tiny random encoder,
     ngram projection, drop-sentence. The 'translations' are the sentences themselves with the first
     entity of every fourth sentence replaced by other words and of the next one deleted, so the
@@ -78,7 +76,7 @@ def sample_run(tmp_path_factory, worker_id):
     with FileLock(str(root) + ".lock"):
         if not (root / "es-sample" / rundir.MANIFEST).exists():
             root.mkdir(exist_ok=True)
-            _make_sample_run(root)
+            _make_sample_run(root, tiny_xlmr)
     return root / "es-sample"
 
 
