@@ -20,7 +20,7 @@ def test_lines_file(tmp_path):
 def test_length_mismatch_names_the_file(tmp_path):
     f = tmp_path / "es.txt"
     f.write_text("uno\ndos\n", encoding="utf-8")
-    eng = translators.create("given", src_lang="en", tgt_lang="es", path=str(f))
+    eng = translators.create("given", src_lang="en", tgt_lang="es", path=str(f), match="position")
     with pytest.raises(ProjectionError, match=r"es\.txt: 2 translated lines for 3 input sentences"):
         eng.translate(["one", "two", "three"])
     with pytest.raises(ProjectionError, match="no such file"):
@@ -69,7 +69,7 @@ def test_conll_file_in_block_order_with_docstart_handling(tmp_path):
     # a -DOCSTART- translated into something unrecognisable: match blocks against the source file
     g = tmp_path / "damaged.txt"
     g.write_text(CONLL.replace("-OCSTART-", "-"), encoding="utf-8")
-    damaged = translators.create("given", src_lang="en", tgt_lang="es", path=str(g), format="conll")
+    damaged = translators.create("given", src_lang="en", tgt_lang="es", path=str(g), format="conll", match="position")
     with pytest.raises(ProjectionError, match="4 translated sentences.*source="):
         damaged.translate(["a", "b", "c"])
     src = tmp_path / "en.tsv"
@@ -101,7 +101,53 @@ def test_deepl_translations_of_conll2003_train():
     assert out[0] == "EU weist deutschen Aufruf zum Boykott von britischem Lammfleisch zurück ."
     nl = root / "automatic_projections/en2nl/DeepL.50000.awesome.train.tsv"
     with pytest.raises(ProjectionError, match="14042"):
-        translators.create("given", src_lang="en", tgt_lang="nl", path=str(nl)).translate(texts)
+        translators.create("given", src_lang="en", tgt_lang="nl", path=str(nl), match="position").translate(texts)
     fixed = translators.create("given", src_lang="en", tgt_lang="nl", path=str(nl),
                                source=str(root / "original/en/en.conll.train.tsv"))
-    assert len(fixed.translate(texts)) == 14041
+    by_blocks = fixed.translate(texts)
+    assert len(by_blocks) == 14041
+    # sentence matching finds the same pairing without the source file: the damaged block is left over
+    matched = translators.create("given", src_lang="en", tgt_lang="nl", path=str(nl))
+    assert matched.translate(texts) == by_blocks
+    assert matched.untranslated == [] and matched.match_info["skipped_target"] == 1
+
+
+def _numbered(n: int) -> list[str]:
+    names = ["Fischler", "Bonn", "Clinton", "Moscow", "Arafat", "Lebed", "Reuters", "Paris"]
+    return [f"{names[i % 8]} said {i} things to {names[(i * 3 + 1) % 8]} on day {i * 7 % 31} ." for i in range(n)]
+
+
+def test_lines_file_with_missing_and_merged_translations(tmp_path):
+    src = _numbered(60)
+    tgt = [t.replace("said", "dijo").replace("things to", "cosas a").replace("on day", "el día") for t in src]
+    damaged = tgt[:10] + tgt[11:30] + [tgt[30] + " " + tgt[31]] + tgt[32:]  # 10 missing, 30 + 31 merged
+    f = tmp_path / "es.txt"
+    f.write_text("\n".join(damaged) + "\n", encoding="utf-8")
+    eng = make_translator("given", "en", "es", path=str(f))
+    out = eng.translate(src)
+    assert len(out) == 60
+    assert eng.untranslated == [10, 30, 31] and out[10] == out[30] == out[31] == ""
+    assert out[9] == tgt[9] and out[11] == tgt[11] and out[59] == tgt[59]
+    info = eng.match_info
+    assert info["matched"] == 57 and info["merges_2_1"] == 1 and info["unmatched_source_ids"] == [10, 30, 31]
+    assert eng.tokens is None  # a lines file is tokenised by the pipeline
+    assert eng.signature()["match"] == "auto" and len(eng.signature()["matcher"]) == 16
+    # a file that does not translate this source is refused
+    g = tmp_path / "other.txt"
+    g.write_text("\n".join("nada que ver " * (k % 4 + 1) + "?" for k in range(55)) + "\n", encoding="utf-8")
+    with pytest.raises(ProjectionError, match=r"other\.txt: 55 sentences for 60 source sentences.*too poor"):
+        translators.create("given", src_lang="en", tgt_lang="es", path=str(g)).translate(src)
+    with pytest.raises(ProjectionError, match="match must be"):
+        translators.create("given", path=str(f), match="fuzzy")
+
+
+def test_conll_file_keeps_its_tokens_when_matched(tmp_path):
+    src = _numbered(40)
+    blocks = [t.split() for t in src]
+    del blocks[5]
+    f = tmp_path / "es.conll"
+    f.write_text("".join("".join(f"{w} O\n" for w in b) + "\n" for b in blocks), encoding="utf-8")
+    eng = translators.create("given", src_lang="en", tgt_lang="es", path=str(f), match="sentences")
+    out = eng.translate(src)
+    assert eng.untranslated == [5] and eng.tokens[5] == [] and eng.tokens[6] == src[6].split()
+    assert out[6] == src[6]

@@ -19,11 +19,28 @@ Typical use: the DeepL translations of CoNLL-2003 published by Easy-Label-Projec
 ``format`` is ``auto`` (CoNLL for ``.conll``/``.tsv``/... or when the file looks like
 ``token tag`` blocks; lines otherwise), ``lines`` or ``conll``.
 
-The translations are positional, so ``translate`` must get the whole input list at once:
-the number of translations must equal the number of inputs, or a :class:`ProjectionError`
-names the file and both counts. The engine is therefore not cacheable (there is nothing
-to save anyway). For back-translation give the file of translations into the source
-language.
+The translations are positional, so ``translate`` must get the whole input list at once;
+the engine is therefore not cacheable (there is nothing to save anyway). For
+back-translation give the file of translations into the source language.
+
+**Files that are not line-parallel.** Real MT output drops or merges sentences (the NLLB
+translations of CoNLL-2003 published with T-Projection have 13,881 to 14,031 sentences for
+14,041). ``match`` says how translations are paired with the inputs:
+
+* ``auto`` (default) - by position when the counts are equal, else by sentence matching;
+* ``position`` - by position; different counts are an error naming the file and both counts;
+* ``sentences`` - always by sentence matching.
+
+Sentence matching is the monotone alignment of :mod:`projection.sentalign` (names, numbers
+and punctuation copied by MT, and the length ratio; skips on either side, 2-1 merges and
+1-2 splits). An input sentence without a translation of its own (skipped, or merged with
+its neighbour into one target sentence) gets ``""`` and is listed in :attr:`untranslated`;
+the pipeline drops it from the run with the reason ``untranslated``. Two target sentences
+that together translate one input (a split) are joined. :attr:`match_info` has the counts
+and the unmatched inputs for the run's manifest. A match too poor to trust (fewer than
+``min_matched`` of the inputs matched, or fewer than ``min_distinct`` of the matched pairs
+scoring above their neighbours; see :mod:`projection.sentalign`) is a
+:class:`ProjectionError` naming the file.
 """
 
 from __future__ import annotations
@@ -105,6 +122,7 @@ class GivenTranslator:
 
     def __init__(self, src_lang: str = "en", tgt_lang: str = "es", path: str | None = None, model: str | None = None,
                  format: str = "auto", encoding: str = "utf-8", source: str | None = None,
+                 match: str = "auto", min_matched: float = 0.9, min_distinct: float = 0.8,
                  marker_style: str = "brackets", markers: bool = False, **ignored: Any):
         unknown = set(ignored) - {"device", "beam_size", "max_length", "batch_tokens", "threads"}
         if unknown:
@@ -114,7 +132,14 @@ class GivenTranslator:
             raise ProjectionError("the given engine needs path=FILE (on the command line: --model FILE)")
         if format not in ("auto", "lines", "conll"):
             raise ProjectionError(f"given: format must be auto, lines or conll, not {format!r}")
+        if match not in ("auto", "position", "sentences"):
+            raise ProjectionError(f"given: match must be auto, position or sentences, not {match!r}")
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
+        self.match = match
+        self.min_matched, self.min_distinct = float(min_matched), float(min_distinct)
+        self.untranslated: list[int] = []
+        self.match_info: dict[str, Any] | None = None
+        self._file_tokens: list[list[str]] | None = None
         self.path = Path(file)
         self.format = format
         self.encoding = encoding
@@ -145,17 +170,53 @@ class GivenTranslator:
             kept = [b for b, (_, s) in zip(blocks, src_blocks) if not (len(s) == 1 and s[0] == DOCSTART)]
         else:
             kept = [b for b in blocks if not is_docstart(b[1])]
-        self.tokens = [toks for _, toks in kept]
+        self.tokens = self._file_tokens = [toks for _, toks in kept]
         self.block_lines = [line for line, _ in kept]
         self._translations = [" ".join(toks) for toks in self.tokens]
         return self._translations
 
     def signature(self) -> dict[str, Any]:
-        return {"engine": self.name, "file": self.path.name, "sha256": file_sha256(self.path)[:16], "format": self.format,
-                "source": self.source.name if self.source else None}
+        sig = {"engine": self.name, "file": self.path.name, "sha256": file_sha256(self.path)[:16], "format": self.format,
+               "source": self.source.name if self.source else None}
+        if self.match != "position":  # the matcher's code decides the pairing when the counts differ
+            import projection.sentalign
+
+            sig.update(match=self.match, min_matched=self.min_matched, min_distinct=self.min_distinct,
+                       matcher=file_sha256(projection.sentalign.__file__)[:16])
+        return sig
+
+    def _matched(self, texts: list[str], out: list[str]) -> list[str]:
+        """Pair ``out`` (the file's sentences) with ``texts`` by sentence matching."""
+        from projection.sentalign import match_sentences
+
+        file_tokens = self._file_tokens
+        m = match_sentences(texts, file_tokens if file_tokens is not None else out)
+        m.check(str(self.path), self.min_matched, self.min_distinct)
+        result: list[str] = []
+        tokens: list[list[str]] = []
+        for i in range(len(texts)):
+            tgt = m.target_of(i)
+            if tgt is None:
+                result.append("")
+                tokens.append([])
+            else:
+                result.append(" ".join(out[j] for j in tgt if out[j]))
+                if file_tokens is not None:
+                    tokens.append([t for j in tgt for t in file_tokens[j]])
+        self.untranslated = m.unmatched_source
+        info = m.info()
+        if file_tokens is not None and hasattr(self, "block_lines"):
+            info["unused_target_lines"] = [self.block_lines[j] for j in info["unused_target"]]
+        self.match_info = {"method": "sentences", **info, "params": m.params}
+        self.tokens = tokens if file_tokens is not None else None
+        return result
 
     def translate(self, texts: list[str]) -> list[str]:
         out = self._load()
+        self.untranslated, self.match_info = [], None
+        self.tokens = self._file_tokens
+        if self.match == "sentences" or (self.match == "auto" and len(out) != len(texts)):
+            return self._matched(list(texts), out)
         if len(out) != len(texts):
             what = "sentences (blocks)" if self.resolved_format == "conll" else "lines"
             hint = ""
@@ -164,6 +225,6 @@ class GivenTranslator:
                         "with its -DOCSTART- lines> to match blocks by position)")
             raise ProjectionError(
                 f"{self.path}: {len(out)} translated {what} for {len(texts)} input sentences; "
-                f"given translations must match the input one to one{hint}"
+                f"given translations must match the input one to one with match=position{hint}"
             )
         return list(out)
