@@ -43,6 +43,11 @@ _CONLL02 = "CoNLL-2002 (https://www.clips.uantwerpen.be/conll2002/ner/)"
 _EUROPARL = "Europarl-NER, Agerri et al. 2018 (github.com/ixa-ehu/ner-evaluation-corpus-europarl)"
 _ELP = "Easy-Label-Projection data (github.com/ikergarcia1996/Easy-Label-Projection, data/ner_datasets)"
 
+_MASAKHANER = "MasakhaNER 2.0, Adelani et al. 2022 (github.com/masakhane-io/masakhane-ner, MasakhaNER2.0/data)"
+_TPROJECTION = ("T-Projection, Garcia-Ferrero et al. 2023 (github.com/ikergarcia1996/T-Projection, "
+                "datasets/masakhaNER_projections): NLLB translations of CoNLL-2003 train with T-Projection's labels")
+AFRICAN_LANGS = ("hau", "swa", "yor", "zul")
+
 _SPLITS = {"train": 0, "dev": 1, "test": 2}
 
 
@@ -62,6 +67,12 @@ def _build() -> dict[str, CorpusSpec]:
                 lang, source=_ELP + " (DeepL translation of CoNLL-2003 projected with AWESoME)"))
     for lang in ("en", "de", "es"):
         specs.append(CorpusSpec(f"europarl-ner-{lang}:test", f"europarl-ner/{lang}-europarl.test.conll02", lang, source=_EUROPARL))
+    for lang in AFRICAN_LANGS:
+        for split in _SPLITS:
+            specs.append(CorpusSpec(f"masakhaner2-{lang}:{split}", f"masakhaner2/{lang}/{split}.txt", lang, source=_MASAKHANER))
+        # not line-parallel with conll2003-en:train: see tprojection_sentences() for the source ids
+        specs.append(CorpusSpec(f"tprojection-nllb-{lang}:train", f"tprojection-nllb/{lang}.train.txt", lang,
+                                source=_TPROJECTION))
     return {s.name: s for s in specs}
 
 
@@ -123,3 +134,38 @@ def load_corpus(ref: str | Path, *, encoding: str | None = None, labels=None, fm
 
 def corpus_lang(ref: str) -> str | None:
     return CORPORA[ref].lang if ref in CORPORA else None
+
+
+def tprojection_sentences(lang: str, source: str = "conll2003-en:train", min_matched: float = 0.9,
+                          min_distinct: float = 0.8) -> list[Sentence]:
+    """T-Projection's labelled NLLB translations (``tprojection-nllb-LANG:train``) re-identified with
+    the ids of the ``source`` sentences they translate.
+
+    The files are not line-parallel with CoNLL-2003 train (13,881 to 14,031 sentences for
+    14,041), so their sentences are matched to the source with the same sentence matching as
+    the ``given`` translation engine (:func:`projection.sentalign.match_sentences`; the source
+    is read as tokens here and as detokenised text there, which gives the same features).
+    Each returned sentence has the id of its source sentence (``meta``: ``source_id`` and
+    ``tprojection_index``, the 0-based sentence number in the file), in source order; two
+    file sentences that together translate one source sentence are joined. Translations of
+    merged source pairs and file sentences matching no source sentence are left out, so the
+    ids are exactly those a ``nllb-given`` run keeps (before its filtering policy), and a
+    system trained on the published projection can use the same sampled ids as one trained
+    on ours. A match too poor to trust raises :class:`ProjectionError`.
+    """
+    from projection.sentalign import match_sentences
+
+    name = f"tprojection-nllb-{lang}:train"
+    target = load_corpus(name)
+    src = load_corpus(source)
+    match = match_sentences([s.tokens for s in src], [t.tokens for t in target])
+    match.check(str(resolve_corpus(name)), min_matched, min_distinct)
+    out: list[Sentence] = []
+    for i, s in enumerate(src):
+        tgt = match.target_of(i)
+        if tgt is None:
+            continue
+        tokens = [tok for j in tgt for tok in target[j].tokens]
+        tags = [tag for j in tgt for tag in target[j].tags]
+        out.append(Sentence(s.id, tokens, tags, {"source_id": s.id, "tprojection_index": list(tgt) if len(tgt) > 1 else tgt[0]}))
+    return out

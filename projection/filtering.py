@@ -6,13 +6,16 @@ default for training data, ``drop-sentence``, keeps only sentences whose every s
 entity was projected (sentences without entities are kept: they are real negatives).
 
 * ``keep-all`` - keep every sentence; unprojected entities are simply absent.
-* ``drop-sentence`` - drop a sentence with any unprojected entity.
+* ``drop-sentence`` - drop a sentence with any unprojected entity (an entity ``dropped`` by the
+  target's lower-case convention is not unprojected: its words are rightly O).
 * ``drop-below-score`` - demote projected entities scoring under ``min_score`` to
   ``below-threshold``; keep every sentence.
 
 Every policy sets ``meta["kept"]`` and ``meta["drop_reason"]`` (the status of the first
-unprojected entity, ``"empty-translation"``, or ``None``) on every sentence, so the run
-directory records why each sentence is in or out.
+unprojected entity, ``"empty-translation"``, ``"untranslated"`` or ``None``) on every
+sentence, so the run directory records why each sentence is in or out. ``untranslated``
+marks a source sentence that a given translation file has no translation for
+(``meta["untranslated"]``, set by sentence matching): always dropped, whatever the policy.
 
 This is a core module (it imports no stage): the projection stage applies the policy when
 a run is made (``projection.project`` re-exports it), the export stage re-applies it to a
@@ -30,10 +33,12 @@ POLICIES = ("keep-all", "drop-sentence", "drop-below-score")
 
 
 def _reason(ps: ProjectedSentence) -> str | None:
+    if ps.meta.get("untranslated"):
+        return "untranslated"
     if not ps.target_tokens:
         return "empty-translation"
     for e in ps.entities:
-        if e.status != EntityStatus.PROJECTED:
+        if e.status not in (EntityStatus.PROJECTED, EntityStatus.DROPPED):
             return str(e.status)
     return None
 
@@ -67,7 +72,7 @@ def apply_policy(projected: Sequence[ProjectedSentence], policy: str = "drop-sen
         if policy == "drop-sentence":
             kept = reason is None
         else:
-            kept = reason != "empty-translation"
+            kept = reason not in ("empty-translation", "untranslated")
         ps.meta["kept"] = kept
         ps.meta["drop_reason"] = None if kept else reason
     return list(projected)

@@ -513,18 +513,26 @@ def _sentence_key(sentences: Sequence[Sentence]) -> str:
 
 
 def projection_stats(projected: Sequence[ProjectedSentence]) -> dict[str, Any]:
-    """Sentences in/out, drop reasons, and per label: entities and their statuses."""
+    """Sentences in/out, drop reasons, and per label: entities and their statuses.
+
+    Entities of sentences without a translation (``untranslated``: a given file that is not
+    line-parallel) count under that status and not in the rates, which measure projection
+    onto the translations there are.
+    """
     per_label: dict[str, Counter] = {}
     for ps in projected:
+        untranslated = bool(ps.meta.get("untranslated"))
         for e in ps.entities:
-            per_label.setdefault(e.source.label, Counter())[str(e.status)] += 1
+            per_label.setdefault(e.source.label, Counter())["untranslated" if untranslated else str(e.status)] += 1
     labels = {}
     for label in sorted(per_label):
         c = per_label[label]
         total = sum(c.values())
+        translated = total - c.get("untranslated", 0)
         labels[label] = {"entities": total, **dict(sorted(c.items())),
-                         "rate": round(c.get("projected", 0) / total, 4) if total else None}
+                         "rate": round(c.get("projected", 0) / translated, 4) if translated else None}
     entities = sum(v["entities"] for v in labels.values())
+    untranslated_n = sum(v.get("untranslated", 0) for v in labels.values())
     projected_n = sum(v.get("projected", 0) for v in labels.values())
     kept = sum(1 for ps in projected if ps.meta.get("kept", True))
     reasons = Counter(ps.meta.get("drop_reason") for ps in projected if not ps.meta.get("kept", True))
@@ -533,7 +541,7 @@ def projection_stats(projected: Sequence[ProjectedSentence]) -> dict[str, Any]:
     return {
         "sentences_in": len(projected), "sentences_out": kept, "dropped": dict(sorted(reasons.items())),
         "entities": entities, "projected": projected_n,
-        "rate": round(projected_n / entities, 4) if entities else None,
+        "rate": round(projected_n / (entities - untranslated_n), 4) if entities - untranslated_n else None,
         "entities_in_output": kept_entities, "per_label": labels,
     }
 
@@ -623,7 +631,11 @@ def translate_rows(translator: Any, sentences: Sequence[Sentence], lang: str, ma
         toks = [list(t) for t in given_tokens]
     else:
         toks = [tokenize(t, lang) if t else [] for t in out]
-    return [{"text": t, "tokens": k} for t, k in zip(out, toks)]
+    rows: list[dict[str, Any]] = [{"text": t, "tokens": k} for t, k in zip(out, toks)]
+    # sentences a given translation file has no translation for (sentence matching): dropped later
+    for i in getattr(translator, "untranslated", None) or []:
+        rows[i]["untranslated"] = True
+    return rows
 
 
 def _translate_stage(store: StageStore, sentences: list[Sentence], config: PipelineConfig, lang: str, src_key: str,
@@ -635,12 +647,26 @@ def _translate_stage(store: StageStore, sentences: list[Sentence], config: Pipel
     name = f"translate-{key}.jsonl"
     t0 = time.perf_counter()
     rows = store.read_jsonl(name)
+    match_name = f"translate-{key}.match.jsonl"
     cached = rows is not None
     if rows is None:
         rows = translate_rows(translator, sentences, lang, markers)
+        match = getattr(translator, "match_info", None)
+        if match:  # sentence matching of a given file: kept for the manifest of reruns
+            match = {**match, "unmatched_source_ids": [sentences[i].id for i in match["unmatched_source_ids"]],
+                     "merged_source_ids": [sentences[i].id for i in match["merged_source_ids"]]}
+            store.write_jsonl(match_name, [match])
         store.write_jsonl(name, rows)
+    else:
+        stored = store.read_jsonl(match_name)
+        match = stored[0] if stored else None
     info = {"key": key, "cached": cached, "seconds": round(time.perf_counter() - t0, 3), "signature": sig,
             "tokenizer": tok_sig, "stats": getattr(translator, "last_stats", {}) if not cached else {}}
+    if match:
+        info["sentence_match"] = match
+        log(f"translate: sentence matching: {match['matched']:,} of {match['source_sentences']:,} source sentences "
+            f"matched to {match['target_sentences']:,} translations; {match['unmatched']:,} unmatched "
+            f"({match['merges_2_1']:,} merges), dropped as untranslated")
     return rows, info
 
 
@@ -692,6 +718,8 @@ def project_rows(projector: Any, sentences: Sequence[Sentence], rows: Sequence[d
     projected = projector.project(inputs)
     project_seconds = time.perf_counter() - t1
     for ps, row in zip(projected, rows):
+        if row.get("untranslated"):
+            ps.meta["untranslated"] = True
         if "lost" in row:
             ps.meta["markers_lost"] = row["lost"]
             ps.meta["markers_broken"] = row["broken"]
@@ -756,12 +784,29 @@ class JobOutput:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def projector_options(config: PipelineConfig, lang: str) -> dict[str, Any]:
+    """The ``[project]`` options for ``lang``: the pipeline's, plus the target's default lower-case
+    convention (:data:`projection.project.ngram.LOWERCASE_DEFAULTS`) when the method has that option
+    and the pipeline does not set it."""
+    from projection.project import projectors
+    from projection.project.ngram import lowercase_default
+
+    options = _options(config.project, "project", lang)
+    try:
+        params = inspect.signature(projectors.get(config.project["method"])).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "lowercase" in params and "lowercase" not in options:
+        options["lowercase"] = lowercase_default(lang)
+    return options
+
+
 def make_projector(config: PipelineConfig, lang: str) -> Any:
     """The projection method of ``config``; a bad option is a :class:`ProjectionError` naming the file."""
     from projection.project import projectors
 
     try:
-        return projectors.create(config.project["method"], **_options(config.project, "project", lang))
+        return projectors.create(config.project["method"], **projector_options(config, lang))
     except TypeError as e:
         raise ProjectionError(f"{config.file or config.name}: [project] {e}") from None
 
@@ -846,6 +891,7 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
                    "content_key": job.src_key, "sentences": len(job.sentences), "fallback": job.fallback},
         "engines": {"translate": t_info["signature"], "tokenizer": t_info["tokenizer"], "align": a_info["signature"],
                     "project": p_info["signature"], "filter": dict(config.filter)},
+        "label_convention": _label_convention(config, job.lang, p_info["signature"]),
         "stages": {
             "translate": {k: v for k, v in t_info.items() if k not in ("signature", "tokenizer")},
             "align": {k: v for k, v in a_info.items() if k != "signature"},
@@ -865,6 +911,14 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
     manifest["timings"]["total"] = round(job.prepare_seconds + output.seconds + time.perf_counter() - t_w, 3)
     atomic_write_json(job.out / rundir.MANIFEST, manifest)
     return RunResult(job.out, manifest, projected, stats)
+
+
+def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, Any]) -> dict[str, Any] | None:
+    """Which lower-case convention the projector used, and whether the pipeline or the target's default chose it."""
+    if "lowercase" not in signature:
+        return None
+    return {"lowercase": signature["lowercase"],
+            "from": "pipeline" if "lowercase" in config.project else f"default for {lang}"}
 
 
 def _executor_name(jobs: Sequence[Job], requested: str | None) -> str:
@@ -961,7 +1015,12 @@ def eval_projection(lang: str, aligner: str = "embed", model: str | None = None,
         extra, extra_info = extra_parallel_pairs(names, lang, log)
         opts["extra_pairs"] = extra
     al = aligners.create(aligner, **opts)
-    projector = projectors.create(method, **(method_options or {}))
+    method_opts = dict(method_options or {})
+    if "lowercase" in inspect.signature(projectors.get(method)).parameters:
+        from projection.project.ngram import lowercase_default
+
+        method_opts.setdefault("lowercase", lowercase_default(lang))
+    projector = projectors.create(method, **method_opts)
     want_sim = hasattr(al, "align_with_similarity") and getattr(projector, "sim_weight", 0) > 0
     pairs = [(a.tokens, b.tokens) for a, b in zip(en, tg)]
     store = StageStore(cache_root() / "eval-projection")

@@ -261,3 +261,51 @@ def test_eval_projection_keys_and_halves():
     assert 0 <= res["f1"] <= 100 and res["method"]["method"] == "ngram"
     with pytest.raises(ProjectionError, match="gold entities for es, de"):
         pl.eval_projection("fr", "eflomal")
+
+
+def test_run_with_translations_that_are_not_line_parallel(tmp_path, small_source, tiny_model):
+    """Missing translations are found by sentence matching and their source sentences dropped as
+    untranslated; the others keep their source ids."""
+    src, trans, sents = small_source
+    lines = trans.read_text(encoding="utf-8").splitlines()
+    missing = [4, 17]
+    partial = tmp_path / "partial.txt"
+    partial.write_text("".join(ln + "\n" for k, ln in enumerate(lines) if k not in missing), encoding="utf-8")
+    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, partial)
+    out = tmp_path / "run"
+    logged: list[str] = []
+    res = pl.run("es", pfile, str(src), out, log=logged.append)
+    assert any("28 of 30 source sentences matched" in x for x in logged)
+    projected = rundir.read_projections(out)
+    assert [ps.id for ps in projected] == [s.id for s in sents]
+    for k, ps in enumerate(projected):
+        if k in missing:
+            assert ps.meta["untranslated"] and not ps.meta["kept"] and ps.meta["drop_reason"] == "untranslated"
+            assert ps.target_tokens == []
+        else:
+            assert ps.target_tokens == sents[k].tokens and "untranslated" not in ps.meta
+    from projection.corpus import read_corpus
+
+    kept_ids = [s.id for s in read_corpus(out / rundir.PROJECTED_PARQUET)]  # the parquet keeps the source ids
+    assert kept_ids == [ps.id for ps in projected if ps.meta["kept"]]
+    assert not {sents[k].id for k in missing} & set(kept_ids)
+    m = res.manifest
+    match = m["stages"]["translate"]["sentence_match"]
+    assert match["matched"] == 28 and match["unmatched_source_ids"] == [sents[k].id for k in missing]
+    assert m["counts"]["dropped"]["untranslated"] == 2
+    n_untranslated = sum(len(sents[k].spans) for k in missing)
+    assert sum(v.get("untranslated", 0) for v in m["counts"]["per_label"].values()) == n_untranslated
+    assert m["label_convention"] == {"lowercase": "drop", "from": "default for es"}
+    # a rerun reads the match from the stage store: the manifest still has it
+    res2 = pl.run("es", pfile, str(src), out)
+    assert res2.manifest["stages"]["translate"]["cached"]
+    assert res2.manifest["stages"]["translate"]["sentence_match"] == match
+
+
+def test_nllb_given_pipeline_file():
+    cfg = pl.load_pipeline("nllb-given")
+    assert cfg.translate["engine"] == "given" and cfg.translate["format"] == "conll"
+    assert cfg.translate["path"] == "{data}/tprojection-nllb/{lang}.train.txt"
+    assert cfg.align["model"] == "models/e5-small" and cfg.project["method"] == "ngram"
+    assert pl.projector_options(cfg, "swa")["lowercase"] == "keep"
+    assert pl.projector_options(pl.load_pipeline("nllb-given", ["project.lowercase='misc'"]), "swa")["lowercase"] == "misc"
