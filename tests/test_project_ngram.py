@@ -26,7 +26,7 @@ def _targets(ps):
             for e in ps.entities]
 
 
-PLAIN = dict(name_weight=0.0, sim_weight=0.0, relabel=False)
+PLAIN = dict(name_weight=0.0, sim_weight=0.0, lowercase="keep")
 
 
 def test_reordered_multiword_name():
@@ -145,16 +145,46 @@ def test_function_words_at_edges_and_inside():
     assert _targets(ps) == [("de Palacio", "projected", "PER")]
 
 
-def test_adjective_relabelled_misc():
+def test_lowercase_conventions():
     inp = _inp("Belgium and Europe", "B-LOC O B-LOC", "belgischen und Europa", "0-0 1-1 2-2")
-    ps = projectors.create("ngram", name_weight=0.0).project([inp])[0]
+    ps = projectors.create("ngram", name_weight=0.0).project([inp])[0]  # default: misc
     assert [e.target.label for e in ps.entities] == ["MISC", "LOC"]
-    ps = projectors.create("ngram", name_weight=0.0, relabel=False).project([inp])[0]
+    ps = projectors.create("ngram", name_weight=0.0, lowercase="keep").project([inp])[0]
     assert [e.target.label for e in ps.entities] == ["LOC", "LOC"]
-    # a lower-case phrase is a common-noun translation, not a derived adjective
+    ps = projectors.create("ngram", name_weight=0.0, lowercase="drop").project([inp])[0]
+    assert [str(e.status) for e in ps.entities] == ["dropped", "projected"]
+    assert ps.target_sentence().tags == ["O", "O", "B-LOC"]  # the adjective's words are O
+    assert ps.complete  # a dropped entity does not make the sentence incomplete
+    # a lower-case phrase is a common-noun translation: misc leaves it, drop removes it
     inp = _inp("the European mainland", "O B-LOC I-LOC", "el tronco europeo", "0-0 1-2 2-1")
     ps = projectors.create("ngram", name_weight=0.0).project([inp])[0]
     assert _targets(ps) == [("tronco europeo", "projected", "LOC")]
+    ps = projectors.create("ngram", name_weight=0.0, lowercase="drop").project([inp])[0]
+    assert _targets(ps) == [("tronco europeo", "dropped", "LOC")]
+    # MISC nationality adjectives: drop removes them, misc keeps MISC
+    inp = _inp("German call", "B-MISC O", "petición alemana", "0-1 1-0")
+    ps = projectors.create("ngram", name_weight=0.0, lowercase="drop").project([inp])[0]
+    assert _targets(ps) == [("alemana", "dropped", "MISC")]
+    ps = projectors.create("ngram", name_weight=0.0, lowercase="misc").project([inp])[0]
+    assert _targets(ps) == [("alemana", "projected", "MISC")]
+    # not lower-case spans: a capital anywhere (Zulu prefixes, names with particles) is untouched
+    for src, tags, tgt, al, want in [("Fischler said", "B-PER O", "uFischler uthe", "0-0 1-1", "uFischler"),
+                                     ("de Palacio said", "B-PER I-PER O", "de Palacio dijo", "0-0 1-1 2-2", "de Palacio")]:
+        ps = projectors.create("ngram", name_weight=0.0, lowercase="drop").project([_inp(src, tags, tgt, al)])[0]
+        assert _targets(ps) == [(want, "projected", "PER")]
+    # a source entity without a capital (a lower-case English name) is never affected
+    inp = _inp("the euro rose", "O B-MISC O", "el euro subió", "0-0 1-1 2-2")
+    ps = projectors.create("ngram", name_weight=0.0, lowercase="drop").project([inp])[0]
+    assert _targets(ps) == [("euro", "projected", "MISC")]
+    with pytest.raises(ProjectionError, match="lowercase must be one of"):
+        NgramProjector(lowercase="O")
+
+
+def test_lowercase_default_per_target_language():
+    from projection.project.ngram import lowercase_default
+
+    assert [lowercase_default(x) for x in ("es", "spa", "nl", "de", "deu_Latn", "swa", "zul", "yo", "fr")] == [
+        "drop", "drop", "drop", "misc", "misc", "keep", "keep", "keep", "misc"]
 
 
 def test_sentences_without_entities_and_empty_translations():
@@ -284,7 +314,7 @@ def sentence_pairs(draw):
        st.sampled_from([0.5, 1.0]), st.sampled_from([0.0, 0.5]), st.sampled_from([2, 3, 10]))
 def test_vectorised_equals_reference(inputs, threshold, inner_cost, edge_weight, max_len):
     p = NgramProjector(threshold=threshold, inner_cost=inner_cost, edge_weight=edge_weight, max_len=max_len,
-                       name_weight=0.0, sim_weight=0.0, relabel=False, batch_size=4)
+                       name_weight=0.0, sim_weight=0.0, lowercase="keep", batch_size=4)
     got = p.project(inputs)
     for inp, ps in zip(inputs, got):
         ref = reference_ngram(inp, p)

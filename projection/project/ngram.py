@@ -29,8 +29,20 @@ Two refinements of the plain Dice count the way names are translated:
   ``inner_cost`` of a word ("Fondo de Cohesión" for "Cohesion Fund": the ``de`` has no
   English counterpart).
 
-With ``relabel`` a capitalised LOC/ORG/PER source entity projected onto lower-case words
-becomes MISC: a derived adjective ("Europe" -> "europeas"), as CoNLL guidelines label it.
+``lowercase`` is the target's convention for a capitalised source entity projected onto
+words that are entirely lower-case (no capital anywhere: Zulu ``uFischler`` or Spanish
+``de Palacio`` are not lower-case spans). Such a span is a word derived from a name
+("German" -> "alemana", "Europe" -> "europeas") or a common-noun translation, and
+guidelines differ on it:
+
+* ``misc`` - a one-word span from a LOC/ORG/PER entity becomes MISC (German CoNLL-2003 and
+  Europarl-NER: ``deutschen`` B-MISC); longer lower-case phrases keep their label;
+* ``drop`` - the projected entity is removed (status ``dropped``): its words are O, and the
+  sentence still counts as complete (CoNLL-2002 Spanish tags nationality adjectives O);
+* ``keep`` - the projected label stays (MasakhaNER labels lower-cased names, and has no MISC).
+
+The pipeline picks the default for the target language from :data:`LOWERCASE_DEFAULTS`
+(:func:`lowercase_default`); ``misc`` otherwise.
 
 Entities are then matched one-to-one with non-overlapping candidates, greedily by score
 (``matching="greedy"``) or exactly (``matching="exact"``: the assignment maximising the total
@@ -146,7 +158,7 @@ class NgramProjector:
     sim_temperature: float = 0.05
     edge_weight: float = 0.0
     inner_cost: float = 0.5
-    relabel: bool = True
+    lowercase: str = "misc"
     batch_size: int = 2048
     name: str = field(default="ngram", init=False)
 
@@ -161,6 +173,9 @@ class NgramProjector:
                 raise ProjectionError(f"{self.name}: {key} must be a number between 0 and 1, not {v!r}")
         if self.sim_temperature <= 0:
             raise ProjectionError(f"{self.name}: sim_temperature must be > 0, not {self.sim_temperature}")
+        if self.lowercase not in LOWERCASE_CONVENTIONS:
+            raise ProjectionError(f"{self.name}: lowercase must be one of {', '.join(LOWERCASE_CONVENTIONS)}, "
+                                  f"not {self.lowercase!r}")
         if self.batch_size < 1:
             raise ProjectionError(f"{self.name}: batch_size must be >= 1, not {self.batch_size}")
         self._feat = _TokenFeatures()
@@ -436,8 +451,8 @@ class NgramProjector:
 
     def _record(self, inp: ProjectionInput, sp: Span, target: Span | None, score: float, status: EntityStatus,
                 method: str | None = None) -> ProjectedEntity:
-        if target is not None and status == EntityStatus.PROJECTED and self.relabel:
-            target = relabel_adjective(inp, sp, target)
+        if target is not None and status == EntityStatus.PROJECTED:
+            target, status = apply_lowercase(self.lowercase, inp, sp, target)
         return ProjectedEntity(sp, target, score, method or self.name, status)
 
     def _unmatched(self, inp, sp, best: float, start: int, end: int, has_link: bool, method: str | None = None):
@@ -458,30 +473,66 @@ class NgramProjector:
         c = np.where(hit, chosen, 0)
         if cands.ent.size:
             starts, ends, scores = cands.start[c].tolist(), cands.end[c].tolist(), cands.score[c].tolist()
-        projected, name, relabel = EntityStatus.PROJECTED, self.name, self.relabel
+        projected, name, lowercase = EntityStatus.PROJECTED, self.name, self.lowercase
         for k, (sp, b, h) in enumerate(zip(ent_span, ent_sent.tolist(), hit.tolist())):
             if h:
-                target = Span(starts[k], ends[k], sp.label)
-                if relabel:
-                    target = relabel_adjective(inputs[b], sp, target)
-                rec = ProjectedEntity(sp, target, scores[k], name, projected)
+                target, status = Span(starts[k], ends[k], sp.label), projected
+                if lowercase != "keep":
+                    target, status = apply_lowercase(lowercase, inputs[b], sp, target)
+                rec = ProjectedEntity(sp, target, scores[k], name, status)
             else:
                 rec = self._unmatched(inputs[b], sp, float(best[k]), int(bs[k]), int(be[k]), bool(has_link[k]))
             out[b].append(rec)
         return out
 
 
-def relabel_adjective(inp: ProjectionInput, source: Span, target: Span) -> Span:
-    """A capitalised LOC/ORG/PER name translated as one lower-case word is an adjective derived
-    from the name ("Europe" -> "europeas", "Belgium" -> "belgischen", "Community" ->
-    "comunitarias"), which CoNLL-style guidelines label MISC. Scripts without case never
-    trigger this."""
-    if target.end - target.start != 1 or source.label not in ("LOC", "ORG", "PER"):
-        return target
-    word = inp.target_tokens[target.start]
-    if word[:1].islower() and inp.source.tokens[source.start][:1].isupper():
-        return Span(target.start, target.end, "MISC")
-    return target
+LOWERCASE_CONVENTIONS = ("misc", "drop", "keep")
+
+# The lower-case convention of each target language's NER guidelines, read off the label statistics of
+# its reference data (a design decision about a label convention: no model is selected with them):
+# * es: CoNLL-2002 Spanish tags nationality adjectives O (esp.train: 579 lower-case "europeo",
+#   "alemana", "británicos"... tagged O, 1 MISC);
+# * nl: CoNLL-2002 Dutch capitalises nationality adjectives ("Nederlandse" B-MISC, 409 times) and
+#   labels almost nothing lower-case (58 of 13,344 ned.train entities are entirely lower-case), so a
+#   lower-case projection is a common noun or adjective that Dutch tags O;
+# * de: German CoNLL-2003 tags them MISC (train: 145 lower-case nationality adjectives, all MISC;
+#   "deutschen" B-MISC 50 times), as does Europarl-NER de;
+# * hau, swa, yor, zul: MasakhaNER 2.0 has no MISC and labels lower-cased names as entities
+#   (swa train: "marekani", "ulaya", "umoja wa mataifa" as LOC/ORG); NLLB lower-cases some names
+#   (Yoruba "jámánì"), so the projected label is kept.
+LOWERCASE_DEFAULTS: dict[str, str] = {"es": "drop", "nl": "drop", "de": "misc",
+                                      "ha": "keep", "sw": "keep", "yo": "keep", "zu": "keep"}
+
+
+def lowercase_default(lang: str) -> str:
+    """The default lower-case convention for a target language code (ISO 639-1, 639-3 or NLLB)."""
+    code = lang.replace("-", "_").split("_")[0].lower()
+    iso3 = {"spa": "es", "nld": "nl", "deu": "de", "ger": "de", "dut": "nl", "hau": "ha", "swa": "sw",
+            "swh": "sw", "yor": "yo", "zul": "zu"}
+    return LOWERCASE_DEFAULTS.get(iso3.get(code, code), "misc")
+
+
+def is_lowercase_span(tokens: Sequence[str]) -> bool:
+    """Words with letters, none of which has a capital anywhere (``uFischler`` and ``de Palacio`` are not)."""
+    alpha = [t for t in tokens if any(ch.isalpha() for ch in t)]
+    return bool(alpha) and all(t == t.lower() and t != t.upper() for t in alpha)
+
+
+def apply_lowercase(convention: str, inp: ProjectionInput, source: Span, target: Span) -> tuple[Span, EntityStatus]:
+    """The projected span and status under a lower-case convention (see the module docstring).
+
+    Only a source entity with a capitalised word whose target span is entirely lower-case is
+    affected; scripts without case never are.
+    """
+    if convention == "keep" or not is_lowercase_span(inp.target_tokens[target.start:target.end]):
+        return target, EntityStatus.PROJECTED
+    if not any(t[:1].isupper() for t in inp.source.tokens[source.start:source.end]):
+        return target, EntityStatus.PROJECTED
+    if convention == "drop":
+        return target, EntityStatus.DROPPED
+    if target.end - target.start == 1 and source.label in ("LOC", "ORG", "PER"):
+        return Span(target.start, target.end, "MISC"), EntityStatus.PROJECTED
+    return target, EntityStatus.PROJECTED
 
 
 # ---------------------------------------------------------------------- matching
