@@ -29,8 +29,8 @@ Two refinements of the plain Dice count the way names are translated:
   ``inner_cost`` of a word ("Fondo de Cohesión" for "Cohesion Fund": the ``de`` has no
   English counterpart).
 
-``lowercase`` is the target's convention for a capitalised source entity projected onto
-words that are entirely lower-case (no capital anywhere: Zulu ``uFischler`` or Spanish
+``lowercase`` is the target's convention for a source entity that begins with a capital and
+is projected onto words that are entirely lower-case (no capital anywhere: Zulu ``uFischler`` or Spanish
 ``de Palacio`` are not lower-case spans). Such a span is a word derived from a name
 ("German" -> "alemana", "Europe" -> "europeas") or a common-noun translation, and
 guidelines differ on it:
@@ -521,12 +521,12 @@ def is_lowercase_span(tokens: Sequence[str]) -> bool:
 def apply_lowercase(convention: str, inp: ProjectionInput, source: Span, target: Span) -> tuple[Span, EntityStatus]:
     """The projected span and status under a lower-case convention (see the module docstring).
 
-    Only a source entity with a capitalised word whose target span is entirely lower-case is
-    affected; scripts without case never are.
+    Only a source entity whose first word is capitalised and whose target span is entirely
+    lower-case is affected; scripts without case never are.
     """
     if convention == "keep" or not is_lowercase_span(inp.target_tokens[target.start:target.end]):
         return target, EntityStatus.PROJECTED
-    if not any(t[:1].isupper() for t in inp.source.tokens[source.start:source.end]):
+    if not inp.source.tokens[source.start][:1].isupper():  # a name begins with a capital ("mainland European" does not)
         return target, EntityStatus.PROJECTED
     if convention == "drop":
         return target, EntityStatus.DROPPED
