@@ -158,4 +158,22 @@ def test_nllb_translations_of_conll2003_train():
         assert m.matched >= 0.99 * n_target and m.unmatched_source[0] > 0
         assert m.distinct_rate > 0.95
         assert len(src) - m.matched >= len(src) - n_target  # every missing translation is unmatched
-    assert data_dir().exists()
+
+
+@pytest.mark.data
+def test_tprojection_sentences_have_the_ids_the_given_engine_keeps():
+    need_data("tprojection-nllb/zul.train.txt")
+    from projection.corpora import load_corpus, tprojection_sentences
+    from projection.translate.given import GivenTranslator
+    from projection.translate.text import detokenize
+
+    src = load_corpus("conll2003-en:train")
+    published = tprojection_sentences("zul")
+    engine = GivenTranslator(tgt_lang="zul", path=str(data_dir() / "tprojection-nllb/zul.train.txt"))
+    engine.translate([detokenize(s.tokens, "en") for s in src])  # detokenised text, as the pipeline gives it
+    kept = [s.id for k, s in enumerate(src) if k not in set(engine.untranslated)]
+    assert [s.id for s in published] == kept
+    by_id = {s.id: s for s in published}
+    assert all(by_id[s.id].tokens == engine.tokens[k] for k, s in enumerate(src) if s.id in by_id)
+    assert published[0].tokens == ["I-EU", "iyasenqaba", "isimemo", "saseJalimane", "sokukhipha", "iWundlu",
+                                   "laseBrithani", "."] and published[0].tags[0] == "B-ORG"
