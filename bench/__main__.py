@@ -19,10 +19,12 @@ HERE = Path(__file__).resolve().parent
 ORDER = [
     "translate_cached",
     "translate_speed",
+    "sentence_match",
     "align_aer",
     "align_speed",
     "project_speed",
     "project_europarl",
+    "lowercase_conventions",
     "ray_overhead",
 ]
 # Benchmarks that take sub-commands: each argument list is one call, in order.
