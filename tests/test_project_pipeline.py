@@ -309,3 +309,24 @@ def test_nllb_given_pipeline_file():
     assert cfg.align["model"] == "models/e5-small" and cfg.project["method"] == "ngram"
     assert pl.projector_options(cfg, "swa")["lowercase"] == "keep"
     assert pl.projector_options(pl.load_pipeline("nllb-given", ["project.lowercase='misc'"]), "swa")["lowercase"] == "misc"
+
+
+def test_projection_stats_count_untranslated_and_dropped():
+    from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Sentence, Span
+
+    loc, misc = Span(0, 1, "LOC"), Span(1, 2, "MISC")
+    src = Sentence("a", ["Paris", "German"], ["B-LOC", "B-MISC"])
+    ok = ProjectedSentence(src, ["París", "alemana"], [
+        ProjectedEntity(loc, Span(0, 1, "LOC"), 1.0, "ngram", EntityStatus.PROJECTED),
+        ProjectedEntity(misc, Span(1, 2, "MISC"), 1.0, "ngram", EntityStatus.DROPPED)])
+    gone = ProjectedSentence(Sentence("b", ["Rome"], ["B-LOC"]), [], [
+        ProjectedEntity(Span(0, 1, "LOC"), None, 0.0, "ngram", EntityStatus.UNALIGNED)], meta={"untranslated": True})
+    from projection.project import apply_policy
+
+    apply_policy([ok, gone], "keep-all")
+    st = pl.projection_stats([ok, gone])
+    assert ok.meta["kept"] and not gone.meta["kept"] and gone.meta["drop_reason"] == "untranslated"
+    assert st["dropped"] == {"untranslated": 1} and st["dropped_by_convention"] == 1
+    assert st["per_label"]["LOC"] == {"entities": 2, "projected": 1, "untranslated": 1, "rate": 1.0}
+    assert st["per_label"]["MISC"]["rate"] == 1.0 and st["rate"] == 1.0 and st["entities_in_output"] == 1
+    assert ok.target_sentence().tags == ["B-LOC", "O"]
