@@ -36,8 +36,13 @@ def test_given_engine_json_summary_and_errors(tmp_path):
     given.write_text("uno\n", encoding="utf-8")
     res = run("--engine", "given", "--model", str(given), "--input", str(src), "--output", str(out))
     assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [f"error: {given}: sentence matching: 1 target sentences for 3 source "
+                                               "sentences; too different for a translation of this source"]
+    res = run("--engine", "given", "--model", str(given), "--input", str(src), "--output", str(out),
+              "--option", "match=position")
+    assert res.returncode == 2
     assert res.stderr.strip().splitlines() == [f"error: {given}: 1 translated lines for 3 input sentences; "
-                                               "given translations must match the input one to one"]
+                                               "given translations must match the input one to one with match=position"]
     res = run("--engine", "deepl", "--input", str(src), "--output", str(out))
     assert res.returncode == 2 and "unknown translation engine 'deepl'" in res.stderr
     res = run("--engine", "given", "--model", str(given), "--input", "nosuch:train", "--output", str(out))

@@ -190,7 +190,10 @@ class GivenTranslator:
         from projection.sentalign import match_sentences
 
         file_tokens = self._file_tokens
-        m = match_sentences(texts, file_tokens if file_tokens is not None else out)
+        try:
+            m = match_sentences(texts, file_tokens if file_tokens is not None else out)
+        except ProjectionError as e:
+            raise ProjectionError(f"{self.path}: {e}") from None
         m.check(str(self.path), self.min_matched, self.min_distinct)
         result: list[str] = []
         tokens: list[list[str]] = []
