@@ -53,7 +53,7 @@ def affected(run: Path) -> dict:
     spared_spans, dropped_spans = Counter(), Counter()
     for ps in rundir.read_projections(run):
         for e in ps.entities:
-            if str(e.status) not in ("projected", "dropped") or e.target is None:
+            if str(e.status) not in ("projected", "removed") or e.target is None:
                 continue
             label = e.source.label
             toks = ps.target_tokens[e.target.start:e.target.end]

@@ -6,7 +6,7 @@ default for training data, ``drop-sentence``, keeps only sentences whose every s
 entity was projected (sentences without entities are kept: they are real negatives).
 
 * ``keep-all`` - keep every sentence; unprojected entities are simply absent.
-* ``drop-sentence`` - drop a sentence with any unprojected entity (an entity ``dropped`` by the
+* ``drop-sentence`` - drop a sentence with any unprojected entity (an entity ``removed`` by the
   target's lower-case convention is not unprojected: its words are rightly O).
 * ``drop-below-score`` - demote projected entities scoring under ``min_score`` to
   ``below-threshold``; keep every sentence.
@@ -38,7 +38,7 @@ def _reason(ps: ProjectedSentence) -> str | None:
     if not ps.target_tokens:
         return "empty-translation"
     for e in ps.entities:
-        if e.status not in (EntityStatus.PROJECTED, EntityStatus.DROPPED):
+        if e.status not in (EntityStatus.PROJECTED, EntityStatus.REMOVED):
             return str(e.status)
     return None
 

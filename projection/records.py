@@ -110,7 +110,7 @@ class EntityStatus(str, Enum):
     BELOW_THRESHOLD = "below-threshold"
     # projected, then removed by the target's label convention (a lower-case word derived from a
     # name, which the target's guidelines tag O): its words are O, and the sentence is still complete
-    DROPPED = "dropped"
+    REMOVED = "removed"
 
     def __str__(self) -> str:
         return self.value
@@ -161,8 +161,8 @@ class ProjectedSentence:
 
     @property
     def complete(self) -> bool:
-        """True when every source entity was projected (or deliberately dropped by a label convention)."""
-        return all(e.status in (EntityStatus.PROJECTED, EntityStatus.DROPPED) for e in self.entities)
+        """True when every source entity was projected (or deliberately removed by a label convention)."""
+        return all(e.status in (EntityStatus.PROJECTED, EntityStatus.REMOVED) for e in self.entities)
 
     def target_sentence(self) -> Sentence:
         spans = [e.target for e in self.entities if e.status == EntityStatus.PROJECTED and e.target is not None]

@@ -32,7 +32,7 @@ def test_summary_numbers(run_dir):
                                "empty-translation": 1}, "empty_target": 1, "complete": 4}
     e = st["entities"]
     assert (e["source"], e["projected"], e["in_kept_sentences"]) == (15, 10, 9)
-    assert e["by_status"] == {"projected": 10, "unaligned": 3, "conflict": 1, "below-threshold": 1}
+    assert e["by_status"] == {"projected": 10, "unaligned": 3, "conflict": 1, "below-threshold": 1, "removed": 0}
     assert list(st["per_label"]) == ["PER", "ORG", "LOC", "MISC"]
     org = st["per_label"]["ORG"]
     assert (org["source"], org["projected"], org["unaligned"], org["conflict"], org["below-threshold"]) == (6, 3, 1, 1, 1)

@@ -152,7 +152,7 @@ def test_lowercase_conventions():
     ps = projectors.create("ngram", name_weight=0.0, lowercase="keep").project([inp])[0]
     assert [e.target.label for e in ps.entities] == ["LOC", "LOC"]
     ps = projectors.create("ngram", name_weight=0.0, lowercase="drop").project([inp])[0]
-    assert [str(e.status) for e in ps.entities] == ["dropped", "projected"]
+    assert [str(e.status) for e in ps.entities] == ["removed", "projected"]
     assert ps.target_sentence().tags == ["O", "O", "B-LOC"]  # the adjective's words are O
     assert ps.complete  # a dropped entity does not make the sentence incomplete
     # a lower-case phrase is a common-noun translation: misc leaves it, drop removes it
@@ -160,11 +160,11 @@ def test_lowercase_conventions():
     ps = projectors.create("ngram", name_weight=0.0).project([inp])[0]
     assert _targets(ps) == [("tronco europeo", "projected", "LOC")]
     ps = projectors.create("ngram", name_weight=0.0, lowercase="drop").project([inp])[0]
-    assert _targets(ps) == [("tronco europeo", "dropped", "LOC")]
+    assert _targets(ps) == [("tronco europeo", "removed", "LOC")]
     # MISC nationality adjectives: drop removes them, misc keeps MISC
     inp = _inp("German call", "B-MISC O", "petición alemana", "0-1 1-0")
     ps = projectors.create("ngram", name_weight=0.0, lowercase="drop").project([inp])[0]
-    assert _targets(ps) == [("alemana", "dropped", "MISC")]
+    assert _targets(ps) == [("alemana", "removed", "MISC")]
     ps = projectors.create("ngram", name_weight=0.0, lowercase="misc").project([inp])[0]
     assert _targets(ps) == [("alemana", "projected", "MISC")]
     # not lower-case spans: a capital anywhere (Zulu prefixes, names with particles) is untouched

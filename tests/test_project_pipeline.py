@@ -318,7 +318,7 @@ def test_projection_stats_count_untranslated_and_dropped():
     src = Sentence("a", ["Paris", "German"], ["B-LOC", "B-MISC"])
     ok = ProjectedSentence(src, ["París", "alemana"], [
         ProjectedEntity(loc, Span(0, 1, "LOC"), 1.0, "ngram", EntityStatus.PROJECTED),
-        ProjectedEntity(misc, Span(1, 2, "MISC"), 1.0, "ngram", EntityStatus.DROPPED)])
+        ProjectedEntity(misc, Span(1, 2, "MISC"), 1.0, "ngram", EntityStatus.REMOVED)])
     gone = ProjectedSentence(Sentence("b", ["Rome"], ["B-LOC"]), [], [
         ProjectedEntity(Span(0, 1, "LOC"), None, 0.0, "ngram", EntityStatus.UNALIGNED)], meta={"untranslated": True})
     from projection.project import apply_policy
@@ -326,7 +326,7 @@ def test_projection_stats_count_untranslated_and_dropped():
     apply_policy([ok, gone], "keep-all")
     st = pl.projection_stats([ok, gone])
     assert ok.meta["kept"] and not gone.meta["kept"] and gone.meta["drop_reason"] == "untranslated"
-    assert st["dropped"] == {"untranslated": 1} and st["dropped_by_convention"] == 1
+    assert st["dropped"] == {"untranslated": 1} and st["removed_by_convention"] == 1
     assert st["per_label"]["LOC"] == {"entities": 2, "projected": 1, "untranslated": 1, "rate": 1.0}
     assert st["per_label"]["MISC"]["rate"] == 1.0 and st["rate"] == 1.0 and st["entities_in_output"] == 1
     assert ok.target_sentence().tags == ["B-LOC", "O"]

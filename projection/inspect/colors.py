@@ -19,6 +19,7 @@ STATUS_COLORS = {
     "below-threshold": "#d9a300",
     "conflict": "#c2559a",
     "unaligned": "#d8413a",
+    "removed": "#8a8a8a",  # projected, then removed by the target's lower-case convention
 }
 
 

@@ -37,7 +37,7 @@ guidelines differ on it:
 
 * ``misc`` - a one-word span from a LOC/ORG/PER entity becomes MISC (German CoNLL-2003 and
   Europarl-NER: ``deutschen`` B-MISC); longer lower-case phrases keep their label;
-* ``drop`` - the projected entity is removed (status ``dropped``): its words are O, and the
+* ``drop`` - the projected entity is removed (status ``removed``): its words are O, and the
   sentence still counts as complete (CoNLL-2002 Spanish tags nationality adjectives O);
 * ``keep`` - the projected label stays (MasakhaNER labels lower-cased names, and has no MISC).
 
@@ -529,7 +529,7 @@ def apply_lowercase(convention: str, inp: ProjectionInput, source: Span, target:
     if not inp.source.tokens[source.start][:1].isupper():  # a name begins with a capital ("mainland European" does not)
         return target, EntityStatus.PROJECTED
     if convention == "drop":
-        return target, EntityStatus.DROPPED
+        return target, EntityStatus.REMOVED
     if target.end - target.start == 1 and source.label in ("LOC", "ORG", "PER"):
         return Span(target.start, target.end, "MISC"), EntityStatus.PROJECTED
     return target, EntityStatus.PROJECTED
