@@ -33,8 +33,12 @@ def need_data(rel: str):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own translation/stage cache."""
+    """Every test gets its own translation/stage cache, and its own Hugging Face datasets cache
+    (``datasets`` can serve an earlier load of a folder with the same file names from its cache)."""
     monkeypatch.setenv("PROJECTION_CACHE", str(tmp_path_factory.mktemp("cache")))
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf-datasets"))
 
 
 @pytest.fixture
