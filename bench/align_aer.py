@@ -9,7 +9,7 @@
 The gold words are lower-cased, so the extra text is lower-cased too (eflomal lower-cases
 anyway; for ``embed`` the gold pairs are aligned as given).
 
-    PROJECTION_DATA=/work/shared/data python -m bench.align_aer [--model models/e5-small] \\
+    PROJECTION_DATA=../shared/data python -m bench.align_aer [--model models/e5-small] \\
         [--layers 4 6 8 10 12] [--methods argmax itermax match] [--repeats 3]
 
 Writes ``bench/out/align_aer.json`` and prints a summary.

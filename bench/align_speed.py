@@ -9,7 +9,7 @@ from other processes on the shared CPU hits both alike. Model loading (and a 4-p
 warm-up) is excluded from both timings. Every pair's links are compared; the number of
 pairs whose links differ is reported (it must be 0).
 
-    PROJECTION_DATA=/work/shared/data python -m bench.align_speed [--model models/e5-small] \\
+    PROJECTION_DATA=../shared/data python -m bench.align_speed [--model models/e5-small] \\
         [--layer 8] [--method argmax] [--pairs 1000] [--blocks 4]
 
 Writes ``bench/out/align_speed.json`` and prints a summary.

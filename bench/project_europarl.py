@@ -8,7 +8,7 @@ words and scored with seqeval (exact spans), on all 799 sentences and on each ha
 seed and its alignments vary from run to run, so it is run ``--repeats`` times (3) and
 every run is reported with the mean.
 
-    PROJECTION_DATA=/work/shared/data python -m bench.project_europarl [--lang es de] [--aligner eflomal embed]
+    PROJECTION_DATA=../shared/data python -m bench.project_europarl [--lang es de] [--aligner eflomal embed]
 
 Alignments are cached under $PROJECTION_CACHE/eval-projection, so a rerun only projects.
 Writes bench/out/project_europarl.json and prints a table.

@@ -16,7 +16,7 @@ session (the driver plus, for ``ray``, the raylet, GCS, agents and workers): the
 the summed RSS and of the summed PSS (RSS counts shared pages, e.g. Ray's object store,
 once per process). It also times an idle local Ray instance (start-up and memory).
 
-    PROJECTION_DATA=/work/shared/data python -m bench.ray_overhead [--lang es] [--scenarios uncached cached] [--repeat N]
+    PROJECTION_DATA=../shared/data python -m bench.ray_overhead [--lang es] [--scenarios uncached cached] [--repeat N]
 
 Writes ``bench/out/ray_overhead.json`` and prints a summary.
 """

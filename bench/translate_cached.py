@@ -7,7 +7,7 @@ and writes byte-identical output. The rerun is repeated (``--repeats``, median r
 because a sub-second command is at the mercy of other processes. Uses a fresh cache
 folder under ``bench/out``.
 
-    PROJECTION_DATA=/work/shared/data python -m bench.translate_cached                      # Apertium eng-spa, CoNLL-2003 train
+    PROJECTION_DATA=../shared/data python -m bench.translate_cached                      # Apertium eng-spa, CoNLL-2003 train
     python -m bench.translate_cached --input sample:train --engine nllb -- --model DIR ...  # any engine / input
 """
 
