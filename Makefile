@@ -55,11 +55,11 @@ train: $(STAMP)
 # make compare LANG="es hau" [SEEDS=13,14,15]: the downstream comparison (systems reused when done)
 SEEDS ?= 13,14,15
 compare: $(STAMP)
-	@$(RUNENV) $(PY) -m projection compare --lang $(TGT_LIST) --seeds $(SEEDS) --model $(MODEL) --out results/downstream $(COMPARE_ARGS)
+	@$(RUNENV) $(PY) -m projection compare --lang $(TGT_LIST) --seeds $(SEEDS) --model $(MODEL) --out docs/downstream --models results/models --report results/downstream $(COMPARE_ARGS)
 
 # make results: the committed downstream page docs/results.{md,csv,png} (seven languages, three seeds)
 results: $(STAMP)
-	@$(RUNENV) $(PY) -m projection compare --lang es,nl,de,hau,swa,yor,zul --seeds $(SEEDS) --model $(MODEL) --out results/downstream --report docs $(COMPARE_ARGS)
+	@$(RUNENV) $(PY) -m projection compare --lang es,nl,de,hau,swa,yor,zul --seeds $(SEEDS) --model $(MODEL) --out docs/downstream --models results/models --report docs $(COMPARE_ARGS)
 
 # make inspect LANG=es [HTML=report.html] [RESULTS=results/es]: terminal view, or the self-contained HTML report
 inspect: $(STAMP)

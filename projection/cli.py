@@ -262,7 +262,10 @@ def evaluate(
 @app.command()
 def compare(
     lang: str = typer.Option("es", "--lang", help="Target languages, comma-separated: es, nl, de, hau, swa, yor, zul."),
-    out: Path = typer.Option(Path("results/downstream"), "--out", help="Result folder (models/, <lang>/<system>-seed<N>/)."),
+    out: Path = typer.Option(Path("results/downstream"), "--out",
+                             help="Result folder: <lang>/<system>-seed<N>/{system,metrics}.json (small, committable)."),
+    models: Optional[Path] = typer.Option(None, "--models", help="Folder for the models and their predictions "
+                                                                 "(default: OUT/models)."),
     seeds: str = typer.Option("13,14,15", "--seeds", help="Seeds, comma-separated (sampling, initialisation, order)."),
     systems: str = typer.Option("1,2,3,4,5", help="1 zero-shot, 2 DLFA zero-shot, 3 ours, 4 published projection, 5 en+ours."),
     report: Optional[Path] = typer.Option(None, help="Folder for results.md/.csv/.png (default: --out; docs/ for the committed page)."),
@@ -307,7 +310,7 @@ def compare(
                           keep_models=keep_models)
     langs = [x.strip() for x in lang.split(",") if x.strip()]
     res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=[s.strip() for s in systems.split(",") if s.strip()],
-                      options=opts, force=force, report=report, log=lambda m: console.print(Text(m)))
+                      options=opts, force=force, report=report, models=models, log=lambda m: console.print(Text(m)))
     if as_json:
         _print_json(res)
         return

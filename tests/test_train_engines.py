@@ -159,3 +159,30 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     assert "es system 4: absent" in md and "## Goal checks" in md
     assert (tmp_path / "docs" / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert len(res["rows"]) == 8
+
+def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, tmp_path, monkeypatch):
+    """compare trains, scores and resumes; the result folder holds only system.json + metrics.json per system
+    (committable: no predictions, which are test-set text), models and predictions go to --models, and a
+    model's weights are dropped once all its evaluations are written."""
+    from projection.corpora import load_corpus
+    from projection.train import compare as cmp
+
+    sample = load_corpus("sample:train")
+    ours = tmp_path / "ours.conll"
+    ours.write_text("x\n", encoding="utf-8")
+    monkeypatch.setattr(cmp, "load_corpus", lambda name: sample)
+    monkeypatch.setattr(cmp, "TARGETS", {"xx": cmp.Target("xx", "sample:train", str(ours), "pub", "P")})
+    opts = cmp.CompareOptions(model=tiny_bert, max_train=40, max_dev=20, epochs=1, batch_size=8, freeze_layers=2,
+                              fusion_layer=2, eval_every=None, dev="sample:train")
+    out, models, logs = tmp_path / "res", tmp_path / "models", []
+    res = cmp.compare(["xx"], out, seeds=[1], systems=["1", "3"], options=opts, models=models,
+                      report=tmp_path / "rep", log=logs.append)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "xx/1-seed1/metrics.json", "xx/1-seed1/system.json", "xx/3-seed1/metrics.json", "xx/3-seed1/system.json"]
+    # systems 1 and 3 train on identical sentences here: one model, trained once, shared by content key
+    assert len(list(models.glob("*/eval/xx/predictions.conll"))) == 1
+    assert not list(models.glob("*/model.safetensors"))  # every evaluation written: weights dropped
+    assert (tmp_path / "rep" / "results.csv").exists() and len(res["rows"]) == 2
+    logs.clear()
+    cmp.compare(["xx"], out, seeds=[1], systems=["1", "3"], options=opts, models=models, log=logs.append)
+    assert "2 done before, 0 to do" in logs[0]

@@ -21,16 +21,23 @@ when ``max_train`` is None); every system of every language trains on exactly th
 sentences (the projections on those of them they kept: CoNLL-2003, the DeepL/AWESoME files,
 our runs and the matched T-Projection files all carry CoNLL-2003 train ids).
 
-Label conventions: MasakhaNER 2.0 has PER/ORG/LOC/DATE and no MISC. For those targets every
-system trains without MISC (MISC entities become O) and is scored on PER/ORG/LOC: DATE is
-removed from the gold side (a model trained without DATE never predicts it). The zero-shot
-systems need no target data, so one model per seed and label set serves every language.
+Label conventions: MasakhaNER 2.0 has PER/ORG/LOC/DATE and no MISC. For those targets the
+systems trained on target-language data (3, 4, 5) train without MISC (MISC entities become O);
+every system is scored on PER/ORG/LOC: DATE is removed from the gold side (a model trained
+without DATE never predicts it), and the English-only systems' MISC predictions become O at
+scoring. The zero-shot systems need no target data, so one model per seed serves every language.
 
-Layout of ``out`` (``results/downstream`` by default)::
+Layout of ``out`` (``docs/downstream`` from ``make compare``/``make results``)::
 
-    models/<key>/            one trained model per distinct training (weights deleted after
-                             evaluation unless keep_models; train.json stays)
-    <lang>/<system>-seed<N>/ system.json (what ran, the command), metrics.json, predictions.conll
+    <lang>/<system>-seed<N>/ system.json (what ran, the command) and metrics.json: small, no
+                             test-set text, so the folder can be committed and a later checkout
+                             resumes from it
+
+and of ``models`` (``out/models`` by default)::
+
+    <key>/                   one trained model per distinct training (weights deleted once all its
+                             evaluations are written, unless keep_models; train.json stays)
+    <key>/eval/<lang>/       predictions.conll and metrics.json of each evaluation
 
 A system whose model key and evaluation did not change is not retrained or re-evaluated, so
 the comparison resumes after an interruption and the report is rebuilt from what is done:
@@ -164,6 +171,7 @@ class Run:
     train_desc: str
     config: TrainConfig
     target: Target
+    eval_ignore: tuple[str, ...] = ()  # labels removed from gold and predictions at scoring
 
     @property
     def folder(self) -> str:
@@ -207,8 +215,12 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
             ours_path = projection_path(t, opts)
             for s in systems:
                 if s in ("1", "2"):
+                    # English-only systems keep every English label, so one model per seed serves all seven
+                    # languages; a target's ignored labels (MISC for MasakhaNER) are removed at scoring,
+                    # from gold and predictions alike
                     runs.append(Run(lang, s, seed, "token" if s == "1" else "feature-aggregation", sample,
-                                    f"{SOURCE_TRAIN} ({note})", cfg, t))
+                                    f"{SOURCE_TRAIN} ({note})", opts.config(seed, ()), t,
+                                    eval_ignore=tuple(dict.fromkeys(t.eval_ignore + t.ignore))))
                 elif s in ("3", "5"):
                     ours = corpus(str(ours_path), lambda p=ours_path: load_corpus(str(p)) if p.exists() else
                                   (_ for _ in ()).throw(ProjectionError(f"{p} does not exist yet (make project LANG={lang} "
@@ -221,10 +233,12 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                         raise ProjectionError(f"{ours_path}: none of its sentence ids ({ours[0].id}, ...) are CoNLL-2003 "
                                               "train ids; use projected.parquet, which keeps the source ids")
                     if s == "3":
-                        runs.append(Run(lang, s, seed, "token", mine, f"{ours_path} ({len(mine):,} of the sampled ids kept)", cfg, t))
+                        runs.append(Run(lang, s, seed, "token", mine, f"{ours_path} ({len(mine):,} of the sampled ids kept)",
+                                        cfg, t, eval_ignore=t.eval_ignore))
                     else:
                         runs.append(Run(lang, s, seed, "token", sample + mine,
-                                        f"{SOURCE_TRAIN} ({note}) + {ours_path} ({len(mine):,})", cfg, t))
+                                        f"{SOURCE_TRAIN} ({note}) + {ours_path} ({len(mine):,})", cfg, t,
+                                        eval_ignore=t.eval_ignore))
                 elif s == "4":
                     pub = corpus(t.published, lambda t=t: _load_published(t))
                     if pub is None:
@@ -232,7 +246,8 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                         continue
                     mine = _select(pub, ids)
                     runs.append(Run(lang, s, seed, "token", mine,
-                                    f"{t.published} ({t.published_name}; {len(mine):,} of the sampled ids)", cfg, t))
+                                    f"{t.published} ({t.published_name}; {len(mine):,} of the sampled ids)", cfg, t,
+                                    eval_ignore=t.eval_ignore))
     return runs, missing
 
 
@@ -243,9 +258,16 @@ def _encoder_id(model: str) -> str:
 
 
 def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str) -> str:
-    """Everything that determines the trained model (not the language it is evaluated on)."""
+    """Everything that determines the trained model (not the language it is evaluated on).
+
+    The recipe enters through the comparison's own options, not the whole ``TrainConfig``, so
+    that a training option added later (at a default that changes nothing) does not invalidate
+    committed results; a change of a default that does change models bumps the version tag.
+    """
     data = content_key([(s.id, s.tokens, s.tags) for s in run.train])
-    return content_key("compare-model-v1", run.arch, run.config.to_dict(), data, dev_hash, encoder_id)
+    recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev")}
+    return content_key("compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
+                       encoder_id)
 
 
 def command(run: Run, out: Path, opts: CompareOptions) -> str:
@@ -258,8 +280,16 @@ def command(run: Run, out: Path, opts: CompareOptions) -> str:
 
 def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13, 14, 15),
             systems: Sequence[str] = ALL_SYSTEMS, options: CompareOptions | None = None, force: bool = False,
-            report: str | Path | None = None, log=lambda m: None) -> dict[str, Any]:
-    """Train and evaluate what is not done yet, then write the report (``report``, default ``out``)."""
+            report: str | Path | None = None, models: str | Path | None = None, log=lambda m: None) -> dict[str, Any]:
+    """Train and evaluate what is not done yet, then write the report (``report``, default ``out``).
+
+    ``out`` receives only small JSON files per (language, system, seed): ``system.json`` (what was
+    trained, how, the command) and ``metrics.json``, so it can be committed and a later checkout
+    resumes where this one stopped. Models, their predictions and the conversion caches go to
+    ``models`` (default ``out/models``). Order: the English-only systems (1, 2) first, each model
+    trained once and scored on every language; then language by language, all its seeds, so
+    that each language is finished before the next begins.
+    """
     from projection.train.api import evaluate, load_model, load_sentences, train_model
     from projection.train.base import log_line
 
@@ -273,15 +303,22 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     for run in runs:
         key = model_key(run, opts, dev_hash, encoder_id)
         sys_dir = out / run.lang / run.folder
-        eval_key = content_key(key, run.target.test, run.target.eval_ignore, run.target.ignore)
+        eval_key = content_key(key, run.target.test, run.eval_ignore, run.target.ignore)
         meta_path = sys_dir / SYSTEM_JSON
         if not force and meta_path.exists() and (sys_dir / "metrics.json").exists():
             if json.loads(meta_path.read_text(encoding="utf-8")).get("eval_key") == eval_key:
                 continue
         todo.append((run, key, eval_key, sys_dir))
+    lang_order = {lang: k for k, lang in enumerate(langs)}
+    todo.sort(key=lambda t: (t[0].system not in ("1", "2"), t[0].system if t[0].system in ("1", "2") else "",
+                             t[0].seed if t[0].system in ("1", "2") else 0, lang_order[t[0].lang], t[0].seed, t[0].system))
+    models_dir = Path(models) if models is not None else out / "models"
+    pending: dict[str, set[Path]] = {}
+    for _run, key, _ek, sys_dir in todo:
+        pending.setdefault(key, set()).add(sys_dir)
     log(f"compare: {len(runs)} evaluations, {len(runs) - len(todo)} done before, {len(todo)} to do")
     for n, (run, key, eval_key, sys_dir) in enumerate(todo, start=1):
-        model_dir = out / "models" / key
+        model_dir = models_dir / key
         t0 = time.perf_counter()
         trained = (model_dir / "train.json").exists() and (model_dir / "model.safetensors").exists()
         if not trained or force:
@@ -292,35 +329,30 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         train_minutes = round((time.perf_counter() - t0) / 60, 1)
         t1 = time.perf_counter()
         predictor = load_model(model_dir)
-        metrics = evaluate(predictor, run.target.test, sys_dir, model_dir=model_dir, ignore=run.target.eval_ignore)
+        eval_dir = model_dir / "eval" / run.lang
+        metrics = evaluate(predictor, run.target.test, eval_dir, model_dir=model_dir, ignore=run.eval_ignore)
+        # predictions hold test-set text: they stay with the model, out of the committed folder
+        atomic_write_json(sys_dir / "metrics.json", metrics)
         atomic_write_json(sys_dir / SYSTEM_JSON, {
             "eval_key": eval_key, "model_key": key, "language": run.lang, "system": run.system,
             "label": SYSTEMS[run.system], "arch": run.arch, "train": run.train_desc, "train_sentences": len(run.train),
             "dev": f"{opts.dev} ({opts.max_dev or 'all'} sentences)", "test": run.target.test,
-            "ignore": list(run.target.ignore), "eval_ignore": list(run.target.eval_ignore), "seed": run.seed,
+            "ignore": list(run.config.ignore), "eval_ignore": list(run.eval_ignore), "seed": run.seed,
             "command": command(run, out, opts), "train_minutes": train_minutes if not trained else None,
             "eval_minutes": round((time.perf_counter() - t1) / 60, 1), "recipe": asdict(opts),
         })
         log(f"{run.lang} system {run.system} seed {run.seed}: F1 {100 * metrics['f1']:.2f}")
-    if not opts.keep_models:
-        _drop_weights(out, runs, opts, dev_hash, encoder_id)
+        pending[key].discard(sys_dir)
+        if not pending[key] and not opts.keep_models:
+            _drop_weights(model_dir)
     return write_report(out, report or out, langs=list(langs), missing=missing)
 
 
-def _drop_weights(out: Path, runs: Sequence[Run], opts: CompareOptions, dev_hash: str, encoder_id: str) -> None:
-    """Model weights are ~470 MB each: once every evaluation of a model is written, keep only its train.json."""
-    needed: dict[str, bool] = {}
-    for run in runs:
-        key = model_key(run, opts, dev_hash, encoder_id)
-        done = (out / run.lang / run.folder / "metrics.json").exists()
-        needed[key] = needed.get(key, False) or not done
-    for key, still in needed.items():
-        if still:
-            continue
-        model_dir = out / "models" / key
-        for name in ("model.safetensors",):
-            (model_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(model_dir / "ct2", ignore_errors=True)
+def _drop_weights(model_dir: Path) -> None:
+    """Model weights are ~470 MB each: once every evaluation of a model is written, keep its train.json
+    and its predictions, not its weights (a later evaluation retrains it)."""
+    (model_dir / "model.safetensors").unlink(missing_ok=True)
+    shutil.rmtree(model_dir / "ct2", ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- report
@@ -438,8 +470,9 @@ def _markdown(rows, summary, langs, missing) -> str:
         f"{recipe.get('epochs')} epochs, lr {recipe.get('lr')}, batch {recipe.get('batch_size')}, "
         f"embeddings and layers 1-{recipe.get('freeze_layers')} frozen (their output computed once), "
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
-        f"{recipe.get('max_dev')} English dev sentences. MasakhaNER targets (hau, swa, yor, zul): trained without MISC, "
-        "scored on PER/ORG/LOC (DATE removed from the gold side).",
+        f"{recipe.get('max_dev')} English dev sentences. MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
+        "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
+        "set to O at scoring (one English model per seed serves all seven languages).",
         "",
         "## F1 by language",
         "",
