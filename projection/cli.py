@@ -230,7 +230,9 @@ def evaluate(
     model: Path = typer.Option(..., "--model", help="A trained model folder (from `projection train`)."),
     test: list[str] = typer.Option(..., "--test", help="Test corpus name or file; repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default MODEL/eval/<test>); one subfolder per test when several."),
-    backend: str = typer.Option("torch", help="torch (exact), ct2 (encoder on CTranslate2, int8 on CPU: faster) or auto."),
+    backend: str = typer.Option("torch", help="torch (exact), ct2 (encoder on CTranslate2, int8 on CPU: faster on "
+                                "fresh text), int8 (torch dynamic int8 for the trained layers, frozen layers from the "
+                                "feature store: fastest when a test set is scored by many models) or auto."),
     ignore_labels: Optional[str] = typer.Option(None, "--ignore-labels", help="Labels removed from gold and predictions "
                                                 "before scoring, e.g. DATE (MasakhaNER against a CoNLL-trained model)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON metrics."),

@@ -217,3 +217,23 @@ def test_predict_proba_agrees_with_predict(tiny_bert, sample, tmp_path):
     assert [p.shape for p in probs] == [(len(s), len(tagger.labels)) for s in sents]
     assert all(np.allclose(p.sum(-1), 1.0, atol=1e-5) for p in probs if len(p))
     assert tagger.predict(sents) == [to_iob2([tagger.labels[i] for i in p.argmax(-1)]) if len(p) else [] for p in probs]
+
+
+@pytest.mark.parametrize("frozen", [0, 2])
+def test_int8_backend_quantizes_only_the_trained_layers(tiny_bert, sample, tmp_path, frozen):
+    """int8: the layers above the frozen part become dynamically quantized Linear modules, the frozen ones
+    stay float32 (their stored outputs are shared with training), and the tags stay close to float32's."""
+    from torch.ao.nn.quantized.dynamic import Linear as QLinear
+
+    from projection.train.split import encoder_layers
+
+    cfg = TrainConfig(epochs=2, lr=3e-3, batch_size=8, seed=3, threads=1, max_train_sentences=64, freeze_layers=frozen)
+    out = train_model(sample, out=tmp_path / "m", model=tiny_bert, config=cfg)
+    sents = [s.tokens for s in sample[:60]]
+    exact = load_model(out).predict(sents)
+    tagger = load_model(out, backend="int8")
+    kinds = [isinstance(layer.attention.self.query, QLinear) for layer in encoder_layers(tagger.model.encoder)]
+    assert kinds == [False] * frozen + [True] * (len(kinds) - frozen)
+    fast = tagger.predict(sents)
+    same = sum(a == b for x, y in zip(fast, exact) for a, b in zip(x, y)) / sum(len(x) for x in exact)
+    assert same > 0.9

@@ -467,8 +467,9 @@ class TransformerTrainer:
     @classmethod
     def load(cls, model_dir: str | Path, device: str | None = None, backend: str = "torch") -> TransformerTagger:
         """A saved model, ready to predict; ``backend``: ``torch``, ``ct2`` (the encoder on
-        CTranslate2, int8 on CPU; converted once into ``MODEL_DIR/ct2-*``) or ``auto`` (ct2 on
-        CPU when the encoder converts, else torch)."""
+        CTranslate2, int8 on CPU; converted once into ``MODEL_DIR/ct2-*``), ``int8`` (torch
+        dynamic int8 for the trained encoder layers, CPU; see :func:`quantize_upper`) or
+        ``auto`` (ct2 on CPU when the encoder converts, else torch)."""
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -497,10 +498,39 @@ class TransformerTrainer:
         tagger = TransformerTagger(model, tokenizer, meta["labels"], config, meta, dev)
         tagger.model_dir = model_dir
         tagger.backend = _choose_backend(backend, dev, enc_cfg)
+        if tagger.backend == "int8":
+            quantize_upper(model, config.freeze_layers)
         return tagger
 
 
-BACKENDS = ("auto", "torch", "ct2")
+BACKENDS = ("auto", "torch", "ct2", "int8")
+
+
+def quantize_upper(model, frozen: int) -> int:
+    """Torch dynamic int8 (int8 weights, activations quantized per batch; fbgemm on x86) for
+    every ``Linear`` of the encoder layers above the ``frozen`` ones, in place; returns how many
+    layers. The frozen lower layers stay float32, so their stored outputs
+    (:class:`~projection.train.features.FeatureCache`) stay exactly those of training and are
+    shared by every model of the same encoder and ``freeze_layers``: a test set scored by many
+    models of a comparison runs its lower layers once, and each model then runs only its
+    quantized upper layers. A model without frozen layers is quantized whole."""
+    import warnings
+
+    from torch import nn
+    from torch.ao.quantization import quantize_dynamic
+
+    from projection.train.split import encoder_layers
+
+    torch = _torch()
+    layers = encoder_layers(model.encoder)
+    if layers is None:
+        raise ProjectionError(f"--backend int8: the {type(model.encoder).__name__} encoder has no `encoder.layer` list")
+    upper = list(layers)[frozen:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notices
+        for layer in upper:
+            quantize_dynamic(layer, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    return len(upper)
 
 
 def _choose_backend(backend: str, device, encoder_config) -> str:
@@ -513,6 +543,10 @@ def _choose_backend(backend: str, device, encoder_config) -> str:
         if reason:
             raise ProjectionError(f"--backend ct2: {reason}")
         return "ct2"
+    if backend == "int8":
+        if device.type != "cpu":
+            raise ProjectionError("--backend int8 (torch dynamic quantization) runs on the CPU; on a GPU use torch")
+        return "int8"
     if backend == "auto":
         return "ct2" if device.type == "cpu" and reason is None else "torch"
     return "torch"
