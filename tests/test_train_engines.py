@@ -183,6 +183,7 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     assert len(list(models.glob("*/eval/xx/predictions.conll"))) == 1
     assert not list(models.glob("*/model.safetensors"))  # every evaluation written: weights dropped
     assert (tmp_path / "rep" / "results.csv").exists() and len(res["rows"]) == 2
+    assert (tmp_path / "rep" / "learning-curve.png").read_bytes()[:4] == b"\x89PNG"  # dev F1 at every epoch
     logs.clear()
     cmp.compare(["xx"], out, seeds=[1], systems=["1", "3"], options=opts, models=models, log=logs.append)
     assert "2 done before, 0 to do" in logs[0]

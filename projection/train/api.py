@@ -151,6 +151,7 @@ def evaluate(
         "best_epoch": info.get("best_epoch"),
         "best_dev_f1": info.get("best_dev_f1"),
         "best_step": info.get("best_step"),
+        "curve": [{k: pt.get(k) for k in ("epoch", "step", "dev_f1")} for pt in info.get("curve") or []],
         "config": predictor.config.to_dict(),
         "signature": info.get("signature", {}),
     }

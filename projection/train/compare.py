@@ -373,7 +373,7 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
                "train_sentences": meta["train_sentences"], "dev_f1": m["model"].get("best_dev_f1"),
                "best_step": m["model"].get("best_step"),
                "minutes": meta.get("train_minutes"), "model_key": meta["model_key"], "per_label": m["per_label"],
-               "_recipe": meta.get("recipe", {})}
+               "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or []}
         for lab in LABELS:
             v = m["per_label"].get(lab)
             row[f"f1_{lab}"] = v["f1"] if v else None
@@ -431,7 +431,8 @@ def _ms(v: tuple[float, float] | None) -> str:
 
 def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | None = None,
                  missing: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
-    """``results.csv``, ``results.md`` and ``results.png`` in ``report`` from every finished run in ``out``."""
+    """``results.csv``, ``results.md``, ``results.png`` and ``learning-curve.png`` in ``report`` from every
+    finished run in ``out``."""
     report = Path(report)
     rows = collect(out)
     buf = io.StringIO()
@@ -448,6 +449,7 @@ def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | Non
     atomic_write_text(report / "results.md", md)
     if rows:
         _plot(summary, present, report / "results.png")
+        _plot_curves(rows, report / "learning-curve.png")
     return {"rows": [{k: v for k, v in r.items() if not k.startswith("_") and k != "per_label"} for r in rows],
             "missing": list(missing), "report": str(report)}
 
@@ -473,6 +475,11 @@ def _markdown(rows, summary, langs, missing) -> str:
         f"{recipe.get('max_dev')} English dev sentences. MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
         "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
         "set to O at scoring (one English model per seed serves all seven languages).",
+        "",
+        "![test F1 by language and system](results.png)",
+        "",
+        "Learning curves on English dev of the trained models (the check that the budget has flattened): "
+        "[learning-curve.png](learning-curve.png).",
         "",
         "## F1 by language",
         "",
@@ -549,6 +556,39 @@ def _goals(summary, langs) -> list[str]:
                      f"{'yes' if es['f1'][0] >= 0.69 else 'NO'}; MISC precision {100 * mp:.1f} % (goal 40) -> "
                      f"{'yes' if mp >= 0.40 else 'NO'}")
     return lines
+
+
+def _plot_curves(rows, path: Path) -> None:
+    """English dev F1 against training steps of every model that logged a learning curve (one line
+    per model: the English-only systems, each seed), the budget check of the recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seen, lines = set(), []
+    for r in rows:
+        if r["_curve"] and r["model_key"] not in seen:
+            seen.add(r["model_key"])
+            lines.append((f"{r['system']}, seed {r['seed']}" + ("" if r["_id"] in ("1", "2") else f" ({r['language']})"),
+                          r["_id"], r["_curve"]))
+    if not lines:
+        return
+    colors = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f"}
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
+    for label, sid, curve in lines:
+        pts = sorted((pt["step"], 100 * pt["dev_f1"]) for pt in curve if pt.get("dev_f1") is not None)
+        ax.plot([x for x, _ in pts], [y for _, y in pts], marker=".", lw=1, color=colors.get(sid), alpha=0.8,
+                label=label if sid in ("1", "2") else None)
+    ax.set_xlabel("training step (batch of 16 sentences)")
+    ax.set_ylabel("English dev F1 (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    ax.set_title("Learning curves on English dev (model selection; no target-language label)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
 
 
 def _plot(summary, langs: Sequence[str], path: Path) -> None:
