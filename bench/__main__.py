@@ -26,6 +26,10 @@ ORDER = [
     "project_europarl",
     "lowercase_conventions",
     "ray_overhead",
+    "train_profile",
+    "train_speed",
+    "learning_curve",
+    "train_quality",
 ]
 # Benchmarks that take sub-commands: each argument list is one call, in order.
 CALLS: dict[str, list[list[str]]] = {"translate_speed": [["build"], ["run"]]}
