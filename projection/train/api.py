@@ -64,17 +64,41 @@ def train_model(
     test: Sequence[CorpusRef] = (),
     config: TrainConfig | None = None,
     data: dict[str, Any] | None = None,
+    unlabeled: CorpusRef | None = None,
+    teacher: str | Path | None = None,
+    unlabeled_format: str | None = None,
 ) -> Path:
     """Train engine ``arch`` on ``train`` (names, files or sentences), keep the best epoch on ``dev``,
     save to ``out`` and evaluate on every ``test`` set (``out/eval/<name>/``). ``data`` overrides the
-    description of the training data stored with the model (default: names, files and hashes)."""
+    description of the training data stored with the model (default: names, files and hashes).
+
+    With ``unlabeled`` (a corpus whose tags are never read, or a tokenised text file) and
+    ``teacher`` (a trained model folder) the model is a student: it also trains on the
+    teacher's labels of that text, selected and hard or soft as ``config`` says
+    (:mod:`projection.train.teacher`); ``train`` may then be empty. What the teacher did is
+    stored in ``train.json`` under ``data.teacher_student``."""
     from projection.train import trainers
 
     config = config or TrainConfig()
+    config.validate()
+    if (unlabeled is None) != (teacher is None):
+        raise ProjectionError("teacher-student training needs both an unlabeled corpus and a teacher model")
     engine = trainers.create(arch, model=model)
-    train_s, train_desc = load_sentences(train)
+    train_s, train_desc = load_sentences(train) if train else ([], [])
     dev_s, dev_desc = (load_sentences(dev) if dev is not None else (None, []))
-    data = data or {"train": train_desc, "dev": dev_desc}
+    data = dict(data or {"train": train_desc, "dev": dev_desc})
+    if unlabeled is not None:
+        from projection.train.teacher import student_data
+
+        taught, desc = student_data(unlabeled, teacher, config, fmt=unlabeled_format)
+        train_s = list(train_s) + taught
+        if not config.soft_labels and not any(s.spans for s in train_s):
+            raise ProjectionError(f"the teacher {teacher} tagged no entity in the {len(taught):,} sentences kept of "
+                                  f"{unlabeled}, and no other training data has one: nothing to learn (try --soft)")
+        data["teacher_student"] = desc
+    elif config.select != "none" or config.soft_labels:
+        raise ProjectionError("selection and soft labels apply to teacher-student training: give an unlabeled corpus "
+                              "and a teacher")
     out_dir = engine.train(train_s, dev_s, config, out, data)
     if test:
         predictor = load_model(out_dir)

@@ -23,6 +23,7 @@ from projection.errors import InputError, ProjectionError
 from projection.records import Sentence
 from projection.store import atomic_write_json
 from projection.train.config import TrainConfig, map_labels, subsample
+from projection.train.distill import SOFT_KEY
 
 TRAIN_JSON = "train.json"
 
@@ -71,7 +72,7 @@ def prepare(train: Sequence[Sentence], dev: Sequence[Sentence] | None,
     if dev:
         dev_s = map_labels(subsample(dev, config.max_dev_sentences, config.seed), mapping)
     labels = label_list(train_s)
-    if len(labels) == 1:
+    if len(labels) == 1 and not any(SOFT_KEY in s.meta for s in train_s):  # soft targets carry the teacher's tags
         raise ProjectionError("the training data has no entities (after label mapping); nothing to learn")
     return train_s, dev_s, labels
 

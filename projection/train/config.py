@@ -22,6 +22,9 @@ from projection.errors import ProjectionError
 from projection.records import Sentence, Span
 
 
+SELECT_METHODS = ("none", "confidence", "adversarial")
+
+
 @dataclass
 class TrainConfig:
     """Hyper-parameters of one training run (all trainers; each uses the fields that apply).
@@ -70,6 +73,21 @@ class TrainConfig:
     device: str | None = None  # "cpu", "cuda" (default: cuda when available)
     lang: str = "xx"  # spaCy language code for the spacy engine
     spacy_dropout: float = 0.2
+    # teacher-student (projection.train.teacher)
+    select: str = "none"  # none | confidence | adversarial
+    select_fraction: float | None = None  # keep this top share of the unlabeled sentences
+    select_threshold: float | None = None  # or every sentence scoring at least this (a probability)
+    confidence: str = "mean"  # sentence confidence: mean or min of the teacher's word probabilities
+    soft_labels: bool = False  # distil the teacher's word distributions (KL) instead of its argmax tags
+    temperature: float = 1.0  # distillation temperature (teacher and student scores divided by it)
+    max_unlabeled_sentences: int | None = None  # seeded sample of the unlabeled text
+    adv_source: str = "conll2003-en:train"  # source-language text of the language discriminator
+    adv_max_source: int | None = 2000  # seeded sample of it (None: all)
+    adv_epochs: int = 1  # passes over the source + target sentences
+    adv_lr: float | None = None  # encoder (upper layers and head) learning rate (default: lr)
+    adv_disc_lr: float | None = None  # discriminator learning rate (default: adv_lr)
+    adv_lambda: float = 1.0  # gradient-reversal weight on the encoder
+    adv_ner_weight: float = 1.0  # source NER loss weight during adversarial training (keeps the encoder a tagger)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,6 +127,30 @@ class TrainConfig:
             raise ProjectionError(f"batch_tokens ({self.batch_tokens}) must be at least max_length ({self.max_length})")
         if self.eval_every is not None and self.eval_every < 1:
             raise ProjectionError("eval_every is a number of steps, at least 1")
+        self.validate_teacher()
+
+    def validate_teacher(self) -> None:
+        """The teacher-student options (checked before any teacher labelling starts)."""
+        if self.select not in SELECT_METHODS:
+            raise ProjectionError(f"select must be one of {', '.join(SELECT_METHODS)}, not {self.select!r}")
+        if self.confidence not in ("mean", "min"):
+            raise ProjectionError(f"confidence must be mean or min, not {self.confidence!r}")
+        if self.select_fraction is not None and not 0 < self.select_fraction <= 1:
+            raise ProjectionError(f"select_fraction is a share of the sentences in (0, 1], not {self.select_fraction}")
+        if self.select_threshold is not None and not 0 <= self.select_threshold <= 1:
+            raise ProjectionError(f"select_threshold is a probability in [0, 1], not {self.select_threshold}")
+        if self.select != "none" and self.select_fraction is None and self.select_threshold is None:
+            raise ProjectionError(f"select = {self.select}: give select_fraction (a top share) or select_threshold")
+        if self.select_fraction is not None and self.select_threshold is not None:
+            raise ProjectionError("give select_fraction or select_threshold, not both")
+        if not self.temperature > 0:
+            raise ProjectionError(f"temperature must be positive, not {self.temperature}")
+        if self.max_unlabeled_sentences is not None and self.max_unlabeled_sentences < 1:
+            raise ProjectionError("max_unlabeled_sentences must be at least 1")
+        if self.adv_epochs < 1:
+            raise ProjectionError("adv_epochs must be at least 1")
+        if self.adv_lambda < 0 or self.adv_ner_weight < 0:
+            raise ProjectionError("adv_lambda and adv_ner_weight are weights, at least 0")
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:

@@ -37,6 +37,7 @@ from projection.store import atomic_path, file_sha256, package_versions
 from projection.tags import to_iob2
 from projection.train.base import cpu_threads, log_line, prepare, read_train_json, sentence_tokens, write_train_json
 from projection.train.config import TrainConfig
+from projection.train.distill import SOFT_KEY, SoftTargets, collate_soft, mixed_loss, student_labels, target_probs
 
 WEIGHTS = "model.safetensors"
 ENCODER_DIR = "encoder"
@@ -95,18 +96,24 @@ def build_model(encoder, num_labels: int, arch: str, config: TrainConfig):
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                     lower: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+            return self.head(self.states(input_ids, attention_mask, lower), attention_mask)
+
+        def states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   lower: dict[int, torch.Tensor] | None = None) -> dict[int, torch.Tensor]:
+            """The hidden states the head reads (:meth:`head_layers`; the last one is ``n_layers``)."""
             if self.split is None:
                 out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                    output_hidden_states=self.fusion is not None, return_dict=True)
-                h = self.fusion(out.hidden_states, attention_mask) if self.fusion is not None else out.last_hidden_state
-                return self.classifier(self.dropout(h))
+                states = {n_layers: out.last_hidden_state}
+                if self.fusion is not None:
+                    states[self.fusion.layer] = out.hidden_states[self.fusion.layer]
+                return states
             k = self.split.k
             if lower is None:
                 with torch.no_grad():
                     lower = self.split.lower(input_ids, attention_mask, self.lower_layers())
             upper_keep = [self.fusion.layer] if self.fusion is not None and self.fusion.layer > k else []
-            states = {**lower, **self.split.upper(lower[k], attention_mask, upper_keep)}
-            return self.head(states, attention_mask)
+            return {**lower, **self.split.upper(lower[k], attention_mask, upper_keep)}
 
         def head_layers(self) -> list[int]:
             """The hidden states the head reads: the last layer, and the fusion layer."""
@@ -301,6 +308,10 @@ class TransformerTrainer:
         _quiet_transformers()
         out = Path(out_dir)
         train_s, dev_s, labels = prepare(train, dev, config)
+        soft_items = [s.meta.get(SOFT_KEY) for s in train_s]
+        n_soft = sum(isinstance(x, SoftTargets) for x in soft_items)
+        if n_soft:  # the student predicts every tag the teacher does
+            labels = student_labels(labels, [x for x in soft_items if isinstance(x, SoftTargets)], config.mapping())
         label_index = {t: i for i, t in enumerate(labels)}
         device = _device(config)
         if device.type == "cpu":
@@ -321,6 +332,13 @@ class TransformerTrainer:
         # Words whose label is not in the training label set (only possible for dev) are O.
         label_ids = [[label_index.get(t, 0) for t in s.tags] for s in train_s]
         windows = sub.windows([s.tokens for s in train_s], label_ids)
+        if n_soft:
+            mapping = config.mapping()
+            probs = {i: target_probs(x, labels, mapping, config.temperature)
+                     for i, x in enumerate(soft_items) if isinstance(x, SoftTargets)}
+            for w in windows:
+                if w.sentence in probs:
+                    w.soft = probs[w.sentence][w.first_word: w.first_word + w.n_words]
         tagger = TransformerTagger(model, tokenizer, labels, config, {}, device)
         feats, cache, check = None, None, None
         if model.split is not None:
@@ -364,6 +382,7 @@ class TransformerTrainer:
             "train_sentences": len(train_s),
             "train_windows": len(windows),
             "dev_sentences": len(dev_s) if dev_s else 0,
+            "soft_label_sentences": n_soft,
             "trainable_parameters": sum(p.numel() for p in trainable_params),
             "parameters": sum(p.numel() for p in model.parameters()),
             "device": str(device),
@@ -412,7 +431,11 @@ class TransformerTrainer:
                                  gather([feats[index[id(w)]] for w in group], cache.keep, ids.shape[1]).items()}
                     with _autocast(device, config):
                         logits = model(ids, mask, lower)
-                    loss = loss_fn(logits.float().view(-1, logits.size(-1)), gold.view(-1))
+                    if n_soft:
+                        soft, soft_mask = collate_soft(group, ids.shape[1], len(labels))
+                        loss = mixed_loss(logits, gold, soft.to(device), soft_mask.to(device), config.temperature)
+                    else:
+                        loss = loss_fn(logits.float().view(-1, logits.size(-1)), gold.view(-1))
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(trainable_params, config.max_grad_norm)
                     optimizer.step()

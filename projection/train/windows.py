@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 IGNORE = -100
 
@@ -31,6 +32,7 @@ class Window:
     input_ids: list[int]
     labels: list[int]
     heads: list[int]  # subword position of each word's first subword, in word order
+    soft: Any = None  # teacher distributions (words, labels) for knowledge distillation, or None
 
 
 class SubwordEncoder:
