@@ -170,7 +170,8 @@ def _metrics_line(name: str, m: dict) -> str:
 
 @app.command()
 def train(
-    train_sets: list[str] = typer.Option(..., "--train", help="Training corpus name or file; repeat to concatenate."),
+    train_sets: Optional[list[str]] = typer.Option(None, "--train", help="Training corpus name or file; repeat to "
+                                                   "concatenate (optional with --unlabeled/--teacher)."),
     out: Path = typer.Option(..., "--out", help="Folder for the trained model."),
     model: Optional[str] = typer.Option(None, "--model", help="Encoder: hub name or local folder (not needed for spacy)."),
     arch: str = typer.Option("token", "--arch", help="token, feature-aggregation or spacy."),
@@ -195,9 +196,28 @@ def train(
     max_dev_sentences: Optional[int] = typer.Option(None, help="Evaluate dev on a seeded sample of this many sentences."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: available cores)."),
     lang: str = typer.Option("xx", help="spacy: language code for spacy.blank."),
+    unlabeled: Optional[str] = typer.Option(None, "--unlabeled", help="Teacher-student: unlabeled target text, a corpus "
+                                            "name (its tags are never read) or a file (CoNLL or one tokenised sentence per line)."),
+    unlabeled_format: Optional[str] = typer.Option(None, "--unlabeled-format", help="conll or text (default: from the content)."),
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="Teacher-student: a trained model folder that labels --unlabeled."),
+    select: str = typer.Option("none", "--select", help="Which teacher-labelled sentences to keep: none, confidence or adversarial."),
+    select_fraction: Optional[float] = typer.Option(None, "--select-fraction", help="Keep this top share (0-1] of the sentences."),
+    select_threshold: Optional[float] = typer.Option(None, "--select-threshold", help="Or keep every sentence scoring at least this."),
+    confidence: str = typer.Option("mean", "--confidence", help="Sentence confidence: mean or min word probability."),
+    soft: bool = typer.Option(False, "--soft/--hard", help="Distil the teacher's word distributions (KL) or train on its tags."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Distillation temperature."),
+    max_unlabeled_sentences: Optional[int] = typer.Option(None, help="Use a seeded sample of this many unlabeled sentences."),
+    adv_source: str = typer.Option("conll2003-en:train", "--adv-source", help="adversarial: source-language corpus."),
+    adv_max_source: int = typer.Option(2000, "--adv-max-source", help="adversarial: seeded sample of the source (0 = all)."),
+    adv_epochs: int = typer.Option(1, "--adv-epochs", help="adversarial: discriminator training passes."),
+    adv_lr: Optional[float] = typer.Option(None, "--adv-lr", help="adversarial: encoder learning rate (default --lr)."),
+    adv_disc_lr: Optional[float] = typer.Option(None, "--adv-disc-lr", help="adversarial: discriminator learning rate (default --adv-lr)."),
+    adv_lambda: float = typer.Option(1.0, "--adv-lambda", help="adversarial: gradient-reversal weight."),
+    adv_ner_weight: float = typer.Option(1.0, "--adv-ner-weight", help="adversarial: source NER loss weight."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: model folder and test metrics."),
 ) -> None:
-    """Train an NER model (transformers encoder or spaCy) and optionally evaluate it."""
+    """Train an NER model (transformers encoder or spaCy) and optionally evaluate it; with --unlabeled and
+    --teacher, a student on a teacher's labels of unlabeled text."""
     from projection.train import TrainConfig, parse_label_map, train_model
     from projection.train.api import EVAL_DIR, slug
 
@@ -207,8 +227,15 @@ def train(
         ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()], freeze_embeddings=freeze_embeddings,
         max_train_sentences=max_train_sentences, max_dev_sentences=max_dev_sentences, threads=threads, lang=lang,
         freeze_layers=freeze_layers, batch_tokens=batch_tokens, eval_every=eval_every,
+        select=select, select_fraction=select_fraction, select_threshold=select_threshold, confidence=confidence,
+        soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
+        adv_source=adv_source, adv_max_source=adv_max_source or None, adv_epochs=adv_epochs, adv_lr=adv_lr, adv_disc_lr=adv_disc_lr,
+        adv_lambda=adv_lambda, adv_ner_weight=adv_ner_weight,
     )
-    model_dir = train_model(train_sets, out=out, model=model, arch=arch, dev=dev or None, test=test or (), config=config)
+    if not train_sets and unlabeled is None:
+        raise ProjectionError("give training data (--train), or unlabeled text and a teacher (--unlabeled, --teacher)")
+    model_dir = train_model(train_sets or [], out=out, model=model, arch=arch, dev=dev or None, test=test or (),
+                            config=config, unlabeled=unlabeled, teacher=teacher, unlabeled_format=unlabeled_format)
     results = {}
     for t in test or ():
         results[t] = json.loads((model_dir / EVAL_DIR / slug(t) / "metrics.json").read_text(encoding="utf-8"))
@@ -220,6 +247,13 @@ def train(
     for h in meta.get("history", []):
         dev_part = f", dev F1 {100 * h['dev_f1']:.2f}" if "dev_f1" in h else ""
         console.print(f"epoch {h['epoch']}: loss {h['loss']:.4f}{dev_part}")
+    ts = meta.get("data", {}).get("teacher_student")
+    if ts:
+        lab, sel = ts["teacher_labelling"], ts["selection"]
+        console.print(f"teacher {ts['teacher']['dir']}: {lab['sentences']:,} sentences labelled "
+                      + ("(from the store)" if lab["from_cache"] else f"in {lab['seconds']:.0f} s")
+                      + f"; {sel['kept']:,} of {sel['candidates']:,} kept ({sel['method']}), {ts['labels']} labels",
+                      markup=False, emoji=False, soft_wrap=True)
     console.print(f"saved {model_dir} (best epoch {meta.get('best_epoch')})")
     for t, m in results.items():
         console.print(_metrics_line(t, m) + f"  -> {model_dir / EVAL_DIR / slug(t)}", markup=False, emoji=False, soft_wrap=True)
@@ -269,7 +303,8 @@ def compare(
     models: Optional[Path] = typer.Option(None, "--models", help="Folder for the models and their predictions "
                                                                  "(default: OUT/models)."),
     seeds: str = typer.Option("13,14,15", "--seeds", help="Seeds, comma-separated (sampling, initialisation, order)."),
-    systems: str = typer.Option("1,2,3,4,5", help="1 zero-shot, 2 DLFA zero-shot, 3 ours, 4 published projection, 5 en+ours."),
+    systems: str = typer.Option("1,2,3,4,5", help="1 zero-shot, 2 DLFA zero-shot, 3 ours, 4 published projection, 5 en+ours, "
+                                                 "6 teacher-student (see --teacher-system)."),
     report: Optional[Path] = typer.Option(None, help="Folder for results.md/.csv/.png (default: --out; docs/ for the committed page)."),
     model: str = typer.Option("models/e5-small", "--model", help="The encoder used by every system."),
     projected: Optional[list[str]] = typer.Option(None, help="LANG=PATH: our projection of LANG (run directory or file); "
@@ -285,10 +320,17 @@ def compare(
     eval_every: int = typer.Option(200, help="English dev evaluation every N steps (0: once per epoch)."),
     freeze_embeddings: bool = typer.Option(True, help="Freeze the word embeddings (identically for all systems)."),
     keep_models: bool = typer.Option(False, help="Keep every model's weights (~470 MB each) after evaluation."),
+    teacher_system: str = typer.Option("1", help="System 6: the system (1-5) whose model labels the unlabeled target text."),
+    select: str = typer.Option("confidence", help="System 6: selection of the teacher-labelled sentences: none, confidence, adversarial."),
+    select_fraction: float = typer.Option(0.5, help="System 6: the top share kept (0 = no fraction: every sentence with --select none)."),
+    soft: bool = typer.Option(False, "--soft/--hard", help="System 6: distil the teacher's distributions or train on its tags."),
+    temperature: float = typer.Option(1.0, help="System 6: distillation temperature."),
+    max_unlabeled: int = typer.Option(0, help="System 6: seeded sample of the unlabeled sentences (0 = all)."),
+    student_projected: bool = typer.Option(False, help="System 6: the student also trains on our projection."),
     force: bool = typer.Option(False, help="Retrain and re-evaluate even when results are up to date."),
     as_json: bool = typer.Option(False, "--json", help="Print the result rows as JSON."),
 ) -> None:
-    """Zero-shot vs DLFA vs translate-train (ours / published projection) over seeds and languages; tables and a chart."""
+    """Zero-shot vs DLFA vs translate-train (ours / published projection) vs teacher-student over seeds and languages; tables and a chart."""
     from rich.text import Text
 
     from projection.train.compare import SYSTEMS, CompareOptions, collect, summarise
@@ -309,7 +351,9 @@ def compare(
     opts = CompareOptions(model=model, max_train=max_train or None, max_dev=max_dev or None, epochs=epochs, lr=lr,
                           batch_size=batch_size, freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers,
                           fusion_layer=fusion_layer, eval_every=eval_every or None, dev=dev, projected=proj,
-                          keep_models=keep_models)
+                          keep_models=keep_models, teacher_system=teacher_system, select=select,
+                          select_fraction=select_fraction or None, soft_labels=soft, temperature=temperature,
+                          max_unlabeled=max_unlabeled or None, student_projected=student_projected)
     langs = [x.strip() for x in lang.split(",") if x.strip()]
     res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=[s.strip() for s in systems.split(",") if s.strip()],
                       options=opts, force=force, report=report, models=models, log=lambda m: console.print(Text(m)))

@@ -1,6 +1,6 @@
 """The downstream comparison: does our projection make a better target-language NER model?
 
-Five systems, one encoder and one training recipe, several seeds, seven target test sets:
+Six systems, one encoder and one training recipe, several seeds, seven target test sets:
 
 1. ``zero-shot``: English CoNLL-2003 only, last-layer classifier;
 2. ``DLFA/AIF zero-shot``: the same data with DLFA/AIF feature aggregation (arXiv 2205.08497);
@@ -10,7 +10,14 @@ Five systems, one encoder and one training recipe, several seeds, seven target t
 4. ``translate-train, published projection``: the same translation labelled by a published
    system (DeepL + AWESoME for es/nl/de, NLLB + T-Projection for the African languages), so
    3 vs 4 isolates the projection step;
-5. ``English + our projection``.
+5. ``English + our projection``;
+6. ``teacher-student``: a student trained on the labels a teacher (system
+   ``teacher_system``, default 1, of the same language and seed) gives to the target
+   language's unlabeled text (the tokens of its gold *train* split, whose tags are never
+   read: :mod:`projection.train.unlabeled`), selected and hard or soft as the options say
+   (:mod:`projection.train.teacher`), optionally plus our projection. Its rows carry the
+   teacher's system number in the column ``teacher``; the teacher's weights stay until
+   its students are evaluated.
 
 Zero-resource protocol: no target-language gold label is used for training or model
 selection; model selection (the best of the dev evaluations) uses English dev
@@ -65,6 +72,9 @@ from projection.records import Sentence
 from projection.store import atomic_path, atomic_write_json, atomic_write_text, content_key, file_sha256
 from projection.train.config import TrainConfig, subsample
 
+STUDENT_OPTIONS = ("teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature",
+                   "max_unlabeled")
+
 SYSTEM_JSON = "system.json"
 SOURCE_TRAIN = "conll2003-en:train"
 SOURCE_DEV = "conll2003-en:dev"
@@ -74,11 +84,12 @@ SYSTEMS: dict[str, str] = {
     "3": "3 translate-train, our projection",
     "4": "4 translate-train, published projection",
     "5": "5 English + our projection",
+    "6": "6 teacher-student",
 }
 ALL_SYSTEMS = tuple(SYSTEMS)
 # results.csv: the columns `projection inspect --results` reads first, then the rest
 CSV_COLUMNS = ["system", "train", "test", "f1", "precision", "recall", "seed", "command"]
-EXTRA_COLUMNS = ["language", "train_sentences", "dev_f1", "best_step", "minutes", "model_key"]
+EXTRA_COLUMNS = ["language", "train_sentences", "dev_f1", "best_step", "minutes", "model_key", "teacher"]
 LABELS = ("PER", "ORG", "LOC", "MISC")
 
 
@@ -93,17 +104,21 @@ class Target:
     published_name: str
     ignore: tuple[str, ...] = ()  # removed from training data (and gold): MISC for MasakhaNER
     eval_ignore: tuple[str, ...] = ()  # removed from gold at scoring only: DATE for MasakhaNER
+    unlabeled: str = ""  # unlabeled target text of the teacher-student system (tokens only)
 
 
 def _african(lang: str) -> Target:
     return Target(lang, f"masakhaner2-{lang}:test", f"runs/{lang}-nllb-given", f"tprojection-nllb-{lang}:train",
-                  "NLLB + T-Projection", ignore=("MISC",), eval_ignore=("DATE",))
+                  "NLLB + T-Projection", ignore=("MISC",), eval_ignore=("DATE",), unlabeled=f"masakhaner2-{lang}:train")
 
 
 TARGETS: dict[str, Target] = {
-    "es": Target("es", "conll2002-es:test", "runs/es-given", "deepl-awesome-es:train", "DeepL + AWESoME"),
-    "nl": Target("nl", "conll2002-nl:test", "runs/nl-given", "deepl-awesome-nl:train", "DeepL + AWESoME"),
-    "de": Target("de", "conll2003-de:test", "runs/de-given", "deepl-awesome-de:train", "DeepL + AWESoME"),
+    "es": Target("es", "conll2002-es:test", "runs/es-given", "deepl-awesome-es:train", "DeepL + AWESoME",
+                 unlabeled="conll2002-es:train"),
+    "nl": Target("nl", "conll2002-nl:test", "runs/nl-given", "deepl-awesome-nl:train", "DeepL + AWESoME",
+                 unlabeled="conll2002-nl:train"),
+    "de": Target("de", "conll2003-de:test", "runs/de-given", "deepl-awesome-de:train", "DeepL + AWESoME",
+                 unlabeled="conll2003-de:train"),
     **{lang: _african(lang) for lang in ("hau", "swa", "yor", "zul")},
 }
 
@@ -125,6 +140,28 @@ class CompareOptions:
     dev: str = SOURCE_DEV
     projected: dict[str, str] = field(default_factory=dict)  # lang -> our projection (run dir or file)
     keep_models: bool = False
+    # system 6, teacher-student (left out of the other systems' model keys)
+    teacher_system: str = "1"  # the system whose model (same language and seed) is the teacher
+    student_projected: bool = False  # the student also trains on our projection (the sampled ids)
+    select: str = "confidence"
+    select_fraction: float | None = 0.5
+    soft_labels: bool = False
+    temperature: float = 1.0
+    max_unlabeled: int | None = None  # seeded sample of the unlabeled text (None: all)
+
+    def student_config(self, seed: int, ignore: Sequence[str]) -> TrainConfig:
+        return self.config(seed, ignore).replace(select=self.select, select_fraction=self.select_fraction,
+                                                 soft_labels=self.soft_labels, temperature=self.temperature,
+                                                 max_unlabeled_sentences=self.max_unlabeled)
+
+    def student_args(self) -> list[str]:
+        """The command-line options of system 6 (with the recipe's)."""
+        args = ["--teacher-system", self.teacher_system, "--select", self.select,
+                "--select-fraction", f"{self.select_fraction or 0:g}", "--soft" if self.soft_labels else "--hard",
+                "--temperature", f"{self.temperature:g}", "--max-unlabeled", str(self.max_unlabeled or 0)]
+        if self.student_projected:
+            args.append("--student-projected")
+        return args
 
     def config(self, seed: int, ignore: Sequence[str]) -> TrainConfig:
         return TrainConfig(lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, seed=seed,
@@ -172,6 +209,8 @@ class Run:
     config: TrainConfig
     target: Target
     eval_ignore: tuple[str, ...] = ()  # labels removed from gold and predictions at scoring
+    teacher: "Run | None" = None  # system 6: the run whose model labels the unlabeled text
+    unlabeled: str | None = None
 
     @property
     def folder(self) -> str:
@@ -213,41 +252,70 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
             t = TARGETS[lang]
             cfg = opts.config(seed, t.ignore)
             ours_path = projection_path(t, opts)
-            for s in systems:
+            def make(s: str) -> Run | None:
+                """The run of system ``s`` (None and a ``missing`` entry when its data is absent)."""
                 if s in ("1", "2"):
                     # English-only systems keep every English label, so one model per seed serves all seven
                     # languages; a target's ignored labels (MISC for MasakhaNER) are removed at scoring,
                     # from gold and predictions alike
-                    runs.append(Run(lang, s, seed, "token" if s == "1" else "feature-aggregation", sample,
-                                    f"{SOURCE_TRAIN} ({note})", opts.config(seed, ()), t,
-                                    eval_ignore=tuple(dict.fromkeys(t.eval_ignore + t.ignore))))
-                elif s in ("3", "5"):
-                    ours = corpus(str(ours_path), lambda p=ours_path: load_corpus(str(p)) if p.exists() else
-                                  (_ for _ in ()).throw(ProjectionError(f"{p} does not exist yet (make project LANG={lang} "
-                                                                        f"PIPELINE={'nllb-given' if t.ignore else 'given'})")))
-                    if ours is None:
-                        missing.append({"language": lang, "system": s, "reason": str(loaded[str(ours_path)])})
-                        continue
-                    mine = _select(ours, ids)
-                    if not mine:
-                        raise ProjectionError(f"{ours_path}: none of its sentence ids ({ours[0].id}, ...) are CoNLL-2003 "
-                                              "train ids; use projected.parquet, which keeps the source ids")
+                    return Run(lang, s, seed, "token" if s == "1" else "feature-aggregation", sample,
+                               f"{SOURCE_TRAIN} ({note})", opts.config(seed, ()), t,
+                               eval_ignore=tuple(dict.fromkeys(t.eval_ignore + t.ignore)))
+                if s in ("3", "5"):
+                    mine = ours_ids(s)
+                    if mine is None:
+                        return None
                     if s == "3":
-                        runs.append(Run(lang, s, seed, "token", mine, f"{ours_path} ({len(mine):,} of the sampled ids kept)",
-                                        cfg, t, eval_ignore=t.eval_ignore))
-                    else:
-                        runs.append(Run(lang, s, seed, "token", sample + mine,
-                                        f"{SOURCE_TRAIN} ({note}) + {ours_path} ({len(mine):,})", cfg, t,
-                                        eval_ignore=t.eval_ignore))
-                elif s == "4":
+                        return Run(lang, s, seed, "token", mine, f"{ours_path} ({len(mine):,} of the sampled ids kept)",
+                                   cfg, t, eval_ignore=t.eval_ignore)
+                    return Run(lang, s, seed, "token", sample + mine,
+                               f"{SOURCE_TRAIN} ({note}) + {ours_path} ({len(mine):,})", cfg, t,
+                               eval_ignore=t.eval_ignore)
+                if s == "4":
                     pub = corpus(t.published, lambda t=t: _load_published(t))
                     if pub is None:
                         missing.append({"language": lang, "system": s, "reason": str(loaded[t.published])})
-                        continue
+                        return None
                     mine = _select(pub, ids)
-                    runs.append(Run(lang, s, seed, "token", mine,
-                                    f"{t.published} ({t.published_name}; {len(mine):,} of the sampled ids)", cfg, t,
-                                    eval_ignore=t.eval_ignore))
+                    return Run(lang, s, seed, "token", mine,
+                               f"{t.published} ({t.published_name}; {len(mine):,} of the sampled ids)", cfg, t,
+                               eval_ignore=t.eval_ignore)
+                # system 6: the student of the teacher system's model of this language and seed
+                if opts.teacher_system not in SYSTEMS or opts.teacher_system == "6":
+                    raise ProjectionError(f"the teacher system must be one of 1-5, not {opts.teacher_system!r}")
+                teacher = make(opts.teacher_system)
+                if teacher is None:
+                    missing.append({"language": lang, "system": s,
+                                    "reason": f"its teacher, system {opts.teacher_system}, cannot run"})
+                    return None
+                train: list[Sentence] = []
+                desc = f"{t.unlabeled} (tokens only) labelled by system {opts.teacher_system}"
+                if opts.student_projected:
+                    mine = ours_ids(s)
+                    if mine is None:
+                        return None
+                    train = mine
+                    desc += f" + {ours_path} ({len(mine):,})"
+                return Run(lang, s, seed, "token", train, desc, opts.student_config(seed, t.ignore), t,
+                           eval_ignore=t.eval_ignore, teacher=teacher, unlabeled=t.unlabeled)
+
+            def ours_ids(s: str) -> list[Sentence] | None:
+                ours = corpus(str(ours_path), lambda p=ours_path: load_corpus(str(p)) if p.exists() else
+                              (_ for _ in ()).throw(ProjectionError(f"{p} does not exist yet (make project LANG={lang} "
+                                                                    f"PIPELINE={'nllb-given' if t.ignore else 'given'})")))
+                if ours is None:
+                    missing.append({"language": lang, "system": s, "reason": str(loaded[str(ours_path)])})
+                    return None
+                mine = _select(ours, ids)
+                if not mine:
+                    raise ProjectionError(f"{ours_path}: none of its sentence ids ({ours[0].id}, ...) are CoNLL-2003 "
+                                          "train ids; use projected.parquet, which keeps the source ids")
+                return mine
+
+            for s in systems:
+                run = make(s)
+                if run is not None:
+                    runs.append(run)
     return runs, missing
 
 
@@ -265,16 +333,27 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str) ->
     committed results; a change of a default that does change models bumps the version tag.
     """
     data = content_key([(s.id, s.tokens, s.tags) for s in run.train])
-    recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev")}
-    return content_key("compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
-                       encoder_id)
+    recipe = {k: v for k, v in asdict(opts).items()
+              if k not in ("projected", "keep_models", "model", "dev", *STUDENT_OPTIONS)}
+    parts: list[Any] = ["compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
+                        encoder_id]
+    if run.teacher is not None:  # a student: its options, its teacher's key and the unlabeled text
+        from projection.corpora import resolve_corpus
+
+        parts += ["teacher-student", {k: getattr(opts, k) for k in STUDENT_OPTIONS},
+                  model_key(run.teacher, opts, dev_hash, encoder_id), run.unlabeled,
+                  file_sha256(resolve_corpus(str(run.unlabeled)))[:16]]
+    return content_key(*parts)
 
 
 def command(run: Run, out: Path, opts: CompareOptions) -> str:
     parts = ["python", "-m", "projection", "compare", "--lang", run.lang, "--seeds", str(run.seed),
              "--systems", run.system, "--out", str(out), *opts.recipe_args()]
-    if run.system in ("3", "5") and run.lang in opts.projected:
+    uses_ours = run.system in ("3", "5") or (run.system == "6" and (opts.student_projected or opts.teacher_system in ("3", "5")))
+    if uses_ours and run.lang in opts.projected:
         parts += ["--projected", f"{run.lang}={opts.projected[run.lang]}"]
+    if run.system == "6":
+        parts += opts.student_args()
     return shlex.join(parts)
 
 
@@ -314,18 +393,37 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
                              t[0].seed if t[0].system in ("1", "2") else 0, lang_order[t[0].lang], t[0].seed, t[0].system))
     models_dir = Path(models) if models is not None else out / "models"
     pending: dict[str, set[Path]] = {}
-    for _run, key, _ek, sys_dir in todo:
+    teacher_keys: dict[str, str] = {}  # student key -> teacher key
+    for run, key, _ek, sys_dir in todo:
         pending.setdefault(key, set()).add(sys_dir)
+        if run.teacher is not None:  # a teacher's weights stay until its students are evaluated
+            teacher_keys[key] = model_key(run.teacher, opts, dev_hash, encoder_id)
+            pending.setdefault(teacher_keys[key], set()).add(sys_dir)
+    trained_now: set[str] = set()
+
+    def ensure_trained(run: Run, key: str, what: str) -> bool:
+        """Train ``run``'s model unless its weights are there (a student's teacher first); True when trained now."""
+        model_dir = models_dir / key
+        have = (model_dir / "train.json").exists() and (model_dir / "model.safetensors").exists()
+        if have and (not force or key in trained_now):
+            return False
+        teacher_dir = None
+        if run.teacher is not None:
+            tkey = model_key(run.teacher, opts, dev_hash, encoder_id)
+            ensure_trained(run.teacher, tkey, f"{what}: its teacher, system {run.teacher.system}")
+            teacher_dir = models_dir / tkey
+        log_line(f"{what}: training on {len(run.train):,} sentences"
+                 + (f" and the teacher's labels of {run.unlabeled}" if run.teacher is not None else ""))
+        data = {"train": [{"description": run.train_desc, "sentences": len(run.train)}], "dev": dev_desc}
+        train_model(run.train, out=model_dir, model=opts.model, arch=run.arch, dev=dev_s, config=run.config, data=data,
+                    unlabeled=run.unlabeled, teacher=teacher_dir)
+        trained_now.add(key)
+        return True
     log(f"compare: {len(runs)} evaluations, {len(runs) - len(todo)} done before, {len(todo)} to do")
     for n, (run, key, eval_key, sys_dir) in enumerate(todo, start=1):
         model_dir = models_dir / key
         t0 = time.perf_counter()
-        trained = (model_dir / "train.json").exists() and (model_dir / "model.safetensors").exists()
-        if not trained or force:
-            log_line(f"compare {n}/{len(todo)}: {run.lang} system {run.system} seed {run.seed}: training on "
-                     f"{len(run.train):,} sentences")
-            data = {"train": [{"description": run.train_desc, "sentences": len(run.train)}], "dev": dev_desc}
-            train_model(run.train, out=model_dir, model=opts.model, arch=run.arch, dev=dev_s, config=run.config, data=data)
+        trained = not ensure_trained(run, key, f"compare {n}/{len(todo)}: {run.lang} system {run.system} seed {run.seed}")
         train_minutes = round((time.perf_counter() - t0) / 60, 1)
         t1 = time.perf_counter()
         predictor = load_model(model_dir)
@@ -336,15 +434,19 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         atomic_write_json(sys_dir / SYSTEM_JSON, {
             "eval_key": eval_key, "model_key": key, "language": run.lang, "system": run.system,
             "label": SYSTEMS[run.system], "arch": run.arch, "train": run.train_desc, "train_sentences": len(run.train),
+            "teacher": run.teacher.system if run.teacher is not None else None, "unlabeled": run.unlabeled,
             "dev": f"{opts.dev} ({opts.max_dev or 'all'} sentences)", "test": run.target.test,
             "ignore": list(run.config.ignore), "eval_ignore": list(run.eval_ignore), "seed": run.seed,
             "command": command(run, out, opts), "train_minutes": train_minutes if not trained else None,
             "eval_minutes": round((time.perf_counter() - t1) / 60, 1), "recipe": asdict(opts),
         })
         log(f"{run.lang} system {run.system} seed {run.seed}: F1 {100 * metrics['f1']:.2f}")
-        pending[key].discard(sys_dir)
-        if not pending[key] and not opts.keep_models:
-            _drop_weights(model_dir)
+        for k in (key, teacher_keys.get(key)):
+            if k is None:
+                continue
+            pending[k].discard(sys_dir)
+            if not pending[k] and not opts.keep_models:
+                _drop_weights(models_dir / k)
     return write_report(out, report or out, langs=list(langs), missing=missing)
 
 
@@ -373,7 +475,7 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
                "train_sentences": meta["train_sentences"], "dev_f1": m["model"].get("best_dev_f1"),
                "best_step": m["model"].get("best_step"),
                "minutes": meta.get("train_minutes"), "model_key": meta["model_key"], "per_label": m["per_label"],
-               "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or []}
+               "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or [], "teacher": meta.get("teacher")}
         for lab in LABELS:
             v = m["per_label"].get(lab)
             row[f"f1_{lab}"] = v["f1"] if v else None
@@ -505,6 +607,17 @@ def _markdown(rows, summary, langs, missing) -> str:
             p = paired(summary, lang, a, b)
             cells.append("" if p is None else f"{100 * p[0]:+.1f} ± {100 * p[1]:.1f} (n={p[2]})")
         md.append(f"| {lang} | " + " | ".join(cells) + " |")
+    teachers = sorted({str(r["teacher"]) for r in rows if r["_id"] == "6" and r.get("teacher")})
+    if teachers:
+        md += ["", "## Teacher-student: student - its teacher (per seed, then mean ± sd)", "",
+               "| language | " + " | ".join(f"6 - {t} (teacher: system {t})" for t in teachers) + " |",
+               "|---|" + "---:|" * len(teachers)]
+        for lang in langs:
+            cells = []
+            for t in teachers:
+                p = paired(summary, lang, "6", t)
+                cells.append("" if p is None else f"{100 * p[0]:+.1f} ± {100 * p[1]:.1f} (n={p[2]})")
+            md.append(f"| {lang} | " + " | ".join(cells) + " |")
     md += ["", "## Per language: precision, recall, per-label F1 (mean over seeds)", ""]
     for lang in langs:
         md += [f"### {lang} (`{summary[next(k for k in summary if k[0] == lang)]['test']}`)", "",
@@ -574,7 +687,7 @@ def _plot_curves(rows, path: Path) -> None:
                           r["_id"], r["_curve"]))
     if not lines:
         return
-    colors = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f"}
+    colors = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f", "6": "#8172b3"}
     fig, ax = plt.subplots(figsize=(8.0, 4.6))
     for label, sid, curve in lines:
         pts = sorted((pt["step"], 100 * pt["dev_f1"]) for pt in curve if pt.get("dev_f1") is not None)
@@ -599,7 +712,7 @@ def _plot(summary, langs: Sequence[str], path: Path) -> None:
 
     sids = [s for s in ALL_SYSTEMS if any((lang, s) in summary for lang in langs)]
     width = 0.8 / max(len(sids), 1)
-    colors = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f"}
+    colors = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f", "6": "#8172b3"}
     fig, ax = plt.subplots(figsize=(max(8.0, 1.4 * len(langs) + 2), 4.6))
     for k, sid in enumerate(sids):
         xs, ys, es = [], [], []
