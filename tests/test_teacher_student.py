@@ -1,0 +1,338 @@
+"""Teacher-student training from unlabeled text: reading tokens only, teacher labels, selection
+(confidence, adversarial), soft-label distillation, the CLI and compare's system 6."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from projection.corpora import load_corpus
+from projection.errors import InputError, ProjectionError
+from projection.records import Sentence
+from projection.train import TrainConfig, load_model, train_model
+from projection.train.unlabeled import read_unlabeled, text_hash
+
+HOSTILE_TAGS = ["B-", "NOT-A-TAG", "I-PER I-PER", "{json: 1}", "\u202eB-LOC", "O\tO\tO", "-DOCSTART-", "B-PER"]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_corpus("sample:train")
+
+
+@pytest.fixture(scope="module")
+def teacher(tiny_bert, sample, tmp_path_factory):
+    """A tiny teacher that tags entities (it has nearly learnt its 32 training sentences)."""
+    out = tmp_path_factory.mktemp("teacher") / "t"
+    return train_model(sample, out=out, model=tiny_bert,
+                       config=TrainConfig(epochs=20, lr=3e-3, threads=1, max_train_sentences=32, batch_size=4, seed=1))
+
+
+def _hostile_conll(sentences, path, rng_seed=0):
+    """The tokens of ``sentences`` with garbage in the tag columns (and a varying number of them)."""
+    rng = np.random.default_rng(rng_seed)
+    with open(path, "w", encoding="utf-8") as f:
+        for s in sentences:
+            for tok in s.tokens:
+                cols = [HOSTILE_TAGS[int(rng.integers(len(HOSTILE_TAGS)))] for _ in range(int(rng.integers(1, 4)))]
+                f.write(tok + "\t" + "\t".join(cols) + "\n")
+            f.write("\n")
+
+
+# --------------------------------------------------------------------------- unlabeled text
+
+
+def test_tags_of_unlabeled_text_are_never_read(sample, tmp_path, monkeypatch):
+    import projection.corpora
+    import projection.corpus
+    import projection.tags
+
+    clean = sample[:40]
+    _hostile_conll(clean, tmp_path / "hostile.conll")
+    with pytest.raises(InputError):  # as labelled data the file is rejected: its tags are garbage
+        load_corpus(str(tmp_path / "hostile.conll"))
+
+    def forbidden(*a, **k):
+        raise AssertionError("a tag reader was called")
+
+    for mod, name in ((projection.corpus, "read_conll"), (projection.corpus, "_check_tag"), (projection.corpus, "read_corpus"),
+                      (projection.corpora, "read_corpus"), (projection.tags, "parse_tag"), (projection.tags, "tags_to_spans")):
+        monkeypatch.setattr(mod, name, forbidden)
+    got = read_unlabeled(tmp_path / "hostile.conll")
+    assert [s.tokens for s in got] == [s.tokens for s in clean]
+    assert all(set(s.tags) == {"O"} and s.meta["unlabeled"] for s in got)
+    # a named corpus: the same, with its spec's encoding (MasakhaNER layout in a private data folder)
+    data = tmp_path / "data"
+    (data / "masakhaner2" / "swa").mkdir(parents=True)
+    shutil.copy(tmp_path / "hostile.conll", data / "masakhaner2" / "swa" / "train.txt")
+    monkeypatch.setenv("PROJECTION_DATA", str(data))
+    named = read_unlabeled("masakhaner2-swa:train")
+    assert [s.tokens for s in named] == [s.tokens for s in clean]
+    # another garbage draw: the same text, so the same teacher-label key
+    _hostile_conll(clean, tmp_path / "hostile2.conll", rng_seed=7)
+    assert text_hash(read_unlabeled(tmp_path / "hostile2.conll")) == text_hash(got) == text_hash(clean)
+
+
+def test_unlabeled_text_file_one_sentence_per_line(tmp_path):
+    (tmp_path / "u.txt").write_text("Ana vive en Roma .\n\n  El   Gobierno de España  dijo que no .\n", encoding="utf-8")
+    got = read_unlabeled(tmp_path / "u.txt")
+    assert [s.tokens for s in got] == [["Ana", "vive", "en", "Roma", "."],
+                                       ["El", "Gobierno", "de", "España", "dijo", "que", "no", "."]]
+    # one-token-per-line with blank lines is CoNLL even without a tag column
+    (tmp_path / "t.conll").write_text("Ana\nvive\n\nRoma\n", encoding="utf-8")
+    assert [s.tokens for s in read_unlabeled(tmp_path / "t.conll")] == [["Ana", "vive"], ["Roma"]]
+    assert [s.tokens for s in read_unlabeled(tmp_path / "t.conll", fmt="text")] == [["Ana"], ["vive"], ["Roma"]]
+    (tmp_path / "bad.conll").write_text("Ana O\n\tO\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.conll:2"):
+        read_unlabeled(tmp_path / "bad.conll", fmt="conll")
+    with pytest.raises(ProjectionError, match="format"):
+        read_unlabeled(tmp_path / "u.txt", fmt="tsv")
+
+
+# --------------------------------------------------------------------------- selection and labels
+
+
+def test_confidence_selection_picks_the_most_confident(teacher, sample, tmp_path):
+    from projection.train.teacher import TeacherLabels, label_with_teacher, select_top, student_data
+
+    lp = [np.log(np.array(rows, dtype=np.float32)) for rows in (
+        [[0.9, 0.1], [0.9, 0.1]],  # mean .9, min .9
+        [[0.99, 0.01], [0.5, 0.5]],  # mean .745, min .5
+        [[0.2, 0.8], [0.7, 0.3], [0.95, 0.05]],  # mean .8167, min .7
+    )]
+    tl = TeacherLabels(["O", "B-PER"], lp, {})
+    assert np.allclose(tl.confidence("mean"), [0.9, 0.745, (0.8 + 0.7 + 0.95) / 3])
+    assert np.allclose(tl.confidence("min"), [0.9, 0.5, 0.7])
+    assert tl.tags(2) == ["B-PER", "O", "O"]
+    assert select_top(tl.confidence("mean"), 2 / 3, None) == [0, 2]
+    assert select_top(tl.confidence("min"), None, 0.6) == [0, 2]
+    assert select_top(tl.confidence("min"), 0.01, None) == [0]  # at least one
+    # with a real teacher: the kept sentences are those its own probabilities rank highest
+    _hostile_conll(sample[100:160], tmp_path / "u.conll")
+    cfg = TrainConfig(select="confidence", select_fraction=0.25, confidence="min", seed=3)
+    kept, desc = student_data(tmp_path / "u.conll", teacher, cfg)
+    probs = load_model(teacher).predict_proba([s.tokens for s in sample[100:160]])
+    mins = np.array([p.max(-1).min() for p in probs])
+    best = set(np.argsort(-mins, kind="stable")[:15].tolist())
+    assert {int(s.meta["line"]) for s in kept} == {int(s.meta["line"]) for i, s in enumerate(read_unlabeled(tmp_path / "u.conll")) if i in best}
+    assert len(kept) == 15 and desc["selection"]["kept"] == 15 and desc["selection"]["candidates"] == 60
+    assert min(s.meta["teacher_confidence"] for s in kept) >= max(mins[i] for i in range(60) if i not in best) - 1e-6
+    assert desc["unlabeled"]["tags_read"] is False and desc["teacher_labelling"]["from_cache"] is False
+    # the teacher's labels are stored by content: a second student reads them back
+    again = label_with_teacher(teacher, [s.tokens for s in sample[100:160]])
+    assert again.info["from_cache"] is True
+    assert all(np.allclose(np.exp(a), p, atol=1e-5) for a, p in zip(again.log_probs, probs))
+
+
+def test_grad_reverse_flips_and_scales_the_gradient():
+    from projection.train.adversarial import grad_reverse
+
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    (grad_reverse(x, 0.5) * torch.tensor([3.0, 4.0])).sum().backward()
+    assert torch.allclose(x.grad, torch.tensor([-1.5, -2.0]))
+
+
+CYRILLIC = str.maketrans("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                         "абцдефгхийклмнопярстуввхызАБЦДЕФГХИЙКЛМНОПЯРСТУВВХЫЗ")
+
+
+def _toy_language(sentences):
+    """A made-up language: the words written in Cyrillic letters (unknown to the tiny vocabulary)."""
+    return [Sentence(f"toy{s.id}", [t.translate(CYRILLIC) for t in s.tokens], ["O"] * len(s.tokens)) for s in sentences]
+
+
+def test_discriminator_separates_two_toy_languages_and_is_recorded(tiny_bert, teacher, sample, tmp_path, monkeypatch):
+    from projection.corpus import write_conll
+    from projection.train.adversarial import adversarial_scores
+
+    english, toy = sample[100:140], _toy_language(sample[140:180])
+    target = [s.tokens for s in english] + [s.tokens for s in toy]
+    cfg = TrainConfig(lr=3e-3, adv_lr=1e-3, adv_disc_lr=1e-2, adv_epochs=4, adv_lambda=0.1, batch_size=8, seed=5, threads=1,
+                      adv_source="sample:train")
+    scores, info = adversarial_scores(load_model(teacher), sample[:80], target, cfg)
+    assert info["accuracy_source"] > 0.8
+    assert scores[:40].mean() > scores[40:].mean() + 0.3  # English target sentences look like the source
+    assert info["history"][-1]["disc_loss"] < info["history"][0]["disc_loss"]
+    # the selection keeps the target sentences closest to the source language, and train.json says so
+    write_conll(english + toy, tmp_path / "mixed.conll")
+    cfg = cfg.replace(epochs=1, select="adversarial", select_fraction=0.5, adv_max_source=80)
+    student = train_model([], out=tmp_path / "s", model=tiny_bert, config=cfg, unlabeled=tmp_path / "mixed.conll",
+                          teacher=teacher)
+    meta = json.loads((student / "train.json").read_text())
+    sel = meta["data"]["teacher_student"]["selection"]
+    assert sel["method"] == "adversarial" and sel["kept"] == 40 and sel["candidates"] == 80
+    adv = sel["adversarial"]
+    assert adv["source_sentences"] == 80 and adv["target_sentences"] == 80 and len(adv["history"]) == 4
+    assert meta["config"]["select"] == "adversarial" and meta["config"]["adv_lambda"] == 0.1
+    kept_lines = set(meta["data"]["teacher_student"].get("kept_lines", []))
+    n_english = sum(1 for k in kept_lines if k <= english_lines(english))
+    assert n_english >= 30, (n_english, adv)  # mostly the English half (20 by chance)
+
+
+def english_lines(english) -> int:
+    """The last line of the English half of mixed.conll (one line per token plus a blank line per sentence)."""
+    return sum(len(s.tokens) + 1 for s in english)
+
+
+# --------------------------------------------------------------------------- distillation
+
+
+def test_soft_label_loss_is_kl_on_a_hand_example():
+    from projection.train.distill import SoftTargets, kl_per_token, mixed_loss, target_probs
+
+    z = torch.tensor([[1.0, 2.0, 0.0]])
+    p = torch.tensor([[0.7, 0.2, 0.1]])
+    T = 2.0
+    q = [math.exp(v / T) for v in (1.0, 2.0, 0.0)]
+    q = [v / sum(q) for v in q]
+    kl = sum(pi * math.log(pi / qi) for pi, qi in zip((0.7, 0.2, 0.1), q))
+    assert float(kl_per_token(z, p, T)[0]) == pytest.approx(T * T * kl, rel=1e-5)
+    # a window with one soft word and one hard word: the mean of the KL term and the cross-entropy
+    logits = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 2.0, 0.0], [0.5, -1.0, 2.0]]])
+    gold = torch.tensor([[-100, 1, 2]])
+    soft = torch.zeros(1, 3, 3)
+    soft[0, 1] = p[0]
+    mask = torch.tensor([[False, True, False]])
+    ce = -math.log(math.exp(2.0) / (math.exp(0.5) + math.exp(-1.0) + math.exp(2.0)))
+    assert float(mixed_loss(logits, gold, soft, mask, T)) == pytest.approx((T * T * kl + ce) / 2, rel=1e-5)
+    # without soft targets it is the ordinary cross-entropy
+    ref = torch.nn.CrossEntropyLoss(ignore_index=-100)(logits.view(-1, 3), gold.view(-1))
+    assert float(mixed_loss(logits, gold)) == pytest.approx(float(ref), rel=1e-6)
+    # the teacher's distribution in the student's tag order: MISC dropped (its mass goes to O)
+    st = SoftTargets(("O", "B-MISC", "I-MISC", "B-PER", "I-PER"), np.log(np.array([[0.5, 0.2, 0.1, 0.15, 0.05]], dtype=np.float32)))
+    got = target_probs(st, ["O", "B-PER", "I-PER"], {"MISC": "O"})
+    assert np.allclose(got, [[0.8, 0.15, 0.05]], atol=1e-6)
+
+
+def test_soft_students_learn_the_teachers_distributions(tiny_bert, teacher, sample, tmp_path):
+    _hostile_conll(sample[:32], tmp_path / "u.conll")
+    cfg = TrainConfig(epochs=15, lr=3e-3, threads=1, batch_size=4, seed=1, soft_labels=True, temperature=2.0)
+    student = train_model([], out=tmp_path / "s", model=tiny_bert, config=cfg, unlabeled=tmp_path / "u.conll", teacher=teacher)
+    meta = json.loads((student / "train.json").read_text())
+    assert meta["soft_label_sentences"] == 32 and meta["labels"] == load_model(teacher).labels
+    assert meta["history"][-1]["loss"] < meta["history"][0]["loss"]
+    t_tags = load_model(teacher).predict([s.tokens for s in sample[:32]])
+    s_tags = load_model(student).predict([s.tokens for s in sample[:32]])
+    agree = sum(a == b for x, y in zip(t_tags, s_tags) for a, b in zip(x, y)) / sum(map(len, t_tags))
+    assert agree > 0.85
+
+
+# --------------------------------------------------------------------------- CLI, options, old models
+
+
+def test_student_trains_end_to_end_from_the_cli(tiny_bert, teacher, sample, tmp_path, monkeypatch, capsys):
+    _hostile_conll(sample[100:160], tmp_path / "u.conll")
+    args = ["train", "--unlabeled", tmp_path / "u.conll", "--teacher", teacher, "--select", "confidence",
+            "--select-fraction", "0.5", "--hard", "--model", tiny_bert, "--out", tmp_path / "s", "--epochs", "1",
+            "--threads", "1", "--train", "sample:train", "--max-train-sentences", "80", "--dev", "sample:train",
+            "--max-dev-sentences", "10", "--test", "sample:train", "--json"]
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert "sample:train" in json.loads(out)["test"]
+    meta = json.loads((tmp_path / "s" / "train.json").read_text())
+    ts = meta["data"]["teacher_student"]
+    assert ts["teacher"]["dir"] == str(teacher) and ts["labels"] == "hard" and ts["sentences"] == 30
+    assert ts["selection"]["method"] == "confidence" and ts["unlabeled"]["sentences"] == 60
+    assert meta["config"]["select_fraction"] == 0.5 and meta["train_sentences"] == 80  # projected + taught, sampled
+    # human output names what the teacher did; the teacher's labels come from the store the second time
+    code, out, err = run_cli(monkeypatch, capsys, *[a for a in args if a != "--json"][:-2], "--out", tmp_path / "s2")
+    assert code == 0, err
+    assert "teacher" in out and "30 of 60" in out
+    assert json.loads((tmp_path / "s2" / "train.json").read_text())["data"]["teacher_student"]["teacher_labelling"]["from_cache"]
+    # bad combinations: one line each, no traceback
+    for bad, msg in ((["--select", "adversarial"], "select_fraction"), (["--select-fraction", "1.5", "--select", "confidence"], "share"),
+                     (["--select", "best", "--select-fraction", "0.5"], "select must be")):
+        code, out, err = run_cli(monkeypatch, capsys, "train", "--unlabeled", tmp_path / "u.conll", "--teacher", teacher,
+                                 "--model", tiny_bert, "--out", tmp_path / "x", *bad)
+        assert code == 2 and msg in err and "Traceback" not in err
+    code, out, err = run_cli(monkeypatch, capsys, "train", "--model", tiny_bert, "--out", tmp_path / "x", "--unlabeled",
+                             tmp_path / "u.conll")
+    assert code == 2 and "both" in err
+    code, out, err = run_cli(monkeypatch, capsys, "train", "--model", tiny_bert, "--out", tmp_path / "x")
+    assert code == 2 and "--train" in err
+
+
+def test_models_saved_before_the_teacher_options_still_load(teacher, sample, tmp_path):
+    old_dir = tmp_path / "old"
+    shutil.copytree(teacher, old_dir)
+    meta = json.loads((old_dir / "train.json").read_text())
+    new = [k for k in meta["config"] if k.startswith(("select", "adv_")) or k in
+           ("confidence", "soft_labels", "temperature", "max_unlabeled_sentences")]
+    assert len(new) == 14
+    for k in new:
+        del meta["config"][k]
+    (old_dir / "train.json").write_text(json.dumps(meta))
+    tagger = load_model(old_dir)
+    assert tagger.config.select == "none" and not tagger.config.soft_labels
+    assert tagger.predict([s.tokens for s in sample[:5]]) == load_model(teacher).predict([s.tokens for s in sample[:5]])
+
+
+# --------------------------------------------------------------------------- compare: system 6
+
+
+@pytest.fixture
+def fake_data(sample, tmp_path, monkeypatch):
+    """A data folder with the layout compare reads: English train/dev, Spanish train (unlabeled) and test."""
+    from projection.corpus import write_conll
+
+    data = tmp_path / "data"
+    (data / "conll2003-en").mkdir(parents=True)
+    (data / "conll2002" / "esp").mkdir(parents=True)
+    write_conll(sample[:100], data / "conll2003-en" / "eng.train", sep=" ")
+    write_conll(sample[100:130], data / "conll2003-en" / "eng.testa", sep=" ")
+    _hostile_conll(sample[130:180], data / "conll2002" / "esp" / "esp.train")  # its tags must never matter
+    write_conll(sample[180:200], data / "conll2002" / "esp" / "esp.testb", sep=" ")
+    monkeypatch.setenv("PROJECTION_DATA", str(data))
+    return data
+
+
+def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
+    import csv
+
+    from dataclasses import replace
+
+    from projection.store import content_key
+    from projection.train.compare import SYSTEMS, CompareOptions, command, compare, model_key, plan
+
+    opts = CompareOptions(model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, freeze_layers=1, fusion_layer=1,
+                          eval_every=None, soft_labels=True, select="confidence", select_fraction=0.5, max_unlabeled=40)
+    runs, missing = plan(["es"], [13], ["1", "6"], opts)
+    assert [r.system for r in runs] == ["1", "6"] and not missing
+    zero, student = runs
+    assert student.teacher.system == "1" and student.unlabeled == "conll2002-es:train" and student.train == []
+    assert student.config.soft_labels and student.config.select == "confidence" and SYSTEMS["6"] == "6 teacher-student"
+    # the keys of the other systems are those they had before the teacher options existed
+    from dataclasses import asdict
+
+    recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev",
+              "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled")}
+    data = content_key([(s.id, s.tokens, s.tags) for s in zero.train])
+    assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
+    assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")
+    assert model_key(student, opts, "d", "e") != model_key(zero, opts, "d", "e")
+    assert "--teacher-system 1" in command(student, tmp_path, opts) and "--soft" in command(student, tmp_path, opts)
+    assert "--teacher-system" not in command(zero, tmp_path, opts)
+    # end to end: the teacher trains once, the student learns from its labels, both are reported
+    res = compare(["es"], tmp_path / "out", seeds=[13], systems=["6", "1"], options=opts, report=tmp_path / "rep")
+    rows = {r["system"]: r for r in res["rows"]}
+    assert set(rows) == {"1 zero-shot", "6 teacher-student"} and rows["6 teacher-student"]["teacher"] == "1"
+    with open(tmp_path / "rep" / "results.csv", newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    assert {r["system"]: r["teacher"] for r in csv_rows} == {"1 zero-shot": "", "6 teacher-student": "1"}
+    md = (tmp_path / "rep" / "results.md").read_text()
+    assert "| 6 teacher-student |" in md and "student - its teacher" in md and "6 - 1 (teacher: system 1)" in md
+    key = rows["6 teacher-student"]["model_key"]
+    meta = json.loads((tmp_path / "out" / "models" / key / "train.json").read_text())
+    assert meta["data"]["teacher_student"]["teacher"]["dir"].endswith(rows["1 zero-shot"]["model_key"])
+    assert meta["data"]["teacher_student"]["selection"]["kept"] == 20
+    # every evaluation done: weights of teacher and student dropped, train.json kept
+    assert not list((tmp_path / "out" / "models").glob("*/model.safetensors"))
+    # a second run has nothing to do
+    again = compare(["es"], tmp_path / "out", seeds=[13], systems=["1", "6"], options=opts, report=tmp_path / "rep")
+    assert len(again["rows"]) == 2
