@@ -7,7 +7,7 @@ CoNLL-2002 Spanish test set and on MasakhaNER 2.0 Swahili test (PER/ORG/LOC: MIS
 removed from both sides). Variants (``--variants``):
 
 * ``old``: every encoder layer trained (word embeddings frozen), lr 1e-4: the previous recipe;
-* ``k8``: embeddings and layers 1-8 frozen (outputs computed once), same lr;
+* ``k8``, ``k6``, ``k4``: embeddings and layers 1-8 (1-6, 1-4) frozen (outputs computed once), same lr;
 * ``k8-lr3e-4``, ``k10-lr3e-4``: frozen lower part with a higher learning rate.
 
     PROJECTION_DATA=../shared/data python -m bench.train_quality [--seeds 13 14 15] [--max-train 4000] \\
@@ -33,6 +33,8 @@ OUT = REPO / "bench" / "out"
 VARIANTS = {
     "old": {"freeze_layers": 0, "lr": 1e-4},
     "k8": {"freeze_layers": 8, "lr": 1e-4},
+    "k4": {"freeze_layers": 4, "lr": 1e-4},
+    "k6": {"freeze_layers": 6, "lr": 1e-4},
     "k8-lr3e-4": {"freeze_layers": 8, "lr": 3e-4},
     "k10-lr3e-4": {"freeze_layers": 10, "lr": 3e-4},
 }
