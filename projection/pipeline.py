@@ -39,6 +39,7 @@ Apertium covers, and says which and why.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -60,7 +61,8 @@ import numpy as np
 from projection.corpora import CORPORA, data_dir, is_corpus_name, load_corpus, resolve_corpus
 from projection.errors import ProjectionError
 from projection.records import Alignment, ProjectedSentence, Sentence, Span
-from projection.store import atomic_open, atomic_path, content_key, file_sha256, package_versions
+from projection.store import (StageFileError, code_hash, content_key, file_sha256, package_versions, read_stage_jsonl,
+                              read_stage_npz, write_stage_jsonl, write_stage_npz)
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINES_DIR = REPO / "pipelines"
@@ -442,33 +444,51 @@ def extra_parallel_pairs(names: Sequence[str], lang: str, log: Callable[[str], N
 
 
 class StageStore:
-    """Content-addressed stage outputs under one folder (``RUN_DIR/stages``)."""
+    """Content-addressed stage outputs under one folder (``RUN_DIR/stages``).
 
-    def __init__(self, root: Path):
+    Every file carries its row count and a checksum (:func:`projection.store.write_stage_jsonl`,
+    :func:`~projection.store.write_stage_npz`); a short, truncated, junk or older-format file is
+    named in the log, deleted and reported missing, so the stage is recomputed.
+    """
+
+    def __init__(self, root: Path, log: Callable[[str], None] | None = None):
         self.root = Path(root)
+        self.log = log if log is not None else _stderr_note
 
     def path(self, name: str) -> Path:
         return self.root / name
 
-    def read_jsonl(self, name: str) -> list[Any] | None:
+    def _discard(self, name: str, err: StageFileError) -> None:
+        path = self.path(name)
+        self.log(f"note: {path}: damaged stage file ({err}); discarded, the stage is recomputed")
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+    def read_jsonl(self, name: str, expected: int | None = None) -> list[Any] | None:
+        """The stored rows, or None when the file is absent or damaged (then it is deleted)."""
         path = self.path(name)
         if not path.exists():
             return None
-        with open(path, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+        try:
+            return read_stage_jsonl(path, expected)
+        except StageFileError as e:
+            self._discard(name, e)
+            return None
 
     def write_jsonl(self, name: str, rows: Sequence[Any]) -> None:
-        with atomic_open(self.path(name)) as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        write_stage_jsonl(self.path(name), rows)
 
-    def read_alignments(self, name: str) -> tuple[list[Alignment], list[np.ndarray] | None] | None:
+    def read_alignments(self, name: str, expected: int | None = None
+                        ) -> tuple[list[Alignment], list[np.ndarray] | None] | None:
         path = self.path(name)
         if not path.exists():
             return None
-        with np.load(path) as z:
+        try:
+            z = read_stage_npz(path, expected)
             offsets = z["link_offsets"]
             links = z["links"]
+            if len(offsets) - 1 != (expected if expected is not None else len(offsets) - 1):
+                raise StageFileError(f"{len(offsets) - 1} alignments, {expected} expected")
             aligns = [Alignment(frozenset(map(tuple, links[offsets[k]:offsets[k + 1]].tolist())))
                       for k in range(len(offsets) - 1)]
             sims = None
@@ -479,6 +499,12 @@ class StageStore:
                 for m, n in shapes.tolist():
                     sims.append(data[pos:pos + m * n].reshape(m, n))
                     pos += m * n
+        except StageFileError as e:
+            self._discard(name, e)
+            return None
+        except (KeyError, ValueError, IndexError) as e:
+            self._discard(name, StageFileError(f"inconsistent arrays ({type(e).__name__}: {e})"))
+            return None
         return aligns, sims
 
     def write_alignments(self, name: str, aligns: Sequence[Alignment], sims: Sequence[np.ndarray] | None) -> None:
@@ -491,10 +517,11 @@ class StageStore:
             arrays["sim_shapes"] = np.array([s.shape for s in sims], dtype=np.int64).reshape(-1, 2)
             arrays["sim_data"] = (np.concatenate([s.astype(np.float16).ravel() for s in sims])
                                   if sims else np.zeros(0, dtype=np.float16))
-        self.path(name).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path(name)) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+        write_stage_npz(self.path(name), arrays, rows=len(links))
+
+
+def _stderr_note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- the run
@@ -614,7 +641,8 @@ def tokenizer_signature(lang: str) -> dict[str, Any]:
     """The word tokeniser applied to translations (part of the translation stage's key)."""
     from projection.translate.text import tokenizer_language
 
-    return {"tokenizer": "spacy-blank", "lang": tokenizer_language(lang), **package_versions("spacy")}
+    return {"tokenizer": "spacy-blank", "lang": tokenizer_language(lang), **package_versions("spacy"),
+            "code": code_hash("projection.translate.text", "projection.translate.markers")}
 
 
 def translate_rows(translator: Any, sentences: Sequence[Sentence], lang: str, markers: bool) -> list[dict[str, Any]]:
@@ -649,7 +677,7 @@ def _translate_stage(store: StageStore, sentences: list[Sentence], config: Pipel
     key = content_key("translate", src_key, sig, tok_sig, lang, markers)
     name = f"translate-{key}.jsonl"
     t0 = time.perf_counter()
-    rows = store.read_jsonl(name)
+    rows = store.read_jsonl(name, expected=len(sentences))
     match_name = f"translate-{key}.match.jsonl"
     cached = rows is not None
     if rows is None:
@@ -661,7 +689,7 @@ def _translate_stage(store: StageStore, sentences: list[Sentence], config: Pipel
             store.write_jsonl(match_name, [match])
         store.write_jsonl(name, rows)
     else:
-        stored = store.read_jsonl(match_name)
+        stored = store.read_jsonl(match_name, expected=1)
         match = stored[0] if stored else None
     info = {"key": key, "cached": cached, "seconds": round(time.perf_counter() - t0, 3), "signature": sig,
             "tokenizer": tok_sig, "stats": getattr(translator, "last_stats", {}) if not cached else {}}
@@ -687,7 +715,7 @@ def _align_stage(store: StageStore, pairs: list[tuple[list[str], list[str]]], al
     for start in range(0, max(len(pairs), 1), max(size, 1)):
         chunk = pairs[start:start + size]
         name = f"align-{key}/{start:08d}-{content_key([[s, t] for s, t in chunk])}.npz"
-        got = store.read_alignments(name)
+        got = store.read_alignments(name, expected=len(chunk))
         if got is None:
             if want_sim:
                 a, s = aligner.align_with_similarity(chunk)
@@ -736,7 +764,7 @@ def _project_stage(store: StageStore, sentences: list[Sentence], rows: list[dict
     key = content_key("project", trans_key, align_key, sig)
     name = f"project-{key}.jsonl"
     t0 = time.perf_counter()
-    stored = store.read_jsonl(name)
+    stored = store.read_jsonl(name, expected=len(sentences))
     if stored is not None:
         projected = [ProjectedSentence.from_dict(d) for d in stored]
         return projected, {"key": key, "cached": True, "seconds": round(time.perf_counter() - t0, 3), "signature": sig}
@@ -854,7 +882,7 @@ def run_stages(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutp
 
     t0 = time.perf_counter()
     config, lang, sentences = job.config, job.lang, job.sentences
-    store = StageStore(job.out / rundir.STAGES)
+    store = StageStore(job.out / rundir.STAGES, log)
     projector = make_projector(config, lang)
     log(f"translate: {config.translate['engine']} ({len(sentences):,} sentences)")
     rows, t_info = _translate_stage(store, sentences, config, lang, job.src_key, job.markers, log)
@@ -1027,7 +1055,7 @@ def eval_projection(lang: str, aligner: str = "embed", model: str | None = None,
     projector = projectors.create(method, **method_opts)
     want_sim = hasattr(al, "align_with_similarity") and getattr(projector, "sim_weight", 0) > 0
     pairs = [(a.tokens, b.tokens) for a, b in zip(en, tg)]
-    store = StageStore(cache_root() / "eval-projection")
+    store = StageStore(cache_root() / "eval-projection", log)
     aligns, sims, a_info = _align_stage(store, pairs, al, want_sim, extra_info, log, repeat=repeat)
     inputs = [ProjectionInput(s, t.tokens, a, sims[k] if sims else None) for k, (s, t, a) in enumerate(zip(en, tg, aligns))]
     projected = projector.project(inputs)

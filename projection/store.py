@@ -9,6 +9,7 @@ hash of everything that produced them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -99,6 +100,132 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+# --------------------------------------------------------------------------- checked stage files
+
+STAGE_FORMAT = 1
+
+
+class StageFileError(Exception):
+    """A stage file that cannot be trusted (truncated, short, junk, or of an older format): the
+    reason says which; the caller discards the file and recomputes the stage."""
+
+
+def _stage_header(rows: int, digest: str) -> dict[str, Any]:
+    return {"projection_stage": STAGE_FORMAT, "rows": rows, "sha256": digest}
+
+
+def _check_header(header: Any, what: str) -> tuple[int, str]:
+    if not (isinstance(header, dict) and header.get("projection_stage") == STAGE_FORMAT
+            and isinstance(header.get("rows"), int) and isinstance(header.get("sha256"), str)):
+        raise StageFileError(f"no stage header ({what}: written by an older version, or not a stage file)")
+    return header["rows"], header["sha256"]
+
+
+def write_stage_jsonl(path: str | Path, rows: Any) -> None:
+    """Rows as JSON lines after a header line that carries their count and the SHA-256 of the body."""
+    body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    n = body.count(b"\n")
+    header = json.dumps(_stage_header(n, hashlib.sha256(body).hexdigest())).encode("utf-8") + b"\n"
+    with atomic_open(path, "wb") as f:
+        f.write(header)
+        f.write(body)
+
+
+def read_stage_jsonl(path: str | Path, expected: int | None = None) -> list[Any]:
+    """The rows of a file of :func:`write_stage_jsonl`; :class:`StageFileError` when the header,
+    the row count (also against ``expected``) or the checksum does not match."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise StageFileError(f"unreadable ({e.strerror or e})") from None
+    first, sep, body = data.partition(b"\n")
+    try:
+        header = json.loads(first) if sep else None
+    except (ValueError, RecursionError):
+        header = None
+    n, digest = _check_header(header, "first line")
+    got = body.count(b"\n")
+    if got != n or not body.endswith(b"\n") and body:
+        raise StageFileError(f"{got} rows of the {n} its header announces (truncated)")
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise StageFileError("checksum mismatch (the file was changed or damaged)")
+    if expected is not None and n != expected:
+        raise StageFileError(f"{n} rows, {expected} expected")
+    try:
+        return [json.loads(line) for line in body.decode("utf-8").split("\n")[:-1]]
+    except (ValueError, RecursionError) as e:
+        raise StageFileError(f"bad JSON ({e})") from None
+
+
+def _arrays_digest(arrays: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = arrays[name]
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def write_stage_npz(path: str | Path, arrays: dict[str, Any], rows: int) -> None:
+    """Numpy arrays in one ``.npz`` with a ``_stage`` header array: the row count and a SHA-256 of the arrays."""
+    import numpy as np
+
+    header = json.dumps(_stage_header(rows, _arrays_digest(arrays)))
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, _stage=np.array(header), **arrays)
+
+
+def read_stage_npz(path: str | Path, expected: int | None = None) -> dict[str, Any]:
+    """The arrays of a file of :func:`write_stage_npz` (header checked), else :class:`StageFileError`."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {name: z[name] for name in z.files}
+    except Exception as e:  # noqa: BLE001 - numpy/zipfile raise many types on junk; all mean "damaged"
+        raise StageFileError(f"not a readable .npz ({type(e).__name__}: {str(e)[:120]})") from None
+    try:
+        header = json.loads(str(arrays.pop("_stage")))
+    except (KeyError, ValueError):
+        header = None
+    n, digest = _check_header(header, "no _stage array")
+    if _arrays_digest(arrays) != digest:
+        raise StageFileError("checksum mismatch (the file was changed or damaged)")
+    if expected is not None and n != expected:
+        raise StageFileError(f"{n} rows, {expected} expected")
+    return arrays
+
+
+@functools.lru_cache(maxsize=None)
+def _module_code(name: str) -> str:
+    """The code of one module as a normalised AST dump: comments, docstrings and layout do not count."""
+    import ast
+    import importlib
+
+    path = getattr(importlib.import_module(name), "__file__", None)
+    if not path:
+        return name
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            body[:1] = [] if len(body) > 1 else [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_hash(*modules: str) -> str:
+    """A short hash of the code of ``modules`` (dotted names), part of every engine's signature
+    (translators, aligners, projectors): a changed implementation never reuses stage outputs or
+    translations cached by the previous one, while an edit to a comment or docstring does not
+    throw them away."""
+    h = hashlib.sha256()
+    for name in modules:
+        h.update(name.encode("utf-8") + b"\0" + _module_code(name).encode("utf-8") + b"\0")
+    return h.hexdigest()[:12]
 
 
 def package_versions(*names: str) -> dict[str, str]:

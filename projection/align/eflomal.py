@@ -77,7 +77,7 @@ class EflomalAligner:
         self._extra_key: str | None = None
 
     def signature(self) -> dict[str, Any]:
-        from projection.store import content_key, package_versions
+        from projection.store import code_hash, content_key, package_versions
 
         if self._extra_key is None:
             self._extra_key = content_key([[_line(s), _line(t)] for s, t in self.extra_pairs])
@@ -89,6 +89,7 @@ class EflomalAligner:
             **{k: v for k, v in self.options.items()},
             "seeded": False,
             "versions": package_versions("eflomal"),
+            "code": code_hash(__name__, "projection.align.base", "projection.align.symmetrize"),
         }
 
     def align_directions(self, pairs: Sequence[Pair]) -> tuple[list[Alignment], list[Alignment]]:

@@ -384,7 +384,7 @@ class EmbedAligner:
         return self._model_id
 
     def signature(self) -> dict[str, Any]:
-        from projection.store import package_versions
+        from projection.store import code_hash, package_versions
 
         return {
             "engine": "embed",
@@ -395,6 +395,7 @@ class EmbedAligner:
             "distortion": self.distortion,
             "token_type": "bpe",
             "versions": package_versions("torch", "transformers", "tokenizers", "numpy", "scipy"),
+            "code": code_hash(__name__, "projection.align.base"),
         }
 
     def variant(self, **changes: Any) -> "EmbedAligner":

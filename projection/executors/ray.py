@@ -320,7 +320,7 @@ class RayExecutor:
         folder = job.out / rundir.STAGES / f"ray-{key}"
         n = len(job.sentences)
         shards = [_Shard(i, start, min(start + size, n)) for i, start in enumerate(range(0, max(n, 1), size))]
-        store = pl.StageStore(folder)
+        store = pl.StageStore(folder, log)
         for shard in shards:
             rows = store.read_jsonl(_shard_name(shard.index))
             if rows and rows[0].get("n") == shard.stop - shard.start == len(rows) - 1:

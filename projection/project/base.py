@@ -149,18 +149,11 @@ def batch_spans(tag_lists: Sequence[Sequence[str]]) -> list[list[Span]]:
 
 
 def code_hash(*modules: str) -> str:
-    """A short hash of the source files of ``modules``: part of each projector's signature, so
-    that a changed implementation never reuses projections cached by the previous one."""
-    import hashlib
-    import importlib
+    """A short hash of this module and of ``modules`` (:func:`projection.store.code_hash`): part of
+    each projector's signature, so that a changed implementation never reuses cached projections."""
+    from projection.store import code_hash as _code_hash
 
-    h = hashlib.sha256()
-    for name in (__name__, *modules):
-        path = getattr(importlib.import_module(name), "__file__", None)
-        if path:
-            with open(path, "rb") as f:
-                h.update(f.read())
-    return h.hexdigest()[:12]
+    return _code_hash(__name__, *modules)
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from projection.errors import ProjectionError
+from projection.store import code_hash
 from projection.translate.base import check_one_per_input
 from projection.translate.languages import resolve_language
 from projection.translate.text import clean_text
@@ -255,6 +256,7 @@ class ApertiumTranslator:
             "markers": self.markers,
             "mark_unknown": self.mark_unknown,
             "versions": {"apertium": _deb_version("apertium"), **({pkg: _deb_version(pkg)} if pkg else {})},
+            "code": code_hash(__name__, "projection.translate.base", "projection.translate.text"),
         }
 
     def _run(self, segments: list[str]) -> list[str]:

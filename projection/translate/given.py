@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.store import file_sha256
+from projection.store import code_hash, file_sha256
 from projection.translate.text import clean_text
 
 CONLL_SUFFIXES = {".conll", ".tsv", ".conll02", ".conll03", ".conllu", ".iob", ".iob1", ".iob2", ".bio", ".bioes",
@@ -177,7 +177,8 @@ class GivenTranslator:
 
     def signature(self) -> dict[str, Any]:
         sig = {"engine": self.name, "file": self.path.name, "sha256": file_sha256(self.path)[:16], "format": self.format,
-               "source": self.source.name if self.source else None}
+               "source": self.source.name if self.source else None,
+               "code": code_hash(__name__, "projection.translate.text")}
         if self.match != "position":  # the matcher's code decides the pairing when the counts differ
             import projection.sentalign
 

@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.store import package_versions
+from projection.store import code_hash, package_versions
 from projection.translate.base import default_threads, model_fingerprint, token_batches, translate_nonempty
 from projection.translate.languages import resolve_language
 from projection.translate.nllb import BASE_MODEL, _display_name
@@ -135,6 +135,7 @@ class HfTranslator:
                 "max_length": self.max_length,
                 "max_input_length": self.max_input_length,
                 "versions": package_versions("torch", "transformers", "tokenizers"),
+                "code": code_hash(__name__, "projection.translate.base", "projection.translate.text"),
             }
         return self._signature
 

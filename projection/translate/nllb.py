@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.store import package_versions
+from projection.store import code_hash, package_versions
 from projection.translate.base import (
     default_threads,
     model_fingerprint,
@@ -190,6 +190,7 @@ class NllbTranslator:
                 "max_length": self.max_length,
                 "max_input_length": self.max_input_length,
                 "versions": package_versions("ctranslate2", "transformers", "tokenizers"),
+                "code": code_hash(__name__, "projection.translate.base", "projection.translate.text"),
             }
         return self._signature
 
