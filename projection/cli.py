@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape as q
 from rich.table import Table
 
 from projection.errors import ProjectionError
@@ -49,12 +50,12 @@ def stats(
     if as_json:
         _print_json(st)
         return
-    table = Table(title=f"{corpus}", show_footer=False)
+    table = Table(title=q(str(corpus)), show_footer=False)
     table.add_column("label")
     table.add_column("entities", justify="right")
     table.add_column("share", justify="right")
     for label, n in st["per_label"].items():
-        table.add_row(label, f"{n:,}", f"{n / max(st['entities'], 1):.1%}")
+        table.add_row(q(label), f"{n:,}", f"{n / max(st['entities'], 1):.1%}")
     table.add_row("[bold]all[/bold]", f"[bold]{st['entities']:,}[/bold]", "")
     console.print(table)
     console.print(f"{st['sentences']:,} sentences, {st['tokens']:,} tokens")
@@ -77,7 +78,7 @@ def convert(
     sents = load_corpus(src, encoding=encoding, fmt=in_format, labels=labels.split(",") if labels else None)
     write_corpus(sents, dst, fmt=out_format, scheme=scheme)
     st = corpus_stats(sents)
-    console.print(f"wrote {dst}: {st['sentences']:,} sentences, {st['entities']:,} entities")
+    console.print(f"wrote {q(str(dst))}: {st['sentences']:,} sentences, {st['entities']:,} entities")
 
 
 @app.command()
@@ -152,7 +153,7 @@ def translate_cmd(
         _print_json(summary)
         return
     rate = summary["lines"] / summary["seconds"] if summary["seconds"] else 0.0
-    console.print(f"wrote {summary['output']}: {summary['written']:,} lines "
+    console.print(f"wrote {q(str(summary['output']))}: {summary['written']:,} lines "
                   f"({summary['translated']:,} translated, {summary['cached']:,} cached, {summary['empty']:,} empty) "
                   f"in {summary['seconds']:.1f} s ({rate:,.1f} sentences/s)")
     if "markers" in summary:
@@ -254,7 +255,7 @@ def train(
                       + ("(from the store)" if lab["from_cache"] else f"in {lab['seconds']:.0f} s")
                       + f"; {sel['kept']:,} of {sel['candidates']:,} kept ({sel['method']}), {ts['labels']} labels",
                       markup=False, emoji=False, soft_wrap=True)
-    console.print(f"saved {model_dir} (best epoch {meta.get('best_epoch')})")
+    console.print(f"saved {q(str(model_dir))} (best epoch {meta.get('best_epoch')})")
     for t, m in results.items():
         console.print(_metrics_line(t, m) + f"  -> {model_dir / EVAL_DIR / slug(t)}", markup=False, emoji=False, soft_wrap=True)
 
@@ -291,7 +292,7 @@ def evaluate(
         for col in ("label", "P", "R", "F1", "support"):
             table.add_column(col, justify="left" if col == "label" else "right")
         for lab, v in m["per_label"].items():
-            table.add_row(lab, f"{100 * v['precision']:.2f}", f"{100 * v['recall']:.2f}", f"{100 * v['f1']:.2f}", str(v["support"]))
+            table.add_row(q(lab), f"{100 * v['precision']:.2f}", f"{100 * v['recall']:.2f}", f"{100 * v['f1']:.2f}", str(v["support"]))
         console.print(table)
 
 
@@ -409,7 +410,7 @@ def inspect_cmd(
                    sample=sample, seed=seed)
     if html is not None:
         out = pi.write_html(run_dir, html, results=results, max_sentences=max_sentences, **filters)
-        console.print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+        console.print(f"wrote {q(str(out))} ({out.stat().st_size / 1e6:.1f} MB)")
     elif as_json:
         run = pi.load_run(run_dir)
         filt = pi.make_filter(**filters)
@@ -444,9 +445,9 @@ def export_cmd(
         _print_json({"out": str(res.out), "format": res.format, "files": res.files, "counts": res.counts,
                      "selection": res.selection, "seconds": res.seconds})
         return
-    table = Table(title=f"{run_dir} -> {res.out} ({res.format})")
+    table = Table(title=q(f"{run_dir} -> {res.out} ({res.format})"))
     labels = list(next(iter(res.counts.values()))["per_label"])
-    for col in ("split", "sentences", "tokens", "entities", *labels):
+    for col in ("split", "sentences", "tokens", "entities", *map(q, labels)):
         table.add_column(col, justify="left" if col == "split" else "right")
     for name, c in res.counts.items():
         table.add_row(name, f"{c['sentences']:,}", f"{c['tokens']:,}", f"{c['entities']:,}",
@@ -495,9 +496,9 @@ def align_cmd(
     from projection.store import signature_string
 
     rate = summary["pairs_per_second"] or 0.0
-    console.print(f"wrote {output}: {summary['pairs']:,} pairs, {summary['links']:,} links "
+    console.print(f"wrote {q(str(output))}: {summary['pairs']:,} pairs, {summary['links']:,} links "
                   f"in {summary['seconds']:.1f} s ({rate:,.1f} pairs/s)")
-    console.print(f"[dim]{signature_string(summary['signature'])}[/dim]", highlight=False)
+    console.print(f"[dim]{q(signature_string(summary['signature']))}[/dim]", highlight=False)
 
 
 @app.command("eval-align")
@@ -534,7 +535,7 @@ def _stats_table(stats: dict, title: str) -> Table:
         table.add_column(st, justify="right")
     table.add_column("rate", justify="right")
     for label, row in stats["per_label"].items():
-        table.add_row(label, f"{row['entities']:,}", *(f"{row.get(st, 0):,}" for st in statuses),
+        table.add_row(q(label), f"{row['entities']:,}", *(f"{row.get(st, 0):,}" for st in statuses),
                       f"{row['rate']:.1%}" if row["rate"] is not None else "-")
     total = {st: sum(r.get(st, 0) for r in stats["per_label"].values()) for st in statuses}
     table.add_row("[bold]all[/bold]", f"[bold]{stats['entities']:,}[/bold]", *(f"{total[st]:,}" for st in statuses),
@@ -575,14 +576,14 @@ def run_cmd(
         results[code] = {"out": str(res.out), **st}
         if as_json:
             continue
-        console.print(_stats_table(st, f"{res.manifest['source']['corpus']} -> {code} ({res.manifest['pipeline']['name']})"))
+        console.print(_stats_table(st, q(f"{res.manifest['source']['corpus']} -> {code} ({res.manifest['pipeline']['name']})")))
         dropped = ", ".join(f"{k}: {v:,}" for k, v in st["dropped"].items()) or "none"
         timings = res.manifest["timings"]
         console.print(f"sentences: {st['sentences_in']:,} in, {st['sentences_out']:,} out (dropped by reason: {dropped}); "
                       f"policy {res.manifest['engines']['filter']['policy']}")
         console.print("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
                       + "; cached stages: " + (", ".join(k for k, v in res.manifest["stages"].items() if v["cached"]) or "none"))
-        console.print(f"wrote {res.out}/ (projected.conll: the training data; projections.jsonl, entities.parquet, manifest.json)")
+        console.print(f"wrote {q(str(res.out))}/ (projected.conll: the training data; projections.jsonl, entities.parquet, manifest.json)")
     if as_json:
         _print_json(results if len(langs) > 1 else results[langs[0]])
 

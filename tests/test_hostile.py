@@ -198,3 +198,60 @@ def test_a_changed_aligner_does_not_reuse_cached_alignments(tmp_path, given_run,
     monkeypatch.setattr(store, "_module_code", edited)
     res = pl.run("es", pfile, str(src), out)
     assert res.manifest["stages"]["translate"]["cached"] and not res.manifest["stages"]["align"]["cached"]
+
+
+# --------------------------------------------------------------------------- 1. markup in labels
+
+PAYLOAD = "<img/src/onerror=alert(1)>"
+
+
+def _hostile_label_run(root: Path, label: str) -> Path:
+    from inspect_runs import _ps, make_run
+
+    items = [_ps("s1", "Barack Obama visited Paris .", "Barack Obama visitó París .",
+                 [((0, 2, label), (0, 2), 0.97, "projected"), ((3, 4, "LOC"), (3, 4), 0.91, "projected")],
+                 [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4)])]
+    return make_run(root, items=items)
+
+
+def test_html_report_escapes_labels(tmp_path):
+    from projection import inspect as pi
+
+    run = _hostile_label_run(tmp_path, PAYLOAD)
+    out = pi.write_html(run, tmp_path / "r.html")
+    page = out.read_text(encoding="utf-8")
+    assert "<img/src" not in page and "onerror=alert(1)>" not in page
+    assert "&lt;img/src/onerror=alert(1)&gt;" in page
+    import html.parser
+
+    class Tags(html.parser.HTMLParser):
+        seen: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.seen.append(tag)
+            assert not any(k.startswith("on") for k, _ in attrs), (tag, attrs)
+
+    Tags().feed(page)
+    assert Tags.seen.count("img") == 4  # the four plots, nothing else
+
+
+def test_rich_markup_in_labels_is_quoted(tmp_path, monkeypatch, capsys):
+    from conftest import run_cli
+
+    bad = "B-[/]x"
+    conll = tmp_path / "m.conll"
+    conll.write_text(f"Paris {bad}\nvisited O\n\n", encoding="utf-8")
+    code, out, err = run_cli(monkeypatch, capsys, "stats", conll)
+    assert code == 0, err
+    assert "[/]x" in out
+    run = _hostile_label_run(tmp_path, "[/]")
+    code, out, err = run_cli(monkeypatch, capsys, "inspect", run)
+    assert code == 0, err
+    assert "[/]" in out
+    from rich.console import Console
+
+    from projection import cli
+
+    stats = pl.projection_stats(rundir.read_projections(run))
+    Console(file=open(tmp_path / "t.txt", "w")).print(cli._stats_table(stats, "title"))
+    assert "[/]" in (tmp_path / "t.txt").read_text()

@@ -39,7 +39,7 @@ esc = html.escape
 ENT_TEMPLATE = (
     '<mark class="entity" data-ref="{ref}" data-status="{status}" data-kept="{kept}" title="{tip}" '
     'style="background: {bg}; padding: 0.2em 0.4em; margin: 0 0.15em; line-height: 1; border-radius: 0.35em;">'
-    '{text}<span class="ent-label">{label}<sup>{num}</sup></span></mark>'
+    '{text}<span class="ent-label">{label_html}<sup>{num}</sup></span></mark>'
 )
 PAGE_SIZE = 50  # cards shown at once in the filterable list
 LOWEST = 8  # sentences in the "lowest-scoring examples" section
@@ -108,7 +108,8 @@ def displacy_side(tokens: Sequence[str], entities: Sequence[ProjectedEntity], si
             "start": starts[span.start],
             "end": starts[span.end - 1] + len(tokens[span.end - 1]),
             "label": e.source.label,
-            "params": {"ref": k + 1, "num": k + 1, "status": esc(status), "kept": int(kept), "tip": esc(tip)},
+            "params": {"ref": k + 1, "num": k + 1, "status": esc(status), "kept": int(kept), "tip": esc(tip),
+                       "label_html": esc(e.source.label)},
         })
     ents.sort(key=lambda d: d["start"])
     markup = _renderer(tuple(sorted(colors.items()))).render([{"text": text, "ents": ents, "title": None}]).strip()
@@ -129,41 +130,54 @@ def _word_links(ps: ProjectedSentence, e: ProjectedEntity) -> str:
     return " · ".join(parts)
 
 
+CARD = """\
+<article class="card" id="{{ anchor }}" data-kept="{{ kept|int }}" data-ents="{{ ents_json }}" data-text="{{ search }}">\
+<header><a class="sid" href="#{{ anchor }}">{{ ps.id }}</a> \
+{% if kept %}<span class="badge kept">kept</span>{% else %}<span class="badge dropped">dropped · {{ reason }}</span>{% endif %} \
+<span class="muted">{{ n }} entit{{ "y" if n == 1 else "ies" }}</span></header>\
+<div class="pair"><div class="side"><span class="lang">{{ langs[0] }}</span>{{ source_html }}</div>\
+<div class="side"><span class="lang">{{ langs[1] }}</span>{{ target_html }}</div></div>\
+{% if rows %}<table class="ents"><thead><tr><th></th><th>{{ langs[0] }}</th><th></th><th>{{ langs[1] }}</th>\
+<th class="num">score</th><th>status</th><th>method</th><th>word alignment</th></tr></thead><tbody>\
+{% for r in rows %}<tr data-ref="{{ r.k }}"><td><span class="tag" style="background:{{ r.color }}">\
+{{ r.label }}<sup>{{ r.k }}</sup></span></td><td>{{ r.src }}</td><td class="arrow">→</td>\
+<td>{% if r.tgt is not none %}{{ r.tgt }}{% else %}<span class=none>—</span>{% endif %}</td>\
+<td class="num">{{ r.score }}</td><td><span class="st" style="--st:{{ r.status_color }}">\
+{{ r.status }}</span></td><td class="muted">{{ r.method }}</td><td class="links">{{ r.links }}</td></tr>{% endfor %}\
+</tbody></table>{% endif %}</article>"""
+
+
+@functools.lru_cache(maxsize=None)
+def _template(source: str) -> Any:
+    """A Jinja2 template with autoescaping: every value is escaped unless it is :class:`Markup`
+    (HTML this module built, from escaped parts)."""
+    import jinja2
+
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True).from_string(source)
+
+
 def sentence_card(ps: ProjectedSentence, colors: dict[str, str], langs: tuple[str, str], anchor: str) -> str:
-    kept = is_kept(ps)
-    badge = ('<span class="badge kept">kept</span>' if kept
-             else f'<span class="badge dropped">dropped · {esc(drop_reason(ps) or "")}</span>')
-    n = len(ps.entities)
+    from markupsafe import Markup
+
     rows = []
     for k, e in enumerate(ps.entities, start=1):
-        label = e.source.label
-        src = " ".join(ps.source.tokens[e.source.start : e.source.end])
-        tgt = " ".join(ps.target_tokens[e.target.start : e.target.end]) if e.target else None
         status = str(e.status)
-        rows.append(
-            f'<tr data-ref="{k}"><td><span class="tag" style="background:{colors.get(label, DEFAULT_COLOR)}">'
-            f'{esc(label)}<sup>{k}</sup></span></td><td>{esc(src)}</td><td class="arrow">→</td>'
-            f'<td>{esc(tgt) if tgt is not None else "<span class=none>—</span>"}</td>'
-            f'<td class="num">{_score(e.score)}</td><td><span class="st" style="--st:{STATUS_COLORS.get(status, "#888")}">'
-            f'{esc(status)}</span></td><td class="muted">{esc(e.method)}</td><td class="links">{_word_links(ps, e)}</td></tr>'
-        )
+        rows.append({
+            "k": k, "label": e.source.label, "color": colors.get(e.source.label, DEFAULT_COLOR),
+            "src": " ".join(ps.source.tokens[e.source.start : e.source.end]),
+            "tgt": " ".join(ps.target_tokens[e.target.start : e.target.end]) if e.target else None,
+            "score": _score(e.score), "status": status, "status_color": STATUS_COLORS.get(status, "#888"),
+            "method": e.method, "links": Markup(_word_links(ps, e)),
+        })
     ents_json = json.dumps([[e.source.label, str(e.status), None if math.isnan(e.score) else round(e.score, 4)]
                             for e in ps.entities], ensure_ascii=False)
     search = (" ".join(ps.source.tokens) + " \n " + " ".join(ps.target_tokens)).lower()
-    table = (f'<table class="ents"><thead><tr><th></th><th>{esc(langs[0])}</th><th></th><th>{esc(langs[1])}</th>'
-             f'<th class="num">score</th><th>status</th><th>method</th><th>word alignment</th></tr></thead>'
-             f'<tbody>{"".join(rows)}</tbody></table>') if rows else ""
-    return (
-        f'<article class="card" id="{esc(anchor)}" data-kept="{int(kept)}" data-ents="{esc(ents_json)}" '
-        f'data-text="{esc(search)}">'
-        f'<header><a class="sid" href="#{esc(anchor)}">{esc(ps.id)}</a> {badge} '
-        f'<span class="muted">{n} entit{"y" if n == 1 else "ies"}</span></header>'
-        f'<div class="pair"><div class="side"><span class="lang">{esc(langs[0])}</span>'
-        f'{displacy_side(ps.source.tokens, ps.entities, "source", colors, langs[0])}</div>'
-        f'<div class="side"><span class="lang">{esc(langs[1])}</span>'
-        f'{displacy_side(ps.target_tokens, ps.entities, "target", colors, langs[1])}</div></div>'
-        f"{table}</article>"
-    )
+    return _template(CARD).render(
+        ps=ps, anchor=anchor, kept=is_kept(ps), reason=drop_reason(ps) or "", n=len(ps.entities), langs=langs,
+        ents_json=ents_json, search=search, rows=rows,
+        source_html=Markup(displacy_side(ps.source.tokens, ps.entities, "source", colors, langs[0])),
+        target_html=Markup(displacy_side(ps.target_tokens, ps.entities, "target", colors, langs[1])))
 
 
 def lowest_scoring_sentences(run: Run, n: int = LOWEST) -> list[ProjectedSentence]:
@@ -472,7 +486,12 @@ def render_html(
     max_sentences: int = 1000,
     seed: int = 0,
 ) -> str:
-    """The report as one HTML string (``selection``: the sentences for the filterable list)."""
+    """The report as one HTML string (``selection``: the sentences for the filterable list).
+
+    The page and the sentence cards are Jinja2 templates with autoescaping: labels, tokens, ids,
+    paths and every other string from the run are escaped where they are placed."""
+    from markupsafe import Markup
+
     filt = filt or Filter()
     labels = labels_of(run)
     colors = label_colors(labels)
@@ -523,35 +542,45 @@ def render_html(
     nav_html = "".join(f'<a href="#{a}">{t}</a>' for a, t in nav)
     comparison = f'<h2 id="comparison">Comparison</h2>{_results_html(results)}' if results is not None else ""
     title = f"Projection report · {run.name}"
-    return f"""<!DOCTYPE html>
+    trusted = {k: Markup(v) for k, v in {
+        "nav_html": nav_html, "warnings": warnings, "figures_html": figures_html, "plots_html": plots_html,
+        "manifest_html": _manifest_html(run.manifest), "stats_html": _stats_html(stats, colors),
+        "comparison": comparison, "legend": legend, "lowest_html": lowest_html, "note": note,
+        "label_opts": label_opts, "status_opts": status_opts, "cards": cards, "css": CSS,
+        "js": JS % {"page": PAGE_SIZE}}.items()}
+    return _template(PAGE).render(title=title, run_name=run.name, langs=langs, run_path=str(run.path),
+                                  selection=filt.describe(), page_size=PAGE_SIZE, **trusted)
+
+
+PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title><style>{CSS}</style></head>
-<body><nav><div class="in"><b>{esc(run.name)}</b>{nav_html}</div></nav><main>
-<h1 id="summary">{esc(title)}</h1>
-<div class="muted">{esc(langs[0])} → {esc(langs[1])} · <code>{esc(str(run.path))}</code></div>
-{warnings}<div class="figures">{figures_html}</div>
+<title>{{ title }}</title><style>{{ css }}</style></head>
+<body><nav><div class="in"><b>{{ run_name }}</b>{{ nav_html }}</div></nav><main>
+<h1 id="summary">{{ title }}</h1>
+<div class="muted">{{ langs[0] }} → {{ langs[1] }} · <code>{{ run_path }}</code></div>
+{{ warnings }}<div class="figures">{{ figures_html }}</div>
 <h2 id="manifest">How this data was made</h2>
-<div class="manifest">{_manifest_html(run.manifest)}</div>
-<h2 id="statistics">Statistics</h2>{_stats_html(stats, colors)}
-<h2 id="plots">Plots</h2><div class="plots">{plots_html}</div>
-{comparison}
+<div class="manifest">{{ manifest_html }}</div>
+<h2 id="statistics">Statistics</h2>{{ stats_html }}
+<h2 id="plots">Plots</h2><div class="plots">{{ plots_html }}</div>
+{{ comparison }}
 <h2 id="lowest">Lowest-scoring examples</h2>
 <p class="muted">The kept sentences holding the projected entities with the lowest scores: the training data
-the projection was least sure of. Hover an entity to see its counterpart; the dot gives its status:</p><div class="legend">{legend}</div>
-{lowest_html}
+the projection was least sure of. Hover an entity to see its counterpart; the dot gives its status:</p><div class="legend">{{ legend }}</div>
+{{ lowest_html }}
 <h2 id="sentences">Sentences</h2>
-<p class="muted">Selection: {esc(filt.describe())}.{note}
+<p class="muted">Selection: {{ selection }}.{{ note }}
 Dashed target spans were found but not kept (conflict, below threshold).</p>
 <div class="filters">
-<label>label <select id="f-label"><option value="">any</option>{label_opts}</select></label>
-<label>status <select id="f-status"><option value="">any</option>{status_opts}</select></label>
+<label>label <select id="f-label"><option value="">any</option>{{ label_opts }}</select></label>
+<label>status <select id="f-status"><option value="">any</option>{{ status_opts }}</select></label>
 <label>score ≥ <input id="f-min" type="number" step="0.05"></label>
 <label>score ≤ <input id="f-max" type="number" step="0.05"></label>
 <label>text <input id="f-text" type="search" placeholder="contains…"></label>
 <span id="count"></span></div>
-<div id="list">{cards}</div>
-<p><button id="more" type="button">show {PAGE_SIZE} more</button></p>
-</main><script>{JS % {"page": PAGE_SIZE}}</script></body></html>
+<div id="list">{{ cards }}</div>
+<p><button id="more" type="button">show {{ page_size }} more</button></p>
+</main><script>{{ js }}</script></body></html>
 """
 
 

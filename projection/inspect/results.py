@@ -95,13 +95,14 @@ def fmt_metric(mean: float, std: float, scale: float = 100.0) -> str:
 def results_table(results: Results) -> Any:
     """A rich table of :func:`aggregate` for the terminal."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"comparison ({results.path})", box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(title=escape(f"comparison ({results.path})"), box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("system", "train", "test", "seeds", "F1", "precision", "recall"):
         table.add_column(col, justify="right" if col not in ("system", "train", "test") else "left")
     for row in aggregate(results).itertuples(index=False):
         r = row._asdict()
-        table.add_row(str(r["system"]), str(r["train"]), str(r["test"]), str(r["seeds"]),
+        table.add_row(escape(str(r["system"])), escape(str(r["train"])), escape(str(r["test"])), str(r["seeds"]),
                       *(fmt_metric(r[f"{m}_mean"], r[f"{m}_std"], results.scale) for m in METRICS))
     return table

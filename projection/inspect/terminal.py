@@ -80,7 +80,7 @@ def summary_renderables(run: Run, stats: dict[str, Any], width: int = 100) -> li
     man.add_column(style="bold")
     man.add_column(overflow="fold")
     for key, text in _manifest_rows(run.manifest, max(30, width - 20)):
-        man.add_row(key, escape(text))
+        man.add_row(escape(key), escape(text))
     out.append(Panel(man, title=f"[bold]{escape(run.name)}[/bold] ({src_lang} → {tgt_lang})", title_align="left",
                      subtitle=escape(str(run.path)), subtitle_align="right"))
     for w in run.warnings:
