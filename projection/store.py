@@ -13,9 +13,13 @@ import functools
 import hashlib
 import json
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
+
+from projection.errors import ProjectionError
 
 
 def cache_root() -> Path:
@@ -58,19 +62,66 @@ def _publish(tmp: str | Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _cannot_write(path: str | Path, e: OSError) -> ProjectionError:
+    return ProjectionError(f"{path}: cannot write ({e.strerror or e})")
+
+
+def write_target(path: str | Path) -> tuple[Path, bool]:
+    """Where a write to ``path`` goes, and whether it can be atomic (by rename).
+
+    A symlink is followed (the link stays, its target is written); a device, FIFO or socket
+    (``/dev/null``, ``/dev/stdout``, a named pipe) is written directly, never replaced by a
+    regular file; a directory is a :class:`ProjectionError`.
+    """
+    real = Path(os.path.realpath(path))
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return real, True
+    except OSError as e:
+        raise _cannot_write(path, e) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ProjectionError(f"{path}: is a directory; give a file name")
+    return real, stat.S_ISREG(st.st_mode)
+
+
+def _temp_sibling(path: Path, shown: str | Path) -> str:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise _cannot_write(shown, e) from None
+    os.close(fd)
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success.
+
+    The one safe-write path of the project (see :func:`write_target`): symlinks are followed,
+    special files written in place, and an unwritable target is one clear error."""
+    target, regular = write_target(path)
     binary = "b" in mode
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    kwargs: dict[str, Any] = {} if binary else {"encoding": encoding, "newline": ""}
+    if not regular:
+        try:
+            f = open(target, mode, **kwargs)
+        except OSError as e:
+            raise _cannot_write(path, e) from None
+        with f:
+            yield f
+        return
+    tmp = _temp_sibling(target, path)
     try:
-        with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as f:
+        with open(tmp, mode, **kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        _publish(tmp, path)
+        try:
+            _publish(tmp, target)
+        except OSError as e:
+            raise _cannot_write(path, e) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -88,18 +139,23 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path to hand to a library writer (e.g. pyarrow); renamed to ``path`` on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """A temporary path to hand to a library writer (e.g. pyarrow); renamed to ``path`` on success
+    (copied into it when ``path`` is a device or FIFO, see :func:`write_target`)."""
+    target, regular = write_target(path)
+    tmp = _temp_sibling(target if regular else Path(tempfile.gettempdir()) / target.name, path)
     try:
         yield Path(tmp)
-        _publish(tmp, path)
-    except BaseException:
+        try:
+            if regular:
+                _publish(tmp, target)
+            else:
+                with open(tmp, "rb") as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        except OSError as e:
+            raise _cannot_write(path, e) from None
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------- checked stage files

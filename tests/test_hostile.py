@@ -255,3 +255,60 @@ def test_rich_markup_in_labels_is_quoted(tmp_path, monkeypatch, capsys):
     stats = pl.projection_stats(rundir.read_projections(run))
     Console(file=open(tmp_path / "t.txt", "w")).print(cli._stats_table(stats, "title"))
     assert "[/]" in (tmp_path / "t.txt").read_text()
+
+
+# --------------------------------------------------------------------------- 2. special files and symlinks
+
+
+def _convert(monkeypatch, capsys, src: Path, dst: Path | str, *extra: str) -> tuple[int, str, str]:
+    from conftest import run_cli
+
+    return run_cli(monkeypatch, capsys, "convert", src, dst, *extra)
+
+
+def test_write_follows_symlinks(tmp_path, monkeypatch, capsys, sample_path):
+    target = tmp_path / "real.conll"
+    target.write_text("old\n")
+    link = tmp_path / "link.conll"
+    link.symlink_to(target)
+    code, _, err = _convert(monkeypatch, capsys, sample_path, link)
+    assert code == 0, err
+    assert link.is_symlink() and link.resolve() == target
+    assert [x.tokens for x in read_conll(target)] == [x.tokens for x in read_conll(sample_path)]
+
+
+def test_write_to_a_fifo_and_a_device_in_place(tmp_path, monkeypatch, capsys, sample_path):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    code, _, err = _convert(monkeypatch, capsys, sample_path, fifo)
+    reader.join(10)
+    assert code == 0, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and got[0].startswith(sample_path.read_bytes().rstrip())
+    from projection.store import write_target
+
+    assert write_target("/dev/null") == (Path("/dev/null"), False)
+    try:
+        os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (PermissionError, OSError):
+        return
+    code, _, err = _convert(monkeypatch, capsys, sample_path, tmp_path / "null", "--to", "parquet")
+    assert code == 0, err
+    assert stat.S_ISCHR(os.stat(tmp_path / "null").st_mode)
+
+
+def test_unwritable_outputs_are_one_line(tmp_path, monkeypatch, capsys, sample_path):
+    (tmp_path / "d").mkdir()
+    code, _, err = _convert(monkeypatch, capsys, sample_path, tmp_path / "d")
+    assert code == 2 and "is a directory" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    code, _, err = _convert(monkeypatch, capsys, sample_path, "/proc/hostile/x.conll")
+    assert code == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "f").write_text("x")
+    code, _, err = _convert(monkeypatch, capsys, sample_path, tmp_path / "f" / "x.conll")
+    assert code == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1
