@@ -630,20 +630,39 @@ def eval_projection_cmd(
     console.print(table)
 
 
-def main() -> None:
+def _cli_exceptions() -> tuple[tuple, tuple, tuple]:
+    """(exit, usage error, abort) exception types of click and of the click that recent typer
+    versions vendor (``typer._click``, whose usage errors are not ``click.ClickException``)."""
     import click
 
+    exits: list = [click.exceptions.Exit]
+    usage: list = [click.ClickException]
+    aborts: list = [click.exceptions.Abort]
+    try:
+        import typer.exceptions as tex
+        from typer import _click as tclick
+
+        exits.append(tex.Exit)
+        aborts.append(tex.Abort)
+        usage.append(tclick.ClickException)
+    except (ImportError, AttributeError):
+        pass
+    return tuple(exits), tuple(usage), tuple(aborts)
+
+
+def main() -> None:
+    exits, usage, aborts = _cli_exceptions()
     try:
         app(standalone_mode=False)
     except ProjectionError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
+    except exits as e:
         sys.exit(e.exit_code)
-    except click.ClickException as e:
+    except usage as e:
         e.show()
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except aborts:
         sys.stderr.write("aborted\n")
         sys.exit(130)
     except KeyboardInterrupt:

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from projection.errors import InputError, ProjectionError
+from projection.errors import InputError, ProjectionError, parse_json, shorten
 from projection.records import Sentence
 from projection.store import atomic_open, atomic_path
-from projection.tags import parse_tag, spans_to_tags, tags_to_spans
+from projection.tags import SCHEMES, parse_tag, spans_to_tags, tags_to_spans
 
 _SPACES = re.compile(r" +")
 
@@ -45,24 +45,32 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     return text.removeprefix("\ufeff")
 
 
-def read_lines(path: str | Path, encoding: str = "utf-8") -> list[str]:
-    """The lines of a text file (see :func:`read_text`), split on ``\n`` only, ``\r`` of CRLF removed.
+def split_lines(text: str) -> list[str]:
+    """Lines ended by ``\n``, ``\r\n`` or a lone ``\r`` (old Mac files), the last one possibly unended.
 
     ``str.splitlines`` would also break inside a sentence at U+2028, U+0085 and the like.
     """
-    lines = read_text(path, encoding).split("\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
 
 
-def _check_tag(path: Path, lineno: int, tag: str, labels: frozenset[str] | None) -> None:
+def read_lines(path: str | Path, encoding: str = "utf-8") -> list[str]:
+    """The lines of a text file (see :func:`read_text` and :func:`split_lines`)."""
+    return split_lines(read_text(path, encoding))
+
+
+def _check_tag(path: Path, lineno: int | None, tag: str, labels: frozenset[str] | None, where: str = "") -> None:
     try:
         _, label = parse_tag(tag)
     except ValueError:
-        raise InputError(path, lineno, f"tag {tag!r} is not O, B-LABEL or I-LABEL") from None
+        raise InputError(path, lineno, f"{where}tag {shorten(tag)} is not O, B-LABEL or I-LABEL") from None
     if labels is not None and label is not None and label not in labels:
-        raise InputError(path, lineno, f"label {label!r} is not in the declared label set {{{', '.join(sorted(labels))}}}")
+        raise InputError(path, lineno, f"{where}label {shorten(label)} is not in the declared label set "
+                                       f"{{{', '.join(sorted(labels))}}}")
 
 
 def read_conll(
@@ -97,15 +105,11 @@ def read_conll(
             sentences.append(Sentence(sid, tokens, spans_to_tags(tags_to_spans(tags), len(tags)), {"line": first_line, "doc": doc}))
         tokens, tags = [], []
 
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for lineno, line in enumerate(lines, start=1):
-        line = line.rstrip("\r")
+    for lineno, line in enumerate(split_lines(text), start=1):
         if not line.strip(" \t"):
             flush()
             continue
-        if line.startswith("-DOCSTART-"):
+        if line.startswith("-DOCSTART-") and line[10:11] in ("", " ", "\t"):
             flush()
             doc += 1
             continue
@@ -135,7 +139,17 @@ def read_conll(
 
 def write_conll(sentences: Iterable[Sentence], path: str | Path, *, scheme: str = "iob2", sep: str = "\t",
                 extra: Sequence[Sequence[Sequence[str]]] | None = None) -> None:
-    """Write ``token<sep>tag`` lines (plus optional extra columns per token), atomically."""
+    """Write ``token<sep>tag`` lines (plus optional extra columns per token), atomically.
+
+    A token CoNLL cannot hold (with a tab, a line break, or the separator) is a :class:`ProjectionError`
+    naming the sentence, before anything is written."""
+    check_scheme(scheme)
+    sentences = list(sentences)
+    for s in sentences:
+        for i, tok in enumerate(s.tokens):
+            if _BREAKS.search(tok) or sep in tok:
+                raise ProjectionError(f"{path}: sentence {s.id}, token {i + 1} ({shorten(tok)}) contains a tab or a "
+                                      "line break, which CoNLL cannot hold; write jsonl or parquet, or fix the token")
     with atomic_open(path) as f:
         for k, s in enumerate(sentences):
             tags = s.tags if scheme in ("iob2", "bio") else spans_to_tags(s.spans, len(s.tokens), scheme)
@@ -145,6 +159,16 @@ def write_conll(sentences: Iterable[Sentence], path: str | Path, *, scheme: str 
                     cols.extend(col[k][i] for col in extra)
                 f.write(sep.join(cols) + "\n")
             f.write("\n")
+
+
+_BREAKS = re.compile(r"[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def check_scheme(scheme: str) -> str:
+    """``scheme`` if it is a tag scheme (:data:`projection.tags.SCHEMES`), else a :class:`ProjectionError`."""
+    if scheme not in SCHEMES:
+        raise ProjectionError(f"unknown tag scheme {shorten(scheme)}; choose one of: {', '.join(SCHEMES)}")
+    return scheme
 
 
 def _sentence_from_obj(path: Path, where: int | None, index: int, obj: Any, labels: frozenset[str] | None,
@@ -160,13 +184,20 @@ def _sentence_from_obj(path: Path, where: int | None, index: int, obj: Any, labe
     if not tokens:
         raise InputError(path, where, f"{row_word}: empty sentence")
     for k, tok in enumerate(tokens):
-        if not isinstance(tok, str) or not tok.strip():
+        if not isinstance(tok, str):
+            raise InputError(path, where, f"{row_word}: token at position {k} is {shorten(tok)}, not a string")
+        if not tok.strip():
             raise InputError(path, where, f"{row_word}: empty token at position {k}")
     for tag in tags:
-        _check_tag(path, where, str(tag), labels)
+        _check_tag(path, where, str(tag), labels, f"{row_word}: ")
     meta = obj.get("meta") or {}
     if isinstance(meta, str):
-        meta = json.loads(meta) if meta else {}
+        try:
+            meta = parse_json(None, None, meta) if meta else {}
+        except InputError as e:
+            raise InputError(path, where, f"{row_word}: meta: {e.message}") from None
+    if not isinstance(meta, dict):
+        raise InputError(path, where, f"{row_word}: meta must be a JSON object, not {shorten(meta)}")
     sid = str(obj.get("id", f"{index:08d}"))
     return Sentence(sid, [str(t) for t in tokens], spans_to_tags(tags_to_spans(tags), len(tags)), dict(meta))
 
@@ -178,10 +209,7 @@ def read_jsonl(path: str | Path, *, encoding: str = "utf-8", labels: Iterable[st
     for lineno, line in enumerate(read_lines(path, encoding), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(path, lineno, f"invalid JSON: {e.msg}") from None
+        obj = parse_json(path, lineno, line)
         out.append(_sentence_from_obj(path, lineno, len(out), obj, label_set, "record"))
     if not out:
         raise InputError(path, 1, "empty file: no sentences found")
@@ -284,6 +312,7 @@ def read_corpus(path: str | Path, *, fmt: str | None = None, encoding: str = "ut
 
 
 def write_corpus(sentences: Iterable[Sentence], path: str | Path, *, fmt: str | None = None, scheme: str = "iob2") -> None:
+    check_scheme(scheme)
     fmt = fmt or guess_format(path)
     if fmt == "jsonl":
         write_jsonl(sentences, path)

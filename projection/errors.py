@@ -28,3 +28,26 @@ class InputError(ProjectionError):
         if self.line is not None:
             where = f"{where}:{self.line}"
         return f"{where}: {self.message}"
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, with the full length said: error messages
+    quote the offending value without echoing ten megabytes of it."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} characters as text"
+    return f"{text[:limit]}… ({size})"
+
+
+def parse_json(path: str | Path | None, line: int | None, text: str | bytes) -> object:
+    """``json.loads`` whose failures (bad JSON, nesting too deep for the parser) are one
+    :class:`InputError` naming the file and line."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(path, line, f"invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise InputError(path, line, "JSON nested too deeply") from None

@@ -61,8 +61,8 @@ import numpy as np
 from projection.corpora import CORPORA, data_dir, is_corpus_name, load_corpus, resolve_corpus
 from projection.errors import ProjectionError
 from projection.records import Alignment, ProjectedSentence, Sentence, Span
-from projection.store import (StageFileError, code_hash, content_key, file_sha256, package_versions, read_stage_jsonl,
-                              read_stage_npz, write_stage_jsonl, write_stage_npz)
+from projection.store import (StageFileError, check_output_dir, code_hash, content_key, file_sha256, package_versions,
+                              read_stage_jsonl, read_stage_npz, write_stage_jsonl, write_stage_npz)
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINES_DIR = REPO / "pipelines"
@@ -864,6 +864,7 @@ def prepare(lang: str, pipeline: str | Path = "auto", source: str | None = None,
     if source_note:
         notes.append(source_note)
     out = Path(out) if out else Path("runs") / f"{lang}-{config.name}"
+    check_output_dir(out)  # an unusable --out fails now, not after hours of translation
     log(f"projection run {SOURCE_LANG}->{lang}: pipeline {config.name}, source {source_ref}, out {out}"
         + (" | " + " | ".join(notes) if notes else ""))
     sentences = load_corpus(source_ref)

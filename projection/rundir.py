@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from projection.corpus import write_conll, write_jsonl, write_parquet
-from projection.errors import InputError, ProjectionError
+from projection.errors import InputError, ProjectionError, parse_json
 from projection.records import ProjectedSentence
 from projection.store import atomic_path, atomic_write_json
 
@@ -97,7 +97,7 @@ def read_projections(run_dir: str | Path) -> list[ProjectedSentence]:
             if not line.strip():
                 continue
             try:
-                out.append(ProjectedSentence.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                out.append(ProjectedSentence.from_dict(parse_json(path, lineno, line)))
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
                 raise InputError(path, lineno, f"not a projected-sentence record ({e})") from None
     return out

@@ -85,6 +85,40 @@ def write_target(path: str | Path) -> tuple[Path, bool]:
     return real, stat.S_ISREG(st.st_mode)
 
 
+def _existing_ancestor(path: Path) -> Path:
+    ancestor = path
+    while not ancestor.exists() and not ancestor.is_symlink() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    return ancestor
+
+
+def _check_ancestor(path: str | Path, p: Path) -> None:
+    ancestor = _existing_ancestor(p)
+    if ancestor != p and not ancestor.is_dir():
+        raise ProjectionError(f"{path}: {ancestor} is a file, not a folder")
+    if ancestor != p and not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ProjectionError(f"{path}: cannot write into {ancestor} (permission denied)")
+
+
+def check_output_file(path: str | Path) -> None:
+    """Fail now, before any work, when ``path`` cannot be written as a file (a directory, under a
+    file, in a read-only folder); a one-line :class:`ProjectionError`."""
+    target, regular = write_target(path)
+    _check_ancestor(path, target)
+    if regular and target.exists() and not os.access(target.parent, os.W_OK | os.X_OK):
+        raise ProjectionError(f"{path}: cannot write into {target.parent} (permission denied)")
+
+
+def check_output_dir(path: str | Path) -> None:
+    """Fail now, before any work, when ``path`` cannot be (or become) a folder to write into."""
+    p = Path(os.path.realpath(path))
+    if p.exists() and not p.is_dir():
+        raise ProjectionError(f"{path}: exists and is not a folder (the output must be a run folder)")
+    _check_ancestor(path, p)
+    if p.exists() and not os.access(p, os.W_OK | os.X_OK):
+        raise ProjectionError(f"{path}: cannot write into it (permission denied)")
+
+
 def _temp_sibling(path: Path, shown: str | Path) -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -282,6 +316,21 @@ def code_hash(*modules: str) -> str:
     for name in modules:
         h.update(name.encode("utf-8") + b"\0" + _module_code(name).encode("utf-8") + b"\0")
     return h.hexdigest()[:12]
+
+
+_MODEL_MARKERS = ("config.json", "tokenizer_config.json", "tokenizer.json", "model.bin")
+
+
+def check_model_folder(name: str | Path, what: str = "model") -> None:
+    """A local folder given as a model must hold one (``config.json``, a tokenizer, a CTranslate2
+    ``model.bin``); otherwise one clear line now, instead of a library's guess (sentencepiece,
+    tiktoken, ``model_type``) deep inside loading. Hub names (not folders) pass."""
+    p = Path(name)
+    if not p.is_dir() or any((p / m).is_file() for m in _MODEL_MARKERS):
+        return
+    entries = sorted(x.name for x in p.iterdir())
+    held = "the folder is empty" if not entries else "it holds " + ", ".join(entries[:5]) + (" …" if len(entries) > 5 else "")
+    raise ProjectionError(f"{name}: not a {what} folder (no config.json or tokenizer files; {held})")
 
 
 def package_versions(*names: str) -> dict[str, str]:

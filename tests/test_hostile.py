@@ -312,3 +312,124 @@ def test_unwritable_outputs_are_one_line(tmp_path, monkeypatch, capsys, sample_p
     (tmp_path / "f").write_text("x")
     code, _, err = _convert(monkeypatch, capsys, sample_path, tmp_path / "f" / "x.conll")
     assert code == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- 5. one line, never a traceback
+
+
+def _one_line_error(monkeypatch, capsys, *args) -> str:
+    from conftest import run_cli
+
+    code, _, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 2, (code, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
+@pytest.mark.parametrize("meta, message", [
+    ('"{bad"', "meta: invalid JSON"), ("[1]", "meta must be a JSON object, not [1]"),
+    ("5", "meta must be a JSON object, not 5"), ('"[1, 2]"', "meta must be a JSON object")])
+def test_bad_meta_in_jsonl_and_parquet(tmp_path, monkeypatch, capsys, meta, message):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"tokens": ["a"], "tags": ["O"]}\n{"tokens": ["a"], "tags": ["O"], "meta": %s}\n' % meta)
+    assert f"m.jsonl:2: record: {message}" in _one_line_error(monkeypatch, capsys, "stats", path)
+    if meta.startswith('"'):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"tokens": [["a"], ["a"]], "tags": [["O"], ["O"]], "meta": ["{}", json.loads(meta)]}),
+                       tmp_path / "m.parquet")
+        assert f"m.parquet: row 2: {message}" in _one_line_error(monkeypatch, capsys, "stats", tmp_path / "m.parquet")
+
+
+def test_deeply_nested_jsonl(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "deep.jsonl"
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    assert "deep.jsonl:1: JSON nested too deeply" in _one_line_error(monkeypatch, capsys, "stats", path)
+
+
+def test_unknown_scheme_and_usage_errors(tmp_path, monkeypatch, capsys, sample_path):
+    err = _one_line_error(monkeypatch, capsys, "convert", sample_path, tmp_path / "x.conll", "--scheme", "bioul")
+    assert "unknown tag scheme 'bioul'" in err
+    from conftest import run_cli
+
+    code, _, err = run_cli(monkeypatch, capsys, "translate", "--engine", "apertium")
+    assert code == 2 and "Traceback" not in err and "Missing option" in err
+
+
+def test_run_out_is_checked_before_any_work(tmp_path, monkeypatch, capsys, sample_path):
+    from projection.translate.given import GivenTranslator
+
+    def boom(*a, **k):
+        raise AssertionError("translated before the output was checked")
+
+    monkeypatch.setattr(GivenTranslator, "translate", boom)
+    out = tmp_path / "file"
+    out.write_text("x")
+    trans = tmp_path / "t.txt"
+    trans.write_text("x\n")
+    err = _one_line_error(monkeypatch, capsys, "run", "--lang", "es", "--pipeline", "given", "--source", sample_path,
+                          "--set", f"translate.path={trans}", "--out", out)
+    assert "exists and is not a folder" in err
+    err = _one_line_error(monkeypatch, capsys, "run", "--lang", "es", "--pipeline", "given", "--source", sample_path,
+                          "--set", f"translate.path={trans}", "--out", out / "run")
+    assert "is a file, not a folder" in err
+    err = _one_line_error(monkeypatch, capsys, "translate", "--engine", "apertium", "-i", sample_path, "-o", tmp_path)
+    assert "is a directory" in err
+
+
+@pytest.mark.parametrize("engine", ["hf", "nllb"])
+def test_empty_model_folder(tmp_path, monkeypatch, capsys, sample_path, engine):
+    (tmp_path / "empty").mkdir()
+    err = _one_line_error(monkeypatch, capsys, "translate", "--engine", engine, "--model", tmp_path / "empty",
+                          "-i", sample_path, "-o", tmp_path / "o.txt")
+    assert "not a" in err and "the folder is empty" in err and "sentencepiece" not in err
+
+
+# --------------------------------------------------------------------------- 7. silent wrong reads
+
+
+def test_cr_only_line_ends(tmp_path):
+    path = tmp_path / "cr.conll"
+    path.write_bytes(b"Paris\tB-LOC\rvisited\tO\r\rRome\tB-LOC\r")
+    sents = read_conll(path)
+    assert [s.tokens for s in sents] == [["Paris", "visited"], ["Rome"]]
+    from projection.corpus import read_lines
+
+    (tmp_path / "t.txt").write_bytes(b"a b\rc d\r\ne f")
+    assert read_lines(tmp_path / "t.txt") == ["a b", "c d", "e f"]
+
+
+def test_tokens_starting_with_docstart_are_kept(tmp_path):
+    path = tmp_path / "d.conll"
+    path.write_text("-DOCSTART- -X- O O\n\n-DOCSTART-ish\tB-MISC\nx\tO\n\n-DOCSTART-\tO\n\ny\tO\n")
+    sents = read_conll(path)
+    assert [s.tokens for s in sents] == [["-DOCSTART-ish", "x"], ["y"]]
+    assert sents[0].meta["doc"] == 1 and sents[1].meta["doc"] == 2
+
+
+def test_convert_refuses_tokens_conll_cannot_hold(tmp_path, monkeypatch, capsys):
+    src = tmp_path / "t.jsonl"
+    for tok in ("a\tb", "a\nb", "a\rb"):
+        src.write_text(json.dumps({"id": "s7", "tokens": ["x", tok], "tags": ["O", "O"]}) + "\n")
+        err = _one_line_error(monkeypatch, capsys, "convert", src, tmp_path / "t.conll")
+        assert "sentence s7, token 2" in err and "CoNLL cannot hold" in err
+    assert not (tmp_path / "t.conll").exists()
+
+
+# --------------------------------------------------------------------------- 9. messages
+
+
+def test_long_values_are_cut_and_types_named(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "t.conll"
+    path.write_text("x\t" + "Z" * 1_000_000 + "\n")
+    err = _one_line_error(monkeypatch, capsys, "stats", path)
+    assert len(err) < 300 and "(1,000,000 characters)" in err
+    path = tmp_path / "i.jsonl"
+    path.write_text('{"tokens": ["a", 5], "tags": ["O", "O"]}\n')
+    assert "record: token at position 1 is 5, not a string" in _one_line_error(monkeypatch, capsys, "stats", path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"tokens": [["a"], ["b"], ["c"]], "tags": [["O"], ["O"], ["X-1"]]}), tmp_path / "p.parquet")
+    assert "p.parquet: row 3: tag 'X-1'" in _one_line_error(monkeypatch, capsys, "stats", tmp_path / "p.parquet")

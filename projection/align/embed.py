@@ -217,6 +217,9 @@ class _Encoder:
 
         was_enabled = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
+        from projection.store import check_model_folder
+
+        check_model_folder(model, "encoder")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             self.model = AutoModel.from_pretrained(model)

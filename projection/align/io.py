@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from projection.corpus import read_lines
-from projection.errors import InputError
+from projection.errors import InputError, parse_json
 from projection.records import Alignment
 from projection.store import atomic_open
 
@@ -48,10 +48,7 @@ def parse_jsonl_pairs(path: Path, lines: Sequence[str]) -> tuple[PairList, list[
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(path, lineno, f"invalid JSON ({e.msg})") from None
+        obj = parse_json(path, lineno, line)
         if not isinstance(obj, dict):
             raise InputError(path, lineno, "expected a JSON object with src_words and tgt_words")
         pairs.append((_words(path, lineno, obj, "src_words"), _words(path, lineno, obj, "tgt_words")))

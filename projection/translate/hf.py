@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.store import code_hash, package_versions
+from projection.store import check_model_folder, code_hash, package_versions
 from projection.translate.base import default_threads, model_fingerprint, token_batches, translate_nonempty
 from projection.translate.languages import resolve_language
 from projection.translate.nllb import BASE_MODEL, _display_name
@@ -49,6 +49,8 @@ class HfTranslator:
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
         self.model_name = str(model or BASE_MODEL)
         self.tokenizer_name = str(tokenizer or self.model_name)
+        check_model_folder(self.model_name, "transformers model")
+        check_model_folder(self.tokenizer_name, "tokenizer")
         self.device_opt = device
         self.beam_size = int(beam_size)
         self.max_length = int(max_length)

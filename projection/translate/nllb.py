@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.store import code_hash, package_versions
+from projection.store import check_model_folder, code_hash, package_versions
 from projection.translate.base import (
     default_threads,
     model_fingerprint,
@@ -134,6 +134,8 @@ class NllbTranslator:
         if tokenizer == "model":
             tokenizer = self.model
         self.tokenizer_name = str(tokenizer or BASE_TOKENIZER)
+        check_model_folder(self.model, "NLLB model")
+        check_model_folder(self.tokenizer_name, "tokenizer")
         self.device = resolve_device(device)
         self.compute_type = compute_type or ("float16" if self.device == "cuda" else "int8")
         self.beam_size = int(beam_size)

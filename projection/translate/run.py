@@ -94,9 +94,10 @@ def translate_to_file(engine: str, input: str, output: str | Path, src_lang: str
                       markers: bool = False, cache: bool = True, force_text: bool = False,
                       options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Translate ``input`` into ``output``; returns a summary (``translated``, ``cached``, ``seconds``, ...)."""
-    from projection.store import atomic_open
+    from projection.store import atomic_open, check_output_file
     from projection.translate import cached, translators
 
+    check_output_file(output)  # before translating, not after
     t0 = time.perf_counter()
     opts = dict(options or {})
     if markers:
