@@ -505,13 +505,16 @@ def align_cmd(
 def eval_align_cmd(
     predicted: Path = typer.Argument(..., help="Predicted alignments: Pharaoh lines, 0-based."),
     gold: Path = typer.Argument(..., help="Gold: Pharaoh lines (i-j sure, ipj possible) or JSONL (src_words, tgt_words, alignment)."),
-    one_indexed: bool = typer.Option(False, "--one-indexed", help="The Pharaoh gold file is 1-indexed."),
+    one_indexed: Optional[bool] = typer.Option(
+        None, "--one-indexed/--zero-indexed",
+        help="The Pharaoh gold file is 1-indexed (awesome-align's) or 0-indexed; by default 0, and a file that looks 1-indexed is an error."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="The sentence pairs (src ||| tgt or JSONL): links are checked against their lengths."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: precision, recall, f1, aer and link counts."),
 ) -> None:
     """Score alignments against gold: precision, recall, F1 and AER (sure/possible links)."""
     from projection.align.metrics import evaluate_files
 
-    scores = evaluate_files(predicted, gold, one_indexed=one_indexed).to_dict()
+    scores = evaluate_files(predicted, gold, one_indexed=one_indexed, pairs=pairs).to_dict()
     if as_json:
         _print_json(scores)
         return

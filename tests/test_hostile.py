@@ -433,3 +433,47 @@ def test_long_values_are_cut_and_types_named(tmp_path, monkeypatch, capsys):
 
     pq.write_table(pa.table({"tokens": [["a"], ["b"], ["c"]], "tags": [["O"], ["O"], ["X-1"]]}), tmp_path / "p.parquet")
     assert "p.parquet: row 3: tag 'X-1'" in _one_line_error(monkeypatch, capsys, "stats", tmp_path / "p.parquet")
+
+
+# --------------------------------------------------------------------------- 10. eval-align input checks
+
+
+def _gold_lines(n: int, base: int) -> str:
+    return "".join(" ".join(f"{i + base}-{i + base}" for i in range(3)) + "\n" for _ in range(n))
+
+
+def test_one_based_gold_is_detected(tmp_path, monkeypatch, capsys):
+    from conftest import run_cli
+
+    pred, gold = tmp_path / "pred.align", tmp_path / "gold.align"
+    pred.write_text(_gold_lines(12, 0))
+    gold.write_text(_gold_lines(12, 1))
+    err = _one_line_error(monkeypatch, capsys, "eval-align", pred, gold)
+    assert "looks 1-indexed" in err and "--one-indexed" in err
+    code, out, err = run_cli(monkeypatch, capsys, "eval-align", pred, gold, "--one-indexed", "--json")
+    assert code == 0 and json.loads(out)["aer"] == 0.0
+    code, out, err = run_cli(monkeypatch, capsys, "eval-align", pred, gold, "--zero-indexed", "--json")
+    assert code == 0 and json.loads(out)["aer"] > 0.3
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("a b c ||| x y z\n" * 12)
+    gold.write_text(_gold_lines(2, 1))  # too few pairs to guess, but index 3 in a 3-word sentence
+    pred.write_text(_gold_lines(2, 0))
+    pairs.write_text("a b c ||| x y z\n" * 2)
+    err = _one_line_error(monkeypatch, capsys, "eval-align", pred, gold, "--pairs", pairs)
+    assert "gold.align:1: link 3-3 is out of range for a pair of 3 source and 3 target words (is the file 1-indexed?" in err
+
+
+def test_predicted_links_out_of_range(tmp_path, monkeypatch, capsys):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"src_words": ["a", "b", "c"], "tgt_words": ["x", "y", "z"],
+                                "alignment": [[0, 0], [1, 1]]}) + "\n")
+    pred = tmp_path / "pred.align"
+    pred.write_text("0-0 99-99\n")
+    err = _one_line_error(monkeypatch, capsys, "eval-align", pred, gold)
+    assert "pred.align:1: link 99-99 is out of range for a pair of 3 source and 3 target words" in err
+
+
+def test_ideographic_space_is_a_token():
+    from projection.align.io import parse_joint_pairs
+
+    assert parse_joint_pairs(Path("x"), ["a \u3000 b ||| x\u00a0y  z"]) == [(["a", "\u3000", "b"], ["x\u00a0y", "z"])]

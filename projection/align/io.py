@@ -2,7 +2,7 @@
 
 Pairs come in the two formats word aligners use:
 
-* ``src ||| tgt`` lines (fast_align / eflomal joint format), words separated by whitespace;
+* ``src ||| tgt`` lines (fast_align / eflomal joint format), words separated by spaces or tabs;
 * JSONL with ``src_words`` and ``tgt_words`` lists (the format of the INESC gold set).
 
 The format is taken from the extension (``.jsonl``/``.json``), else sniffed from the first
@@ -11,7 +11,7 @@ non-blank line. Every malformed line stops reading with ``FILE:LINE: what is wro
 
 from __future__ import annotations
 
-import json
+import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -57,6 +57,15 @@ def parse_jsonl_pairs(path: Path, lines: Sequence[str]) -> tuple[PairList, list[
     return pairs, objs, where
 
 
+_SPACES = re.compile(r"[ \t]+")
+
+
+def split_words(text: str) -> list[str]:
+    """Words separated by spaces and tabs only: gold files count other Unicode spaces (U+3000, the
+    ideographic space; U+00A0) as tokens, which ``str.split()`` would drop."""
+    return [w for w in _SPACES.split(text) if w]
+
+
 def parse_joint_pairs(path: Path, lines: Sequence[str]) -> PairList:
     pairs = []
     for lineno, line in enumerate(lines, 1):
@@ -64,7 +73,7 @@ def parse_joint_pairs(path: Path, lines: Sequence[str]) -> PairList:
         if len(parts) != 2:
             what = "no" if len(parts) == 1 else f"{len(parts) - 1}"
             raise InputError(path, lineno, f"expected 'source words ||| target words', found {what} '|||' separators")
-        pairs.append((parts[0].split(), parts[1].split()))
+        pairs.append((split_words(parts[0]), split_words(parts[1])))
     return pairs
 
 

@@ -197,12 +197,62 @@ def read_gold(path: str | Path, *, one_indexed: bool = False, encoding: str = "u
     return read_pharaoh_gold(path, one_indexed=one_indexed, encoding=encoding)
 
 
-def evaluate_files(predicted: str | Path, gold: str | Path, *, one_indexed: bool = False) -> AlignmentScores:
-    """Score a Pharaoh prediction file (0-indexed) against a gold file (Pharaoh or JSONL)."""
+def looks_one_indexed(gold: Sequence[GoldAlignment], min_pairs: int = 10) -> bool:
+    """Whether 0-based gold is probably 1-based: among at least ``min_pairs`` aligned pairs, no link
+    uses source word 0 and none uses target word 0 (a first word is almost never left unaligned in
+    every sentence, while a 1-based file can never use index 0)."""
+    aligned = [g for g in gold if g.possible]
+    if len(aligned) < min_pairs:
+        return False
+    return not any(i == 0 for g in aligned for i, _ in g.possible) and not any(j == 0 for g in aligned for _, j in g.possible)
+
+
+def _check_ranges(path: str | Path, links: Sequence[frozenset[tuple[int, int]]], lengths: Sequence[tuple[int, int]],
+                  hint: str = "") -> None:
+    for k, (ls, (n, m)) in enumerate(zip(links, lengths), start=1):
+        bad = sorted((i, j) for i, j in ls if not (0 <= i < n and 0 <= j < m))
+        if bad:
+            i, j = bad[0]
+            raise InputError(path, k, f"link {i}-{j} is out of range for a pair of {n} source and {m} target words{hint}")
+
+
+def evaluate_files(predicted: str | Path, gold: str | Path, *, one_indexed: bool | None = None,
+                   pairs: str | Path | None = None) -> AlignmentScores:
+    """Score a Pharaoh prediction file (0-indexed) against a gold file (Pharaoh or JSONL).
+
+    ``one_indexed`` None: a Pharaoh gold file is read as 0-based, and one that looks 1-based
+    (:func:`looks_one_indexed`, or an index equal to a sentence's length) is an error asking for
+    ``one_indexed`` True or False. Links are checked against the sentence lengths, which come from
+    JSONL gold or from ``pairs`` (the sentence pairs, ``src ||| tgt`` or JSONL).
+    """
+    from projection.align.io import read_pairs
+
     pred = read_pharaoh(predicted)
-    g = read_gold(gold, one_indexed=one_indexed)
+    gold_path = Path(gold)
+    lengths: list[tuple[int, int]] | None = None
+    if is_jsonl(gold_path, read_lines(gold_path)[:5]):
+        if one_indexed:
+            raise ProjectionError(f"{gold}: JSONL gold is 0-indexed; --one-indexed applies to Pharaoh files only")
+        gold_pairs = read_jsonl_gold(gold_path)
+        g = [p.gold for p in gold_pairs]
+        lengths = [(len(p.src_words), len(p.tgt_words)) for p in gold_pairs]
+    else:
+        g = read_pharaoh_gold(gold_path, one_indexed=bool(one_indexed))
+    if pairs is not None:
+        sent = read_pairs(pairs)
+        if len(sent) != len(g):
+            raise ProjectionError(f"{pairs} has {len(sent)} sentence pairs but {gold} has {len(g)} gold pairs")
+        lengths = [(len(a), len(b)) for a, b in sent]
     if len(pred) != len(g):
         raise ProjectionError(f"{predicted} has {len(pred)} alignments but {gold} has {len(g)} gold pairs")
+    if one_indexed is None and not lengths and looks_one_indexed(g):
+        raise ProjectionError(
+            f"{gold}: no link uses word 0 in any of its {sum(1 for x in g if x.possible):,} aligned pairs: the file "
+            "looks 1-indexed (as awesome-align's gold files are); pass --one-indexed, or --zero-indexed if it is 0-based")
+    if lengths is not None:
+        hint = " (is the file 1-indexed? pass --one-indexed)" if one_indexed is None else ""
+        _check_ranges(gold, [x.possible for x in g], lengths, hint)
+        _check_ranges(predicted, [a.links for a in pred], lengths)
     return score_alignments(pred, g)
 
 
@@ -215,4 +265,4 @@ def load_gold_pairs(paths: Sequence[str | Path]) -> list[GoldPair]:
 
 
 __all__ = ["GoldAlignment", "GoldPair", "AlignmentScores", "score_alignments", "read_pharaoh_gold", "read_pharaoh",
-           "read_jsonl_gold", "read_gold", "evaluate_files", "load_gold_pairs", "parse_pharaoh_line"]
+           "read_jsonl_gold", "read_gold", "evaluate_files", "load_gold_pairs", "parse_pharaoh_line", "looks_one_indexed"]
