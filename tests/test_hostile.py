@@ -477,3 +477,32 @@ def test_ideographic_space_is_a_token():
     from projection.align.io import parse_joint_pairs
 
     assert parse_joint_pairs(Path("x"), ["a \u3000 b ||| x\u00a0y  z"]) == [(["a", "\u3000", "b"], ["x\u00a0y", "z"])]
+
+
+# --------------------------------------------------------------------------- 11. elisions inside names
+
+
+@pytest.mark.parametrize("method", ["ngram", "heuristic"])
+@pytest.mark.parametrize("src, tags, tgt, links, want", [
+    ("the Bank of England said", "O B-ORG I-ORG I-ORG O", "la Banque d ' Angleterre a dit", "0-0 1-1 2-2 3-4 4-5 4-6",
+     "Banque d ' Angleterre"),
+    ("the Museum of the Opera opened", "O B-LOC I-LOC I-LOC I-LOC O", "il Museo dell ' Opera ha aperto",
+     "0-0 1-1 2-2 3-2 4-4 5-5 5-6", "Museo dell ' Opera"),
+    ("the Ivory Coast won", "O B-LOC I-LOC O", "la Côte d ’ Ivoire a gagné", "0-0 1-4 2-1 3-5 3-6",
+     "Côte d ’ Ivoire"),
+    # one source word on three target words: never a lone apostrophe as the entity
+    ("he lives in L'Hospitalet now", "O O O B-LOC O", "viu a l ’ Hospitalet ara", "0-0 1-0 2-1 3-2 3-3 3-4 4-5",
+     ("l ’ Hospitalet", "Hospitalet")),
+])
+def test_elided_articles_inside_names(method, src, tags, tgt, links, want):
+    from projection.project import ProjectionInput, projectors
+    from projection.project.base import is_break_token
+    from projection.records import Sentence
+
+    assert not is_break_token("'") and not is_break_token("’") and is_break_token(",") and is_break_token("«")
+    s = Sentence("s", src.split(), tags.split())
+    options = {"name_weight": 0.0, "sim_weight": 0.0, "lowercase": "keep"} if method == "ngram" else {"gap": 2}
+    ps = projectors.create(method, **options).project([ProjectionInput(s, tgt.split(), Alignment.from_pharaoh(links))])[0]
+    e = ps.entities[0]
+    assert e.target is not None and " ".join(ps.target_tokens[e.target.start:e.target.end]) in (
+        want if isinstance(want, tuple) else (want,))

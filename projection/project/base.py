@@ -69,11 +69,17 @@ class Projector(Protocol):
 
 # Characters that end a clause: a target candidate may not cross a token made only of
 # these (unless the source entity itself contains that token, e.g. "Jean - Pierre").
-_BREAK_CHARS = frozenset(".,;:!?()[]{}\"'«»“”„‟‘’‚‹›¿¡…—–-/|·")
+_BREAK_CHARS = frozenset(".,;:!?()[]{}\"«»“”„‟‘’‚‹›¿¡…—–-/|·")
+# A lone apostrophe is an elision inside a name when a tokenizer splits it off ("Banque d ' Angleterre",
+# "Museo dell ' Opera", "l ' Hospitalet"), not a clause break.
+APOSTROPHES = frozenset({"'", "\u2019", "\u02bc"})
 
 
 def is_break_token(token: str) -> bool:
-    """True for a token made only of clause punctuation (``,`` ``.`` ``(`` ``--`` ...)."""
+    """True for a token made only of clause punctuation (``,`` ``.`` ``(`` ``--`` ...); a lone
+    apostrophe (``'``, ``’``) is not one: elided articles split off by tokenizers sit inside names."""
+    if token in APOSTROPHES:
+        return False
     return bool(token) and all(ch in _BREAK_CHARS or unicodedata.category(ch) in ("Pd", "Ps", "Pe", "Pi", "Pf") for ch in token)
 
 

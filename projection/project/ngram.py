@@ -66,7 +66,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from projection.errors import ProjectionError
-from projection.project.base import ProjectionInput, batch_spans, code_hash, is_break_token, make_sentence, no_gc
+from projection.project.base import (APOSTROPHES, ProjectionInput, batch_spans, code_hash, is_break_token, make_sentence,
+                                     no_gc)
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 from projection.store import package_versions
 
@@ -99,6 +100,7 @@ class _TokenFeatures:
         self.norm: list[str] = []
         self._brk: list[bool] = []
         self._fun: list[bool] = []
+        self._apo: list[bool] = []
         self._key: list[int] = []
         self._keys: dict[str, int] = {}
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -116,6 +118,7 @@ class _TokenFeatures:
         self.norm.extend(norms)
         self._brk.extend(False if t[:1].isalnum() else is_break_token(t) for t in new)
         self._fun.extend(len(t) <= 3 and t.isalpha() and t.islower() for t in new)
+        self._apo.extend(t in APOSTROPHES for t in new)
         first = len(self.ids)
         self.ids.update(zip(new, range(first, first + len(new))))
         self._arrays = None
@@ -126,6 +129,10 @@ class _TokenFeatures:
         if new:
             self._add(list(new))
         return np.fromiter(map(self.ids.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+
+    def apostrophes(self) -> np.ndarray:
+        """Per token-type id: a lone apostrophe (inside a name, never at its edge)."""
+        return np.asarray(self._apo, dtype=bool)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(brk, fun, key) per token-type id."""
@@ -243,11 +250,13 @@ class NgramProjector:
         rows = np.repeat(np.arange(B), n_tgt)
         cols = np.arange(len(flat_tgt)) - np.repeat(np.cumsum(n_tgt) - n_tgt, n_tgt)
         t_brk = np.zeros((B, N), dtype=bool)
+        t_apo = np.zeros((B, N), dtype=bool)
         t_fun = np.zeros((B, N), dtype=np.float32)
         t_key = np.full((B, N), _NO_KEY_TGT, dtype=np.int64)
         t_id = np.zeros((B, N), dtype=np.int64)
         if flat_tgt:
             t_brk[rows, cols] = f_brk[tgt_ids]
+            t_apo[rows, cols] = feat.apostrophes()[tgt_ids]
             t_fun[rows, cols] = f_fun[tgt_ids]
             keys = f_key[tgt_ids]
             keys[keys == _NO_KEY] = _NO_KEY_TGT
@@ -373,7 +382,7 @@ class NgramProjector:
                 own = ent_ids[ent_off[k] : ent_off[k] + elen[k]]
                 brk[r] &= ~np.isin(t_id[sg[r], :Ng], own[f_brk[own]])
             scores = self._window_scores(X, elen[idx].astype(np.float32), n_tgt[sg], brk, t_fun[sg, :Ng],
-                                         t_neu[sg, :Ng], src_fun[idx], lim_all[idx], Lmax)
+                                         t_neu[sg, :Ng], src_fun[idx], lim_all[idx], Lmax, t_apo[sg, :Ng])
             flat = scores.reshape(Kg, -1)
             arg = flat.argmax(axis=1)
             best[idx] = flat[np.arange(Kg), arg]
@@ -394,8 +403,9 @@ class NgramProjector:
                             np.concatenate(c_score) if c_score else np.zeros(0, dtype=np.float32))
         return ent_sent, ent_span, cands, best, best_start, best_end, has_link, extra_scores
 
-    def _window_scores(self, X, elen, tlen, brk, fw, neu, src_fun, lim, Lmax) -> np.ndarray:
-        """(K, Lmax, N) scores of every window [start, start + L); -1 where not a valid candidate.
+    def _window_scores(self, X, elen, tlen, brk, fw, neu, src_fun, lim, Lmax, apo=None) -> np.ndarray:
+        """(K, Lmax, N) scores of every window [start, start + L); -1 where not a valid candidate
+        (across a clause break, or starting or ending with a lone apostrophe, ``apo``).
 
         One pass per window length L: the running maximum (per entity word) and running sums
         over the window grow by one target word, so every score costs O(|e|) operations.
@@ -437,6 +447,8 @@ class NgramProjector:
             out = scores[:, L - 1, :w]
             np.divide(num, denom, out=out)
             invalid = Bk[:, :w]
+            if apo is not None:
+                invalid = invalid | apo[:, :w] | apo[:, L - 1 :]
             if L > self.max_len:
                 invalid = invalid | (L > lim)[:, None]
             np.copyto(out, np.float32(-1.0), where=invalid)
