@@ -129,6 +129,9 @@ def load_corpus(ref: str | Path, *, encoding: str | None = None, labels=None, fm
         spec = CORPORA[ref_s]
         return read_corpus(path, fmt="conll", encoding=encoding or spec.encoding, labels=labels,
                            token_col=spec.token_col, tag_col=spec.tag_col)
+    from projection.rundir import check_run_file
+
+    check_run_file(path)  # a projection run's output: finished, and as its manifest says
     return read_corpus(path, fmt=fmt, encoding=encoding or "utf-8", labels=labels)
 
 

@@ -988,9 +988,14 @@ def run_many(langs: Sequence[str], pipeline: str | Path = "auto", source: str | 
         runner = executors.create(name, **executor_options)
     except TypeError as e:
         raise ProjectionError(f"executor {name}: {e}") from None
-    outputs = runner.run(jobs, log)
-    signature = runner.signature()
-    return [finish(job, output, signature) for job, output in zip(jobs, outputs)]
+    from projection.store import folder_lock
+
+    with contextlib.ExitStack() as locks:
+        for job in jobs:  # one writer per run directory; a second `run` on the same --out stops here
+            locks.enter_context(folder_lock(job.out, "projection run"))
+        outputs = runner.run(jobs, log)
+        signature = runner.signature()
+        return [finish(job, output, signature) for job, output in zip(jobs, outputs)]
 
 
 def run(lang: str, pipeline: str | Path = "auto", source: str | None = None, out: str | Path | None = None,

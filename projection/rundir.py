@@ -3,7 +3,9 @@
 ::
 
     RUN_DIR/
-      manifest.json        signature: engines, models, versions, parameters, input hashes, counts, timings
+      manifest.json        signature: engines, models, versions, parameters, input hashes, counts, timings;
+                           written last (and removed first when a run rewrites the folder), with the size
+                           and SHA-256 of every file below ("files"): readers check them
       projections.jsonl    one ProjectedSentence per line, every source sentence (kept or not);
                            meta["kept"] (bool) and meta["drop_reason"] (str or None)
       entities.parquet     one row per source entity: id, label, status, method, score,
@@ -11,6 +13,7 @@
       projected.conll      the kept target sentences, IOB2 (what a trainer reads)
       projected.parquet    the same as parquet (id, tokens, tags, meta)
       stages/              content-addressed cache of stage outputs (safe to delete)
+      .lock                held (flock) by the run writing the folder: a second one stops with an error
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from projection.corpus import write_conll, write_jsonl, write_parquet
 from projection.errors import InputError, ProjectionError, parse_json
 from projection.records import ProjectedSentence
-from projection.store import atomic_path, atomic_write_json
+from projection.store import atomic_path, atomic_write_json, file_sha256
 
 MANIFEST = "manifest.json"
 PROJECTIONS = "projections.jsonl"
@@ -31,6 +34,28 @@ ENTITIES = "entities.parquet"
 PROJECTED_CONLL = "projected.conll"
 PROJECTED_PARQUET = "projected.parquet"
 STAGES = "stages"
+RUN_FILES = (PROJECTIONS, PROJECTED_CONLL, PROJECTED_PARQUET, ENTITIES)
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    """What the manifest records of a run file: its size and SHA-256 (16 hex digits)."""
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)[:16]}
+
+
+def check_files(run_dir: str | Path, manifest: dict[str, Any], names: Sequence[str] = RUN_FILES) -> None:
+    """The run files match the manifest (written last): a run killed while rewriting, or a file
+    changed since, is a :class:`ProjectionError`. Manifests older than this check list no files."""
+    recorded = manifest.get("files")
+    if not isinstance(recorded, dict):
+        return
+    for name in names:
+        want = recorded.get(name)
+        path = Path(run_dir) / name
+        if not isinstance(want, dict) or not path.exists():
+            continue
+        if path.stat().st_size != want.get("bytes") or file_sha256(path)[:16] != want.get("sha256"):
+            raise ProjectionError(f"{path}: does not match {Path(run_dir) / MANIFEST} (changed since, or the run "
+                                  "that wrote it was interrupted); rerun `projection run` with the same --out")
 
 
 def entity_rows(projected: Iterable[ProjectedSentence]) -> list[dict[str, Any]]:
@@ -62,6 +87,8 @@ def write_run(run_dir: str | Path, projected: Sequence[ProjectedSentence], manif
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # no manifest while the files change: a run killed half-way is unfinished, not a mix of two runs
+    (run_dir / MANIFEST).unlink(missing_ok=True)
     write_jsonl(projected, run_dir / PROJECTIONS)
     kept = [ps.target_sentence() for ps in projected if ps.meta.get("kept", True)]
     write_conll(kept, run_dir / PROJECTED_CONLL)
@@ -74,6 +101,7 @@ def write_run(run_dir: str | Path, projected: Sequence[ProjectedSentence], manif
     )
     with atomic_path(run_dir / ENTITIES) as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
+    manifest["files"] = {name: file_record(run_dir / name) for name in RUN_FILES}
     atomic_write_json(run_dir / MANIFEST, manifest)
 
 
@@ -82,9 +110,23 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise ProjectionError(f"{run_dir}: not a finished projection run (no {MANIFEST}); run `projection run` first")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(path, e.lineno, f"invalid JSON: {e.msg}") from None
+    if isinstance(manifest, dict):
+        check_files(run_dir, manifest)
+    return manifest
+
+
+def check_run_file(path: str | Path) -> None:
+    """``path`` (``projected.conll`` or ``.parquet`` read as a corpus): when it lies in a run
+    directory, that run must be finished and the file must match its manifest."""
+    path = Path(path)
+    if path.name not in RUN_FILES or not (path.parent / PROJECTIONS).exists():
+        return
+    manifest = read_manifest(path.parent)
+    if isinstance(manifest, dict):
+        check_files(path.parent, manifest, [path.name])
 
 
 def read_projections(run_dir: str | Path) -> list[ProjectedSentence]:

@@ -119,14 +119,62 @@ def check_output_dir(path: str | Path) -> None:
         raise ProjectionError(f"{path}: cannot write into it (permission denied)")
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(folder: Path, prefix: str, suffix: str = "") -> int:
+    """Remove ``folder/{prefix}{pid}.*{suffix}`` files and folders whose process is gone (left by a
+    killed run: temporary files of atomic writes, eflomal's scratch folders); returns how many."""
+    removed = 0
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.name.endswith(suffix)]
+    except OSError:
+        return 0
+    for entry in entries:
+        pid_text = entry.name[len(prefix):].split(".", 1)[0].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
 def _temp_sibling(path: Path, shown: str | Path) -> str:
+    """A new temporary file next to ``path``, named ``.NAME.PID.RANDOM.tmp``; ones a killed process
+    left for the same target are removed first."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        remove_stale(path.parent, f".{path.name}.", ".tmp")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise _cannot_write(shown, e) from None
     os.close(fd)
     return tmp
+
+
+@contextlib.contextmanager
+def scratch_dir(kind: str) -> Iterator[Path]:
+    """A private temporary folder (``$TMPDIR/projection-KIND-PID-RANDOM``), removed on exit; the
+    ones killed processes left behind are removed when the next one is made."""
+    root = Path(tempfile.gettempdir())
+    remove_stale(root, f"projection-{kind}-")
+    path = Path(tempfile.mkdtemp(prefix=f"projection-{kind}-{os.getpid()}-", dir=root))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -190,6 +238,35 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, what: str = "run") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``folder/.lock``, ``flock``) for the duration: a
+    second writer gets a :class:`ProjectionError` naming the holder's pid instead of silently
+    interleaving its files. The kernel releases the lock when the holder dies, even by ``kill -9``."""
+    import fcntl
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    except OSError as e:
+        raise _cannot_write(folder, e) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise ProjectionError(f"{folder}: another {what} (pid {holder}) is writing into it; wait for it to "
+                              "finish or choose another output folder") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------- checked stage files

@@ -56,9 +56,18 @@ MANIFEST = {
 }
 
 
-def make_run(root: Path, name: str = "es-test", items: list[ProjectedSentence] | None = None) -> Path:
+def make_run(root: Path, name: str = "es-test", items: list[ProjectedSentence] | None = None,
+             record_files: bool = True) -> Path:
+    """A run directory; ``record_files=False`` leaves the file records out of the manifest (as in
+    manifests written before them), so that tests can damage the files' content by hand."""
+    import json
+
     run = Path(root) / name
-    write_run(run, items if items is not None else sentences(), MANIFEST)
+    manifest = dict(MANIFEST)
+    write_run(run, items if items is not None else sentences(), manifest)
+    if not record_files:
+        manifest.pop("files")
+        (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return run
 
 

@@ -313,6 +313,12 @@ def test_export_of_a_broken_run_names_the_file(tmp_path):
     first = json.loads(lines[0])
     first["entities"][1]["target"] = {"start": 1, "end": 3, "label": "LOC"}  # overlaps the projected PER 0-2
     path.write_text(json.dumps(first) + "\n" + "".join(lines[1:]), encoding="utf-8")
+    with pytest.raises(ProjectionError, match=r"projections.jsonl: does not match .*manifest.json"):
+        export_run(run, "conll", tmp_path / "out")
+    # a manifest from before file records (or a hand-made run): the content itself is checked
+    manifest = json.loads((run / rundir.MANIFEST).read_text(encoding="utf-8"))
+    del manifest["files"]
+    (run / rundir.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ProjectionError, match=r"projections.jsonl: sentence s1: projected spans 0-2 and 1-3 overlap"):
         export_run(run, "conll", tmp_path / "out")
 

@@ -506,3 +506,159 @@ def test_elided_articles_inside_names(method, src, tags, tgt, links, want):
     e = ps.entities[0]
     assert e.target is not None and " ".join(ps.target_tokens[e.target.start:e.target.end]) in (
         want if isinstance(want, tuple) else (want,))
+
+
+# --------------------------------------------------------------------------- 6. kill -9 leftovers
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (not yet reaped by init) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_subprocess_dies_with_its_killed_parent(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import sys; sys.path.insert(0, %r)\n"
+              "from projection import procs\n"
+              "procs.run(['sh', '-c', 'sleep 60 & echo $! > %s; wait'])\n") % (str(REPO), tmp_path / "child.pid")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    for _ in range(100):
+        if (tmp_path / "child.pid").exists() and (tmp_path / "child.pid").read_text().strip():
+            break
+        time.sleep(0.1)
+    child = int((tmp_path / "child.pid").read_text())
+    assert _alive(child)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child), "the grandchild outlived its killed parent"
+
+
+def test_timeout_kills_the_whole_group(tmp_path):
+    import time
+
+    from projection import procs
+
+    t0 = time.monotonic()
+    with pytest.raises(procs.ProcessTimeout):
+        procs.run(["sh", "-c", f"sleep 30 & echo $! > {tmp_path / 'p'}; wait"], timeout=1)
+    assert time.monotonic() - t0 < 10
+    for _ in range(50):
+        if not _alive(int((tmp_path / "p").read_text())):
+            break
+        time.sleep(0.1)
+    assert not _alive(int((tmp_path / "p").read_text()))
+
+
+def test_apertium_calls_are_bounded(monkeypatch):
+    from projection import procs
+    from projection.translate import apertium
+
+    if shutil.which("apertium") is None:
+        pytest.skip("apertium is not installed")
+    seen = {}
+
+    def fake_run(cmd, **kw):
+        seen.update(kw)
+        raise procs.ProcessTimeout(cmd, kw["timeout"])
+
+    tr = apertium.ApertiumTranslator("en", "es")
+    monkeypatch.setattr(procs, "run", fake_run)
+    with pytest.raises(pl.ProjectionError, match=r"timed out after \d+ s .*longest word 100,000 characters"):
+        tr.translate(["x" * 100_000])
+    assert seen["timeout"] == apertium.default_timeout(100_000 + 3) <= 300
+
+
+def test_eflomal_temporary_files_are_private_and_cleaned(tmp_path, monkeypatch):
+    import tempfile
+
+    from projection import procs
+    from projection.align import aligners
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / "projection-eflomal-999999-abc"  # left by a killed run (no process 999999)
+    stale.mkdir()
+    (stale / "tmpx").write_bytes(b"x" * 100)
+    calls = []
+    real = procs.run
+
+    def counting(cmd, **kw):
+        calls.append(list(os.listdir(tmp_path)))
+        return real(cmd, **kw)
+
+    import os
+
+    monkeypatch.setattr(procs, "run", counting)
+    al = aligners.create("eflomal", n_iterations=[1, 1, 1])
+    out = al.align([(["a", "b"], ["x", "y"]), (["c"], ["z"])])
+    assert len(out) == 2 and len(calls) == 1
+    assert not stale.exists()
+    assert [n for n in calls[0] if n.startswith("projection-eflomal-")] and not any(n.startswith("tmp") for n in calls[0])
+    assert not any(n.startswith("projection-eflomal-") for n in os.listdir(tmp_path))
+
+
+def test_stale_temporary_files_of_atomic_writes_are_removed(tmp_path):
+    from projection.store import atomic_write_text
+
+    stale = tmp_path / ".out.txt.999999.abcd.tmp"
+    stale.write_text("half")
+    mine_other = tmp_path / ".other.txt.999999.abcd.tmp"
+    mine_other.write_text("half")
+    atomic_write_text(tmp_path / "out.txt", "x")
+    assert not stale.exists() and mine_other.exists() and (tmp_path / "out.txt").read_text() == "x"
+
+
+def test_interrupted_rewrite_leaves_no_manifest_and_readers_check(tmp_path, given_run, monkeypatch):
+    from projection import corpora
+    from projection.errors import ProjectionError
+
+    pfile, src, _ = given_run
+    out = tmp_path / "run"
+    pl.run("es", pfile, str(src), out)
+    assert set(rundir.read_manifest(out)["files"]) == set(rundir.RUN_FILES)
+    assert len(corpora.load_corpus(out / rundir.PROJECTED_CONLL)) > 0
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rundir, "write_parquet", killed)
+    with pytest.raises(KeyboardInterrupt):
+        pl.run("es", pfile, str(src), out, overrides=["project.threshold=0.9"])
+    monkeypatch.undo()
+    with pytest.raises(ProjectionError, match="not a finished projection run"):
+        corpora.load_corpus(out / rundir.PROJECTED_CONLL)
+    pl.run("es", pfile, str(src), out)
+    with open(out / rundir.PROJECTED_CONLL, "a") as f:
+        f.write("extra\tO\n\n")
+    with pytest.raises(ProjectionError, match="does not match"):
+        corpora.load_corpus(out / rundir.PROJECTED_CONLL)
+    with pytest.raises(ProjectionError, match="does not match"):
+        rundir.read_manifest(out)
+
+
+def test_two_runs_on_one_out_do_not_both_write(tmp_path, given_run):
+    from projection.errors import ProjectionError
+    from projection.store import folder_lock
+
+    pfile, src, _ = given_run
+    out = tmp_path / "run"
+    with folder_lock(out, "projection run"):
+        with pytest.raises(ProjectionError, match=r"another projection run \(pid \d+\) is writing into it"):
+            pl.run("es", pfile, str(src), out)
+    pl.run("es", pfile, str(src), out)  # the lock is gone with its holder

@@ -156,23 +156,28 @@ def test_missing_and_corrupt_files(tmp_path):
     with pytest.raises(ProjectionError, match="not a finished projection run"):
         pi.load_run(run_dir)
 
-    run_dir = make_run(tmp_path, "b")
+    run_dir = make_run(tmp_path, "b", record_files=False)
     lines = (run_dir / "projections.jsonl").read_text(encoding="utf-8").splitlines()
     lines[2] = '{"id": "broken"}'
     (run_dir / "projections.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"projections.jsonl:3: not a projected-sentence record"):
         pi.load_run(run_dir)
 
-    run_dir = make_run(tmp_path, "c")
+    run_dir = make_run(tmp_path, "c", record_files=False)
     (run_dir / "entities.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(ProjectionError, match="entities.parquet: not a readable parquet file"):
         pi.load_run(run_dir)
 
-    run_dir = make_run(tmp_path, "d")
+    run_dir = make_run(tmp_path, "d", record_files=False)
     rec = json.loads((run_dir / "projections.jsonl").read_text(encoding="utf-8").splitlines()[0])
     rec["entities"][0]["target"] = {"start": 5, "end": 40, "label": "PER"}
     (run_dir / "projections.jsonl").write_text(json.dumps(rec) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match="target span 5:40 outside its 6 tokens"):
+        pi.load_run(run_dir)
+
+    run_dir = make_run(tmp_path, "e")  # with file records in the manifest, any change is caught first
+    (run_dir / "entities.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(ProjectionError, match="entities.parquet: does not match"):
         pi.load_run(run_dir)
 
 

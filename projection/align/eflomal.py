@@ -18,15 +18,19 @@ splits lines on whitespace) so that word indices are kept; an empty side yields 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from projection.align.base import Pair, check_pairs
 from projection.align.symmetrize import canonical_method, symmetrize_all
 from projection.errors import ProjectionError
 from projection.progress import bar
 from projection.records import Alignment
+from projection.store import scratch_dir
 
 
 def _token(word: str) -> str:
@@ -46,6 +50,29 @@ def _read_links(path: Path, n: int, what: str) -> list[Alignment]:
     if len(lines) < n:
         raise ProjectionError(f"eflomal wrote {len(lines)} {what} alignments for {n} pairs")
     return [Alignment.from_pharaoh(line) for line in lines[:n]]
+
+
+_ROUTE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _routed(tmp: Path) -> Iterator[None]:
+    """Point the eflomal package's temporary files at ``tmp`` (a scratch folder that a later run
+    removes if this one is killed) and run its binary through :func:`projection.procs.run` (its own
+    process group, killed with this process)."""
+    import eflomal
+    import eflomal.cython as ecy
+
+    from projection.procs import subprocess_shim
+
+    with _ROUTE_LOCK:
+        saved = eflomal.NamedTemporaryFile, ecy.NamedTemporaryFile, ecy.subprocess
+        temp = functools.partial(tempfile.NamedTemporaryFile, dir=tmp)
+        eflomal.NamedTemporaryFile, ecy.NamedTemporaryFile, ecy.subprocess = temp, temp, subprocess_shim
+        try:
+            yield
+        finally:
+            eflomal.NamedTemporaryFile, ecy.NamedTemporaryFile, ecy.subprocess = saved
 
 
 class EflomalAligner:
@@ -107,7 +134,7 @@ class EflomalAligner:
             source_prefix_len=opts["source_prefix_len"], source_suffix_len=opts["source_suffix_len"],
             target_prefix_len=opts["target_prefix_len"], target_suffix_len=opts["target_suffix_len"],
         )
-        with tempfile.TemporaryDirectory(prefix="projection-eflomal-") as tmp, \
+        with scratch_dir("eflomal") as tmp, _routed(tmp), \
                 bar(1, f"eflomal: {len(checked):,} pairs + {len(self.extra_pairs):,} extra") as advance:
             fwd_path, rev_path = Path(tmp) / "fwd", Path(tmp) / "rev"
             aligner.align([_line(s) for s, _ in train], [_line(t) for _, t in train],

@@ -26,12 +26,12 @@ import html
 import os
 import re
 import shutil
-import subprocess
 import unicodedata
 from pathlib import Path
 from functools import lru_cache
 from typing import Any
 
+from projection import procs
 from projection.errors import ProjectionError
 from projection.store import code_hash
 from projection.translate.base import check_one_per_input
@@ -149,8 +149,11 @@ def available_modes() -> tuple[str, ...]:
         )
     modes = {p.stem for d in MODE_DIRS if Path(d).is_dir() for p in Path(d).glob("*.mode")}
     if not modes:
-        res = subprocess.run(["apertium", "-l"], capture_output=True, text=True, env=_env())
-        modes = {m.strip() for m in res.stdout.split() if m.strip()}
+        try:
+            res = procs.run(["apertium", "-l"], env=_env(), timeout=60)
+        except (OSError, procs.ProcessTimeout):
+            return ()
+        modes = {m.strip() for m in res.stdout.decode("utf-8", "replace").split() if m.strip()}
     return tuple(sorted(modes))
 
 
@@ -220,6 +223,13 @@ def _deb_version(package: str) -> str:
     return _dpkg_versions().get(package, "unknown")
 
 
+def default_timeout(size: int) -> float:
+    """Seconds allowed for one Apertium call on ``size`` bytes: 30 s plus 1 s per 5 kB (Apertium
+    translates about 20 kB/s on one busy core; words of thousands of characters make it
+    quadratic), at most 300 s."""
+    return min(30.0 + size / 5000, 300.0)
+
+
 class ApertiumTranslator:
     """Apertium as a subprocess (see the module docstring)."""
 
@@ -262,10 +272,15 @@ class ApertiumTranslator:
     def _run(self, segments: list[str]) -> list[str]:
         cmd = ["apertium", "-f", "none", "-z"] + ([] if self.mark_unknown else ["-u"]) + [self.mode]
         data = "".join(s + "[]\0" for s in segments).encode("utf-8")
+        timeout = self.timeout if self.timeout is not None else default_timeout(len(data))
         try:
-            res = subprocess.run(cmd, input=data, capture_output=True, env=_env(), timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            raise ProjectionError(f"apertium {self.mode} timed out after {self.timeout} s") from None
+            res = procs.run(cmd, input=data, env=_env(), timeout=timeout)
+        except procs.ProcessTimeout:
+            longest = max((len(w) for seg in segments for w in seg.split()), default=0)
+            raise ProjectionError(
+                f"apertium {self.mode} timed out after {timeout:.0f} s on {len(segments):,} segments "
+                f"({len(data):,} bytes; longest word {longest:,} characters); raise [translate] timeout "
+                "if the input is right") from None
         if res.returncode != 0:
             err = res.stderr.decode("utf-8", "replace").strip().splitlines()
             raise ProjectionError(f"apertium {self.mode} failed (exit {res.returncode}): {err[-1] if err else ''}")
