@@ -157,8 +157,11 @@ def _type_name(value: Any) -> str:
             dict: "a table"}.get(type(value), type(value).__name__)
 
 
-def _check_options(where: str, section: str, engine: str, options: dict[str, Any]) -> None:
-    """Each option must be a parameter of the engine, of the type of its default."""
+def _check_options(where: str, section: str, engine: str, options: dict[str, Any],
+                   origin: Callable[[str, str], str] | None = None) -> None:
+    """Each option must be a parameter of the engine, of the type of its default; errors name
+    ``origin(section, key)`` (the file, or the ``--set`` option the value came from)."""
+    origin = origin or (lambda _s, _k: where)
     cls = _engine_class(section, engine)
     try:
         params = inspect.signature(cls).parameters
@@ -170,7 +173,7 @@ def _check_options(where: str, section: str, engine: str, options: dict[str, Any
     known = {n: p for n, p in params.items() if n not in fixed and p.kind is not inspect.Parameter.VAR_POSITIONAL}
     for key, value in options.items():
         if key not in known:
-            raise ProjectionError(f"{where}: [{section}] unknown key {key!r} for {engine}; "
+            raise ProjectionError(f"{origin(section, key)}: [{section}] unknown key {key!r} for {engine}; "
                                   f"options: {', '.join(sorted(known)) or '(none)'}")
         default = known[key].default
         if default is inspect.Parameter.empty or default is None:
@@ -180,7 +183,7 @@ def _check_options(where: str, section: str, engine: str, options: dict[str, Any
         if isinstance(default, bool) != isinstance(value, bool):
             ok = False
         if not ok:
-            raise ProjectionError(f"{where}: [{section}] {key} must be {_type_name(default)}, not {value!r}")
+            raise ProjectionError(f"{origin(section, key)}: [{section}] {key} must be {_type_name(default)}, not {value!r}")
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:
@@ -206,18 +209,28 @@ def load_pipeline(ref: str | Path, overrides: Sequence[str] = ()) -> PipelineCon
         raise ProjectionError(f"{where}: invalid TOML: {e}") from None
     except UnicodeDecodeError:
         raise ProjectionError(f"{where}: not UTF-8 text") from None
+    origins: dict[tuple[str, str], str] = {}
     for text in overrides:
         section, key, value = parse_override(text)
+        if section not in raw and section not in _SECTIONS:
+            raise ProjectionError(f"--set {text!r}: unknown section [{section}]; sections: {', '.join(_SECTIONS)}")
         raw.setdefault(section, {})
         if not isinstance(raw[section], dict):
             raise ProjectionError(f"--set {text!r}: [{section}] is not a table in {where}")
         raw[section][key] = value
-    return validate_pipeline(raw, where, name=path.stem, file=path)
+        origins[(section, key)] = f"--set {text.strip()}"
+    return validate_pipeline(raw, where, name=path.stem, file=path, origins=origins)
 
 
 def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str = "custom",
-                      file: Path | None = None) -> PipelineConfig:
-    """Check sections, engines, keys and value types; errors name the file and the key."""
+                      file: Path | None = None, origins: dict[tuple[str, str], str] | None = None) -> PipelineConfig:
+    """Check sections, engines, keys and value types; errors name the file and the key, or the
+    ``--set`` option a value came from (``origins``: (section, key) -> option text)."""
+    origins = origins or {}
+
+    def at(section: str, key: str) -> str:
+        return origins.get((section, key), where)
+
     for section, value in raw.items():
         if section not in _SECTIONS:
             raise ProjectionError(f"{where}: unknown section [{section}]; sections: {', '.join(_SECTIONS)}")
@@ -229,14 +242,14 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
     meta = raw.get("pipeline", {})
     for key, value in meta.items():
         if key not in _SECTIONS["pipeline"][1]:
-            raise ProjectionError(f"{where}: [pipeline] unknown key {key!r}; keys: name, description, source, executor")
+            raise ProjectionError(f"{at('pipeline', key)}: [pipeline] unknown key {key!r}; keys: name, description, source, executor")
         if not isinstance(value, str):
-            raise ProjectionError(f"{where}: [pipeline] {key} must be a string, not {value!r}")
+            raise ProjectionError(f"{at('pipeline', key)}: [pipeline] {key} must be a string, not {value!r}")
     if "executor" in meta:
         from projection.executors import executors
 
         if meta["executor"] not in executors:
-            raise ProjectionError(f"{where}: [pipeline] executor = {meta['executor']!r} is not one of: "
+            raise ProjectionError(f"{at('pipeline', 'executor')}: [pipeline] executor = {meta['executor']!r} is not one of: "
                                   f"{', '.join(executors.names())}")
     tables: dict[str, dict[str, Any]] = {}
     for section in ("translate", "align", "project"):
@@ -247,28 +260,29 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
             raise ProjectionError(f"{where}: [{section}] missing key {engine_key!r} "
                                   f"(one of: {', '.join(_engine_names(section))})")
         if not isinstance(engine, str) or engine not in _engine_names(section):
-            raise ProjectionError(f"{where}: [{section}] {engine_key} = {engine!r} is not one of: "
+            raise ProjectionError(f"{at(section, engine_key)}: [{section}] {engine_key} = {engine!r} is not one of: "
                                   f"{', '.join(_engine_names(section))}")
         options = {k: v for k, v in table.items() if k not in _SECTIONS[section][1]}
-        _check_options(where, section, engine, options)
+        _check_options(where, section, engine, options, at)
         tables[section] = table
     extra = tables["align"].get("extra_parallel", [])
     if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
-        raise ProjectionError(f"{where}: [align] extra_parallel must be a list of strings (names or files), not {extra!r}")
+        raise ProjectionError(f"{at('align', 'extra_parallel')}: [align] extra_parallel must be a list of strings "
+                              f"(names or files), not {extra!r}")
     if "similarity" in tables["align"] and not isinstance(tables["align"]["similarity"], bool):
-        raise ProjectionError(f"{where}: [align] similarity must be true or false")
+        raise ProjectionError(f"{at('align', 'similarity')}: [align] similarity must be true or false")
     filt = dict(raw.get("filter", {}))
     for key, value in filt.items():
         if key not in _SECTIONS["filter"][1]:
-            raise ProjectionError(f"{where}: [filter] unknown key {key!r}; keys: policy, min_score")
+            raise ProjectionError(f"{at('filter', key)}: [filter] unknown key {key!r}; keys: policy, min_score")
     from projection.project import POLICIES
 
     policy = filt.setdefault("policy", "drop-sentence")
     if policy not in POLICIES:
-        raise ProjectionError(f"{where}: [filter] policy = {policy!r} is not one of: {', '.join(POLICIES)}")
+        raise ProjectionError(f"{at('filter', 'policy')}: [filter] policy = {policy!r} is not one of: {', '.join(POLICIES)}")
     min_score = filt.setdefault("min_score", 0.0)
     if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0 <= min_score <= 1:
-        raise ProjectionError(f"{where}: [filter] min_score must be a number between 0 and 1, not {min_score!r}")
+        raise ProjectionError(f"{at('filter', 'min_score')}: [filter] min_score must be a number between 0 and 1, not {min_score!r}")
     return PipelineConfig(name=meta.get("name", name), file=file, description=meta.get("description", ""),
                           source=meta.get("source"), executor=meta.get("executor"), translate=tables["translate"],
                           align=tables["align"], project=tables["project"], filter=filt)

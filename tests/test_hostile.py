@@ -662,3 +662,18 @@ def test_two_runs_on_one_out_do_not_both_write(tmp_path, given_run):
         with pytest.raises(ProjectionError, match=r"another projection run \(pid \d+\) is writing into it"):
             pl.run("es", pfile, str(src), out)
     pl.run("es", pfile, str(src), out)  # the lock is gone with its holder
+
+
+def test_set_errors_name_the_option(monkeypatch, capsys):
+    from projection.errors import ProjectionError
+
+    for text, message in (("align.bogus=1", "--set align.bogus=1: [align] unknown key 'bogus'"),
+                          ("align.rel_iterations=\"x\"", "--set align.rel_iterations=\"x\": [align] rel_iterations must be"),
+                          ("filter.min_score=3", "--set filter.min_score=3: [filter] min_score"),
+                          ("nosuch.key=1", "--set 'nosuch.key=1': unknown section [nosuch]")):
+        with pytest.raises(ProjectionError) as err:
+            pl.load_pipeline("offline", [text])
+        assert str(err.value).startswith(message), str(err.value)
+    with pytest.raises(ProjectionError, match=r"offline.toml: \[align\] unknown key 'bogus'"):
+        pl.validate_pipeline({"translate": {"engine": "apertium"}, "align": {"engine": "eflomal", "bogus": 1},
+                              "project": {"method": "ngram"}}, str(REPO / "pipelines" / "offline.toml"))
