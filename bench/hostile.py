@@ -8,6 +8,7 @@ subprocess (with a time limit) and classifies the outcome:
 * **traceback** - a Python traceback on stderr;
 * **silent loss** - exit 0 but the output is wrong or short (the case's check failed);
 * **hang** - the time limit passed;
+* **leftover** - a process or temporary file outlived a ``kill -9``;
 * **wrong** - any other outcome (a wrong message, a wrong exit status).
 
     python -m bench.hostile [--only SUBSTRING] [--kill9 [--source REF]]
@@ -67,6 +68,10 @@ def cli(work: Path, *args: object, timeout: float = 120, env: dict[str, str] | N
 def one_line(r: Result, *needles: str) -> str | None:
     """None when ``r`` is a one-line error (exit 2) containing every needle, else what is wrong."""
     lines = r.err.strip().splitlines()
+    if r.code is None or "Traceback" in r.err:
+        return r
+    if r.code == 0:
+        return "loss: accepted without a word (exit 0)"
     if r.code != 2 or len(lines) != 1:
         return f"exit {r.code}, {len(lines)} stderr lines"
     missing = [n for n in needles if n not in lines[0]]
@@ -135,20 +140,20 @@ def _(w):
     if r.code != 0:
         return r
     page = (w / "r.html").read_text(encoding="utf-8")
-    return "payload unescaped in the report" if "<img/src" in page or "onerror=alert(1)>" in page else None
+    return "loss: payload unescaped in the report" if "<img/src" in page or "onerror=alert(1)>" in page else None
 
 
 @case("1", "stats with a Rich-markup label [/]")
 def _(w):
     write_source(w / "s.conll", "[/]")
     r = cli(w, "stats", w / "s.conll")
-    return r if r.code != 0 else (None if "[/]" in r.out else "label missing from the table")
+    return r if r.code != 0 else (None if "[/]" in r.out else "loss: label missing from the table")
 
 
 @case("1", "run with a Rich-markup label [/]")
 def _(w):
     r, run, n = small_run(w, "[/]")
-    return r if r.code != 0 else (None if sentences_in(r) == n else f"{sentences_in(r)} in, {n} expected")
+    return r if r.code != 0 else (None if sentences_in(r) == n else f"loss: {sentences_in(r)} in, {n} expected")
 
 
 @case("1", "inspect (terminal) with a Rich-markup label [/]")
@@ -157,7 +162,7 @@ def _(w):
     if r.code != 0:
         return r
     r = cli(w, "inspect", run)
-    return r if r.code != 0 else (None if "[/]x" in r.out else "label missing")
+    return r if r.code != 0 else (None if "[/]x" in r.out else "loss: label missing")
 
 
 @case("2", "convert to a symlink")
@@ -168,8 +173,8 @@ def _(w):
     if r.code != 0:
         return r
     if not (w / "link.conll").is_symlink():
-        return "the symlink was replaced by a file"
-    return None if (w / "target.conll").read_text().startswith("SOCCER") else "the link's target was not written"
+        return "loss: the symlink was replaced by a file"
+    return None if (w / "target.conll").read_text().startswith("SOCCER") else "loss: the link's target was not written"
 
 
 @case("2", "convert to a FIFO")
@@ -183,8 +188,8 @@ def _(w):
     if r.code != 0:
         return r
     if not stat.S_ISFIFO(os.stat(w / "pipe").st_mode):
-        return "the FIFO was replaced by a file"
-    return None if got and got[0].startswith(b"SOCCER") else "nothing read from the FIFO"
+        return "loss: the FIFO was replaced by a file"
+    return None if got and got[0].startswith(b"SOCCER") else "loss: nothing read from the FIFO"
 
 
 @case("2", "convert to a character device (a copy of /dev/null)")
@@ -198,7 +203,7 @@ def _(w):
         if r.code != 0:
             return r
         if not stat.S_ISCHR(os.stat(w / "null").st_mode):
-            return f"the device was replaced by a regular file ({fmt})"
+            return f"loss: the device was replaced by a regular file ({fmt})"
     return None
 
 
@@ -213,12 +218,12 @@ def damaged_stage(w: Path, pattern: str, damage: Callable[[Path], None]) -> str 
     if r.code != 0:
         return r
     if sentences_in(r) != n:
-        return f"{sentences_in(r)} in, {n} expected"
+        return f"loss: {sentences_in(r)} in, {n} expected"
     if "damaged stage file" not in r.out + r.err or path.name not in r.out + r.err:
-        return "the damaged file was not named"
+        return "loss: the damaged file was not named"
     if pattern.startswith("align"):
         return None  # eflomal is not seeded: a recomputed alignment may differ
-    return None if (run / "projected.conll").read_bytes() == before else "output differs after recomputing"
+    return None if (run / "projected.conll").read_bytes() == before else "loss: output differs after recomputing"
 
 
 @case("3", "translate stage file truncated to 3 rows")
@@ -255,7 +260,7 @@ def _(w):
         return r
     m = json.loads((run / "manifest.json").read_text())
     missing = [k for k in ("translate", "align", "project", "tokenizer") if "code" not in m["engines"][k]]
-    return f"no code hash in {missing}" if missing else None
+    return f"loss: no code hash in {missing}" if missing else None
 
 
 def bad_jsonl(w: Path, text: str, *needles: str) -> str | None | Result:
@@ -300,7 +305,7 @@ def _(w):
 @case("5", "convert --scheme iobes")
 def _(w):
     r = cli(w, "convert", SAMPLE, w / "x.conll", "--scheme", "iobes")
-    return r if r.code != 0 else (None if "S-" in (w / "x.conll").read_text() else "no IOBES tags written")
+    return r if r.code != 0 else (None if "S-" in (w / "x.conll").read_text() else "loss: no IOBES tags written")
 
 
 @case("5", "convert to a directory")
@@ -353,14 +358,14 @@ def _(w):
 def _(w):
     (w / "cr.conll").write_bytes(b"Paris\tB-LOC\rvisited\tO\r\rRome\tB-LOC\r")
     r = cli(w, "stats", w / "cr.conll", "--json")
-    return r if r.code != 0 else (None if json.loads(r.out)["sentences"] == 2 else f"{json.loads(r.out)['sentences']} sentences")
+    return r if r.code != 0 else (None if json.loads(r.out)["sentences"] == 2 else f"loss: {json.loads(r.out)['sentences']} sentences")
 
 
 @case("7", "a token that starts with -DOCSTART-")
 def _(w):
     (w / "d.conll").write_text("-DOCSTART- -X- O O\n\n-DOCSTART-ish\tB-MISC\nx\tO\n\n")
     r = cli(w, "stats", w / "d.conll", "--json")
-    return r if r.code != 0 else (None if json.loads(r.out)["tokens"] == 2 else "token dropped")
+    return r if r.code != 0 else (None if json.loads(r.out)["tokens"] == 2 else "loss: token dropped")
 
 
 @case("7", "convert a JSONL token with a tab to CoNLL")
@@ -439,7 +444,7 @@ def _(w):
     (w / "gold.align").write_text("2-2\n")
     (w / "pred.align").write_text("2-2\n")
     r = cli(w, "eval-align", w / "pred.align", w / "gold.align", "--pairs", w / "pairs.txt", "--zero-indexed", "--json")
-    return r if r.code != 0 else (None if json.loads(r.out)["aer"] == 0.0 else "wrong score")
+    return r if r.code != 0 else (None if json.loads(r.out)["aer"] == 0.0 else "loss: wrong score")
 
 
 @case("11", "elided article inside a name (Banque d ' Angleterre)")
@@ -455,7 +460,7 @@ def _(w):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=w,
                        env=dict(os.environ, PYTHONPATH=str(CODE)), timeout=120)
     want = "ngram Banque d ' Angleterre\nheuristic Banque d ' Angleterre\n"
-    return None if p.stdout == want else f"got {p.stdout!r} {p.stderr[-200:]}"
+    return None if p.stdout == want else f"loss: got {p.stdout!r} {p.stderr[-200:]}"
 
 
 @case("6", "two runs on the same --out at once")
@@ -469,9 +474,11 @@ def _(w):
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e) for _ in range(2)]
     res = [(q.wait(300), q.stderr.read()) for q in procs]
     codes = sorted(c for c, _ in res)
+    if codes == [0, 0]:
+        return "loss: both runs exit 0 on one folder (the last writer wins)"
     if codes != [0, 2]:
         return f"exit statuses {codes}"
-    return None if any("is writing into it" in err for _, err in res) else "no lock message"
+    return None if any("is writing into it" in err for _, err in res) else "loss: no lock message"
 
 
 @case("6", "kill -9 during eflomal: no process, no temporary file left")
@@ -502,14 +509,16 @@ def _(w):
     time.sleep(2)
     left = [pid for pid in binary if alive(pid)]
     if left:
-        return f"eflomal {left} outlived its killed parent"
+        for pid in left:  # ours to end: started by this case
+            os.kill(pid, signal.SIGKILL)
+        return f"left: eflomal {left} outlived its killed parent (ended by the benchmark)"
     # the next run (a short one) removes what the killed one left
     p.write_text(p.read_text().replace("n_iterations = [4000, 4000, 4000]", "rel_iterations = 0.2"))
     r = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=300)
     if r.returncode != 0:
         return f"rerun: exit {r.returncode}: {r.stderr[-300:]}"
     leftovers = [str(x.relative_to(w)) for x in [*tmp.iterdir(), *(w / "run").rglob("*.tmp")]]
-    return f"left behind: {leftovers}" if leftovers else None
+    return f"left: {leftovers}" if leftovers else None
 
 
 def eflomal_pids() -> list[int]:
@@ -538,9 +547,10 @@ def classify(outcome: str | None | Result) -> tuple[str, str]:
         return "ok", ""
     if outcome.startswith("skipped"):
         return "skipped", outcome
-    if "exit 0" in outcome or outcome.startswith(("output", "the ", "payload", "no ", "label", "token", "nothing")) \
-            or " in, " in outcome:
-        return "silent loss", outcome
+    if outcome.startswith("loss: "):
+        return "silent loss", outcome[6:]
+    if outcome.startswith("left: "):
+        return "leftover", outcome[6:]
     return "wrong", outcome
 
 
@@ -571,10 +581,18 @@ def digest(run: Path) -> dict[str, str]:
 
 
 def snapshot(tmp: Path) -> dict[str, list[str]]:
-    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
-    return {"processes": [p.strip() for p in ps if "eflomal/bin" in p or "lt-proc" in p or "apertium" in p
-                          or "projection run" in p],
-            "tmp": sorted(x.name for x in tmp.iterdir())}
+    """The processes started for this benchmark (found by the TMPDIR in their environment, which
+    children such as apertium's lt-proc and the eflomal binary inherit) and the temporary folder."""
+    mine = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if f"TMPDIR={tmp}".encode() in (proc / "environ").read_bytes().split(b"\0") and alive(int(proc.name)):
+                mine.append(f"{proc.name} " + (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:160])
+        except OSError:
+            continue
+    return {"processes": mine, "tmp": sorted(x.name for x in tmp.iterdir())}
 
 
 def kill9(source: str | None) -> dict:
@@ -644,7 +662,8 @@ def main() -> None:
         (OUT / "hostile_kill9.json").write_text(json.dumps({"command": command, **res}, indent=1) + "\n")
         return
     rows = run_cases(args.only)
-    counts = {k: sum(r["outcome"] == k for r in rows) for k in ("ok", "traceback", "silent loss", "hang", "wrong", "skipped")}
+    counts = {k: sum(r["outcome"] == k for r in rows)
+              for k in ("ok", "traceback", "silent loss", "hang", "leftover", "wrong", "skipped")}
     (OUT / args.out).write_text(json.dumps({"command": command, "code": str(CODE), "counts": counts, "cases": rows},
                                            indent=1) + "\n")
     print(f"\n{len(rows)} cases: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
