@@ -375,12 +375,14 @@ class NgramProjector:
                 ck, ce, cj = copies
                 X[ck, ce, :] = 0.0
                 X[ck, ce, cj] = 1.0
-            brk = t_brk[sg, :Ng] | (np.arange(Ng)[None, :] >= n_tgt[sg][:, None])  # padding breaks windows
-            # an entity that contains punctuation may span the same punctuation
+            pad = np.arange(Ng)[None, :] >= n_tgt[sg][:, None]
+            brk = t_brk[sg, :Ng] | pad  # padding breaks windows
+            # an entity that contains punctuation may span the same punctuation (never the padding,
+            # whose token id 0 may be that punctuation's)
             for r in np.flatnonzero(ent_has_brk[idx]).tolist():
                 k = int(idx[r])
                 own = ent_ids[ent_off[k] : ent_off[k] + elen[k]]
-                brk[r] &= ~np.isin(t_id[sg[r], :Ng], own[f_brk[own]])
+                brk[r] &= ~np.isin(t_id[sg[r], :Ng], own[f_brk[own]]) | pad[r]
             scores = self._window_scores(X, elen[idx].astype(np.float32), n_tgt[sg], brk, t_fun[sg, :Ng],
                                          t_neu[sg, :Ng], src_fun[idx], lim_all[idx], Lmax, t_apo[sg, :Ng])
             flat = scores.reshape(Kg, -1)
