@@ -1,6 +1,7 @@
 """AER of the aligners on the 100 INESC en-es gold pairs (train + valid).
 
-* ``embed`` with an encoder (default the offline e5-small) for every layer x method;
+* ``embed`` with an encoder (default the offline e5-small) for every layer x method, on
+  each backend of ``--backends`` (``torch``, ``ct2``; default ``auto``, the aligner's default);
 * ``eflomal`` on the gold pairs alone and with extra en-es parallel text (Europarl-NER
   en/es test, 799 pairs, + CoNLL-2003 train with its DeepL Spanish translation, 14,041
   pairs), every symmetrisation from the same two directional runs; eflomal has no seed,
@@ -10,7 +11,7 @@ The gold words are lower-cased, so the extra text is lower-cased too (eflomal lo
 anyway; for ``embed`` the gold pairs are aligned as given).
 
     PROJECTION_DATA=../shared/data python -m bench.align_aer [--model models/e5-small] \\
-        [--layers 4 6 8 10 12] [--methods argmax itermax match] [--repeats 3]
+        [--layers 4 6 8 10 12] [--methods argmax itermax match] [--backends torch ct2] [--repeats 3]
 
 Writes ``bench/out/align_aer.json`` and prints a summary.
 """
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--model", default=str(REPO / "models" / "e5-small"))
     ap.add_argument("--layers", type=int, nargs="+", default=[4, 6, 8, 10, 12])
     ap.add_argument("--methods", nargs="+", default=["argmax", "itermax", "match"])
+    ap.add_argument("--backends", nargs="+", default=["auto"], choices=["auto", "torch", "ct2"])
     ap.add_argument("--repeats", type=int, default=3, help="eflomal runs (it has no seed)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-embed", action="store_true")
@@ -58,16 +60,18 @@ def main() -> None:
     result: dict = {"pairs": len(pairs), "gold_links": sum(len(g.sure) for g in gold), "embed": [], "eflomal": []}
 
     if not args.skip_embed:
-        for layer in args.layers:
-            base = aligners.create("embed", model=args.model, layer=layer)
-            for method in args.methods:
-                al = base.variant(method=method)
-                s = score_alignments(al.align(pairs), gold)
-                row = {"layer": layer, "method": method, **s.to_dict()}
-                result["embed"].append(row)
-                print(f"embed layer {layer:2d} {method:8s} AER {s.aer:.4f}  P {s.precision:.4f}  R {s.recall:.4f}",
-                      flush=True)
-        result["embed_signature"] = base.signature()
+        result["embed_signatures"] = {}
+        for backend in args.backends:
+            for layer in args.layers:
+                base = aligners.create("embed", model=args.model, layer=layer, backend=backend, threads=args.threads)
+                for method in args.methods:
+                    al = base.variant(method=method)
+                    s = score_alignments(al.align(pairs), gold)
+                    row = {"backend": base.resolved_backend, "layer": layer, "method": method, **s.to_dict()}
+                    result["embed"].append(row)
+                    print(f"embed {row['backend']:5s} layer {layer:2d} {method:8s} AER {s.aer:.4f}  P {s.precision:.4f}  "
+                          f"R {s.recall:.4f}", flush=True)
+                result["embed_signatures"][base.resolved_backend] = base.signature()
 
     if not args.skip_eflomal:
         extra = align_data.lower(align_data.europarl_en_es() + align_data.conll_deepl_es())
@@ -89,15 +93,16 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "align_aer.json").write_text(json.dumps(result, indent=2) + "\n")
     print("\n== summary (AER on INESC en-es, 100 pairs; lower is better)")
-    if result["embed"]:
-        default = next((r for r in result["embed"] if r["layer"] == 8 and r["method"] == "argmax"), None)
-        best = min(result["embed"], key=lambda r: r["aer"])
+    for backend in dict.fromkeys(r["backend"] for r in result["embed"]):
+        rows = [r for r in result["embed"] if r["backend"] == backend]
+        default = next((r for r in rows if r["layer"] == 8 and r["method"] == "argmax"), None)
+        best = min(rows, key=lambda r: r["aer"])
         if default:
-            print(f"embed default (layer 8, argmax): AER {default['aer']:.4f}")
-        print(f"embed best: layer {best['layer']} {best['method']}: AER {best['aer']:.4f}")
+            print(f"embed {backend} default (layer 8, argmax): AER {default['aer']:.4f}")
+        print(f"embed {backend} best: layer {best['layer']} {best['method']}: AER {best['aer']:.4f}")
         print("layer  " + "  ".join(f"{m:>8s}" for m in args.methods))
         for layer in args.layers:
-            cells = {r["method"]: r["aer"] for r in result["embed"] if r["layer"] == layer}
+            cells = {r["method"]: r["aer"] for r in rows if r["layer"] == layer}
             print(f"{layer:5d}  " + "  ".join(f"{cells[m]:8.4f}" for m in args.methods))
     if result["eflomal"]:
         for label in dict.fromkeys(r["training"] for r in result["eflomal"]):

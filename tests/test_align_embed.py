@@ -1,5 +1,6 @@
-"""The batched embedding aligner: exact parity with the simalign package, layer
-truncation, word-level similarity, batching invariance and edge cases (tiny models)."""
+"""The batched embedding aligner: exact parity with the simalign package (torch backend),
+layer truncation, the CTranslate2 backend against torch, long sentences in windows,
+word-level similarity, batching invariance and edge cases (tiny models)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def test_same_links_as_simalign(tiny_root, sample_path, kind, layer, distortion)
     ref = SentenceAligner(model=model, token_type="bpe", matching_methods="aim", layer=layer, distortion=distortion)
     expected = [ref.get_word_aligns(s, t) for s, t in pairs]
     for method, key in SIMALIGN_KEY.items():
-        al = aligners.create("embed", model=model, layer=layer, method=method, distortion=distortion, batch_size=5)
+        al = aligners.create("embed", model=model, layer=layer, method=method, distortion=distortion, batch_size=5,
+                             backend="torch")
         got = al.align(pairs)
         assert len(got) == len(pairs)
         for k, (g, e) in enumerate(zip(got, expected)):
@@ -61,11 +63,11 @@ def test_runs_only_the_needed_layers(tiny_root):
     from transformers import AutoModel, AutoTokenizer
 
     model = tiny_encoder(tiny_root, "bert")
-    al = aligners.create("embed", model=model, layer=2)
+    al = aligners.create("embed", model=model, layer=2, backend="torch")
     words = ["The", "European", "Commission", "said"]
     enc = al.encoder
     assert len(enc.model.encoder.layer) == 2  # the 4-layer model was cut after layer 2
-    got = enc.encode([words], batch_size=8, max_tokens=1000)[0]
+    got = enc.encode([words], batch_size=8, max_tokens=1000)[0][0]
     tok, full = AutoTokenizer.from_pretrained(model), AutoModel.from_pretrained(model).eval()
     b = tok(words, is_split_into_words=True, return_tensors="pt")
     with torch.inference_mode():
@@ -85,7 +87,7 @@ def test_similarity_is_cosine_of_mean_subword_vectors(tiny_root, sample_path):
     enc = al.encoder
     for (src, tgt), sim in zip(pairs, sims):
         assert sim.shape == (len(src), len(tgt))
-        es, et = enc.encode([src, tgt], 8, 10_000)
+        es, et = enc.encode([src, tgt], 8, 10_000)[0]
         ws = np.stack([es.vectors[es.words == i].mean(0) for i in range(len(src))])
         wt = np.stack([et.vectors[et.words == j].mean(0) for j in range(len(tgt))])
         ws /= np.linalg.norm(ws, axis=1, keepdims=True)
@@ -94,11 +96,13 @@ def test_similarity_is_cosine_of_mean_subword_vectors(tiny_root, sample_path):
         assert sim.max() <= 1.0 + 1e-5 and sim.min() >= -1.0 - 1e-5
 
 
-def test_batching_does_not_change_links(tiny_root, sample_path):
+@pytest.mark.parametrize("backend", ["torch", "ct2"])
+def test_batching_does_not_change_links(tiny_root, sample_path, backend):
     model = tiny_encoder(tiny_root, "bert")
     pairs = _pairs(sample_path)
-    one = aligners.create("embed", model=model, layer=3, batch_size=1).align(pairs)
-    many = aligners.create("embed", model=model, layer=3, batch_size=64, max_tokens=300, chunk_size=7).align(pairs)
+    one = aligners.create("embed", model=model, layer=3, batch_size=1, backend=backend).align(pairs)
+    many = aligners.create("embed", model=model, layer=3, batch_size=64, max_tokens=300, chunk_size=7,
+                           backend=backend).align(pairs)
     assert one == many
 
 
@@ -132,3 +136,107 @@ def test_errors_and_signature(tiny_root):
     assert sig["model_id"].startswith("sha256:") and "transformers" in sig["versions"]
     assert sig == aligners.create("embed", model=model, layer=3, method="match").signature()
     assert sig != aligners.create("embed", model=model, layer=2, method="match").signature()
+
+
+def test_signature_names_backend_compute_type_and_code(tiny_root):
+    model = tiny_encoder(tiny_root, "bert")
+    auto = aligners.create("embed", model=model, layer=3).signature()
+    ct2 = aligners.create("embed", model=model, layer=3, backend="ct2").signature()
+    torch = aligners.create("embed", model=model, layer=3, backend="torch").signature()
+    f32 = aligners.create("embed", model=model, layer=3, backend="ct2", compute_type="float32").signature()
+    assert auto == ct2  # the tiny BERT converts: ct2 is the default
+    assert (ct2["backend"], ct2["compute_type"]) == ("ct2", "int8") and "ctranslate2" in ct2["versions"]
+    assert (torch["backend"], torch["compute_type"]) == ("torch", "float32") and "torch" in torch["versions"]
+    assert f32["compute_type"] == "float32"
+    assert len({repr(sorted(x.items())) for x in (ct2, torch, f32)}) == 3
+    assert ct2["code"] == torch["code"] and len(ct2["code"]) == 12
+    # layer 0 (the embeddings) has no CTranslate2 conversion: auto falls back to torch, ct2 refuses
+    assert aligners.create("embed", model=model, layer=0).signature()["backend"] == "torch"
+    with pytest.raises(ProjectionError, match="layers must be between 1 and 4"):
+        aligners.create("embed", model=model, layer=0, backend="ct2").signature()
+    with pytest.raises(ProjectionError, match="backend must be one of auto, ct2, torch"):
+        aligners.create("embed", model=model, backend="onnx")
+    with pytest.raises(ProjectionError, match="applies to the ct2 backend"):
+        aligners.create("embed", model=model, backend="torch", compute_type="int8")
+
+
+@pytest.mark.parametrize("kind,layer", [("bert", 3), ("xlmr", 2)])
+def test_ct2_links_agree_with_torch(tiny_root, sample_path, kind, layer):
+    model = tiny_encoder(tiny_root, kind)
+    pairs = _pairs(sample_path)
+    for method in ("argmax", "itermax", "match"):
+        ref = aligners.create("embed", model=model, layer=layer, method=method, backend="torch")
+        got = aligners.create("embed", model=model, layer=layer, method=method, backend="ct2")
+        a, b = ref.align(pairs), got.align(pairs)
+        both = sum(len(x.links & y.links) for x, y in zip(a, b))
+        agreement = 2 * both / (sum(len(x) for x in a) + sum(len(y) for y in b))
+        assert agreement > 0.97, (method, agreement)
+        # float32 weights on CTranslate2: the same links as torch
+        f32 = aligners.create("embed", model=model, layer=layer, method=method, backend="ct2", compute_type="float32")
+        assert f32.align(pairs) == a, method
+    sims_t = ref.similarity(pairs)
+    sims_c = got.similarity(pairs)
+    assert max(float(np.abs(x - y).max()) for x, y in zip(sims_t, sims_c) if x.size) < 0.05
+
+
+def _long_pair(sample_path, n=2000) -> tuple[list[str], list[str]]:
+    """Sample sentences, each with its halves swapped on the target side."""
+    src, tgt = [], []
+    for s in read_conll(sample_path):
+        src += s.tokens
+        tgt += s.tokens[len(s.tokens) // 2:] + s.tokens[: len(s.tokens) // 2]
+        if len(src) >= n:
+            break
+    assert len(src) >= n, "the sample is too short"
+    return src[:n], tgt[:n]
+
+
+@pytest.mark.parametrize("backend", ["torch", "ct2"])
+def test_long_pair_gets_links_up_to_its_last_word(tiny_root, sample_path, backend):
+    model = tiny_encoder(tiny_root, "bert")  # 128 positions: a 2,000-word pair takes dozens of windows
+    src, tgt = _long_pair(sample_path)
+    al = aligners.create("embed", model=model, layer=3, backend=backend)
+    (links,), (sim,) = al.align_with_similarity([(src, tgt)])
+    # every word has a vector (a truncated word would have a zero row or column) ...
+    assert sim.shape == (2000, 2000) and (sim != 0).any(1).all() and (sim != 0).any(0).all()
+    # ... so every word can get links, up to the last one on each side
+    assert {i for i, _ in al.variant(method="fwd").align([(src, tgt)])[0].links} == set(range(len(src)))
+    assert {j for _, j in al.variant(method="rev").align([(src, tgt)])[0].links} == set(range(len(tgt)))
+    # mutual-argmax links all along the sentence, not only where a window starts
+    linked = {i for i, _ in links.links}
+    for start in range(0, len(src), 100):
+        assert len(linked & set(range(start, start + 100))) > 40, start
+    assert al.stats == {"sentences_encoded": 2, "windowed_sentences": 2}
+    # a sentence within the limit is not windowed; its vectors are those of a plain encoding
+    enc = al.encoder
+    short = src[:20]
+    (one,), windowed = enc.encode([short], 8, 10_000)
+    assert windowed == 0 and len(enc.tokenize([short])[0]) == 1
+    # each word's vectors come from one window, in order; each subword exactly once
+    (full,), windowed = enc.encode([src], 8, 10_000)
+    ids = enc.tokenizer(src, is_split_into_words=True)
+    assert windowed == 1 and full.words.tolist() == [w for w in ids.word_ids() if w is not None]
+
+
+def test_window_plan_keeps_every_word_once_with_context():
+    from projection.align.embed import plan_windows
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(1, 80))
+        budget = int(rng.integers(4, 40))
+        lengths = rng.integers(1, 6, size=n).tolist()
+        if trial % 10 == 0:
+            lengths[int(rng.integers(0, n))] = budget + 3  # a word longer than a window
+        plan = plan_windows(lengths, budget)
+        kept = [u for _, _, ks, ke in plan for u in range(ks, ke)]
+        assert kept == list(range(n))
+        for s, e, ks, ke in plan:
+            assert s <= ks < ke <= e
+            assert sum(lengths[s:e]) <= budget or e - s == 1
+        starts = [p[0] for p in plan]
+        assert starts == sorted(set(starts))
+    # windows overlap: a word near a window's edge is kept by the neighbouring window
+    plan = plan_windows([1] * 100, 20)
+    assert len(plan) > 5 and all(b[0] < a[1] for a, b in zip(plan, plan[1:]))
+    assert all(ke - ks >= 5 for _, _, ks, ke in plan[1:-1])

@@ -26,19 +26,27 @@ the package) and is several times faster on CPU because it:
 * runs only the encoder layers up to ``layer`` (the layer list is truncated; layer
   numbering as in SimAlign and ``hidden_states``: 0 is the embedding output, 8 the output
   of the 8th layer);
-* uses ``torch.inference_mode`` and a GPU when one is present (``device="auto"``).
+* by default (``backend="auto"``) runs that truncated encoder on CTranslate2 with int8
+  weights (float16 on a GPU): converted once per (model content hash, layer, compute type)
+  by :func:`projection.ct2.convert_encoder` and cached, several times faster than torch on
+  a CPU with nearly the same vectors (the links are not bit-identical to SimAlign's; the
+  ``torch`` backend is, and uses ``torch.inference_mode`` and a GPU when one is present).
+
+A sentence longer than the model's input limit (512 subwords for BERT-like models) is not
+truncated: it is encoded in overlapping windows of whole words (consecutive windows share up
+to half their length), and each word takes its vectors from the window in which it is most
+central (the overlap is split at its middle), so every word gets vectors and can get links.
+Both backends do this; ``stats["windowed_sentences"]`` counts such sentences.
 
 The same forward pass also gives word-level similarity matrices (:meth:`similarity`,
 :meth:`align_with_similarity`) for the projection stage: a *word* vector is the mean of
 its subword vectors, and the matrix holds the plain cosine similarity (in [-1, 1]) of
 source and target word vectors, without distortion. Words that have no subword (e.g. a
-lone zero-width character) or were cut off by the model's maximum length get similarity 0
-and no links.
+lone zero-width character) get similarity 0 and no links.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -182,6 +190,52 @@ class Encoded:
     words: np.ndarray  # (n_subwords,) int64
 
 
+@dataclass
+class Window:
+    """One model input of a sentence: token ids (special tokens included), the positions
+    whose vectors this window contributes, and the word index of each of those positions."""
+
+    ids: list[int]
+    positions: np.ndarray  # (k,) int64, indices into ids
+    words: np.ndarray  # (k,) int64
+
+
+def plan_windows(lengths: Sequence[int], budget: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping windows of whole units (words) for a sequence longer than ``budget`` tokens.
+
+    ``lengths`` are the token counts of the units (each > 0). Returns ``(start, end, keep_start,
+    keep_end)`` unit ranges: the window holds units ``[start, end)`` (at most ``budget`` tokens;
+    a single unit longer than that is a window of its own and gets clipped by the caller) and
+    contributes the vectors of units ``[keep_start, keep_end)``. Consecutive windows overlap by
+    up to half the budget and the overlap is split at its middle, so every unit is kept exactly
+    once, by a window in which it has context on both sides (except at the sentence ends).
+    """
+    n = len(lengths)
+    if n == 0:
+        return []
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end, used = start, 0
+        while end < n and used + lengths[end] <= budget:
+            used += lengths[end]
+            end += 1
+        end = max(end, start + 1)  # an over-long unit: a window of its own
+        spans.append((start, end))
+        if end >= n:
+            break
+        # step back from `end` so the next window repeats up to half the budget of context,
+        # while still leaving room for at least the next new unit (progress is guaranteed)
+        room = min(budget // 2, budget - lengths[end])
+        nxt, overlap = end, 0
+        while nxt - 1 > start and overlap + lengths[nxt - 1] <= room:
+            nxt -= 1
+            overlap += lengths[nxt]
+        start = nxt
+    cuts = [0] + [(spans[k + 1][0] + spans[k][1]) // 2 for k in range(len(spans) - 1)] + [n]
+    return [(s, e, cuts[k], cuts[k + 1]) for k, (s, e) in enumerate(spans)]
+
+
 def _layer_list(model: Any):
     """The ModuleList of transformer layers, for the usual encoder layouts."""
     import torch
@@ -197,31 +251,142 @@ def _layer_list(model: Any):
     return None, None
 
 
-def _fingerprint_dir(path: Path) -> str:
-    """sha256 over the files that define a local model (config, tokenizer, weights)."""
-    from projection.store import file_sha256
+def _load_tokenizer(model: str) -> Any:
+    from transformers import AutoTokenizer
 
-    h = hashlib.sha256()
-    for f in sorted(path.iterdir()):
-        if f.is_file() and (f.suffix in (".json", ".safetensors", ".bin", ".model", ".txt") or f.name == "sentencepiece.bpe.model"):
-            h.update(f.name.encode())
-            h.update(file_sha256(f).encode())
-    return h.hexdigest()[:16]
+    try:
+        tok = AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError) as e:
+        raise ProjectionError(
+            f"cannot load encoder {model!r} (a local model folder or a Hugging Face hub name): "
+            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
+    if not getattr(tok, "is_fast", False):
+        raise ProjectionError(f"encoder {model!r} has no fast tokenizer (tokenizer.json); the embed aligner needs one")
+    # long sentences are windowed, never truncated: the "longer than the maximum" warning does not apply
+    getattr(tok, "deprecation_warnings", {})["sequence-length-is-longer-than-the-specified-maximum"] = True
+    return tok
 
 
-class _Encoder:
+def _input_limit(tokenizer: Any, config: Any) -> int:
+    """The longest input (special tokens included) of the model: the tokenizer's maximum and
+    the position embeddings' limit, whichever is smaller (512 when neither says)."""
+    from projection import ct2
+
+    limits = [int(tokenizer.model_max_length)] if 0 < (tokenizer.model_max_length or 0) <= 100_000 else []
+    pos = ct2.position_limit(config)
+    if pos:
+        limits.append(pos)
+    return min(limits) if limits else 512
+
+
+class _Backend:
+    """Tokenisation into windows and stitching, shared by both backends; a backend runs
+    :meth:`forward` (token id sequences -> one ``(len, hidden)`` array each)."""
+
+    tokenizer: Any
+    max_length: int
+    hidden_size: int
+
+    def forward(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int,
+                on_batch: Callable[[list[int]], None]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def tokenize(self, sentences: Sequence[Sequence[str]]) -> list[list[Window]]:
+        """Per sentence, its windows: one for a sentence within the model's limit, several
+        overlapping windows of whole words for a longer one; none for an empty sentence."""
+        result: list[list[Window]] = [[] for _ in sentences]
+        todo = [k for k, s in enumerate(sentences) if len(s) > 0]
+        if not todo:
+            return result
+        enc = self.tokenizer([list(sentences[k]) for k in todo], is_split_into_words=True, truncation=False)
+        for b, k in enumerate(todo):
+            ids: list[int] = enc["input_ids"][b]
+            wids = enc.word_ids(b)
+            real = [p for p, w in enumerate(wids) if w is not None]
+            if not real:
+                continue
+            if len(ids) <= self.max_length:
+                pos = np.asarray(real, dtype=np.int64)
+                result[k] = [Window(ids, pos, np.asarray([wids[p] for p in real], dtype=np.int64))]
+                continue
+            result[k] = self._windows(ids, wids, real[0], real[-1] + 1)
+        return result
+
+    def _windows(self, ids: list[int], wids: list[int | None], first: int, last: int) -> list[Window]:
+        prefix, suffix = ids[:first], ids[last:]  # special tokens around the words ([CLS] ... [SEP])
+        budget = max(1, self.max_length - len(prefix) - len(suffix))
+        units: list[tuple[int, int, int]] = []  # (word, first token, end token) in `ids`
+        for p in range(first, last):
+            w = wids[p]
+            if w is None:
+                continue
+            if units and units[-1][0] == w and units[-1][2] == p:
+                units[-1] = (w, units[-1][1], p + 1)
+            else:
+                units.append((w, p, p + 1))
+        out = []
+        for s, e, ks, ke in plan_windows([min(b - a, budget) for _, a, b in units], budget):
+            body: list[int] = []
+            positions: list[int] = []
+            words: list[int] = []
+            for u in range(s, e):
+                w, a, b = units[u]
+                b = min(b, a + budget)  # a single word longer than the whole window: its first subwords
+                if ks <= u < ke:
+                    positions.extend(range(len(prefix) + len(body), len(prefix) + len(body) + b - a))
+                    words.extend([w] * (b - a))
+                body.extend(ids[a:b])
+            out.append(Window(prefix + body + suffix, np.asarray(positions, dtype=np.int64),
+                              np.asarray(words, dtype=np.int64)))
+        return out
+
+    def encode(self, sentences: Sequence[Sequence[str]], batch_size: int, max_tokens: int,
+               advance: Callable[[int], None] = lambda n: None) -> tuple[list[Encoded], int]:
+        """Subword vectors of each sentence, and the number of sentences encoded in windows."""
+        windows = self.tokenize(sentences)
+        seqs: list[list[int]] = []
+        owner: list[int] = []
+        for k, ws in enumerate(windows):
+            for w in ws:
+                seqs.append(w.ids)
+                owner.append(k)
+        # a sentence counts as done with the sequence of its last window
+        last = {k: j for j, k in enumerate(owner)}
+        finishes = [0] * len(seqs)
+        for j in last.values():
+            finishes[j] = 1
+        advance(sum(1 for ws in windows if not ws))
+        states = self.forward(seqs, batch_size, max_tokens, lambda idx: advance(sum(finishes[j] for j in idx)))
+        out: list[Encoded] = []
+        j = 0
+        for ws in windows:
+            if not ws:
+                out.append(Encoded(np.zeros((0, self.hidden_size), dtype=np.float32), np.zeros(0, dtype=np.int64)))
+                continue
+            parts = [states[j + r][w.positions] for r, w in enumerate(ws)]
+            j += len(ws)
+            vectors = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            words = ws[0].words if len(ws) == 1 else np.concatenate([w.words for w in ws])
+            out.append(Encoded(np.ascontiguousarray(vectors, dtype=np.float32), words))
+        return out, sum(1 for ws in windows if len(ws) > 1)
+
+
+class _TorchEncoder(_Backend):
+    """The transformers model, cut after ``layer`` (hidden_states[layer]), in float32."""
+
     def __init__(self, model: str, layer: int, device: str):
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
+        self.tokenizer = _load_tokenizer(model)
         was_enabled = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         from projection.store import check_model_folder
 
         check_model_folder(model, "encoder")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
             self.model = AutoModel.from_pretrained(model)
         except (OSError, ValueError) as e:
             raise ProjectionError(
@@ -231,13 +396,13 @@ class _Encoder:
         finally:
             if was_enabled:
                 hf_logging.enable_progress_bar()
-        if not getattr(self.tokenizer, "is_fast", False):
-            raise ProjectionError(f"encoder {model!r} has no fast tokenizer (tokenizer.json); the embed aligner needs one")
         self.model.eval()
         self.device = torch.device(device)
         self.model.to(self.device)
         self.commit = getattr(self.model.config, "_commit_hash", None)
         self.layer = layer
+        self.hidden_size = int(self.model.config.hidden_size)
+        self.max_length = _input_limit(self.tokenizer, self.model.config)
         path, layers = _layer_list(self.model)
         n_layers = len(layers) if layers is not None else getattr(self.model.config, "num_hidden_layers", None)
         if n_layers is not None and layer > n_layers:
@@ -255,66 +420,59 @@ class _Encoder:
                 self.model.config.num_hidden_layers = keep
             self.truncated = True
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        max_len = self.tokenizer.model_max_length
-        if not max_len or max_len > 100_000:  # "no limit" sentinel: fall back to a BERT-like limit
-            max_len = 512
-        self.max_length = int(max_len)
 
-    def tokenize(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
-        """Per sentence: input ids, positions of real subwords, and their word indices."""
-        out: list[tuple[list[int], np.ndarray, np.ndarray]] = []
-        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        todo = [k for k, s in enumerate(sentences) if len(s) > 0]
-        enc = self.tokenizer([list(sentences[k]) for k in todo], is_split_into_words=True, truncation=True,
-                             max_length=self.max_length) if todo else None
-        result: list[tuple[list[int], np.ndarray, np.ndarray] | None] = [None] * len(sentences)
-        for b, k in enumerate(todo):
-            wids = enc.word_ids(b)  # type: ignore[union-attr]
-            pos = np.fromiter((p for p, w in enumerate(wids) if w is not None), dtype=np.int64)
-            words = np.fromiter((w for w in wids if w is not None), dtype=np.int64)
-            result[k] = (enc["input_ids"][b], pos, words)  # type: ignore[index]
-        for k, r in enumerate(result):
-            out.append(r if r is not None else ([], *empty))
-        return out
-
-    def encode(self, sentences: Sequence[Sequence[str]], batch_size: int, max_tokens: int,
-               advance: Callable[[int], None] = lambda n: None) -> list[Encoded]:
+    def forward(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int,
+                on_batch: Callable[[list[int]], None]) -> list[np.ndarray]:
         import torch
 
-        toks = self.tokenize(sentences)
-        hidden = self.model.config.hidden_size
-        result: list[Encoded | None] = [None] * len(sentences)
-        todo = [k for k, (ids, pos, _) in enumerate(toks) if len(pos) > 0]
-        for k, (ids, pos, words) in enumerate(toks):
-            if len(pos) == 0:
-                result[k] = Encoded(np.zeros((0, hidden), dtype=np.float32), words)
-        advance(len(sentences) - len(todo))
+        from projection.ct2 import length_batches
+
+        out: list[np.ndarray | None] = [None] * len(seqs)
         # Longest first: similar lengths share a batch (little padding), and memory peaks early.
-        todo.sort(key=lambda k: -len(toks[k][0]))
-        start = 0
-        while start < len(todo):
-            width = len(toks[todo[start]][0])
-            size = max(1, min(batch_size, max_tokens // max(width, 1)))
-            batch = todo[start:start + size]
-            start += size
+        for batch in length_batches([len(s) for s in seqs], batch_size, max_tokens):
+            width = max(len(seqs[k]) for k in batch)
             ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for r, k in enumerate(batch):
-                seq = toks[k][0]
-                ids[r, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-                mask[r, : len(seq)] = 1
+                ids[r, : len(seqs[k])] = torch.tensor(seqs[k], dtype=torch.long)
+                mask[r, : len(seqs[k])] = 1
             with torch.inference_mode():
-                out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                  output_hidden_states=True)
-                states = out.hidden_states[self.layer].float().cpu().numpy()
+                states = res.hidden_states[self.layer].float().cpu().numpy()
             for r, k in enumerate(batch):
-                _, pos, words = toks[k]
-                result[k] = Encoded(np.ascontiguousarray(states[r, pos]), words)
-            advance(len(batch))
-        return result  # type: ignore[return-value]
+                out[k] = states[r, : len(seqs[k])]
+            on_batch(batch)
+        return out  # type: ignore[return-value]
+
+
+class _CT2Encoder(_Backend):
+    """The encoder converted to CTranslate2 and cut after ``layer`` (its last hidden state
+    is hidden_states[layer]), int8 on CPU / float16 on GPU by default."""
+
+    def __init__(self, model: str, layer: int, device: str, compute_type: str, threads: int | None,
+                 converted: Path | None = None):
+        from projection import ct2
+
+        self.tokenizer = _load_tokenizer(model)
+        config = ct2.load_config(model)
+        self.layer = layer
+        self.hidden_size = int(config.hidden_size)
+        self.max_length = _input_limit(self.tokenizer, config)
+        path = converted or ct2.convert_encoder(model, layers=layer, quantization=compute_type)
+        self.path = path
+        self.encoder = ct2.load_encoder(path, device=device, compute_type=compute_type, threads=threads)
+
+    def forward(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int,
+                on_batch: Callable[[list[int]], None]) -> list[np.ndarray]:
+        from projection import ct2
+
+        return ct2.forward_hidden(self.encoder, seqs, batch_size=batch_size, batch_tokens=max_tokens, on_batch=on_batch)
 
 
 # --------------------------------------------------------------------------- the aligner
+
+BACKENDS = ("auto", "ct2", "torch")
 
 
 class EmbedAligner:
@@ -322,33 +480,55 @@ class EmbedAligner:
 
     Parameters: ``model`` (local folder or hub name; SimAlign's ``bert``/``xlmr`` short
     names work too), ``layer`` (hidden-state index; 0 = embeddings), ``method``
-    (``argmax``, ``itermax``, ``match``, ``fwd``, ``rev``), ``device`` (``auto``, ``cpu``,
-    ``cuda``...), ``batch_size`` (sentences per forward pass) and ``max_tokens`` (cap on
-    sentences x padded length per batch), ``distortion`` (SimAlign's ratio; 0 = off),
-    ``chunk_size`` (pairs encoded at a time, bounding memory), ``threads`` (torch CPU
-    threads; None leaves torch's setting).
+    (``argmax``, ``itermax``, ``match``, ``fwd``, ``rev``), ``backend`` (``ct2``: the encoder
+    converted to CTranslate2 and cut after ``layer``; ``torch``: transformers in float32;
+    ``auto``, the default: ``ct2`` where the model converts, else ``torch``),
+    ``compute_type`` (ct2: ``int8``, ``float16``, ``float32``...; ``auto`` = int8 on CPU,
+    float16 on GPU), ``device`` (``auto``, ``cpu``, ``cuda``...), ``batch_size`` (sequences
+    per forward pass) and ``max_tokens`` (cap on sequences x padded length per batch),
+    ``distortion`` (SimAlign's ratio; 0 = off), ``chunk_size`` (pairs encoded at a time,
+    bounding memory), ``threads`` (CPU threads; None: torch's setting, for ct2
+    ``$OMP_NUM_THREADS`` or the cores).
+
+    A sentence longer than the model's input limit is encoded in overlapping windows of
+    whole words and its vectors stitched (each word from the window where it is most
+    central); ``stats["windowed_sentences"]`` counts them.
     """
 
     name = "embed"
 
     def __init__(self, model: str = "bert-base-multilingual-cased", layer: int = 8, method: str = "argmax",
-                 device: str = "auto", batch_size: int = 128, max_tokens: int = 8192, distortion: float = 0.0,
-                 chunk_size: int = 4096, threads: int | None = None):
+                 backend: str = "auto", compute_type: str = "auto", device: str = "auto", batch_size: int = 128,
+                 max_tokens: int = 8192, distortion: float = 0.0, chunk_size: int = 4096, threads: int | None = None):
+        from projection import ct2
+
         if not isinstance(layer, int) or layer < 0:
             raise ProjectionError(f"layer must be a non-negative integer, got {layer!r}")
         if batch_size < 1 or max_tokens < 1 or chunk_size < 1:
             raise ProjectionError("batch_size, max_tokens and chunk_size must be positive")
+        if backend not in BACKENDS:
+            raise ProjectionError(f"embed backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if compute_type != "auto" and compute_type not in ct2.QUANTIZATIONS:
+            raise ProjectionError(f"compute_type must be auto or one of {', '.join(ct2.QUANTIZATIONS)}, "
+                                  f"not {compute_type!r}")
+        if backend == "torch" and compute_type not in ("auto", "float32"):
+            raise ProjectionError(f"compute_type {compute_type!r} applies to the ct2 backend; torch runs in float32")
         self.model_name = MODEL_ALIASES.get(model, model)
         self.layer = layer
         self.method = canonical_method(method)
+        self.backend = backend
+        self.compute_type = compute_type
         self.device = device
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self.distortion = float(distortion)
         self.chunk_size = chunk_size
         self.threads = threads
-        self._encoder: _Encoder | None = None
+        self._encoder: _Backend | None = None
         self._model_id: str | None = None
+        self._resolved: tuple[str, str, Path | None] | None = None  # backend, compute type, ct2 folder
+        self.backend_note: str | None = None  # why auto chose torch
+        self.stats = {"sentences_encoded": 0, "windowed_sentences": 0}
 
     # -- model
     def _resolved_device(self) -> str:
@@ -358,14 +538,46 @@ class EmbedAligner:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
 
-    @property
-    def encoder(self) -> _Encoder:
-        if self._encoder is None:
-            if self.threads:
-                import torch
+    def _resolve(self) -> tuple[str, str, Path | None]:
+        """(backend, compute type, converted folder): ``auto`` becomes ct2 when the model converts."""
+        if self._resolved is None:
+            from projection import ct2
 
-                torch.set_num_threads(self.threads)
-            self._encoder = _Encoder(self.model_name, self.layer, self._resolved_device())
+            if self.backend == "torch":
+                self._resolved = ("torch", "float32", None)
+            else:
+                try:
+                    device = ct2.resolve_device(self.device)
+                    compute = self.compute_type if self.compute_type != "auto" else ct2.default_compute_type(device)
+                    path = ct2.convert_encoder(self.model_name, layers=self.layer, quantization=compute)
+                    self._resolved = ("ct2", compute, path)
+                except ProjectionError as e:
+                    if self.backend == "ct2":
+                        raise
+                    self.backend_note = str(e)
+                    self._resolved = ("torch", "float32", None)
+        return self._resolved
+
+    @property
+    def resolved_backend(self) -> str:
+        """``ct2`` or ``torch``: the backend that runs (``auto`` resolved)."""
+        return self._resolve()[0]
+
+    @property
+    def encoder(self) -> _Backend:
+        if self._encoder is None:
+            backend, compute, path = self._resolve()
+            if backend == "ct2":
+                from projection import ct2
+
+                self._encoder = _CT2Encoder(self.model_name, self.layer, ct2.resolve_device(self.device), compute,
+                                            self.threads, path)
+            else:
+                if self.threads:
+                    import torch
+
+                    torch.set_num_threads(self.threads)
+                self._encoder = _TorchEncoder(self.model_name, self.layer, self._resolved_device())
         return self._encoder
 
     def model_id(self) -> str:
@@ -373,9 +585,11 @@ class EmbedAligner:
         if self._model_id is None:
             path = Path(self.model_name)
             if path.is_dir():
-                self._model_id = "sha256:" + _fingerprint_dir(path)
+                from projection import ct2
+
+                self._model_id = "sha256:" + ct2.model_fingerprint(path)
             else:
-                commit = self._encoder.commit if self._encoder is not None else None
+                commit = getattr(self._encoder, "commit", None)
                 if commit is None:
                     try:
                         from transformers import AutoConfig
@@ -389,6 +603,9 @@ class EmbedAligner:
     def signature(self) -> dict[str, Any]:
         from projection.store import code_hash, package_versions
 
+        backend, compute, _ = self._resolve()
+        libs = ("ctranslate2", "transformers", "tokenizers", "numpy", "scipy") if backend == "ct2" else \
+            ("torch", "transformers", "tokenizers", "numpy", "scipy")
         return {
             "engine": "embed",
             "model": self.model_name,
@@ -397,20 +614,27 @@ class EmbedAligner:
             "method": self.method,
             "distortion": self.distortion,
             "token_type": "bpe",
-            "versions": package_versions("torch", "transformers", "tokenizers", "numpy", "scipy"),
-            "code": code_hash(__name__, "projection.align.base"),
+            "backend": backend,
+            "compute_type": compute,
+            "code": code_hash(__name__, "projection.align.base", "projection.ct2"),
+            "versions": package_versions(*libs),
         }
 
     def variant(self, **changes: Any) -> "EmbedAligner":
         """A copy with other settings (e.g. ``method``, ``distortion``) sharing the loaded
-        model when ``model``, ``layer`` and ``device`` are unchanged (cheap method sweeps)."""
-        params = {"model": self.model_name, "layer": self.layer, "method": self.method, "device": self.device,
-                  "batch_size": self.batch_size, "max_tokens": self.max_tokens, "distortion": self.distortion,
-                  "chunk_size": self.chunk_size, "threads": self.threads}
+        model when ``model``, ``layer``, ``backend``, ``compute_type`` and ``device`` are unchanged
+        (cheap method sweeps)."""
+        params = {"model": self.model_name, "layer": self.layer, "method": self.method, "backend": self.backend,
+                  "compute_type": self.compute_type, "device": self.device, "batch_size": self.batch_size,
+                  "max_tokens": self.max_tokens, "distortion": self.distortion, "chunk_size": self.chunk_size,
+                  "threads": self.threads}
         params.update(changes)
         other = EmbedAligner(**params)
-        if all(params[k] == v for k, v in (("model", self.model_name), ("layer", self.layer), ("device", self.device))):
-            other._encoder, other._model_id = self._encoder, self._model_id
+        shared = ("model", self.model_name), ("layer", self.layer), ("backend", self.backend), \
+            ("compute_type", self.compute_type), ("device", self.device)
+        if all(params[k] == v for k, v in shared):
+            other._encoder, other._model_id, other._resolved = self._encoder, self._model_id, self._resolved
+            other.backend_note = self.backend_note
         return other
 
     # -- alignment
@@ -437,9 +661,11 @@ class EmbedAligner:
                 index.setdefault(tuple(t), len(index))
             chunks.append((chunk, index))
         total = sum(len(index) for _, index in chunks)
-        with bar(total, f"embed: encoding {len(checked):,} pairs") as advance:
+        with bar(total, f"embed ({self.resolved_backend}): encoding {len(checked):,} pairs") as advance:
             for chunk, index in chunks:
-                encoded = enc.encode([list(k) for k in index], self.batch_size, self.max_tokens, advance)
+                encoded, windowed = enc.encode([list(k) for k in index], self.batch_size, self.max_tokens, advance)
+                self.stats["sentences_encoded"] += len(index)
+                self.stats["windowed_sentences"] += windowed
                 for s, t in chunk:
                     es, et = encoded[index[tuple(s)]], encoded[index[tuple(t)]]
                     if want_links:
@@ -461,8 +687,8 @@ class EmbedAligner:
         return self._run(pairs, True, True)
 
     def __repr__(self) -> str:
-        return f"EmbedAligner(model={self.model_name!r}, layer={self.layer}, method={self.method!r})"
+        return f"EmbedAligner(model={self.model_name!r}, layer={self.layer}, method={self.method!r}, backend={self.backend!r})"
 
 
 __all__ = ["EmbedAligner", "simalign_similarity", "apply_distortion", "argmax_links", "itermax_matrix", "match_links",
-           "subword_links", "word_cosine", "canonical_method", "METHODS"]
+           "subword_links", "word_cosine", "canonical_method", "plan_windows", "METHODS", "BACKENDS"]
