@@ -475,6 +475,10 @@ def align_cmd(
     layer: Optional[int] = typer.Option(None, "--layer", help="embed: hidden layer, 0 = embeddings (default 8)."),
     method: Optional[str] = typer.Option(None, "--method", help="embed: argmax, itermax or match (default argmax)."),
     distortion: Optional[float] = typer.Option(None, "--distortion", help="embed: SimAlign distortion ratio (default 0)."),
+    backend: Optional[str] = typer.Option(
+        None, "--backend", help="embed: ct2 (CTranslate2, int8 on CPU) or torch; default ct2 where the model converts."),
+    compute_type: Optional[str] = typer.Option(
+        None, "--compute-type", help="embed, ct2: int8, float16, float32... (default int8 on CPU, float16 on GPU)."),
     device: Optional[str] = typer.Option(None, "--device", help="embed: auto, cpu or cuda (default auto)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="embed: sentences per forward pass."),
     symmetrization: Optional[str] = typer.Option(
@@ -487,7 +491,8 @@ def align_cmd(
     from projection.align.run import align_file
 
     opts = {k: v for k, v in (("model", model), ("layer", layer), ("method", method), ("distortion", distortion),
-                              ("device", device), ("batch_size", batch_size), ("symmetrization", symmetrization))
+                              ("backend", backend), ("compute_type", compute_type), ("device", device),
+                              ("batch_size", batch_size), ("symmetrization", symmetrization))
             if v is not None}
     summary = align_file(aligner, input, output, opts, extra=extra or [], lowercase=lowercase)
     if as_json:
@@ -498,6 +503,9 @@ def align_cmd(
     rate = summary["pairs_per_second"] or 0.0
     console.print(f"wrote {q(str(output))}: {summary['pairs']:,} pairs, {summary['links']:,} links "
                   f"in {summary['seconds']:.1f} s ({rate:,.1f} pairs/s)")
+    if summary.get("windowed_sentences"):
+        console.print(f"{summary['windowed_sentences']:,} sentences longer than the encoder's input limit were "
+                      "encoded in overlapping windows")
     console.print(f"[dim]{q(signature_string(summary['signature']))}[/dim]", highlight=False)
 
 

@@ -636,7 +636,7 @@ def _make_aligner(config: PipelineConfig, lang: str, log: Callable[[str], None])
         options["extra_pairs"] = extra
     try:
         al = aligners.create(engine, **options)
-    except TypeError as e:
+    except (TypeError, ProjectionError) as e:
         raise ProjectionError(f"{config.file or config.name}: [align] {e}") from None
     return al, extra_info
 
@@ -726,6 +726,9 @@ def _align_stage(store: StageStore, pairs: list[tuple[list[str], list[str]]], al
     aligns: list[Alignment] = []
     sims: list[np.ndarray] | None = [] if want_sim else None
     done = computed = 0
+    counts = getattr(aligner, "stats", None)
+    counts = counts if isinstance(counts, dict) and "windowed_sentences" in counts else None
+    windowed_before = counts["windowed_sentences"] if counts else 0
     for start in range(0, max(len(pairs), 1), max(size, 1)):
         chunk = pairs[start:start + size]
         name = f"align-{key}/{start:08d}-{content_key([[s, t] for s, t in chunk])}.npz"
@@ -746,6 +749,11 @@ def _align_stage(store: StageStore, pairs: list[tuple[list[str], list[str]]], al
     info = {"key": key, "cached": computed == 0, "pairs_cached": done, "pairs_aligned": computed,
             "seconds": round(time.perf_counter() - t0, 3), "signature": sig, "similarity": want_sim,
             "chunked": not corpus_level, "extra_parallel": extra_info}
+    if counts is not None:  # sentences longer than the encoder's limit, encoded in windows (this run)
+        info["windowed_sentences"] = counts["windowed_sentences"] - windowed_before
+        if info["windowed_sentences"]:
+            log(f"align: {info['windowed_sentences']:,} sentences longer than the encoder's input limit "
+                "were encoded in overlapping windows")
     return aligns, sims, info
 
 
@@ -904,7 +912,9 @@ def run_stages(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutp
     aligner, extra_info = _make_aligner(config, lang, log)
     want_sim = _wants_similarity(config, aligner, projector)
     pairs = [(s.tokens, row["tokens"]) for s, row in zip(sentences, rows)]
-    log(f"align: {config.align['engine']}" + (f" (+{sum(x['pairs'] for x in extra_info):,} extra pairs)" if extra_info else ""))
+    runs_on = aligner.signature() if hasattr(aligner, "resolved_backend") else {}
+    log(f"align: {config.align['engine']}" + (f" on {runs_on['backend']} ({runs_on['compute_type']})" if runs_on else "")
+        + (f" (+{sum(x['pairs'] for x in extra_info):,} extra pairs)" if extra_info else ""))
     aligns, sims, a_info = _align_stage(store, pairs, aligner, want_sim, extra_info, log)
     log(f"project: {config.project['method']}")
     projected, p_info = _project_stage(store, sentences, rows, aligns, sims, projector, a_info["key"], t_info["key"])

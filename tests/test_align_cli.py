@@ -39,6 +39,34 @@ def test_embed_round_trip(tmp_path_factory, tmp_path, sample_path, monkeypatch, 
     assert code == 0 and "AER 0.0000" in stdout
 
 
+def test_embed_backend_option(tmp_path_factory, tmp_path, sample_path, monkeypatch, capsys):
+    model = tiny_encoder(tmp_path_factory.getbasetemp() / "align-tiny-models", "bert")
+    sents = [s.tokens for s in read_conll(sample_path)]
+    long = [w for s in sents for w in s][:400]  # longer than the tiny model's 128 positions
+    pairs_file = tmp_path / "pairs.txt"
+    write_joint([(sents[0], sents[1]), (long, long[::-1])], pairs_file)
+    got = {}
+    for backend in ("torch", "ct2"):
+        out = tmp_path / f"{backend}.align"
+        code, stdout, err = _cli(monkeypatch, capsys, "align", "--model", model, "--layer", 2, "--backend", backend,
+                                 "--input", pairs_file, "--output", out, "--json")
+        assert code == 0, err
+        summary = json.loads(stdout)
+        assert summary["signature"]["backend"] == backend and summary["windowed_sentences"] == 2
+        expected = aligners.create("embed", model=model, layer=2, backend=backend).align(read_pairs(pairs_file))
+        got[backend] = read_pharaoh(out)
+        assert got[backend] == expected and max(i for i, _ in got[backend][1].links) > 300
+    code, stdout, _ = _cli(monkeypatch, capsys, "align", "--model", model, "--layer", 2, "--backend", "ct2",
+                           "--compute-type", "float32", "-i", pairs_file, "-o", tmp_path / "f32.align")
+    assert code == 0 and "2 sentences longer than the encoder's input limit" in stdout
+    f32 = read_pharaoh(tmp_path / "f32.align")
+    assert f32[0] == got["torch"][0]  # float32 on CTranslate2: torch's links (up to near-ties)
+    assert len(f32[1].links & got["torch"][1].links) > 0.95 * len(got["torch"][1].links)
+    code, _, err = _cli(monkeypatch, capsys, "align", "--model", model, "--backend", "onnx", "-i", pairs_file,
+                        "-o", tmp_path / "o")
+    assert code == 2 and "backend must be one of auto, ct2, torch, not 'onnx'" in err and "Traceback" not in err
+
+
 def test_eflomal_with_extra_text_and_jsonl(tmp_path, monkeypatch, capsys):
     pairs, gold = synthetic(300, seed=3)
     test = tmp_path / "test.jsonl"

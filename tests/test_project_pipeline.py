@@ -127,6 +127,7 @@ def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, mo
     assert m["target_lang"] == "es" and m["source_lang"] == "en"
     assert m["engines"]["translate"]["engine"] == "given"
     assert m["engines"]["align"]["engine"] == "embed" and m["engines"]["align"]["layer"] == 2
+    assert m["engines"]["align"]["backend"] == "ct2"  # the tiny XLM-R converts: CTranslate2 by default
     assert m["engines"]["project"]["method"] == "ngram"
     assert m["source"]["sentences"] == 30 and len(m["source"]["sha256"]) == 16
     assert m["pipeline"]["config"]["align"]["method"] == "itermax" and m["pipeline"]["sha256"]
@@ -157,6 +158,33 @@ def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, mo
     res3 = pl.run("es", pfile, str(src), out, overrides=["project.threshold=0.9"])
     st = res3.manifest["stages"]
     assert st["translate"]["cached"] and st["align"]["cached"] and not st["project"]["cached"]
+
+
+def test_align_backend_in_the_pipeline_file(tmp_path, small_source, tiny_model):
+    src, trans, _ = small_source
+    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans, extra='backend = "torch"\n')
+    out = tmp_path / "run"
+    lines: list[str] = []
+    res = pl.run("es", pfile, str(src), out, log=lines.append)
+    sig = res.manifest["engines"]["align"]
+    assert (sig["backend"], sig["compute_type"]) == ("torch", "float32") and len(sig["code"]) == 12
+    assert any(line.startswith("align: embed on torch (float32)") for line in lines)
+    assert res.manifest["stages"]["align"]["windowed_sentences"] == 0
+    # the backend is part of the alignment's key: ct2 aligns again, translation stays cached
+    res2 = pl.run("es", pfile, str(src), out, overrides=["align.backend=ct2"])
+    sig2 = res2.manifest["engines"]["align"]
+    assert (sig2["backend"], sig2["compute_type"]) == ("ct2", "int8")
+    st = res2.manifest["stages"]
+    assert st["translate"]["cached"] and not st["align"]["cached"]
+    assert st["align"]["key"] != res.manifest["stages"]["align"]["key"]
+    # the default where the model converts is ct2: the same alignment, from the cache
+    res3 = pl.run("es", _write_pipeline(tmp_path / "q.toml", tiny_model, trans), str(src), out)
+    assert res3.manifest["stages"]["align"]["cached"] and res3.manifest["engines"]["align"] == sig2
+    with pytest.raises(ProjectionError, match=r"p\.toml: \[align\] embed backend must be one of auto, ct2, torch"):
+        pl.run("es", pfile, str(src), out, overrides=["align.backend=onnx"])
+    bad = _write_pipeline(tmp_path / "bad.toml", tiny_model, trans, extra="backend = 2\n")
+    with pytest.raises(ProjectionError, match=r"bad\.toml: \[align\] backend must be a string"):
+        pl.run("es", bad, str(src), out)
 
 
 def test_resumed_alignment_reuses_finished_chunks(tmp_path, small_source, tiny_model, monkeypatch):

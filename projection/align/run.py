@@ -36,7 +36,8 @@ def align_file(aligner: str, input: str | Path, output: str | Path, options: dic
     ``extra`` files (same formats) are extra parallel text for engines that learn from
     text (eflomal's ``extra_pairs``); ``lowercase`` lower-cases input and extra text.
     Returns a summary: pairs, links, seconds (alignment including model loading),
-    pairs_per_second, output, signature.
+    pairs_per_second, output, signature; for engines that count them (``embed``),
+    windowed_sentences: sentences longer than the encoder's input limit, encoded in windows.
     """
     opts = dict(options or {})
     pairs = read_pairs(input, lowercase=lowercase)
@@ -48,7 +49,7 @@ def align_file(aligner: str, input: str | Path, output: str | Path, options: dic
     alignments = engine.align(pairs)
     seconds = time.perf_counter() - start
     write_pharaoh(alignments, output)
-    return {
+    summary = {
         "output": str(output),
         "pairs": len(pairs),
         "links": sum(len(a) for a in alignments),
@@ -56,3 +57,7 @@ def align_file(aligner: str, input: str | Path, output: str | Path, options: dic
         "pairs_per_second": len(pairs) / seconds if seconds > 0 else None,
         "signature": engine.signature(),
     }
+    stats = getattr(engine, "stats", None)
+    if isinstance(stats, dict) and "windowed_sentences" in stats:
+        summary["windowed_sentences"] = stats["windowed_sentences"]
+    return summary
