@@ -8,7 +8,10 @@ words and scored with seqeval (exact spans), on all 799 sentences and on each ha
 seed and its alignments vary from run to run, so it is run ``--repeats`` times (3) and
 every run is reported with the mean.
 
-    PROJECTION_DATA=../shared/data python -m bench.project_europarl [--lang es de] [--aligner eflomal embed]
+    PROJECTION_DATA=../shared/data python -m bench.project_europarl [--lang es de] [--aligner eflomal embed] \\
+        [--backend auto|ct2|torch]
+
+``--backend`` is the embed aligner's (default ``auto``: ct2 where the model converts).
 
 Alignments are cached under $PROJECTION_CACHE/eval-projection, so a rerun only projects.
 Writes bench/out/project_europarl.json and prints a table.
@@ -41,6 +44,7 @@ def main() -> None:
     ap.add_argument("--aligner", nargs="+", default=["eflomal", "embed"], choices=sorted(ALIGNERS))
     ap.add_argument("--method", nargs="+", default=["heuristic", "ngram"])
     ap.add_argument("--repeats", type=int, default=3, help="alignment runs of eflomal (embed is deterministic: 1)")
+    ap.add_argument("--backend", default="auto", choices=["auto", "ct2", "torch"], help="the embed aligner's backend")
     args = ap.parse_args()
     os.environ.setdefault("PROJECTION_PROGRESS", "0")
     from projection.pipeline import eval_projection
@@ -48,17 +52,20 @@ def main() -> None:
     rows = []
     for lang, al, method in itertools.product(args.lang, args.aligner, args.method):
         spec = ALIGNERS[al]
+        if al == "embed":
+            spec = {**spec, "aligner_options": {**spec["aligner_options"], "backend": args.backend}}
         for rep, half in itertools.product(range(args.repeats if al == "eflomal" else 1), ("all", "first", "second")):
             t0 = time.perf_counter()
             res = eval_projection(lang, spec["aligner"], spec["model"], method, spec["aligner_options"], {},
                                   spec["extra_parallel"], half, rep, log=lambda m: print(m, file=sys.stderr))
-            r = {"lang": lang, "aligner": al, "method": method, "half": half, "repeat": rep, "f1": res["f1"],
+            r = {"lang": lang, "aligner": al, "backend": res["aligner"].get("backend"), "method": method, "half": half,
+                 "repeat": rep, "f1": res["f1"],
                  "precision": res["precision"], "recall": res["recall"],
                  "per_label": {k: v["f1"] for k, v in res["per_label"].items()},
                  "seconds": round(time.perf_counter() - t0, 1),
                  "aligner_signature": res["aligner"], "method_signature": res["method"]}
             rows.append(r)
-            print(f"{lang} {al:8s} {method:9s} r{rep} {half:6s} F1 {r['f1']:5.1f}  P {r['precision']:5.1f}  "
+            print(f"{lang} {al:8s} {r['backend'] or '':5s} {method:9s} r{rep} {half:6s} F1 {r['f1']:5.1f}  P {r['precision']:5.1f}  "
                   f"R {r['recall']:5.1f}  " + "  ".join(f"{k} {v:5.1f}" for k, v in r["per_label"].items()), flush=True)
     print("mean over alignment runs:")
     keys = sorted({(r["lang"], r["aligner"], r["method"], r["half"]) for r in rows})
