@@ -22,6 +22,7 @@ ORDER = [
     "sentence_match",
     "align_aer",
     "align_speed",
+    "align_long",
     "project_speed",
     "project_europarl",
     "lowercase_conventions",
