@@ -6,7 +6,7 @@ written to ``bench/out/long_pair.txt`` (``src ||| tgt``, for ``projection align`
 aligned by ``embed`` on each backend. Reported per backend: links, the highest linked source
 and target word, the number of source and target words without a link, windowed sentences.
 
-    PROJECTION_DATA=/work/shared/data python -m bench.align_long [--model models/e5-small] \\
+    PROJECTION_DATA=../shared/data python -m bench.align_long [--model models/e5-small] \\
         [--words 2000] [--layer 8] [--method argmax] [--backends torch ct2]
 
 Writes ``bench/out/align_long.json`` and prints a summary.
