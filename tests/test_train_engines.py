@@ -181,6 +181,13 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
         "xx/1-seed1/metrics.json", "xx/1-seed1/system.json", "xx/3-seed1/metrics.json", "xx/3-seed1/system.json"]
     # systems 1 and 3 train on identical sentences here: one model, trained once, shared by content key
     assert len(list(models.glob("*/eval/xx/predictions.conll"))) == 1
+    from pathlib import Path
+
+    from projection.corpora import data_dir
+
+    for f in out.rglob("*.json"):  # committed results name no folder of this machine
+        text = f.read_text(encoding="utf-8")
+        assert str(Path.cwd().resolve()) + "/" not in text and str(data_dir().resolve()) + "/" not in text, f
     assert not list(models.glob("*/model.safetensors"))  # every evaluation written: weights dropped
     assert (tmp_path / "rep" / "results.csv").exists() and len(res["rows"]) == 2
     assert (tmp_path / "rep" / "learning-curve.png").read_bytes()[:4] == b"\x89PNG"  # dev F1 at every epoch

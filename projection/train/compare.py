@@ -430,7 +430,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         eval_dir = model_dir / "eval" / run.lang
         metrics = evaluate(predictor, run.target.test, eval_dir, model_dir=model_dir, ignore=run.eval_ignore)
         # predictions hold test-set text: they stay with the model, out of the committed folder
-        atomic_write_json(sys_dir / "metrics.json", metrics)
+        atomic_write_json(sys_dir / "metrics.json", portable(metrics))
         atomic_write_json(sys_dir / SYSTEM_JSON, {
             "eval_key": eval_key, "model_key": key, "language": run.lang, "system": run.system,
             "label": SYSTEMS[run.system], "arch": run.arch, "train": run.train_desc, "train_sentences": len(run.train),
@@ -448,6 +448,28 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             if not pending[k] and not opts.keep_models:
                 _drop_weights(models_dir / k)
     return write_report(out, report or out, langs=list(langs), missing=missing)
+
+
+def portable(obj: Any) -> Any:
+    """``obj`` with the paths of this machine made portable: under the data directory as
+    ``$PROJECTION_DATA/...``, under the working directory relative to it (committed results
+    name no machine's folders)."""
+    from projection.corpora import data_dir
+
+    roots = [(str(data_dir().resolve()) + "/", "$PROJECTION_DATA/"), (str(Path.cwd().resolve()) + "/", "")]
+
+    def fix(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, str):
+            for root, repl in roots:
+                if v.startswith(root):
+                    return repl + v[len(root):]
+        return v
+
+    return fix(obj)
 
 
 def _drop_weights(model_dir: Path) -> None:
