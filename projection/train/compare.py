@@ -512,7 +512,7 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
     n = len(values)
     mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan  # one seed: no spread
     return mean, sd
 
 
@@ -549,8 +549,16 @@ def paired(summary: dict, lang: str, a: str, b: str) -> tuple[float, float, int]
     return mean, sd, len(seeds)
 
 
+def _diff(p: tuple[float, float, int] | None) -> str:
+    if p is None:
+        return ""
+    return f"{100 * p[0]:+.1f} (n=1)" if math.isnan(p[1]) else f"{100 * p[0]:+.1f} ± {100 * p[1]:.1f} (n={p[2]})"
+
+
 def _ms(v: tuple[float, float] | None) -> str:
-    return "" if v is None else f"{100 * v[0]:.1f} ± {100 * v[1]:.1f}"
+    if v is None:
+        return ""
+    return f"{100 * v[0]:.1f} (1 seed)" if math.isnan(v[1]) else f"{100 * v[0]:.1f} ± {100 * v[1]:.1f}"
 
 
 def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | None = None,
@@ -627,7 +635,7 @@ def _markdown(rows, summary, langs, missing) -> str:
         cells = []
         for a, b in (("3", "4"), ("3", "1"), ("3", "2"), ("5", "1")):
             p = paired(summary, lang, a, b)
-            cells.append("" if p is None else f"{100 * p[0]:+.1f} ± {100 * p[1]:.1f} (n={p[2]})")
+            cells.append(_diff(p))
         md.append(f"| {lang} | " + " | ".join(cells) + " |")
     teachers = sorted({str(r["teacher"]) for r in rows if r["_id"] == "6" and r.get("teacher")})
     if teachers:
@@ -638,7 +646,7 @@ def _markdown(rows, summary, langs, missing) -> str:
             cells = []
             for t in teachers:
                 p = paired(summary, lang, "6", t)
-                cells.append("" if p is None else f"{100 * p[0]:+.1f} ± {100 * p[1]:.1f} (n={p[2]})")
+                cells.append(_diff(p))
             md.append(f"| {lang} | " + " | ".join(cells) + " |")
     md += ["", "## Per language: precision, recall, per-label F1 (mean over seeds)", ""]
     for lang in langs:
@@ -743,7 +751,7 @@ def _plot(summary, langs: Sequence[str], path: Path) -> None:
             if s:
                 xs.append(i + (k - (len(sids) - 1) / 2) * width)
                 ys.append(100 * s["f1"][0])
-                es.append(100 * s["f1"][1])
+                es.append(0.0 if math.isnan(s["f1"][1]) else 100 * s["f1"][1])
         ax.bar(xs, ys, width, yerr=es, capsize=2, label=SYSTEMS[sid], color=colors.get(sid))
     ax.set_xticks(range(len(langs)), langs)
     ax.set_ylabel("test F1 (%), mean ± sd over seeds")
