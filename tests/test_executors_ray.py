@@ -20,11 +20,11 @@ import pytest
 
 from projection import pipeline as pl
 from projection import rundir
-from projection.corpus import read_conll, write_conll
+from projection.corpus import read_conll
 from projection.errors import ProjectionError
 from projection.executors import executors
 from projection.executors.ray import _descendants, plan_pools
-from tiny import tiny_encoder
+from tiny import identity_given_pipeline, tiny_encoder
 from conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,25 +39,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("executors")
     model = tiny_encoder(root / "models", "xlmr")
     sents = read_conll(REPO / "data" / "sample" / "sample.conll")[:N_SENTENCES]
-    src = root / "src.conll"
-    write_conll(sents, src)
-    trans = root / "translations.txt"
-    trans.write_text("".join(" ".join(s.tokens) + "\n" for s in sents), encoding="utf-8")
-    pfile = root / "p.toml"
-    pfile.write_text(f"""
-[translate]
-engine = "given"
-path = "{trans}"
-
-[align]
-engine = "embed"
-model = "{model}"
-layer = 2
-method = "itermax"
-
-[project]
-method = "ngram"
-""", encoding="utf-8")
+    pfile, src = identity_given_pipeline(root, sents, model, method="itermax")
     return root, pfile, src
 
 

@@ -17,10 +17,10 @@ import pytest
 
 from projection import pipeline as pl
 from projection import rundir
-from projection.corpus import read_conll, write_conll
+from projection.corpus import read_conll
 from projection.records import Alignment
 from projection.store import StageFileError, read_stage_jsonl, read_stage_npz, write_stage_jsonl, write_stage_npz
-from tiny import tiny_encoder
+from tiny import identity_given_pipeline, tiny_encoder
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,24 +34,7 @@ def tiny_model(tmp_path_factory):
 def given_run(tmp_path, sample_path, tiny_model):
     """A pipeline file (given translations = the sentences themselves, tiny encoder, ngram) and its source."""
     sents = read_conll(sample_path)[:30]
-    src = tmp_path / "src.conll"
-    write_conll(sents, src)
-    trans = tmp_path / "translations.txt"
-    trans.write_text("".join(" ".join(s.tokens) + "\n" for s in sents), encoding="utf-8")
-    pfile = tmp_path / "p.toml"
-    pfile.write_text(f"""
-[translate]
-engine = "given"
-path = "{trans}"
-
-[align]
-engine = "embed"
-model = "{tiny_model}"
-layer = 2
-
-[project]
-method = "ngram"
-""", encoding="utf-8")
+    pfile, src = identity_given_pipeline(tmp_path, sents, tiny_model)
     return pfile, src, sents
 
 

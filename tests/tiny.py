@@ -97,3 +97,31 @@ def shared_tiny_encoder(tmp_path_factory, kind: str = "bert") -> str:
     root.mkdir(exist_ok=True)
     with FileLock(str(root / f".{kind}.lock")):
         return tiny_encoder(root, kind)
+
+
+def identity_given_pipeline(root: Path, sents, model: str, method: str | None = None) -> tuple[Path, Path]:
+    """A source CoNLL file of ``sents``, their 'translations' (the sentences themselves) and a pipeline
+    file (given translations, the embed aligner on ``model`` at layer 2, ngram projection):
+    ``(pipeline file, source file)``."""
+    from projection.corpus import write_conll
+
+    src = root / "src.conll"
+    write_conll(sents, src)
+    trans = root / "translations.txt"
+    trans.write_text("".join(" ".join(s.tokens) + "\n" for s in sents), encoding="utf-8")
+    pfile = root / "p.toml"
+    method_line = f'method = "{method}"\n' if method else ""
+    pfile.write_text(f"""
+[translate]
+engine = "given"
+path = "{trans}"
+
+[align]
+engine = "embed"
+model = "{model}"
+layer = 2
+{method_line}
+[project]
+method = "ngram"
+""", encoding="utf-8")
+    return pfile, src

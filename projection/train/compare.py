@@ -701,6 +701,18 @@ def _goals(summary, langs) -> list[str]:
     return lines
 
 
+COLORS = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f", "6": "#8172b3"}
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
 def _plot_curves(rows, path: Path) -> None:
     """English dev F1 against training steps of every model that logged a learning curve (one line
     per model: the English-only systems, each seed), the budget check of the recipe."""
@@ -717,21 +729,17 @@ def _plot_curves(rows, path: Path) -> None:
                           r["_id"], r["_curve"]))
     if not lines:
         return
-    colors = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f", "6": "#8172b3"}
     fig, ax = plt.subplots(figsize=(8.0, 4.6))
     for label, sid, curve in lines:
         pts = sorted((pt["step"], 100 * pt["dev_f1"]) for pt in curve if pt.get("dev_f1") is not None)
-        ax.plot([x for x, _ in pts], [y for _, y in pts], marker=".", lw=1, color=colors.get(sid), alpha=0.8,
+        ax.plot([x for x, _ in pts], [y for _, y in pts], marker=".", lw=1, color=COLORS.get(sid), alpha=0.8,
                 label=label if sid in ("1", "2") else None)
     ax.set_xlabel("training step (batch of 16 sentences)")
     ax.set_ylabel("English dev F1 (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     ax.set_title("Learning curves on English dev (model selection; no target-language label)")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _plot(summary, langs: Sequence[str], path: Path) -> None:
@@ -742,7 +750,6 @@ def _plot(summary, langs: Sequence[str], path: Path) -> None:
 
     sids = [s for s in ALL_SYSTEMS if any((lang, s) in summary for lang in langs)]
     width = 0.8 / max(len(sids), 1)
-    colors = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f", "6": "#8172b3"}
     fig, ax = plt.subplots(figsize=(max(8.0, 1.4 * len(langs) + 2), 4.6))
     for k, sid in enumerate(sids):
         xs, ys, es = [], [], []
@@ -752,14 +759,11 @@ def _plot(summary, langs: Sequence[str], path: Path) -> None:
                 xs.append(i + (k - (len(sids) - 1) / 2) * width)
                 ys.append(100 * s["f1"][0])
                 es.append(0.0 if math.isnan(s["f1"][1]) else 100 * s["f1"][1])
-        ax.bar(xs, ys, width, yerr=es, capsize=2, label=SYSTEMS[sid], color=colors.get(sid))
+        ax.bar(xs, ys, width, yerr=es, capsize=2, label=SYSTEMS[sid], color=COLORS.get(sid))
     ax.set_xticks(range(len(langs)), langs)
     ax.set_ylabel("test F1 (%), mean ± sd over seeds")
     ax.set_ylim(0, 100)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncol=2, loc="upper right")
     ax.set_title("Zero-shot vs translate-train (e5-small, CoNLL-2003 source)")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    _save(fig, path)
