@@ -205,10 +205,11 @@ def test_hf_card_of_conll2003_states_its_licence(tmp_path):
 
 def test_card_survives_hostile_strings(tmp_path):
     nasty = 'x: "y"\n---\n| a | `b` #c'
+    home = tmp_path / "someone"  # an absolute folder of the machine that made the run: never in the card
     manifest = {**MANIFEST,
-                "pipeline": {"name": nasty, "requested": "/home/someone/p.toml", "config": {"description": nasty}},
+                "pipeline": {"name": nasty, "requested": str(home / "p.toml"), "config": {"description": nasty}},
                 "engines": {"translate": {"engine": "nllb", "model": nasty},
-                            "align": {"engine": "embed", "model": "/home/someone/models/e5", "layer": 8}}}
+                            "align": {"engine": "embed", "model": str(home / "models" / "e5"), "layer": 8}}}
     run = tmp_path / "run"
     rundir.write_run(run, sentences(), manifest)
     export_run(run, "hf", tmp_path / "hf")
@@ -217,7 +218,7 @@ def test_card_survives_hostile_strings(tmp_path):
     header, body = card[4:].split("\n---\n", 1)
     meta = yaml.safe_load(header)
     assert meta["pretty_name"].endswith(f"(pipeline {nasty})")
-    assert "/home/someone" not in card and "| align | embed | e5 |" in card
+    assert str(home) not in card and "| align | embed | e5 |" in card
     table_row = next(line for line in body.splitlines() if line.startswith("| translate |"))
     cells = re.split(r"(?<!\\)\|", table_row)[1:-1]  # the model's | are escaped: still four cells
     assert [c.strip() for c in cells] == ["translate", "nllb", 'x: "y" --- \\| a \\| `b` #c', ""]
