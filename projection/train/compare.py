@@ -389,8 +389,14 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
                 continue
         todo.append((run, key, eval_key, sys_dir))
     lang_order = {lang: k for k, lang in enumerate(langs)}
-    todo.sort(key=lambda t: (t[0].system not in ("1", "2"), t[0].system if t[0].system in ("1", "2") else "",
-                             t[0].seed if t[0].system in ("1", "2") else 0, lang_order[t[0].lang], t[0].seed, t[0].system))
+
+    def order(item) -> tuple:
+        run = item[0]
+        if run.system in ("1", "2"):  # English-only: one model per seed, scored on every language in a row
+            return (0, run.system, run.seed, lang_order[run.lang])
+        return (1, lang_order[run.lang], run.seed, run.system)  # then each language finished before the next
+
+    todo.sort(key=order)
     models_dir = Path(models) if models is not None else out / "models"
     pending: dict[str, set[Path]] = {}
     teacher_keys: dict[str, str] = {}  # student key -> teacher key
@@ -409,7 +415,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             return False
         teacher_dir = None
         if run.teacher is not None:
-            tkey = model_key(run.teacher, opts, dev_hash, encoder_id)
+            tkey = teacher_keys[key]
             ensure_trained(run.teacher, tkey, f"{what}: its teacher, system {run.teacher.system}")
             teacher_dir = models_dir / tkey
         log_line(f"{what}: training on {len(run.train):,} sentences"
