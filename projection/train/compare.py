@@ -128,13 +128,13 @@ class CompareOptions:
     """The shared recipe; every system of every language uses exactly these values."""
 
     model: str = "models/e5-small"
-    max_train: int | None = None  # seeded sample of CoNLL-2003 train ids (None: all 14,041)
+    max_train: int | None = 8000  # seeded sample of CoNLL-2003 train ids (None: all 14,041)
     max_dev: int | None = 1000
-    epochs: int = 2
-    lr: float = 3e-4
+    epochs: int = 1
+    lr: float = 1e-4
     batch_size: int = 16
     freeze_embeddings: bool = True
-    freeze_layers: int = 8
+    freeze_layers: int = 0
     fusion_layer: int = 8
     eval_every: int | None = 200
     dev: str = SOURCE_DEV
