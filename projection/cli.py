@@ -535,7 +535,7 @@ def eval_align_cmd(
 # --------------------------------------------------------------------------- end of align
 
 
-# --------------------------------------------------------------------------- run / eval-projection (projection/pipeline.py)
+# --------------------------------------------------------------------------- run / eval-projection (projection/pipeline.py, pipeline_eval.py)
 
 
 def _stats_table(stats: dict, title: str) -> Table:

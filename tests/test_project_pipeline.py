@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from projection import pipeline as pl
+from projection import pipeline_auto, stages
 from projection import rundir
 from projection.corpus import read_conll, write_conll
 from projection.errors import ProjectionError
@@ -190,7 +191,7 @@ def test_align_backend_in_the_pipeline_file(tmp_path, small_source, tiny_model):
 def test_resumed_alignment_reuses_finished_chunks(tmp_path, small_source, tiny_model, monkeypatch):
     src, trans, _ = small_source
     pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
-    monkeypatch.setattr(pl, "ALIGN_CHUNK", 10)
+    monkeypatch.setattr(stages, "ALIGN_CHUNK", 10)
     out = tmp_path / "run"
     pl.run("es", pfile, str(src), out)
     chunks = sorted((out / "stages").glob("align-*/*.npz"))
@@ -219,13 +220,13 @@ def test_sample_fallback_is_said_first(tmp_path, small_source, tiny_model, monke
 
 def test_auto_choice(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(pl, "model_available", lambda name: (False, f"{name} is not available"))
+    monkeypatch.setattr(pipeline_auto, "model_available", lambda name: (False, f"{name} is not available"))
     if shutil.which("apertium"):
         cfg, why = pl.choose_auto("es")
         assert cfg.name == "offline" and "NLLB-200 models not available" in why
     with pytest.raises(ProjectionError, match="no pipeline can translate into 'fi'"):
         pl.choose_auto("fi")
-    monkeypatch.setattr(pl, "model_available", lambda name: (True, ""))
+    monkeypatch.setattr(pipeline_auto, "model_available", lambda name: (True, ""))
     cfg, why = pl.choose_auto("fi")
     assert cfg.name == "nllb" and "pipeline nllb" in why
 
