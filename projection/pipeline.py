@@ -61,6 +61,7 @@ from projection.corpora import CORPORA, data_dir, is_corpus_name, load_corpus, r
 from projection.errors import ProjectionError
 from projection.executors import executors
 from projection.executors.base import Job, JobOutput
+from projection.options import check_options, options_model
 from projection.parallel import extra_parallel_pairs
 from projection.pipeline_auto import choose_auto, model_available
 from projection.pipeline_config import (PIPELINES_DIR, REPO, PipelineConfig, load_pipeline, parse_override,
@@ -253,10 +254,12 @@ def run_many(langs: Sequence[str], pipeline: str | Path = "auto", source: str | 
     jobs = [prepare(lang, pipeline, source, None if out is None else Path(out) if len(langs) == 1 else Path(out) / lang,
                     overrides, log) for lang in langs]
     name = _executor_name(jobs, executor)
-    try:
-        runner = executors.create(name, **executor_options)
-    except TypeError as e:
-        raise ProjectionError(f"executor {name}: {e}") from None
+    model = options_model(executors.get(name))
+    problem = check_options(model, executor_options)
+    if problem:
+        known = f"; options: {', '.join(model.model_fields)}" if model is not None else ""
+        raise ProjectionError(f"executor {name}: {problem[1]}{known}")
+    runner = executors.create(name, **executor_options)
     with contextlib.ExitStack() as locks:
         for job in jobs:  # one writer per run directory; a second `run` on the same --out stops here
             locks.enter_context(folder_lock(job.out, "projection run"))

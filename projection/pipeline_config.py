@@ -1,38 +1,82 @@
 """Pipeline files: finding, reading and validating ``pipelines/*.toml`` and ``--set`` overrides.
 
 A pipeline is a declarative TOML file with one table per stage (see :mod:`projection.pipeline`).
-:func:`load_pipeline` returns a validated :class:`PipelineConfig`; errors name the file, the
-section and the key, or the ``--set`` option a value came from. :func:`stage_options` gives an
-engine's options for one target language (``{lang}``/``{data}`` filled in, model paths found).
+Its sections are pydantic models (:class:`PipelineSection`, :class:`StageSection` and its three
+kinds, :class:`FilterSection`: ``Literal`` choices, ranges, strict types), and each engine's
+options are the engine's options model (:func:`projection.options.options_model`: declared
+with constraints, or derived from its constructor). :func:`load_pipeline` returns a validated
+:class:`PipelineConfig`; errors name the file, the section and the key, or the ``--set``
+option a value came from. :func:`stage_options` gives an engine's options for one target
+language (``{lang}``/``{data}`` filled in, model paths found).
 """
 
 from __future__ import annotations
 
-import inspect
 import os
-import re
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from projection.corpora import data_dir
 from projection.errors import ProjectionError
+from projection.filtering import POLICIES
+from projection.options import check_options, describe, options_model, parse_override  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINES_DIR = REPO / "pipelines"
-EXECUTOR_NAMES = ("local", "ray")  # the executors of projection.executors (checked by a test)
+ExecutorName = Literal["local", "ray"]  # the executors of projection.executors (checked by a test)
+EXECUTOR_NAMES: tuple[str, ...] = get_args(ExecutorName)
 
 
-_SECTIONS: dict[str, tuple[str | None, frozenset[str]]] = {
-    # section: (engine key, keys the pipeline itself reads)
-    "pipeline": (None, frozenset({"name", "description", "source", "executor"})),
-    "translate": ("engine", frozenset({"engine"})),
-    "align": ("engine", frozenset({"engine", "extra_parallel", "similarity"})),
-    "project": ("method", frozenset({"method"})),
-    "filter": (None, frozenset({"policy", "min_score"})),
-}
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PipelineSection(_Section):
+    """``[pipeline]``: about the pipeline."""
+
+    name: str | None = None
+    description: str = ""
+    source: str | None = None
+    executor: ExecutorName | None = None  # --executor overrides
+
+
+class StageSection(_Section):
+    """A stage's table: its engine (``engine``/``method``, one of the stage's registry) plus the
+    keys the pipeline reads; every other key is an option of the engine (its options model)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    engine_key: ClassVar[str] = "engine"  # the key naming the engine
+
+
+class TranslateSection(StageSection):
+    engine: str
+
+
+class AlignSection(StageSection):
+    engine: str
+    extra_parallel: list[str] = Field(default_factory=list)  # names or files of more parallel text
+    similarity: bool | None = None  # also store similarity matrices (default: when the projector uses them)
+
+
+class ProjectSection(StageSection):
+    engine_key: ClassVar[str] = "method"
+    method: str
+
+
+class FilterSection(_Section):
+    """``[filter]``: which projected sentences the run keeps."""
+
+    policy: Literal[POLICIES] = "drop-sentence"  # type: ignore[valid-type]
+    min_score: float = Field(0.0, ge=0.0, le=1.0)
+
+
+SECTIONS: dict[str, type[_Section]] = {"pipeline": PipelineSection, "translate": TranslateSection,
+                                       "align": AlignSection, "project": ProjectSection, "filter": FilterSection}
 _REQUIRED = ("translate", "align", "project")
 # option values that name files or models: a relative path is looked up in the working
 # directory, then in the project folder (so `models/e5-small` works from anywhere)
@@ -106,46 +150,9 @@ def _type_name(value: Any) -> str:
             dict: "a table"}.get(type(value), type(value).__name__)
 
 
-def _check_options(where: str, section: str, engine: str, options: dict[str, Any],
-                   origin: Callable[[str, str], str] | None = None) -> None:
-    """Each option must be a parameter of the engine, of the type of its default; errors name
-    ``origin(section, key)`` (the file, or the ``--set`` option the value came from)."""
-    origin = origin or (lambda _s, _k: where)
-    cls = engine_class(section, engine)
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return  # the engine validates its own options
-    fixed = {"self", "src_lang", "tgt_lang"}
-    known = {n: p for n, p in params.items() if n not in fixed and p.kind is not inspect.Parameter.VAR_POSITIONAL}
-    for key, value in options.items():
-        if key not in known:
-            raise ProjectionError(f"{origin(section, key)}: [{section}] unknown key {key!r} for {engine}; "
-                                  f"options: {', '.join(sorted(known)) or '(none)'}")
-        default = known[key].default
-        if default is inspect.Parameter.empty or default is None:
-            continue
-        ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int)
-                                                   and not isinstance(value, bool))
-        if isinstance(default, bool) != isinstance(value, bool):
-            ok = False
-        if not ok:
-            raise ProjectionError(f"{origin(section, key)}: [{section}] {key} must be {_type_name(default)}, not {value!r}")
-
-
-def parse_override(text: str) -> tuple[str, str, Any]:
-    """``section.key=value`` (value parsed as TOML, else taken as a string)."""
-    m = re.match(r"^\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$", text)
-    if not m:
-        raise ProjectionError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. align.model=bert-base-multilingual-cased")
-    section, key, raw = m.group(1), m.group(2), m.group(3).strip()
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return section, key, value
+def pipeline_keys(section: str) -> frozenset[str]:
+    """The keys of a stage table that the pipeline reads itself (the rest are engine options)."""
+    return frozenset(SECTIONS[section].model_fields)
 
 
 def load_pipeline(ref: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
@@ -161,8 +168,8 @@ def load_pipeline(ref: str | Path, overrides: Sequence[str] = ()) -> PipelineCon
     origins: dict[tuple[str, str], str] = {}
     for text in overrides:
         section, key, value = parse_override(text)
-        if section not in raw and section not in _SECTIONS:
-            raise ProjectionError(f"--set {text!r}: unknown section [{section}]; sections: {', '.join(_SECTIONS)}")
+        if section not in raw and section not in SECTIONS:
+            raise ProjectionError(f"--set {text!r}: unknown section [{section}]; sections: {', '.join(SECTIONS)}")
         raw.setdefault(section, {})
         if not isinstance(raw[section], dict):
             raise ProjectionError(f"--set {text!r}: [{section}] is not a table in {where}")
@@ -173,65 +180,75 @@ def load_pipeline(ref: str | Path, overrides: Sequence[str] = ()) -> PipelineCon
 
 def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str = "custom",
                       file: Path | None = None, origins: dict[tuple[str, str], str] | None = None) -> PipelineConfig:
-    """Check sections, engines, keys and value types; errors name the file and the key, or the
-    ``--set`` option a value came from (``origins``: (section, key) -> option text)."""
+    """Check sections, engines, keys and value types against the section models and the engines'
+    options models; errors name the file and the key, or the ``--set`` option a value came from
+    (``origins``: (section, key) -> option text). The tables keep the values as written."""
     origins = origins or {}
 
     def at(section: str, key: str) -> str:
         return origins.get((section, key), where)
 
     for section, value in raw.items():
-        if section not in _SECTIONS:
-            raise ProjectionError(f"{where}: unknown section [{section}]; sections: {', '.join(_SECTIONS)}")
+        if section not in SECTIONS:
+            raise ProjectionError(f"{where}: unknown section [{section}]; sections: {', '.join(SECTIONS)}")
         if not isinstance(value, dict):
             raise ProjectionError(f"{where}: {section} must be a table ([{section}]), not {_type_name(value)}")
     for section in _REQUIRED:
         if section not in raw:
             raise ProjectionError(f"{where}: missing section [{section}]")
-    meta = raw.get("pipeline", {})
-    for key, value in meta.items():
-        if key not in _SECTIONS["pipeline"][1]:
-            raise ProjectionError(f"{at('pipeline', key)}: [pipeline] unknown key {key!r}; keys: name, description, source, executor")
-        if not isinstance(value, str):
-            raise ProjectionError(f"{at('pipeline', key)}: [pipeline] {key} must be a string, not {value!r}")
-    if "executor" in meta and meta["executor"] not in EXECUTOR_NAMES:
-        raise ProjectionError(f"{at('pipeline', 'executor')}: [pipeline] executor = {meta['executor']!r} is not one of: "
-                              f"{', '.join(EXECUTOR_NAMES)}")
-    tables: dict[str, dict[str, Any]] = {}
-    for section in ("translate", "align", "project"):
-        table = dict(raw[section])
-        engine_key = _SECTIONS[section][0]
-        engine = table.get(engine_key)
-        if engine is None:
-            raise ProjectionError(f"{where}: [{section}] missing key {engine_key!r} "
-                                  f"(one of: {', '.join(engine_names(section))})")
-        if not isinstance(engine, str) or engine not in engine_names(section):
-            raise ProjectionError(f"{at(section, engine_key)}: [{section}] {engine_key} = {engine!r} is not one of: "
-                                  f"{', '.join(engine_names(section))}")
-        options = {k: v for k, v in table.items() if k not in _SECTIONS[section][1]}
-        _check_options(where, section, engine, options, at)
-        tables[section] = table
-    extra = tables["align"].get("extra_parallel", [])
-    if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
-        raise ProjectionError(f"{at('align', 'extra_parallel')}: [align] extra_parallel must be a list of strings "
-                              f"(names or files), not {extra!r}")
-    if "similarity" in tables["align"] and not isinstance(tables["align"]["similarity"], bool):
-        raise ProjectionError(f"{at('align', 'similarity')}: [align] similarity must be true or false")
-    filt = dict(raw.get("filter", {}))
-    for key, value in filt.items():
-        if key not in _SECTIONS["filter"][1]:
-            raise ProjectionError(f"{at('filter', key)}: [filter] unknown key {key!r}; keys: policy, min_score")
-    from projection.project import POLICIES
+    tables = {section: dict(raw.get(section, {})) for section in SECTIONS}
+    for section, model in SECTIONS.items():
+        table = tables[section]
+        if issubclass(model, StageSection):
+            engine_key = model.engine_key
+            engine = table.get(engine_key)
+            names = engine_names(section)
+            if engine is None:
+                raise ProjectionError(f"{where}: [{section}] missing key {engine_key!r} (one of: {', '.join(names)})")
+            if not isinstance(engine, str) or engine not in names:
+                raise ProjectionError(f"{at(section, engine_key)}: [{section}] {engine_key} = {engine!r} is not one of: "
+                                      f"{', '.join(names)}")
+        _validate(model, section, table, at)
+        if issubclass(model, StageSection):
+            options = {k: v for k, v in table.items() if k not in pipeline_keys(section)}
+            problem = check_options(options_model(engine_class(section, table[model.engine_key])), options)
+            if problem:
+                key, message = problem
+                if message.startswith("unknown key"):
+                    known = sorted(options_model(engine_class(section, table[model.engine_key])).model_fields)
+                    message += f" for {table[model.engine_key]}; options: {', '.join(known) or '(none)'}"
+                raise ProjectionError(f"{at(section, key)}: [{section}] {message}")
+    meta = PipelineSection.model_validate(tables["pipeline"])
+    filt = FilterSection.model_validate(tables["filter"])
+    filters = {**tables["filter"], "policy": tables["filter"].get("policy", filt.policy),
+               "min_score": tables["filter"].get("min_score", filt.min_score)}
+    return PipelineConfig(name=meta.name or name, file=file, description=meta.description, source=meta.source,
+                          executor=meta.executor, translate=tables["translate"], align=tables["align"],
+                          project=tables["project"], filter=filters)
 
-    policy = filt.setdefault("policy", "drop-sentence")
-    if policy not in POLICIES:
-        raise ProjectionError(f"{at('filter', 'policy')}: [filter] policy = {policy!r} is not one of: {', '.join(POLICIES)}")
-    min_score = filt.setdefault("min_score", 0.0)
-    if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not 0 <= min_score <= 1:
-        raise ProjectionError(f"{at('filter', 'min_score')}: [filter] min_score must be a number between 0 and 1, not {min_score!r}")
-    return PipelineConfig(name=meta.get("name", name), file=file, description=meta.get("description", ""),
-                          source=meta.get("source"), executor=meta.get("executor"), translate=tables["translate"],
-                          align=tables["align"], project=tables["project"], filter=filt)
+
+def _validate(model: type[BaseModel], section: str, table: dict[str, Any], at: Callable[[str, str], str]) -> None:
+    try:
+        model.model_validate(table)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        text = describe(err)
+        if text == "unknown key":
+            raise ProjectionError(f"{at(section, key)}: [{section}] unknown key {key!r}; keys: "
+                                  f"{', '.join(model.model_fields)}") from None
+        if err["type"] == "literal_error":
+            raise ProjectionError(f"{at(section, key)}: [{section}] {key} = {err.get('input')!r} is not one of: "
+                                  f"{', '.join(str(x) for x in _choices(model, key))}") from None
+        raise ProjectionError(f"{at(section, key)}: [{section}] {key} {text}, not {err.get('input')!r}") from None
+
+
+def _choices(model: type[BaseModel], key: str) -> tuple[Any, ...]:
+    annotation = model.model_fields[key].annotation
+    for arg in (annotation, *get_args(annotation)):
+        if get_args(arg) and all(isinstance(x, str) for x in get_args(arg)):
+            return get_args(arg)
+    return ()
 
 
 def resolve_value(key: str, value: Any, lang: str) -> Any:
@@ -246,7 +263,8 @@ def resolve_value(key: str, value: Any, lang: str) -> Any:
 
 
 def stage_options(table: dict[str, Any], section: str, lang: str) -> dict[str, Any]:
-    skip = _SECTIONS[section][1]
+    """The engine options of a stage table for ``lang`` (values resolved with :func:`resolve_value`)."""
+    skip = pipeline_keys(section)
     return {k: resolve_value(k, v, lang) for k, v in table.items() if k not in skip}
 
 

@@ -44,11 +44,9 @@ def make_translator(config: PipelineConfig, lang: str, markers: bool) -> Any:
     engine = config.translate["engine"]
     if markers and "markers" in inspect.signature(translators.get(engine)).parameters:
         options.setdefault("markers", True)
-    try:
-        tr = translators.create(engine, src_lang=SOURCE_LANG, tgt_lang=lang, **options)
-    except TypeError as e:
-        raise ProjectionError(f"{_where(config, 'translate')} {e}") from None
-    return cached(tr)
+    # options were checked against the engine's options model when the pipeline was read: an
+    # error raised here is the engine's own (a ProjectionError about a model, or a bug)
+    return cached(translators.create(engine, src_lang=SOURCE_LANG, tgt_lang=lang, **options))
 
 
 def make_aligner(config: PipelineConfig, lang: str, log: Callable[[str], None] = lambda m: None
@@ -69,7 +67,7 @@ def make_aligner(config: PipelineConfig, lang: str, log: Callable[[str], None] =
         options["extra_pairs"] = extra
     try:
         al = aligners.create(engine, **options)
-    except (TypeError, ProjectionError) as e:
+    except ProjectionError as e:  # the engine's own check of its options or model: name the file
         raise ProjectionError(f"{_where(config, 'align')} {e}") from None
     return al, extra_info
 
@@ -92,12 +90,13 @@ def projector_options(config: PipelineConfig, lang: str) -> dict[str, Any]:
 
 
 def make_projector(config: PipelineConfig, lang: str) -> Any:
-    """The projection method of ``config``; a bad option is a :class:`ProjectionError` naming the file."""
+    """The projection method of ``config``; a bad option is a :class:`ProjectionError` naming the file
+    (any other error inside the method's constructor is raised as itself)."""
     from projection.project import projectors
 
     try:
         return projectors.create(config.project["method"], **projector_options(config, lang))
-    except TypeError as e:
+    except ProjectionError as e:  # the method's options model: name the file
         raise ProjectionError(f"{_where(config, 'project')} {e}") from None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from projection.corpora import load_corpus
 from projection.errors import ProjectionError
+from projection.options import check_options, options_model
 from projection.parallel import extra_parallel_pairs
 from projection.pipeline_config import REPO, resolve_value
 from projection.stages import AlignStage, Batch
@@ -59,6 +60,9 @@ def eval_projection(lang: str, aligner: str = "embed", model: str | None = None,
     method_opts = dict(method_options or {})
     if "lowercase" in inspect.signature(projectors.get(method)).parameters:
         method_opts.setdefault("lowercase", EVAL_LOWERCASE)  # the convention of the gold it is scored on
+    problem = check_options(options_model(projectors.get(method)), method_opts)
+    if problem:
+        raise ProjectionError(f"--set {problem[0]}: [{method}] {problem[1]}")
     projector = projectors.create(method, **method_opts)
     want_sim = hasattr(al, "align_with_similarity") and getattr(projector, "sim_weight", 0) > 0
     pairs = [(a.tokens, b.tokens) for a, b in zip(en, tg)]

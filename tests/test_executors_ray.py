@@ -209,7 +209,7 @@ def test_executor_from_pipeline_file_and_errors(tmp_path, setup):
         pl.load_pipeline(bad)
     jobs = [pl.Job("es", cfg, "x", [], "s", tmp_path, "k", [], tmp_path, [], None, False)]
     assert pl._executor_name(jobs, None) == "ray" and pl._executor_name(jobs, "local") == "local"
-    with pytest.raises(ProjectionError, match="executor ray: .*unexpected keyword"):
+    with pytest.raises(ProjectionError, match="executor ray: unknown key .adress.; options: address, shard_size"):
         pl.run("es", pfile, str(setup[2]), tmp_path / "r", executor="ray", adress="x")
     with pytest.raises(ProjectionError, match="shard-size must be a positive"):
         executors.create("ray", shard_size=0)
