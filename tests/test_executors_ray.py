@@ -136,7 +136,7 @@ def test_killed_job_resumes_from_its_finished_shards(setup, local_runs, ray_inst
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:
-        log = proc.communicate(timeout=240)[0].decode()
+        log = proc.communicate(timeout=480)[0].decode()  # generous: the machine may be loaded
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
