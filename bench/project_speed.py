@@ -30,20 +30,22 @@ OUT = REPO / "bench" / "out"
 
 def load_inputs(run_dir: Path):
     from projection.corpora import load_corpus
-    from projection.pipeline import StageStore
+    from projection.store import StageStore, decode_alignments
     from projection.project import ProjectionInput
     from projection.rundir import STAGES, read_manifest
 
     m = read_manifest(run_dir)
     store = StageStore(run_dir / STAGES)
     sentences = load_corpus(m["source"]["corpus"] if m["source"]["corpus"] != "sample:train" else "sample:train")
-    rows = store.read_jsonl(f"translate-{m['stages']['translate']['key']}.jsonl")
+    rows: list = []
+    for chunk in sorted((run_dir / STAGES / f"translate-{m['stages']['translate']['key']}").glob("0*.jsonl")):
+        rows.extend(store.read(str(chunk.relative_to(run_dir / STAGES))) or [])
     aligns, sims = [], []
     for chunk in sorted((run_dir / STAGES / f"align-{m['stages']['align']['key']}").glob("*.npz")):
-        a, s = store.read_alignments(str(chunk.relative_to(run_dir / STAGES)))
+        a, s = decode_alignments(store.read(str(chunk.relative_to(run_dir / STAGES))))
         aligns.extend(a)
         sims.extend(s or [])
-    if rows is None or len(aligns) != len(sentences):
+    if len(rows) != len(sentences) or len(aligns) != len(sentences):
         raise SystemExit(f"{run_dir}: the stage cache does not match the source ({len(aligns)} alignments)")
     return [ProjectionInput(s, r["tokens"], a, sims[k] if sims else None, None, r["text"])
             for k, (s, r, a) in enumerate(zip(sentences, rows, aligns))], m

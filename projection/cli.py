@@ -100,19 +100,6 @@ def corpora() -> None:
 # --------------------------------------------------------------------------- translate (projection/translate/)
 
 
-def _option_value(value: str) -> object:
-    """``--option`` values: integers, floats and true/false become numbers and booleans; the rest stays text."""
-    v = value.strip()
-    if v.lower() in ("true", "false"):
-        return v.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return value
-
-
 @app.command("translate")
 def translate_cmd(
     input: str = typer.Option(..., "--input", "-i", help="Plain text (one sentence per line), a corpus file or a corpus name."),
@@ -132,6 +119,8 @@ def translate_cmd(
     option: Optional[list[str]] = typer.Option(None, "--option", help="Engine option KEY=VALUE (e.g. tokenizer=DIR, compute_type=float32, source=FILE); repeatable."),
 ) -> None:
     """Translate sentences with an MT engine; cached, resumable, one output line per input."""
+    from projection.options import check_options, options_model, parse_value
+    from projection.translate import translators
     from projection.translate.run import translate_to_file
 
     opts: dict[str, object] = {}
@@ -139,16 +128,16 @@ def translate_cmd(
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ProjectionError(f"--option expects KEY=VALUE, got {item!r}")
-        opts[key.strip().replace("-", "_")] = _option_value(value)
+        opts[key.strip().replace("-", "_")] = parse_value(value)
     for key, value in (("model", model), ("device", device), ("beam_size", beam_size), ("max_length", max_length),
                        ("batch_tokens", batch_tokens)):
         if value is not None:
             opts[key] = value
-    try:
-        summary = translate_to_file(engine, input, output, src_lang, tgt_lang, markers=markers, cache=not no_cache,
-                                    force_text=text, options=opts)
-    except TypeError as e:  # an option the engine does not take
-        raise ProjectionError(f"{engine}: {e}") from None
+    problem = check_options(options_model(translators.get(engine)), opts)
+    if problem:  # an option the engine does not take, or of the wrong type
+        raise ProjectionError(f"{engine}: {problem[1]}")
+    summary = translate_to_file(engine, input, output, src_lang, tgt_lang, markers=markers, cache=not no_cache,
+                                force_text=text, options=opts)
     if as_json:
         _print_json(summary)
         return
@@ -535,7 +524,7 @@ def eval_align_cmd(
 # --------------------------------------------------------------------------- end of align
 
 
-# --------------------------------------------------------------------------- run / eval-projection (projection/pipeline.py)
+# --------------------------------------------------------------------------- run / eval-projection (projection/pipeline.py, pipeline_eval.py)
 
 
 def _stats_table(stats: dict, title: str) -> Table:
@@ -615,7 +604,8 @@ def eval_projection_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: f1, precision, recall, per_label, signatures."),
 ) -> None:
     """Intrinsic evaluation: project gold English Europarl-NER entities onto the gold target words (seqeval F1)."""
-    from projection.pipeline import eval_projection, parse_override
+    from projection.options import parse_override
+    from projection.pipeline import eval_projection
 
     align_opts: dict = {}
     if aligner == "embed":

@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,62 @@ def _check_tag(path: Path, lineno: int | None, tag: str, labels: frozenset[str] 
                                        f"{{{', '.join(sorted(labels))}}}")
 
 
+DOCSTART = "-DOCSTART-"
+
+
+@dataclass
+class ConllBlock:
+    """One blank-line-separated block of a CoNLL file: ``rows`` are (line number, fields) of its
+    lines; a ``-DOCSTART-`` line is a block of its own (``docstart``), blank line or not."""
+
+    line: int
+    rows: list[tuple[int, list[str]]]
+    docstart: bool = False
+
+    @property
+    def tokens(self) -> list[str]:
+        """The first column."""
+        return [fields[0] for _, fields in self.rows]
+
+
+def conll_blocks(lines: Sequence[str], path: str | Path) -> list[ConllBlock]:
+    """The project's one CoNLL block reader: every block of ``lines`` (of the file ``path``).
+
+    Fields are separated by tabs when the line has one, else by spaces; a line that starts
+    with whitespace (an empty token) is an :class:`~projection.errors.InputError` naming the
+    file and line. Column counts and tags are the caller's to check (:func:`read_conll`).
+    """
+    path = Path(path)
+    blocks: list[ConllBlock] = []
+    cur: list[tuple[int, list[str]]] = []
+
+    def flush() -> None:
+        nonlocal cur
+        if cur:
+            blocks.append(ConllBlock(cur[0][0], cur))
+            cur = []
+
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip(" \t"):
+            flush()
+            continue
+        if line[0] in " \t":
+            raise InputError(path, lineno, "empty token (the line starts with whitespace)")
+        fields = line.split("\t") if "\t" in line else _SPACES.split(line.rstrip(" "))
+        if fields[0].strip(" ") == DOCSTART:
+            flush()
+            blocks.append(ConllBlock(lineno, [(lineno, fields)], docstart=True))
+            continue
+        cur.append((lineno, fields))
+    flush()
+    return blocks
+
+
+def read_conll_blocks(path: str | Path, encoding: str = "utf-8") -> list[ConllBlock]:
+    """:func:`conll_blocks` of a file (read with :func:`read_lines`)."""
+    return conll_blocks(read_lines(path, encoding), path)
+
+
 def read_conll(
     path: str | Path,
     *,
@@ -88,50 +145,33 @@ def read_conll(
     ``meta["line"]`` is the 1-based line of the sentence's first token.
     """
     path = Path(path)
-    text = read_text(path, encoding)
     label_set = frozenset(labels) if labels is not None else None
     sentences: list[Sentence] = []
-    tokens: list[str] = []
-    tags: list[str] = []
-    first_line = 0
     ncols = 0
     ncols_line = 0
     doc = 0
-
-    def flush() -> None:
-        nonlocal tokens, tags
-        if tokens:
-            sid = f"{id_prefix}{len(sentences):08d}"
-            sentences.append(Sentence(sid, tokens, spans_to_tags(tags_to_spans(tags), len(tags)), {"line": first_line, "doc": doc}))
-        tokens, tags = [], []
-
-    for lineno, line in enumerate(split_lines(text), start=1):
-        if not line.strip(" \t"):
-            flush()
-            continue
-        if line.startswith("-DOCSTART-") and line[10:11] in ("", " ", "\t"):
-            flush()
+    for block in read_conll_blocks(path, encoding):
+        if block.docstart:
             doc += 1
             continue
-        if line[0] in " \t":
-            raise InputError(path, lineno, "empty token (the line starts with whitespace)")
-        fields = line.split("\t") if "\t" in line else _SPACES.split(line.rstrip(" "))
-        if ncols == 0:
-            ncols, ncols_line = len(fields), lineno
-            for col, what in ((token_col, "token"), (tag_col, "tag")):
-                if not -ncols <= col < ncols:
-                    raise InputError(path, lineno, f"{ncols} columns, but the {what} column is {col}")
-        elif len(fields) != ncols:
-            raise InputError(path, lineno, f"expected {ncols} columns (as on line {ncols_line}), found {len(fields)}")
-        token, tag = fields[token_col].strip(" "), fields[tag_col].strip(" ")
-        if not token:
-            raise InputError(path, lineno, "empty token")
-        _check_tag(path, lineno, tag, label_set)
-        if not tokens:
-            first_line = lineno
-        tokens.append(token)
-        tags.append(tag)
-    flush()
+        tokens: list[str] = []
+        tags: list[str] = []
+        for lineno, fields in block.rows:
+            if ncols == 0:
+                ncols, ncols_line = len(fields), lineno
+                for col, what in ((token_col, "token"), (tag_col, "tag")):
+                    if not -ncols <= col < ncols:
+                        raise InputError(path, lineno, f"{ncols} columns, but the {what} column is {col}")
+            elif len(fields) != ncols:
+                raise InputError(path, lineno, f"expected {ncols} columns (as on line {ncols_line}), found {len(fields)}")
+            token, tag = fields[token_col].strip(" "), fields[tag_col].strip(" ")
+            if not token:
+                raise InputError(path, lineno, "empty token")
+            _check_tag(path, lineno, tag, label_set)
+            tokens.append(token)
+            tags.append(tag)
+        sid = f"{id_prefix}{len(sentences):08d}"
+        sentences.append(Sentence(sid, tokens, spans_to_tags(tags_to_spans(tags), len(tags)), {"line": block.line, "doc": doc}))
     if not sentences:
         raise InputError(path, 1, "empty file: no sentences found")
     return sentences

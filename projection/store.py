@@ -3,7 +3,11 @@
 Every stage output is written to a temporary file in the same folder and renamed into
 place (``os.replace`` is atomic on POSIX), so a killed run never leaves a half-written
 file that a later run would trust. Stage outputs are keyed by :func:`content_key`, a
-hash of everything that produced them.
+hash of everything that produced them; :class:`StageStore` reads and writes them under one
+folder, checking each file and recomputing what is damaged.
+
+Over 400 lines because it is the one place for every on-disk guarantee (atomic writes,
+locks, checked stage files, signatures); splitting it would spread the same invariants.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import os
 import shutil
 import stat
 import tempfile
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 from projection.errors import ProjectionError
+from projection.records import Alignment
 
 
 def cache_root() -> Path:
@@ -364,6 +371,115 @@ def read_stage_npz(path: str | Path, expected: int | None = None) -> dict[str, A
     if expected is not None and n != expected:
         raise StageFileError(f"{n} rows, {expected} expected")
     return arrays
+
+
+def encode_alignments(aligns: Sequence[Alignment], sims: Sequence[Any] | None) -> dict[str, Any]:
+    """Alignments (and similarity matrices, as float16) as flat arrays for :func:`write_stage_npz`."""
+    import numpy as np
+
+    links = [sorted(a.links) for a in aligns]
+    offsets = np.zeros(len(links) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(x) for x in links])
+    flat = np.array([p for x in links for p in x], dtype=np.int32).reshape(-1, 2)
+    arrays: dict[str, Any] = {"links": flat, "link_offsets": offsets}
+    if sims is not None:
+        arrays["sim_shapes"] = np.array([s.shape for s in sims], dtype=np.int64).reshape(-1, 2)
+        arrays["sim_data"] = (np.concatenate([s.astype(np.float16).ravel() for s in sims])
+                              if sims else np.zeros(0, dtype=np.float16))
+    return arrays
+
+
+def decode_alignments(arrays: dict[str, Any], expected: int | None = None) -> tuple[list[Alignment], list[Any] | None]:
+    """The inverse of :func:`encode_alignments` (similarities as float32); :class:`StageFileError`
+    when the arrays do not fit together."""
+    import numpy as np
+
+    try:
+        offsets = arrays["link_offsets"]
+        links = arrays["links"]
+        if expected is not None and len(offsets) - 1 != expected:
+            raise StageFileError(f"{len(offsets) - 1} alignments, {expected} expected")
+        aligns = [Alignment(frozenset(map(tuple, links[offsets[k]:offsets[k + 1]].tolist())))
+                  for k in range(len(offsets) - 1)]
+        sims = None
+        if "sim_shapes" in arrays:
+            data = arrays["sim_data"].astype(np.float32)
+            sims, pos = [], 0
+            for m, n in arrays["sim_shapes"].tolist():
+                sims.append(data[pos:pos + m * n].reshape(m, n))
+                pos += m * n
+    except (KeyError, ValueError, IndexError) as e:
+        raise StageFileError(f"inconsistent arrays ({type(e).__name__}: {e})") from None
+    return aligns, sims
+
+
+class StageStore:
+    """Content-addressed stage outputs under one folder (``RUN_DIR/stages``).
+
+    Every file carries its row count and a checksum (:func:`write_stage_jsonl`,
+    :func:`write_stage_npz`); a short, truncated, junk or older-format file is named in the
+    log, deleted and reported missing, so the stage is recomputed. ``.jsonl`` names hold rows,
+    ``.npz`` names arrays.
+    """
+
+    def __init__(self, root: str | Path, log: Callable[[str], None] | None = None):
+        self.root = Path(root)
+        self.log = log if log is not None else _stderr_note
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def discard(self, name: str, err: StageFileError) -> None:
+        """Name a damaged file in the log and delete it."""
+        path = self.path(name)
+        self.log(f"note: {path}: damaged stage file ({err}); discarded, the stage is recomputed")
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+    def read(self, name: str, expected: int | None = None) -> Any:
+        """The stored rows (``.jsonl``) or arrays (``.npz``), or None when absent or damaged (then deleted)."""
+        path = self.path(name)
+        if not path.exists():
+            return None
+        try:
+            return read_stage_npz(path, expected) if name.endswith(".npz") else read_stage_jsonl(path, expected)
+        except StageFileError as e:
+            self.discard(name, e)
+            return None
+
+    def write(self, name: str, data: Any, rows: int | None = None) -> None:
+        """Rows (``.jsonl``) or arrays (``.npz``, ``rows`` = how many items they hold)."""
+        if name.endswith(".npz"):
+            write_stage_npz(self.path(name), data, rows=int(rows or 0))
+        else:
+            write_stage_jsonl(self.path(name), data)
+
+    def read_jsonl(self, name: str, expected: int | None = None) -> list[Any] | None:
+        return self.read(name, expected)
+
+    def write_jsonl(self, name: str, rows: Sequence[Any]) -> None:
+        self.write(name, rows)
+
+    def read_alignments(self, name: str, expected: int | None = None
+                        ) -> tuple[list[Alignment], list[Any] | None] | None:
+        arrays = self.read(name, expected)
+        if arrays is None:
+            return None
+        try:
+            return decode_alignments(arrays, expected)
+        except StageFileError as e:
+            self.discard(name, e)
+            return None
+
+    def write_alignments(self, name: str, aligns: Sequence[Alignment], sims: Sequence[Any] | None) -> None:
+        self.write(name, encode_alignments(aligns, sims), rows=len(aligns))
+
+
+def _stderr_note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 @functools.lru_cache(maxsize=None)

@@ -104,7 +104,7 @@ def test_truncated_stage_file_is_recomputed_not_lost(tmp_path, given_run, stage)
         path = next((out / "stages").glob("align-*/*.npz"))
         path.write_bytes(path.read_bytes()[:200])
     else:
-        path = next((out / "stages").glob(f"{stage}-*.jsonl"))
+        path = next((out / "stages").glob(f"{stage}-*/0*.jsonl"))
         path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:3]))
     lines: list[str] = []
     res = pl.run("es", pfile, str(src), out, log=lines.append)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from projection import pipeline as pl
+from projection import pipeline_auto, stages
 from projection import rundir
 from projection.corpus import read_conll, write_conll
 from projection.errors import ProjectionError
@@ -190,7 +191,7 @@ def test_align_backend_in_the_pipeline_file(tmp_path, small_source, tiny_model):
 def test_resumed_alignment_reuses_finished_chunks(tmp_path, small_source, tiny_model, monkeypatch):
     src, trans, _ = small_source
     pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
-    monkeypatch.setattr(pl, "ALIGN_CHUNK", 10)
+    monkeypatch.setattr(stages, "ALIGN_CHUNK", 10)
     out = tmp_path / "run"
     pl.run("es", pfile, str(src), out)
     chunks = sorted((out / "stages").glob("align-*/*.npz"))
@@ -219,13 +220,13 @@ def test_sample_fallback_is_said_first(tmp_path, small_source, tiny_model, monke
 
 def test_auto_choice(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(pl, "model_available", lambda name: (False, f"{name} is not available"))
+    monkeypatch.setattr(pipeline_auto, "model_available", lambda name: (False, f"{name} is not available"))
     if shutil.which("apertium"):
         cfg, why = pl.choose_auto("es")
         assert cfg.name == "offline" and "NLLB-200 models not available" in why
     with pytest.raises(ProjectionError, match="no pipeline can translate into 'fi'"):
         pl.choose_auto("fi")
-    monkeypatch.setattr(pl, "model_available", lambda name: (True, ""))
+    monkeypatch.setattr(pipeline_auto, "model_available", lambda name: (True, ""))
     cfg, why = pl.choose_auto("fi")
     assert cfg.name == "nllb" and "pipeline nllb" in why
 
@@ -358,3 +359,67 @@ def test_projection_stats_count_untranslated_and_dropped():
     assert st["per_label"]["LOC"] == {"entities": 2, "projected": 1, "untranslated": 1, "rate": 1.0}
     assert st["per_label"]["MISC"]["rate"] == 1.0 and st["rate"] == 1.0 and st["entities_in_output"] == 1
     assert ok.target_sentence().tags == ["B-LOC", "O"]
+
+
+def test_typed_options_name_file_section_key_and_set_option(tmp_path):
+    """Engine options are checked against the engine's options model (Literal choices, ranges)."""
+    for text, message in (("project.threshold=2", "--set project.threshold=2: [project] threshold must be at most 1, not 2"),
+                          ("project.matching='fuzzy'", "--set project.matching='fuzzy': [project] matching must be one of "
+                                                       "greedy or exact, not 'fuzzy'"),
+                          ("project.max_len=0", "--set project.max_len=0: [project] max_len must be at least 1"),
+                          ("filter.min_score=-0.5", "--set filter.min_score=-0.5: [filter] min_score must be at least 0"),
+                          ("pipeline.executor='spark'", "--set pipeline.executor='spark': [pipeline] executor = 'spark' "
+                                                        "is not one of: local, ray"),
+                          ("align.similarity=1", "--set align.similarity=1: [align] similarity must be true or false")):
+        with pytest.raises(ProjectionError) as err:
+            pl.load_pipeline("given", [text])
+        assert str(err.value).startswith(message), str(err.value)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\nmethod='heuristic'\ngap=-1\n",
+                   encoding="utf-8")
+    with pytest.raises(ProjectionError, match=r"bad\.toml: \[project\] gap must be at least 0, not -1"):
+        pl.load_pipeline(bad)
+
+
+def test_one_value_parser_for_set_and_option():
+    from projection.options import parse_override, parse_value
+
+    assert [parse_value(v) for v in ("0.4", "3", "true", "False", "'x'", "[1, 2]", "models/e5-small", "1e3")] == \
+        [0.4, 3, True, False, "x", [1, 2], "models/e5-small", 1000.0]
+    assert parse_override("align.layer = 8") == ("align", "layer", 8)
+    with pytest.raises(ProjectionError, match="SECTION.KEY=VALUE"):
+        parse_override("layer=8")
+
+
+def test_executor_names_of_the_config_are_the_registry():
+    from projection.executors import executors
+    from projection.pipeline_config import EXECUTOR_NAMES
+
+    assert list(EXECUTOR_NAMES) == executors.names()
+
+
+def test_a_bug_inside_an_engine_constructor_surfaces_as_itself(tmp_path, small_source, tiny_model, monkeypatch):
+    """Options are validated before an engine is built, so nothing around the constructor turns its
+    own errors into configuration errors."""
+    from projection.project.ngram import NgramProjector
+    from projection.translate.given import GivenTranslator
+
+    src, trans, _ = small_source
+    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
+
+    def broken_post_init(self):
+        raise TypeError("a bug inside the projector")
+
+    with monkeypatch.context() as m:
+        m.setattr(NgramProjector, "__post_init__", broken_post_init)
+        with pytest.raises(TypeError, match="a bug inside the projector"):
+            pl.run("es", pfile, str(src), tmp_path / "run")
+    original = GivenTranslator.__init__
+
+    def broken_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise TypeError("unsupported operand type(s) inside the translator")
+
+    monkeypatch.setattr(GivenTranslator, "__init__", broken_init)
+    with pytest.raises(TypeError, match="inside the translator"):
+        pl.run("es", pfile, str(src), tmp_path / "run2")

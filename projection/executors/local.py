@@ -1,17 +1,113 @@
-"""``local``: today's in-process run, one language after the other.
+"""``local``: the stages in this process, one language after the other.
 
-Each stage runs over the whole corpus of a language in this process and is cached in
-the run directory (``RUN_DIR/stages``), so a rerun or a resumed run redoes nothing that
-is done (see :func:`projection.pipeline.run_stages`).
+:class:`LocalExecutor` loops the stage objects of :mod:`projection.stages` over the run's one
+stage store (``RUN_DIR/stages``): for each stage it loads the chunks stored already (by this
+executor or by ``ray``), runs the stage on the others and stores them, so a rerun or a resumed
+run redoes nothing that is done. Chunks with missing output are worked on together (one
+translation call, one projection call over the whole corpus on a fresh run), except
+alignment, which goes chunk by chunk so that a killed alignment resumes at its chunk.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from projection.pipeline import Job, JobOutput
+from projection import rundir, stages
+from projection.executors.base import Job, JobOutput, kill_once, kill_once_spec, load_output, save_output
+from projection.stages import Batch, Stage
+from projection.store import StageStore
+
+
+def run_stage(stage: Stage, key: str, store: StageStore, corpus: Batch, size: int | None = None) -> dict[str, Any]:
+    """``stage`` over ``corpus`` (a whole job's batch), every chunk loaded or computed and stored;
+    fills the stage's field of ``corpus``. Returns counts: ``cached``/``computed`` sentences, ``seconds``."""
+    size = stages.ALIGN_CHUNK if size is None else size
+    t0 = time.perf_counter()
+    parts = [corpus.slice(a, b) for a, b in stage.chunks(len(corpus), size)]
+    missing = [p for p in parts if not load_output(stage, key, store, p)]
+    groups = [missing] if stage.together and missing else [[p] for p in missing]
+    stats: dict[str, Any] = {}
+    for group in groups:
+        joined = group[0] if len(group) == 1 else Batch.join(group)
+        stage.run(joined)
+        stats.update(joined.stats)
+        if joined is not group[0]:
+            joined.spread(group, stage.name)
+        for p in group:
+            save_output(stage, key, store, p)
+    corpus.absorb(parts, stage.name)
+    computed = sum(len(p) for p in missing)
+    return {"cached": len(corpus) - computed, "computed": computed, "stats": stats,
+            "seconds": time.perf_counter() - t0}
+
+
+def run_job(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutput:
+    """Translate, align and project one job in this process, every stage stored in the run directory."""
+    t0 = time.perf_counter()
+    config, lang = job.config, job.lang
+    store = StageStore(job.out / rundir.STAGES, log)
+    st = stages.build_stages(config, lang, job.src_key, job.markers, log)
+    kill = kill_once_spec()
+    corpus = Batch(0, len(job.sentences), job.sentences)
+
+    def step(stage: Stage) -> dict[str, Any]:
+        if kill and kill[0] == stage.name:
+            kill_once(kill[1], f"local executor before {stage.name}")
+        return run_stage(stage, st.keys[stage.name], store, corpus)
+
+    log(f"translate: {config.translate['engine']} ({len(job.sentences):,} sentences)")
+    t = step(st.translate)
+    t_info = translate_info(st, t, store, job, log)
+    runs_on = st.align.signature() if hasattr(st.align.engine, "resolved_backend") else {}
+    extra = st.align.extra_info
+    log(f"align: {config.align['engine']}" + (f" on {runs_on['backend']} ({runs_on['compute_type']})" if runs_on else "")
+        + (f" (+{sum(x['pairs'] for x in extra):,} extra pairs)" if extra else ""))
+    windowed_before = st.align.windowed()
+    a = step(st.align)
+    a_info = {"key": st.keys["align"], "cached": a["computed"] == 0, "pairs_cached": a["cached"],
+              "pairs_aligned": a["computed"], "seconds": round(a["seconds"], 3), "signature": st.align.signature(),
+              "similarity": st.align.similarity, "chunked": not st.align.whole_corpus, "extra_parallel": extra}
+    if windowed_before is not None:  # sentences longer than the encoder's limit, encoded in windows (this run)
+        a_info["windowed_sentences"] = (st.align.windowed() or 0) - windowed_before
+        if a_info["windowed_sentences"]:
+            log(f"align: {a_info['windowed_sentences']:,} sentences longer than the encoder's input limit "
+                "were encoded in overlapping windows")
+    log(f"project: {config.project['method']}")
+    p = step(st.project)
+    p_info: dict[str, Any] = {"key": st.keys["project"], "cached": p["computed"] == 0, "seconds": round(p["seconds"], 3),
+                              "signature": st.project.signature()}
+    if p["computed"]:
+        secs = st.project.projection_seconds
+        p_info = {**p_info, "projection_seconds": round(secs, 4),
+                  "sentences_per_second": round(p["computed"] / secs) if secs > 0 else None}
+        p_info["signature"] = p_info.pop("signature")
+    return JobOutput(corpus.projected or [], {"translate": t_info, "align": a_info, "project": p_info},
+                     round(time.perf_counter() - t0, 3))
+
+
+def translate_info(st: stages.Stages, t: dict[str, Any], store: StageStore, job: Job,
+                   log: Callable[[str], None]) -> dict[str, Any]:
+    """The manifest entry of the translation stage; a given file's sentence matching is stored
+    next to the translations (when computed) and read back (when cached)."""
+    key = st.keys["translate"]
+    cached = t["computed"] == 0
+    if cached:
+        stored = store.read(st.translate.match_name(key), expected=1)
+        match = stored[0] if stored else None
+    else:
+        match = st.translate.match_info(job.sentences)
+        if match:
+            store.write(st.translate.match_name(key), [match])
+    info = {"key": key, "cached": cached, "seconds": round(t["seconds"], 3), "signature": st.translate.signature(),
+            "tokenizer": st.translate.tokenizer, "stats": t["stats"] if not cached else {}}
+    if match:
+        info["sentence_match"] = match
+        log(f"translate: sentence matching: {match['matched']:,} of {match['source_sentences']:,} source sentences "
+            f"matched to {match['target_sentences']:,} translations; {match['unmatched']:,} unmatched "
+            f"({match['merges_2_1']:,} merges), dropped as untranslated")
+    return info
 
 
 class LocalExecutor:
@@ -20,9 +116,7 @@ class LocalExecutor:
     name = "local"
 
     def run(self, jobs: Sequence[Job], log: Callable[[str], None] = lambda m: None) -> list[JobOutput]:
-        from projection.pipeline import run_stages
-
-        return [run_stages(job, log) for job in jobs]
+        return [run_job(job, log) for job in jobs]
 
     def signature(self) -> dict[str, Any]:
         return {"name": self.name}

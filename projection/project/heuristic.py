@@ -13,9 +13,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from projection.errors import ProjectionError
+from pydantic import Field
+
+from projection.options import Options, validate_engine_options
 from projection.project.base import ProjectionInput, batch_spans, code_hash, is_break_token, make_sentence, no_gc
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
+
+
+class HeuristicOptions(Options):
+    """The options of :class:`HeuristicProjector` and their ranges."""
+
+    gap: int = Field(1, ge=0)
+    threshold: float = Field(0.3, ge=0.0, le=1.0)
 
 
 @dataclass
@@ -23,12 +32,10 @@ class HeuristicProjector:
     gap: int = 1
     threshold: float = 0.3
     name: str = field(default="heuristic", init=False)
+    options_model = HeuristicOptions  # not a field: checks the options (also those of a pipeline file)
 
     def __post_init__(self) -> None:
-        if self.gap < 0:
-            raise ProjectionError(f"heuristic: gap must be >= 0, not {self.gap}")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ProjectionError(f"heuristic: threshold must be between 0 and 1, not {self.threshold}")
+        validate_engine_options(type(self), "heuristic", {"gap": self.gap, "threshold": self.threshold})
 
     def signature(self) -> dict[str, Any]:
         return {"method": self.name, **{k: v for k, v in asdict(self).items() if k != "name"}, "code": code_hash(__name__)}

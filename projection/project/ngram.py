@@ -61,14 +61,15 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from itertools import chain
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
+from pydantic import Field
 
-from projection.errors import ProjectionError
 from projection.project.base import (APOSTROPHES, ProjectionInput, batch_spans, code_hash, is_break_token, make_sentence,
                                      no_gc)
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
+from projection.options import Options, validate_engine_options
 from projection.store import package_versions
 
 _NO_KEY = -1
@@ -152,6 +153,24 @@ class _Candidates:
     score: np.ndarray  # float32
 
 
+LowercaseConvention = Literal["misc", "drop", "keep"]
+
+class NgramOptions(Options):
+    """The options of :class:`NgramProjector` (the pipeline's ``[project]`` keys) and their ranges."""
+
+    max_len: int = Field(10, ge=1)
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    matching: Literal["greedy", "exact"] = "greedy"
+    name_weight: float = Field(0.9, ge=0.0, le=1.0)
+    name_min: float = Field(0.7, ge=0.0, le=1.0)
+    sim_weight: float = Field(0.8, ge=0.0, le=1.0)
+    sim_temperature: float = Field(0.05, gt=0.0)
+    edge_weight: float = Field(0.0, ge=0.0, le=1.0)
+    inner_cost: float = Field(0.5, ge=0.0, le=1.0)
+    lowercase: LowercaseConvention = "misc"
+    batch_size: int = Field(2048, ge=1)
+
+
 @dataclass
 class NgramProjector:
     """Candidate matching; see the module docstring. Options are the pipeline's ``[project]`` keys."""
@@ -168,23 +187,10 @@ class NgramProjector:
     lowercase: str = "misc"
     batch_size: int = 2048
     name: str = field(default="ngram", init=False)
+    options_model = NgramOptions  # not a field: checks the options (also those of a pipeline file)
 
     def __post_init__(self) -> None:
-        if self.matching not in ("greedy", "exact"):
-            raise ProjectionError(f"{self.name}: matching must be 'greedy' or 'exact', not {self.matching!r}")
-        if self.max_len < 1:
-            raise ProjectionError(f"{self.name}: max_len must be >= 1, not {self.max_len}")
-        for key in ("threshold", "name_weight", "name_min", "sim_weight", "edge_weight", "inner_cost"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-                raise ProjectionError(f"{self.name}: {key} must be a number between 0 and 1, not {v!r}")
-        if self.sim_temperature <= 0:
-            raise ProjectionError(f"{self.name}: sim_temperature must be > 0, not {self.sim_temperature}")
-        if self.lowercase not in LOWERCASE_CONVENTIONS:
-            raise ProjectionError(f"{self.name}: lowercase must be one of {', '.join(LOWERCASE_CONVENTIONS)}, "
-                                  f"not {self.lowercase!r}")
-        if self.batch_size < 1:
-            raise ProjectionError(f"{self.name}: batch_size must be >= 1, not {self.batch_size}")
+        validate_engine_options(type(self), self.name, {k: getattr(self, k) for k in NgramOptions.model_fields})
         self._feat = _TokenFeatures()
 
     def signature(self) -> dict[str, Any]:
@@ -500,7 +506,7 @@ class NgramProjector:
         return out
 
 
-LOWERCASE_CONVENTIONS = ("misc", "drop", "keep")
+LOWERCASE_CONVENTIONS: tuple[str, ...] = get_args(LowercaseConvention)
 
 # The lower-case convention of each target language's NER guidelines, read off the label statistics of
 # its reference data (a design decision about a label convention: no model is selected with them):

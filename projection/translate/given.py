@@ -50,6 +50,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
+from projection.corpus import conll_blocks, read_conll_blocks, read_lines
 from projection.errors import ProjectionError
 from projection.store import code_hash, file_sha256
 from projection.translate.text import clean_text
@@ -62,8 +63,6 @@ DOCSTART = "-DOCSTART-"
 
 def _read_lines(path: Path, encoding: str) -> list[str]:
     """Lines of a text file: the project's one reader (BOM, CRLF, clear decoding errors)."""
-    from projection.corpus import read_lines
-
     return read_lines(path, encoding)
 
 
@@ -78,32 +77,6 @@ def looks_like_conll(lines: list[str]) -> bool:
     tagged = sum(1 for f in fields if len(f) >= 2 and _TAG.match(f[-1]))
     has_blank = any(not ln.strip() for ln in lines[:2000])
     return has_blank and tagged >= 0.95 * len(fields)
-
-
-def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
-    """(first line number, first-column tokens) for every blank-line-separated block."""
-    blocks: list[tuple[int, list[str]]] = []
-    cur: list[str] = []
-    start = 0
-    for n, ln in enumerate(lines, start=1):
-        if not ln.strip():
-            if cur:
-                blocks.append((start, cur))
-                cur = []
-            continue
-        tok = ln.split()[0]
-        if tok == DOCSTART:  # a -DOCSTART- line is its own block even without a blank line after it
-            if cur:
-                blocks.append((start, cur))
-            blocks.append((n, [tok]))
-            cur = []
-            continue
-        if not cur:
-            start = n
-        cur.append(tok)
-    if cur:
-        blocks.append((start, cur))
-    return blocks
 
 
 def is_docstart(tokens: list[str]) -> bool:
@@ -159,9 +132,9 @@ class GivenTranslator:
         if fmt == "lines":
             self._translations = [clean_text(ln) for ln in lines]
             return self._translations
-        blocks = _blocks(lines)
+        blocks = [(b.line, b.tokens) for b in conll_blocks(lines, self.path)]
         if self.source is not None:
-            src_blocks = _blocks(_read_lines(self.source, "utf-8"))
+            src_blocks = [(b.line, b.tokens) for b in read_conll_blocks(self.source)]
             if len(src_blocks) != len(blocks):
                 raise ProjectionError(
                     f"{self.path}: {len(blocks)} blocks, but the source file {self.source} has {len(src_blocks)}; "
