@@ -20,6 +20,7 @@ import html
 import json
 import math
 import random
+from importlib import resources
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -130,31 +131,27 @@ def _word_links(ps: ProjectedSentence, e: ProjectedEntity) -> str:
     return " · ".join(parts)
 
 
-CARD = """\
-<article class="card" id="{{ anchor }}" data-kept="{{ kept|int }}" data-ents="{{ ents_json }}" data-text="{{ search }}">\
-<header><a class="sid" href="#{{ anchor }}">{{ ps.id }}</a> \
-{% if kept %}<span class="badge kept">kept</span>{% else %}<span class="badge dropped">dropped · {{ reason }}</span>{% endif %} \
-<span class="muted">{{ n }} entit{{ "y" if n == 1 else "ies" }}</span></header>\
-<div class="pair"><div class="side"><span class="lang">{{ langs[0] }}</span>{{ source_html }}</div>\
-<div class="side"><span class="lang">{{ langs[1] }}</span>{{ target_html }}</div></div>\
-{% if rows %}<table class="ents"><thead><tr><th></th><th>{{ langs[0] }}</th><th></th><th>{{ langs[1] }}</th>\
-<th class="num">score</th><th>status</th><th>method</th><th>word alignment</th></tr></thead><tbody>\
-{% for r in rows %}<tr data-ref="{{ r.k }}"><td><span class="tag" style="background:{{ r.color }}">\
-{{ r.label }}<sup>{{ r.k }}</sup></span></td><td>{{ r.src }}</td><td class="arrow">→</td>\
-<td>{% if r.tgt is not none %}{{ r.tgt }}{% else %}<span class=none>—</span>{% endif %}</td>\
-<td class="num">{{ r.score }}</td><td><span class="st" style="--st:{{ r.status_color }}">\
-{{ r.status }}</span></td><td class="muted">{{ r.method }}</td><td class="links">{{ r.links }}</td></tr>{% endfor %}\
-</tbody></table>{% endif %}</article>"""
 
 
 @functools.lru_cache(maxsize=None)
-def _template(source: str) -> Any:
-    """A Jinja2 template with autoescaping: every value is escaped unless it is :class:`Markup`
-    (HTML this module built, from escaped parts)."""
+def _environment() -> Any:
+    """The Jinja2 environment of the package's ``templates/`` folder, with autoescaping: every value
+    is escaped unless it is :class:`Markup` (HTML this module built, from escaped parts)."""
     import jinja2
 
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True).from_string(source)
+    return jinja2.Environment(loader=jinja2.PackageLoader("projection.inspect", "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+
+
+def _template(name: str) -> Any:
+    return _environment().get_template(name)
+
+
+@functools.lru_cache(maxsize=None)
+def static_file(name: str) -> str:
+    """A file of the package's ``static/`` folder (the report's CSS and JavaScript), as text."""
+    return resources.files("projection.inspect").joinpath("static", name).read_text(encoding="utf-8")
 
 
 def sentence_card(ps: ProjectedSentence, colors: dict[str, str], langs: tuple[str, str], anchor: str) -> str:
@@ -173,7 +170,7 @@ def sentence_card(ps: ProjectedSentence, colors: dict[str, str], langs: tuple[st
     ents_json = json.dumps([[e.source.label, str(e.status), None if math.isnan(e.score) else round(e.score, 4)]
                             for e in ps.entities], ensure_ascii=False)
     search = (" ".join(ps.source.tokens) + " \n " + " ".join(ps.target_tokens)).lower()
-    return _template(CARD).render(
+    return _template("card.html.j2").render(
         ps=ps, anchor=anchor, kept=is_kept(ps), reason=drop_reason(ps) or "", n=len(ps.entities), langs=langs,
         ents_json=ents_json, search=search, rows=rows,
         source_html=Markup(displacy_side(ps.source.tokens, ps.entities, "source", colors, langs[0])),
@@ -310,171 +307,7 @@ def _results_html(results: Results) -> str:
 
 # --------------------------------------------------------------------------- page
 
-CSS = """
-:root { --fg:#1d2329; --muted:#6b7580; --line:#e3e7ec; --bg:#f6f7f9; --card:#fff; --accent:#3867d6; }
-* { box-sizing: border-box; }
-body { margin:0; font:15px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans",
-       Helvetica, Arial, sans-serif; color:var(--fg); background:var(--bg); }
-main { max-width:1220px; margin:0 auto; padding:0 24px 48px; }
-nav { position:sticky; top:0; z-index:5; background:rgba(255,255,255,.96); border-bottom:1px solid var(--line); }
-nav .in { max-width:1220px; margin:0 auto; padding:8px 24px; display:flex; gap:18px; align-items:baseline; flex-wrap:wrap; }
-nav b { font-size:15px; margin-right:8px; } nav a { color:var(--accent); text-decoration:none; font-size:14px; }
-h1 { font-size:26px; margin:26px 0 2px; } h2 { font-size:20px; margin:34px 0 10px; padding-bottom:4px;
-     border-bottom:2px solid var(--line); } h3 { font-size:15px; margin:18px 0 6px; }
-.muted { color:var(--muted); } .none { color:#b3b9c0; }
-code { font:12.5px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; background:#eef1f4;
-       padding:1px 4px; border-radius:3px; overflow-wrap:anywhere; }
-.figures { display:grid; grid-template-columns:repeat(auto-fit, minmax(150px, 1fr)); gap:12px; margin:18px 0; }
-.figure { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:12px 14px; }
-.figure .v { font-size:24px; font-weight:650; } .figure .k { color:var(--muted); font-size:13px; }
-.warn { background:#fff7e0; border:1px solid #f1d48a; border-radius:8px; padding:8px 12px; margin:12px 0; }
-.manifest { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:8px 12px;
-            max-height:640px; overflow:auto; }
-table.kv { border-collapse:collapse; width:100%; } table.kv th { text-align:left; vertical-align:top;
-  padding:3px 12px 3px 0; font-weight:600; white-space:nowrap; width:1%; color:#39424b; font-size:13.5px; }
-table.kv td { padding:3px 0; vertical-align:top; font-size:13.5px; }
-table.kv tr + tr > * { border-top:1px solid #f0f2f4; }
-.ml { margin:1px 0; } .ml b { font-weight:600; margin-right:4px; color:#39424b; }
-.kvi { display:inline-block; margin:1px 10px 1px 0; white-space:nowrap; }
-.kvi i { font-style:normal; color:var(--muted); margin-right:4px; }
-table.grid { border-collapse:collapse; background:var(--card); border:1px solid var(--line); border-radius:8px;
-  font-size:14px; min-width:320px; }
-table.grid th, table.grid td { padding:5px 12px; border-bottom:1px solid var(--line); text-align:left; }
-table.grid th { background:#f0f3f6; font-weight:600; font-size:13px; } .num { text-align:right !important;
-  font-variant-numeric:tabular-nums; } table.grid tfoot td { font-weight:650; border-bottom:0; }
-.row { display:flex; gap:36px; flex-wrap:wrap; align-items:flex-start; }
-.tag { display:inline-block; white-space:nowrap; padding:1px 7px; border-radius:5px; font-weight:650; font-size:12.5px; color:#1d2329; }
-.plots { display:grid; grid-template-columns:repeat(auto-fit, minmax(480px, 1fr)); gap:16px; }
-.plots figure { margin:0; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px;
-  display:flex; flex-direction:column; align-items:center; justify-content:center; }
-.plots img { max-width:100%; height:auto; } figcaption { color:var(--muted); font-size:13px; }
-.card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px 16px 8px;
-  margin:12px 0; }
-.card header { display:flex; gap:10px; align-items:center; font-size:13px; }
-.sid { font-weight:650; color:var(--fg); text-decoration:none; font-size:14px; }
-.badge { font-size:12px; padding:1px 8px; border-radius:10px; }
-.badge.kept { background:#e3f4e8; color:#1f7a40; } .badge.dropped { background:#fde7e6; color:#b3261e; }
-.pair { display:grid; grid-template-columns:34px 1fr; row-gap:0; }
-.side { display:contents; }
-.lang { grid-column:1; font:600 11px/1 ui-monospace, monospace; color:var(--muted); text-transform:uppercase;
-  padding-top:14px; }
-.entities { grid-column:2; font-size:16px; line-height:2.3 !important; }
-.entities.empty { color:var(--muted); font-style:italic; }
-mark.entity { color:#1d2329; transition:box-shadow .1s; }
-mark.entity .ent-label { font-size:0.68em; font-weight:700; margin-left:0.35em; vertical-align:middle;
-  text-transform:uppercase; opacity:.85; }
-mark.entity sup { font-size:0.85em; margin-left:1px; }
-mark.entity[data-kept="0"] { background:transparent !important; outline:2px dashed var(--bad, #c2559a);
-  outline-offset:-2px; }
-mark.entity[data-status="below-threshold"] { --bad:#d9a300; }
-mark.entity[data-status]::after { content:""; display:inline-block; width:.5em; height:.5em; border-radius:50%;
-  margin-left:.3em; vertical-align:.15em; background:var(--dot, #2e9d57); }
-mark.entity[data-status="unaligned"] { --dot:#d8413a; } mark.entity[data-status="conflict"] { --dot:#c2559a; }
-mark.entity[data-status="below-threshold"] { --dot:#d9a300; }
-.hl { box-shadow:0 0 0 3px #1d2329 !important; } tr.hl { box-shadow:none !important; background:#fff6c8; }
-table.ents { border-collapse:collapse; width:100%; font-size:13px; margin:4px 0 2px; table-layout:fixed; }
-table.ents th:nth-child(1) { width:76px; } table.ents th:nth-child(2), table.ents th:nth-child(4) { width:19%; }
-table.ents th:nth-child(3) { width:22px; } table.ents th:nth-child(5) { width:48px; }
-table.ents th:nth-child(6) { width:132px; } table.ents th:nth-child(7) { width:88px; }
-table.ents td { overflow-wrap:anywhere; }
-table.ents th { text-align:left; color:var(--muted); font-weight:500; font-size:12px; padding:2px 8px 2px 0;
-  border-bottom:1px solid var(--line); }
-table.ents td { padding:3px 8px 3px 0; border-bottom:1px solid #f2f4f6; vertical-align:top; }
-table.ents td.links { color:#4b555f; font-size:12.5px; } td.arrow { color:var(--muted); }
-.st { color:var(--st); font-weight:600; white-space:nowrap; }
-.filters { position:sticky; top:41px; z-index:4; background:var(--bg); padding:10px 0; display:flex; gap:14px;
-  flex-wrap:wrap; align-items:center; border-bottom:1px solid var(--line); }
-.filters label { font-size:13px; color:var(--muted); display:flex; gap:6px; align-items:center; }
-.filters input, .filters select { font:inherit; font-size:14px; padding:4px 8px; border:1px solid #cfd5db;
-  border-radius:6px; background:#fff; } .filters input[type=number] { width:78px; }
-#count { font-weight:600; margin-left:auto; font-size:14px; }
-button { font:inherit; font-size:14px; padding:6px 14px; border-radius:6px; border:1px solid #cfd5db;
-  background:#fff; cursor:pointer; }
-.scroll { overflow:auto; max-height:400px; }
-pre { background:var(--card); border:1px solid var(--line); padding:10px; overflow:auto; font-size:13px; }
-details { margin:10px 0; } summary { cursor:pointer; color:var(--accent); }
-.legend { display:flex; gap:16px; flex-wrap:wrap; font-size:13px; color:var(--muted); margin:6px 0; }
-.legend i { display:inline-block; width:.65em; height:.65em; border-radius:50%; margin-right:5px; }
-"""
 
-JS = """
-(function () {
-  var PAGE = %(page)d;
-  var list = document.getElementById('list');
-  if (!list) return;
-  var cards = Array.prototype.slice.call(list.querySelectorAll('.card'));
-  var data = cards.map(function (c) {
-    return {el: c, ents: JSON.parse(c.getAttribute('data-ents')), kept: c.getAttribute('data-kept') === '1',
-            text: c.getAttribute('data-text')};
-  });
-  var $ = function (id) { return document.getElementById(id); };
-  var limit = PAGE;
-  function num(id) { var v = $(id).value; return v === '' ? null : parseFloat(v); }
-  function update() {
-    var label = $('f-label').value, status = $('f-status').value, lo = num('f-min'), hi = num('f-max');
-    var q = $('f-text').value.trim().toLowerCase();
-    var entityCriteria = label || (status && status !== 'kept' && status !== 'dropped') || lo !== null || hi !== null;
-    var shown = 0, matching = 0;
-    data.forEach(function (d) {
-      var ok = true;
-      if (status === 'kept' && !d.kept) ok = false;
-      if (status === 'dropped' && d.kept) ok = false;
-      if (ok && entityCriteria) {
-        ok = d.ents.some(function (e) {
-          if (label && e[0] !== label) return false;
-          if (status && status !== 'kept' && status !== 'dropped' && e[1] !== status) return false;
-          if (lo !== null && !(e[2] !== null && e[2] >= lo)) return false;
-          if (hi !== null && !(e[2] !== null && e[2] <= hi)) return false;
-          return true;
-        });
-      }
-      if (ok && q && d.text.indexOf(q) < 0) ok = false;
-      if (ok) matching++;
-      var visible = ok && matching <= limit;
-      if (visible) shown++;
-      d.el.style.display = visible ? '' : 'none';
-    });
-    $('count').textContent = matching.toLocaleString('en') + ' of ' + data.length.toLocaleString('en') +
-      ' sentences' + (shown < matching ? ' (showing ' + shown.toLocaleString('en') + ')' : '');
-    $('more').style.display = shown < matching ? '' : 'none';
-  }
-  // Filters live in the URL too (report.html#label=ORG&status=unaligned), so a view can be shared.
-  var FIELDS = {label: 'f-label', status: 'f-status', min: 'f-min', max: 'f-max', text: 'f-text'};
-  function fromHash() {
-    var h = location.hash.slice(1);
-    if (h.indexOf('=') < 0) return;
-    h.split('&').forEach(function (kv) {
-      var i = kv.indexOf('='), k = decodeURIComponent(kv.slice(0, i)), v = decodeURIComponent(kv.slice(i + 1));
-      if (FIELDS[k]) $(FIELDS[k]).value = v;
-    });
-  }
-  function toHash() {
-    var parts = [];
-    Object.keys(FIELDS).forEach(function (k) {
-      var v = $(FIELDS[k]).value;
-      if (v !== '') parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(v));
-    });
-    history.replaceState(null, '', parts.length ? '#' + parts.join('&') : location.pathname);
-  }
-  Object.keys(FIELDS).forEach(function (k) {
-    $(FIELDS[k]).addEventListener('input', function () { limit = PAGE; update(); toHash(); });
-  });
-  fromHash();
-  $('more').addEventListener('click', function () { limit += PAGE; update(); });
-  function mark(ev, on) {
-    var el = ev.target.closest && ev.target.closest('[data-ref]');
-    if (!el) return;
-    var card = el.closest('.card');
-    if (!card) return;
-    card.querySelectorAll('[data-ref="' + el.getAttribute('data-ref') + '"]').forEach(function (x) {
-      x.classList.toggle('hl', on);
-    });
-  }
-  document.addEventListener('mouseover', function (ev) { mark(ev, true); });
-  document.addEventListener('mouseout', function (ev) { mark(ev, false); });
-  update();
-})();
-"""
 
 
 def render_html(
@@ -488,20 +321,20 @@ def render_html(
 ) -> str:
     """The report as one HTML string (``selection``: the sentences for the filterable list).
 
-    The page and the sentence cards are Jinja2 templates with autoescaping: labels, tokens, ids,
-    paths and every other string from the run are escaped where they are placed."""
+    The page and the sentence cards are the Jinja2 templates ``templates/report.html.j2`` and
+    ``templates/card.html.j2`` with autoescaping: labels, tokens, ids, paths and every other string
+    from the run are escaped where they are placed. The CSS and JavaScript are the package's
+    ``static/`` files, inlined."""
     from markupsafe import Markup
 
     filt = filt or Filter()
     labels = labels_of(run)
     colors = label_colors(labels)
     langs = run.languages
-    note = ""
+    sample = None
     if len(selection) > max_sentences:
         keep = sorted(random.Random(seed).sample(range(len(selection)), max_sentences))
-        note = (f" A random sample (seed {seed}) of {max_sentences:,} of the {len(selection):,} selected sentences is "
-                f"listed; choose others with <code>--grep</code>, <code>--label</code>, <code>--status</code> or "
-                f"<code>--max-sentences</code>.")
+        sample = {"seed": seed, "shown": max_sentences, "total": len(selection)}
         selection = [selection[i] for i in keep]
 
     s, e = stats["sentences"], stats["entities"]
@@ -513,10 +346,6 @@ def render_html(
         (_rate(e["rate"]), "projection rate"),
         (f"{e['in_kept_sentences']:,}", "entities in projected.conll"),
     ]
-    figures_html = "".join(f'<div class="figure"><div class="v">{v}</div><div class="k">{k}</div></div>'
-                           for v, k in figures)
-    warnings = "".join(f'<div class="warn">⚠ {esc(w)}</div>' for w in run.warnings)
-
     edges = stats["score_histogram"]["edges"]
     plot_imgs = [
         ("Projection rate per label", plots.rate_per_label(stats)),
@@ -524,64 +353,22 @@ def render_html(
         ("Score distribution", plots.score_distribution(run.entities, edges)),
         ("Lowest-scoring projections in projected.conll", plots.lowest_scoring(kept_projections(run), colors)),
     ]
-    plots_html = "".join(f'<figure><img alt="{esc(t)}" src="{_png_uri(p)}"></figure>' for t, p in plot_imgs)
-
-    lowest = lowest_scoring_sentences(run)
-    lowest_html = "".join(sentence_card(ps, colors, langs, f"low-{i}") for i, ps in enumerate(lowest)) or \
-        '<p class="muted">No entity was projected into a kept sentence.</p>'
-    cards = "".join(sentence_card(ps, colors, langs, f"s-{i}") for i, ps in enumerate(selection))
-
-    label_opts = "".join(f'<option value="{esc(l)}">{esc(l)}</option>' for l in labels)
-    status_opts = "".join(f'<option value="{esc(x)}">{esc(x)}</option>'
-                          for x in (*ENTITY_STATUSES, *SENTENCE_STATUSES))
-    legend = "".join(f'<span><i style="background:{STATUS_COLORS[st]}"></i>{st}</span>' for st in ENTITY_STATUSES)
     nav = [("summary", "Summary"), ("manifest", "Manifest"), ("statistics", "Statistics"), ("plots", "Plots")]
     if results is not None:
         nav.append(("comparison", "Comparison"))
     nav += [("lowest", "Lowest scores"), ("sentences", "Sentences")]
-    nav_html = "".join(f'<a href="#{a}">{t}</a>' for a, t in nav)
-    comparison = f'<h2 id="comparison">Comparison</h2>{_results_html(results)}' if results is not None else ""
     title = f"Projection report · {run.name}"
-    trusted = {k: Markup(v) for k, v in {
-        "nav_html": nav_html, "warnings": warnings, "figures_html": figures_html, "plots_html": plots_html,
-        "manifest_html": _manifest_html(run.manifest), "stats_html": _stats_html(stats, colors),
-        "comparison": comparison, "legend": legend, "lowest_html": lowest_html, "note": note,
-        "label_opts": label_opts, "status_opts": status_opts, "cards": cards, "css": CSS,
-        "js": JS % {"page": PAGE_SIZE}}.items()}
-    return _template(PAGE).render(title=title, run_name=run.name, langs=langs, run_path=str(run.path),
-                                  selection=filt.describe(), page_size=PAGE_SIZE, **trusted)
-
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title><style>{{ css }}</style></head>
-<body><nav><div class="in"><b>{{ run_name }}</b>{{ nav_html }}</div></nav><main>
-<h1 id="summary">{{ title }}</h1>
-<div class="muted">{{ langs[0] }} → {{ langs[1] }} · <code>{{ run_path }}</code></div>
-{{ warnings }}<div class="figures">{{ figures_html }}</div>
-<h2 id="manifest">How this data was made</h2>
-<div class="manifest">{{ manifest_html }}</div>
-<h2 id="statistics">Statistics</h2>{{ stats_html }}
-<h2 id="plots">Plots</h2><div class="plots">{{ plots_html }}</div>
-{{ comparison }}
-<h2 id="lowest">Lowest-scoring examples</h2>
-<p class="muted">The kept sentences holding the projected entities with the lowest scores: the training data
-the projection was least sure of. Hover an entity to see its counterpart; the dot gives its status:</p><div class="legend">{{ legend }}</div>
-{{ lowest_html }}
-<h2 id="sentences">Sentences</h2>
-<p class="muted">Selection: {{ selection }}.{{ note }}
-Dashed target spans were found but not kept (conflict, below threshold).</p>
-<div class="filters">
-<label>label <select id="f-label"><option value="">any</option>{{ label_opts }}</select></label>
-<label>status <select id="f-status"><option value="">any</option>{{ status_opts }}</select></label>
-<label>score ≥ <input id="f-min" type="number" step="0.05"></label>
-<label>score ≤ <input id="f-max" type="number" step="0.05"></label>
-<label>text <input id="f-text" type="search" placeholder="contains…"></label>
-<span id="count"></span></div>
-<div id="list">{{ cards }}</div>
-<p><button id="more" type="button">show {{ page_size }} more</button></p>
-</main><script>{{ js }}</script></body></html>
-"""
+    return _template("report.html.j2").render(
+        title=title, run_name=run.name, langs=langs, run_path=str(run.path), nav=nav, warnings=run.warnings,
+        figures=figures, plots=[(t, _png_uri(p)) for t, p in plot_imgs],
+        manifest_html=Markup(_manifest_html(run.manifest)), stats_html=Markup(_stats_html(stats, colors)),
+        comparison_html=Markup(_results_html(results)) if results is not None else None,
+        legend=[(st, STATUS_COLORS[st]) for st in ENTITY_STATUSES],
+        lowest=[Markup(sentence_card(ps, colors, langs, f"low-{i}"))
+                for i, ps in enumerate(lowest_scoring_sentences(run))],
+        selection=filt.describe(), sample=sample, labels=labels, statuses=(*ENTITY_STATUSES, *SENTENCE_STATUSES),
+        cards=[Markup(sentence_card(ps, colors, langs, f"s-{i}")) for i, ps in enumerate(selection)],
+        page_size=PAGE_SIZE, css=Markup(static_file("report.css")), js=Markup(static_file("report.js")))
 
 
 class HtmlReport:
