@@ -40,7 +40,7 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
-SAMPLE = REPO / "data" / "sample" / "sample.conll"
+SAMPLE = REPO / "projection" / "data" / "sample.conll"
 PAYLOAD = "<img/src/onerror=alert(1)>"
 CODE = REPO  # the checkout whose `projection` is run (--code: e.g. main, for the figures before a fix)
 

@@ -17,7 +17,7 @@ from projection.errors import ProjectionError
 from projection.records import Sentence
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
-SAMPLE_PATH = REPO_DATA / "sample" / "sample.conll"
+SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "sample.conll"  # package data
 CONLL_LABELS = ("LOC", "MISC", "ORG", "PER")
 
 

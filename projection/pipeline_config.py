@@ -27,7 +27,7 @@ from projection.filtering import POLICIES
 from projection.options import check_options, describe, options_model, parse_override  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
-PIPELINES_DIR = REPO / "pipelines"
+PIPELINES_DIR = Path(__file__).resolve().parent / "pipelines"  # package data: a link to the top-level pipelines/
 ExecutorName = Literal["local", "ray"]  # the executors of projection.executors (checked by a test)
 EXECUTOR_NAMES: tuple[str, ...] = get_args(ExecutorName)
 

@@ -43,7 +43,9 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def sample_path() -> Path:
-    return REPO / "data" / "sample" / "sample.conll"
+    from projection.corpora import SAMPLE_PATH
+
+    return SAMPLE_PATH
 
 
 def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:

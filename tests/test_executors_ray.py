@@ -21,6 +21,7 @@ import pytest
 from projection import pipeline as pl
 from projection import stages
 from projection import rundir
+from projection.corpora import SAMPLE_PATH
 from projection.corpus import read_conll
 from projection.errors import ProjectionError
 from projection.executors import executors
@@ -39,7 +40,7 @@ def setup(tmp_path_factory):
     """A source of 40 sentences, their 'translations' (the sentences themselves), a pipeline file."""
     root = tmp_path_factory.mktemp("executors")
     model = tiny_encoder(root / "models", "xlmr")
-    sents = read_conll(REPO / "data" / "sample" / "sample.conll")[:N_SENTENCES]
+    sents = read_conll(SAMPLE_PATH)[:N_SENTENCES]
     pfile, src = identity_given_pipeline(root, sents, model, method="itermax")
     return root, pfile, src
 

@@ -16,6 +16,7 @@ import yaml
 from conftest import run_cli
 from inspect_runs import MANIFEST, make_run, sentences
 from projection import rundir
+from projection.corpora import SAMPLE_PATH
 from projection.corpus import read_conll, read_jsonl
 from projection.errors import ProjectionError
 from projection.export import export_run
@@ -31,7 +32,7 @@ def _make_sample_run(root: Path, model: str) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PROJECTION_CACHE", str(root / "cache"))
         mp.setenv("PROJECTION_PROGRESS", "0")
-        sents = read_conll(REPO / "data" / "sample" / "sample.conll")
+        sents = read_conll(SAMPLE_PATH)
         lines = []
         for k, s in enumerate(sents):
             toks, first = list(s.tokens), (s.spans or [None])[0]

@@ -652,7 +652,7 @@ def test_set_errors_name_the_option(monkeypatch, capsys):
         assert str(err.value).startswith(message), str(err.value)
     with pytest.raises(ProjectionError, match=r"offline.toml: \[align\] unknown key 'bogus'"):
         pl.validate_pipeline({"translate": {"engine": "apertium"}, "align": {"engine": "eflomal", "bogus": 1},
-                              "project": {"method": "ngram"}}, str(REPO / "pipelines" / "offline.toml"))
+                              "project": {"method": "ngram"}}, str(REPO / "projection" / "pipelines" / "offline.toml"))
 
 
 

@@ -11,12 +11,12 @@ import pytest
 from projection import pipeline as pl
 from projection import pipeline_auto, stages
 from projection import rundir
+from projection.corpora import SAMPLE_PATH
 from projection.corpus import read_conll, write_conll
 from projection.errors import ProjectionError
 from conftest import need_data
 from tiny import tiny_encoder
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_resumed_alignment_reuses_finished_chunks(tmp_path, small_source, tiny_m
 
 def test_sample_fallback_is_said_first(tmp_path, small_source, tiny_model, monkeypatch):
     _, _, _ = small_source
-    sample = [" ".join(s.tokens) for s in read_conll(REPO / "data" / "sample" / "sample.conll")]
+    sample = [" ".join(s.tokens) for s in read_conll(SAMPLE_PATH)]
     trans = tmp_path / "t.txt"
     trans.write_text("".join(t + "\n" for t in sample), encoding="utf-8")
     pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 EXTRA = (
     "el la los las de del en y que un una por con para es al se su lo como más pero sus le ya o fue este ha "
     "der die das und ist nicht ein eine zu den mit von im dem des auf für sich auch "
@@ -19,9 +18,10 @@ EXTRA = (
 
 
 def _corpus_lines() -> list[str]:
+    from projection.corpora import SAMPLE_PATH
     from projection.corpus import read_conll
 
-    lines = [" ".join(s.tokens) for s in read_conll(REPO / "data" / "sample" / "sample.conll")]
+    lines = [" ".join(s.tokens) for s in read_conll(SAMPLE_PATH)]
     return lines + [EXTRA] * 3
 
 

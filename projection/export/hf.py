@@ -15,10 +15,12 @@ label survived the selection, so exports of one run share one label set.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from projection.errors import ProjectionError
 from projection.export.base import ExportData
 from projection.export.text import check_scheme
 from projection.progress import track
@@ -53,6 +55,8 @@ class HFExporter:
 
     def __post_init__(self) -> None:
         self.scheme = check_scheme(self.scheme)
+        if importlib.util.find_spec("datasets") is None:
+            raise ProjectionError("--format hf needs the `datasets` package: pip install 'projection[hf]'")
 
     def signature(self) -> dict[str, Any]:
         return {"format": self.name, "scheme": self.scheme, "columns": ["id", "tokens", "ner_tags", "entities"],
