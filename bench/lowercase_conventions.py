@@ -30,17 +30,18 @@ OUT = REPO / "bench" / "out"
 
 def europarl() -> dict:
     from projection.pipeline import eval_projection
+    from projection.scores import pct
 
     out: dict = {}
     for lang in ("es", "de"):
         for conv in ("misc", "drop", "keep"):
             r = eval_projection(lang, "embed", "models/e5-small", "ngram", {"layer": 8, "method": "itermax"},
                                 {"lowercase": conv})
-            out[f"{lang}/{conv}"] = {"f1": round(r["f1"], 2), "precision": round(r["precision"], 2),
-                                     "recall": round(r["recall"], 2),
-                                     "per_label": {k: round(v["f1"], 1) for k, v in r["per_label"].items()}}
-            print(f"  Europarl-NER {lang}, lowercase={conv}: F1 {r['f1']:.2f} (P {r['precision']:.2f} "
-                  f"R {r['recall']:.2f}); MISC F1 {r['per_label']['MISC']['f1']:.1f}", flush=True)
+            out[f"{lang}/{conv}"] = {"f1": float(pct(r["f1"], 2)), "precision": float(pct(r["precision"], 2)),
+                                     "recall": float(pct(r["recall"], 2)),
+                                     "per_label": {k: float(pct(v["f1"], 1)) for k, v in r["per_label"].items()}}
+            print(f"  Europarl-NER {lang}, lowercase={conv}: F1 {pct(r['f1'], 2)} (P {pct(r['precision'], 2)} "
+                  f"R {pct(r['recall'], 2)}); MISC F1 {pct(r['per_label']['MISC']['f1'])}", flush=True)
     return out
 
 

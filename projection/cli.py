@@ -17,6 +17,7 @@ from rich.markup import escape as q
 from rich.table import Table
 
 from projection.errors import ProjectionError
+from projection.scores import pct, pct_mean_sd
 
 app = typer.Typer(
     name="projection",
@@ -155,7 +156,7 @@ def translate_cmd(
 
 
 def _metrics_line(name: str, m: dict) -> str:
-    return f"{name}: F1 {100 * m['f1']:.2f}  P {100 * m['precision']:.2f}  R {100 * m['recall']:.2f}  ({m['sentences']:,} sentences)"
+    return f"{name}: F1 {pct(m['f1'], 2)}  P {pct(m['precision'], 2)}  R {pct(m['recall'], 2)}  ({m['sentences']:,} sentences)"
 
 
 @app.command()
@@ -281,7 +282,7 @@ def evaluate(
         for col in ("label", "P", "R", "F1", "support"):
             table.add_column(col, justify="left" if col == "label" else "right")
         for lab, v in m["per_label"].items():
-            table.add_row(q(lab), f"{100 * v['precision']:.2f}", f"{100 * v['recall']:.2f}", f"{100 * v['f1']:.2f}", str(v["support"]))
+            table.add_row(q(lab), pct(v["precision"], 2), pct(v["recall"], 2), pct(v["f1"], 2), str(v["support"]))
         console.print(table)
 
 
@@ -360,7 +361,7 @@ def compare(
     for sid, label in SYSTEMS.items():
         cells = [summary.get((x, sid)) for x in shown]
         if any(cells):
-            table.add_row(Text(label), *[f"{100 * c['f1'][0]:.1f} ± {100 * c['f1'][1]:.1f}" if c else "" for c in cells])
+            table.add_row(Text(label), *[pct_mean_sd(*c["f1"]) if c else "" for c in cells])
     console.print(table)
     for m in res["missing"]:
         console.print(Text(f"{m['language']} system {m['system']} not run: {m['reason']}", style="yellow"))
@@ -626,8 +627,8 @@ def eval_projection_cmd(
     for col in ("label", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for label, v in res["per_label"].items():
-        table.add_row(label, f"{v['precision']:.1f}", f"{v['recall']:.1f}", f"{v['f1']:.1f}", str(v["support"]))
-    table.add_row("[bold]all[/bold]", f"{res['precision']:.1f}", f"{res['recall']:.1f}", f"[bold]{res['f1']:.1f}[/bold]",
+        table.add_row(label, pct(v["precision"]), pct(v["recall"]), pct(v["f1"]), str(v["support"]))
+    table.add_row("[bold]all[/bold]", pct(res["precision"]), pct(res["recall"]), f"[bold]{pct(res['f1'])}[/bold]",
                   str(res["support"]))
     console.print(table)
 

@@ -105,6 +105,11 @@ def test_results_errors(tmp_path):
         encoding="utf-8")
     with pytest.raises(InputError, match="results.csv:3: f1 is not a number"):
         pi.read_results(tmp_path / "r")
+    (tmp_path / "r" / "results.csv").write_text(
+        "system,train,test,f1,precision,recall,seed,command\na,b,c,0.5,0.5,0.5,1,x\na,b,c,0.5,77.9,0.5,2,x\n",
+        encoding="utf-8")
+    with pytest.raises(InputError, match="results.csv:3: precision = 77.9: scores are fractions"):
+        pi.read_results(tmp_path / "r")
 
 
 def test_terminal_shows_results(tmp_path):

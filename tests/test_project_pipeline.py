@@ -287,7 +287,7 @@ def test_eval_projection_keys_and_halves():
     res = pl.eval_projection("es", "eflomal", None, "ngram", {"rel_iterations": 0.1}, extra_parallel=[], half="first")
     assert {"f1", "precision", "recall", "per_label"} <= set(res)
     assert res["sentences"] == 399 and set(res["per_label"]) == {"LOC", "MISC", "ORG", "PER"}
-    assert 0 <= res["f1"] <= 100 and res["method"]["method"] == "ngram"
+    assert 0 <= res["f1"] <= 1 and res["method"]["method"] == "ngram"
     with pytest.raises(ProjectionError, match="gold entities for es, de"):
         pl.eval_projection("fr", "eflomal")
 

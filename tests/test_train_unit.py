@@ -164,3 +164,16 @@ def test_cpu_threads_option_and_default():
     assert cpu_threads(TrainConfig(threads=3)) == 3
     n = cpu_threads(TrainConfig())
     assert 1 <= n <= min(8, len(os.sched_getaffinity(0)))
+
+
+def test_scores_are_fractions_with_one_formatter():
+    from projection.scores import Scores, pct, pct_mean_sd, seqeval_scores
+
+    s = seqeval_scores([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "I-PER", "O", "O"]])
+    assert (s.precision, s.recall, s.f1, s.support) == (1.0, 0.5, pytest.approx(2 / 3), 2)
+    assert Scores.from_dict(s.to_dict()) == s
+    assert pct(s.f1) == "66.7" and pct(None) == "" and pct(float("nan"), missing="–") == "–"
+    assert pct(-0.012, sign=True) == "-1.2" and pct(0.012, sign=True) == "+1.2"
+    assert pct_mean_sd(0.78, 0.007) == "78.0 ± 0.7" and pct_mean_sd(0.78, float("nan"), one=" (1 seed)") == "78.0 (1 seed)"
+    with pytest.raises(ProjectionError, match="fractions in"):
+        Scores.from_dict({**s.to_dict(), "f1": 66.7})

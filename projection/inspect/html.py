@@ -287,7 +287,7 @@ def _stats_html(stats: dict[str, Any], colors: dict[str, str]) -> str:
 def _results_html(results: Results) -> str:
     agg = aggregate(results)
     rows = [[esc(str(r["system"])), esc(str(r["train"])), esc(str(r["test"])), f"{r['seeds']}",
-             *(fmt_metric(r[f"{m}_mean"], r[f"{m}_std"], results.scale) for m in METRICS)]
+             *(fmt_metric(r[f"{m}_mean"], r[f"{m}_std"]) for m in METRICS)]
             for r in agg.to_dict("records")]
     table = _table(["system", "train", "test", "seeds", "F1", "precision", "recall"], rows, num_from=3)
     charts = "".join(f'<figure><img alt="{esc(p.name)}" src="{_png_uri(p.read_bytes())}"><figcaption>{esc(p.name)}'

@@ -1,14 +1,13 @@
 """Reading the folder that ``projection compare`` writes, to show it next to the data it came from.
 
 The folder holds ``results.csv`` (one row per trained model: system, train, test, f1,
-precision, recall, seed, command), ``results.md`` (the same as a table) and one or more
-PNG charts. Only ``results.csv`` is required; rows with several seeds are summarised as
+precision, recall, seed, command; the scores are fractions, see :mod:`projection.scores`),
+``results.md`` (the same as a table) and one or more PNG charts. Only ``results.csv`` is required; rows with several seeds are summarised as
 mean ± standard deviation, since one seed says little about a difference of a point of F1.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from projection.errors import InputError, ProjectionError
+from projection.scores import pct_mean_sd
 
 RESULT_COLUMNS = ("system", "train", "test", "f1", "precision", "recall", "seed", "command")
 METRICS = ("f1", "precision", "recall")
@@ -27,12 +27,6 @@ class Results:
     rows: pd.DataFrame
     markdown: str | None = None
     charts: list[Path] = field(default_factory=list)
-
-    @property
-    def scale(self) -> float:
-        """100 when the metrics are fractions (all within [0, 1]), so they print as percentages; else 1."""
-        values = self.rows[list(METRICS)].abs().to_numpy()
-        return 100.0 if values.size == 0 or (values[~pd.isna(values)] <= 1.0).all() else 1.0
 
 
 def read_results(folder: str | Path) -> Results:
@@ -55,6 +49,11 @@ def read_results(folder: str | Path) -> Results:
         if bad.any():
             line = int(bad.to_numpy().nonzero()[0][0]) + 2  # header is line 1
             raise InputError(csv, line, f"{col} is not a number: {rows[col][bad].iloc[0]!r}")
+        outside = values.notna() & ((values < 0) | (values > 1))
+        if outside.any():
+            line = int(outside.to_numpy().nonzero()[0][0]) + 2
+            raise InputError(csv, line, f"{col} = {float(values[outside].iloc[0]):g}: scores are fractions in [0, 1], "
+                                        "not percentages")
         rows[col] = values
     md = folder / "results.md"
     markdown = md.read_text(encoding="utf-8", errors="replace") if md.exists() else None
@@ -85,11 +84,9 @@ def aggregate(results: Results) -> pd.DataFrame:
     return out.reset_index()
 
 
-def fmt_metric(mean: float, std: float, scale: float = 100.0) -> str:
-    """A metric as a percentage, with ± std when there are several seeds."""
-    if std is None or (isinstance(std, float) and math.isnan(std)):
-        return f"{mean * scale:.1f}"
-    return f"{mean * scale:.1f} ± {std * scale:.1f}"
+def fmt_metric(mean: float, std: float | None) -> str:
+    """A metric (a fraction) as a percentage, with ± std when there are several seeds."""
+    return pct_mean_sd(mean, std)
 
 
 def results_table(results: Results) -> Any:
@@ -104,5 +101,5 @@ def results_table(results: Results) -> Any:
     for row in aggregate(results).itertuples(index=False):
         r = row._asdict()
         table.add_row(escape(str(r["system"])), escape(str(r["train"])), escape(str(r["test"])), str(r["seeds"]),
-                      *(fmt_metric(r[f"{m}_mean"], r[f"{m}_std"], results.scale) for m in METRICS))
+                      *(fmt_metric(r[f"{m}_mean"], r[f"{m}_std"]) for m in METRICS))
     return table

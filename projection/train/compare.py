@@ -69,6 +69,7 @@ from typing import Any
 from projection.corpora import load_corpus
 from projection.errors import ProjectionError
 from projection.records import Sentence
+from projection.scores import pct, pct_mean_sd
 from projection.store import atomic_path, atomic_write_json, atomic_write_text, content_key, file_sha256
 from projection.train.config import TrainConfig, subsample
 
@@ -522,10 +523,6 @@ def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return mean, sd
 
 
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "" if x is None else f"{100 * x:.{digits}f}"
-
-
 def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     """(language, system id) -> mean and sd over seeds of F1, P, R and per-label F1/P/R."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -558,13 +555,13 @@ def paired(summary: dict, lang: str, a: str, b: str) -> tuple[float, float, int]
 def _diff(p: tuple[float, float, int] | None) -> str:
     if p is None:
         return ""
-    return f"{100 * p[0]:+.1f} (n=1)" if math.isnan(p[1]) else f"{100 * p[0]:+.1f} ± {100 * p[1]:.1f} (n={p[2]})"
+    return pct_mean_sd(p[0], p[1], sign=True, one=" (n=1)") + ("" if math.isnan(p[1]) else f" (n={p[2]})")
 
 
 def _ms(v: tuple[float, float] | None) -> str:
     if v is None:
         return ""
-    return f"{100 * v[0]:.1f} (1 seed)" if math.isnan(v[1]) else f"{100 * v[0]:.1f} ± {100 * v[1]:.1f}"
+    return pct_mean_sd(v[0], v[1], one=" (1 seed)")
 
 
 def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | None = None,
@@ -662,8 +659,8 @@ def _markdown(rows, summary, langs, missing) -> str:
             s = summary.get((lang, sid))
             if not s:
                 continue
-            lab = [_pct(s[f"f1_{x}"][0]) if s[f"f1_{x}"] else "" for x in LABELS]
-            misc_p = _pct(s["precision_MISC"][0]) if s["precision_MISC"] else ""
+            lab = [pct(s[f"f1_{x}"][0]) if s[f"f1_{x}"] else "" for x in LABELS]
+            misc_p = pct(s["precision_MISC"][0]) if s["precision_MISC"] else ""
             md.append(f"| {s['label']} | {_ms(s['f1'])} | {_ms(s['precision'])} | {_ms(s['recall'])} | "
                       + " | ".join(lab) + f" | {misc_p} | {s['train']} |")
         md.append("")

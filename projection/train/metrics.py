@@ -13,13 +13,12 @@ between sentences) and ``metrics.json`` (``f1``, ``precision``, ``recall``,
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from projection.errors import ProjectionError
 from projection.records import Sentence
+from projection.scores import seqeval_scores
 from projection.store import atomic_open, atomic_write_json
 from projection.tags import to_iob2
 
@@ -28,39 +27,9 @@ METRICS = "metrics.json"
 
 
 def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """Micro precision/recall/F1 and per-label figures (seqeval, strict IOB2, exact spans)."""
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
-    from seqeval.scheme import IOB2
-
-    if len(gold) != len(pred):
-        raise ProjectionError(f"{len(gold)} gold sentences but {len(pred)} predicted")
-    y_true, y_pred = [], []
-    for k, (g, p) in enumerate(zip(gold, pred)):
-        if len(g) != len(p):
-            raise ProjectionError(f"sentence {k}: {len(g)} gold tags but {len(p)} predicted")
-        y_true.append(to_iob2(g))
-        y_pred.append(to_iob2(p))
-    kw = dict(mode="strict", scheme=IOB2, zero_division=0)
-    with warnings.catch_warnings():  # seqeval's averages over an empty label set warn; the figures are 0
-        warnings.simplefilter("ignore", RuntimeWarning)
-        report = classification_report(y_true, y_pred, output_dict=True, **kw)
-    per_label = {
-        label: {
-            "precision": float(v["precision"]),
-            "recall": float(v["recall"]),
-            "f1": float(v["f1-score"]),
-            "support": int(v["support"]),
-        }
-        for label, v in sorted(report.items())
-        if not label.endswith(" avg")
-    }
-    return {
-        "f1": float(f1_score(y_true, y_pred, average="micro", **kw)),
-        "precision": float(precision_score(y_true, y_pred, average="micro", **kw)),
-        "recall": float(recall_score(y_true, y_pred, average="micro", **kw)),
-        "per_label": per_label,
-        "support": sum(v["support"] for v in per_label.values()),
-    }
+    """Micro precision/recall/F1 and per-label figures (fractions; seqeval, strict IOB2, exact spans)
+    after normalising both sides to IOB2."""
+    return seqeval_scores([to_iob2(g) for g in gold], [to_iob2(p) for p in pred]).to_dict()
 
 
 def write_predictions(path: str | Path, gold: Sequence[Sentence], pred_tags: Sequence[Sequence[str]]) -> None:
