@@ -2,8 +2,9 @@
 
 The folder holds ``results.csv`` (one row per trained model: system, train, test, f1,
 precision, recall, seed, command; the scores are fractions, see :mod:`projection.scores`),
-``results.md`` (the same as a table) and one or more PNG charts. Only ``results.csv`` is required; rows with several seeds are summarised as
-mean ± standard deviation, since one seed says little about a difference of a point of F1.
+``results.md`` (the same as a table) and one or more PNG charts. Only ``results.csv`` is
+required; rows with several seeds are summarised as mean ± standard deviation, since one
+seed says little about a difference of a point of F1.
 """
 
 from __future__ import annotations
