@@ -11,7 +11,7 @@ entity was projected (sentences without entities are kept: they are real negativ
 * ``drop-below-score`` - demote projected entities scoring under ``min_score`` to
   ``below-threshold``; keep every sentence.
 
-Every policy sets ``meta["kept"]`` and ``meta["drop_reason"]`` (the status of the first
+Every policy sets ``kept`` and ``drop_reason`` (the status of the first
 unprojected entity, ``"empty-translation"``, ``"untranslated"`` or ``None``) on every
 sentence, so the run directory records why each sentence is in or out. ``untranslated``
 marks a source sentence that a given translation file has no translation for
@@ -73,6 +73,6 @@ def apply_policy(projected: Sequence[ProjectedSentence], policy: str = "drop-sen
             kept = reason is None
         else:
             kept = reason not in ("empty-translation", "untranslated")
-        ps.meta["kept"] = kept
-        ps.meta["drop_reason"] = None if kept else reason
+        ps.kept = kept
+        ps.drop_reason = None if kept else reason
     return list(projected)

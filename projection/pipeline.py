@@ -118,9 +118,9 @@ def projection_stats(projected: Sequence[ProjectedSentence]) -> dict[str, Any]:
     untranslated_n = sum(v.get("untranslated", 0) for v in labels.values())
     projected_n = sum(v.get("projected", 0) for v in labels.values())
     removed_n = sum(v.get("removed", 0) for v in labels.values())
-    kept = sum(1 for ps in projected if ps.meta.get("kept", True))
-    reasons = Counter(ps.meta.get("drop_reason") for ps in projected if not ps.meta.get("kept", True))
-    kept_entities = sum(1 for ps in projected if ps.meta.get("kept", True) for e in ps.entities
+    kept = sum(1 for ps in projected if ps.kept)
+    reasons = Counter(ps.drop_reason for ps in projected if not ps.kept)
+    kept_entities = sum(1 for ps in projected if ps.kept for e in ps.entities
                         if str(e.status) == "projected")
     return {
         "sentences_in": len(projected), "sentences_out": kept, "dropped": dict(sorted(reasons.items())),

@@ -146,7 +146,9 @@ class ProjectedEntity:
 
 @dataclass(slots=True)
 class ProjectedSentence:
-    """A source sentence, its translation (as target words) and the projected entities."""
+    """A source sentence, its translation (as target words) and the projected entities; ``kept``
+    says whether the sentence goes into the training data, ``drop_reason`` why not (set by
+    :func:`projection.filtering.apply_policy`)."""
 
     source: Sentence
     target_tokens: list[str]
@@ -154,6 +156,8 @@ class ProjectedSentence:
     alignment: Alignment = field(default_factory=Alignment)
     translation: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    kept: bool = True
+    drop_reason: str | None = None
 
     @property
     def id(self) -> str:
@@ -176,16 +180,24 @@ class ProjectedSentence:
             "entities": [e.to_dict() for e in self.entities],
             "alignment": self.alignment.to_pharaoh(),
             "translation": self.translation,
+            "kept": self.kept,
+            "drop_reason": self.drop_reason,
             "meta": dict(self.meta),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ProjectedSentence":
+        meta = dict(d.get("meta") or {})
+        # files written before ``kept`` and ``drop_reason`` were fields hold them in ``meta``
+        kept = d["kept"] if "kept" in d else meta.pop("kept", True)
+        reason = d["drop_reason"] if "drop_reason" in d else meta.pop("drop_reason", None)
         return cls(
             Sentence.from_dict(d["source"]),
             list(d["target_tokens"]),
             [ProjectedEntity.from_dict(e) for e in d["entities"]],
             Alignment.from_pharaoh(d.get("alignment") or ""),
             d.get("translation") or "",
-            dict(d.get("meta") or {}),
+            meta,
+            bool(kept),
+            None if reason is None else str(reason),
         )

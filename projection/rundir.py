@@ -7,7 +7,7 @@
                            written last (and removed first when a run rewrites the folder), with the size
                            and SHA-256 of every file below ("files"): readers check them
       projections.jsonl    one ProjectedSentence per line, every source sentence (kept or not);
-                           meta["kept"] (bool) and meta["drop_reason"] (str or None)
+                           "kept" (bool) and "drop_reason" (str or None; in "meta" in older runs)
       entities.parquet     one row per source entity: id, label, status, method, score,
                            src_start, src_end, tgt_start, tgt_end, src_text, tgt_text
       projected.conll      the kept target sentences, IOB2 (what a trainer reads)
@@ -90,7 +90,7 @@ def write_run(run_dir: str | Path, projected: Sequence[ProjectedSentence], manif
     # no manifest while the files change: a run killed half-way is unfinished, not a mix of two runs
     (run_dir / MANIFEST).unlink(missing_ok=True)
     write_jsonl(projected, run_dir / PROJECTIONS)
-    kept = [ps.target_sentence() for ps in projected if ps.meta.get("kept", True)]
+    kept = [ps.target_sentence() for ps in projected if ps.kept]
     write_conll(kept, run_dir / PROJECTED_CONLL)
     write_parquet(kept, run_dir / PROJECTED_PARQUET)
     rows = entity_rows(projected)

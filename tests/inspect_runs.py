@@ -18,8 +18,7 @@ def _ps(sid, src, tgt, ents, links=(), kept=True, reason=None):
         ProjectedEntity(Span(s, e, label), Span(*t, label) if t else None, score, "align", status)
         for (s, e, label), t, score, status in ents
     ]
-    meta = {"kept": kept, "drop_reason": reason}
-    return ProjectedSentence(source, tgt.split() if tgt else [], entities, Alignment.of(links), tgt, meta)
+    return ProjectedSentence(source, tgt.split() if tgt else [], entities, Alignment.of(links), tgt, {}, kept, reason)
 
 
 def sentences() -> list[ProjectedSentence]:

@@ -82,7 +82,7 @@ def sample_run(tmp_path_factory, worker_id, tiny_xlmr):
 
 
 def _kept(run) -> list:
-    return [ps for ps in rundir.read_projections(run) if ps.meta["kept"]]
+    return [ps for ps in rundir.read_projections(run) if ps.kept]
 
 
 def test_sample_run_has_something_to_select(sample_run):

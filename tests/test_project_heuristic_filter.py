@@ -86,13 +86,28 @@ def test_policies():
     P, C = EntityStatus.PROJECTED, EntityStatus.CONFLICT
     sents = [_ps([P, P]), _ps([P, C]), _ps([]), _ps([P], tokens=())]
     out = apply_policy(sents, "drop-sentence")
-    assert [ps.meta["kept"] for ps in out] == [True, False, True, False]
-    assert [ps.meta["drop_reason"] for ps in out] == [None, "conflict", None, "empty-translation"]
+    assert [ps.kept for ps in out] == [True, False, True, False]
+    assert [ps.drop_reason for ps in out] == [None, "conflict", None, "empty-translation"]
     out = apply_policy([_ps([P, P]), _ps([P, C]), _ps([P], tokens=())], "keep-all")
-    assert [ps.meta["kept"] for ps in out] == [True, True, False]
+    assert [ps.kept for ps in out] == [True, True, False]
     assert out[1].target_sentence().tags == ["B-PER", "O", "O"]  # the conflict is simply absent
     out = apply_policy([_ps([P, P], scores=[0.9, 0.4])], "drop-below-score", min_score=0.5)
-    assert out[0].meta["kept"] is True
+    assert out[0].kept is True
     assert [str(e.status) for e in out[0].entities] == ["projected", "below-threshold"]
     with pytest.raises(ProjectionError, match="policy"):
         apply_policy([], "drop-everything")
+
+
+def test_kept_and_drop_reason_are_fields_and_old_records_still_read():
+    from projection.records import ProjectedSentence, Sentence
+
+    ps = ProjectedSentence(Sentence("s1", ["a"], ["O"]), [], [], translation="", meta={"untranslated": True})
+    apply_policy([ps], "drop-sentence")
+    d = ps.to_dict()
+    assert (d["kept"], d["drop_reason"], d["meta"]) == (False, "untranslated", {"untranslated": True})
+    assert ProjectedSentence.from_dict(d) == ps
+    old = {k: v for k, v in d.items() if k not in ("kept", "drop_reason")}  # as runs stored them before
+    old["meta"] = {"untranslated": True, "kept": False, "drop_reason": "untranslated"}
+    back = ProjectedSentence.from_dict(old)
+    assert (back.kept, back.drop_reason, back.meta) == (False, "untranslated", {"untranslated": True})
+    assert ProjectedSentence.from_dict({**old, "meta": {}}).kept is True  # no flag: kept, as before

@@ -114,7 +114,7 @@ def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, mo
     for name in (rundir.MANIFEST, rundir.PROJECTIONS, rundir.ENTITIES, rundir.PROJECTED_CONLL, rundir.PROJECTED_PARQUET):
         assert (out / name).exists(), name
     projected = rundir.read_projections(out)
-    assert len(projected) == 30 and all("kept" in ps.meta and "drop_reason" in ps.meta for ps in projected)
+    assert len(projected) == 30 and all(isinstance(ps.kept, bool) for ps in projected)
     right = total = 0
     for s, ps in zip(sents, projected):
         for e in ps.entities:
@@ -122,7 +122,7 @@ def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, mo
             right += e.target is not None and (e.target.start, e.target.end) == (e.source.start, e.source.end)
     assert total > 40 and right / total > 0.9
     kept = read_conll(out / rundir.PROJECTED_CONLL)
-    assert len(kept) == res.stats["sentences_out"] == sum(ps.meta["kept"] for ps in projected)
+    assert len(kept) == res.stats["sentences_out"] == sum(ps.kept for ps in projected)
 
     m = rundir.read_manifest(out)
     assert m["target_lang"] == "es" and m["source_lang"] == "en"
@@ -309,14 +309,14 @@ def test_run_with_translations_that_are_not_line_parallel(tmp_path, small_source
     assert [ps.id for ps in projected] == [s.id for s in sents]
     for k, ps in enumerate(projected):
         if k in missing:
-            assert ps.meta["untranslated"] and not ps.meta["kept"] and ps.meta["drop_reason"] == "untranslated"
+            assert ps.meta["untranslated"] and not ps.kept and ps.drop_reason == "untranslated"
             assert ps.target_tokens == []
         else:
             assert ps.target_tokens == sents[k].tokens and "untranslated" not in ps.meta
     from projection.corpus import read_corpus
 
     kept_ids = [s.id for s in read_corpus(out / rundir.PROJECTED_PARQUET)]  # the parquet keeps the source ids
-    assert kept_ids == [ps.id for ps in projected if ps.meta["kept"]]
+    assert kept_ids == [ps.id for ps in projected if ps.kept]
     assert not {sents[k].id for k in missing} & set(kept_ids)
     m = res.manifest
     match = m["stages"]["translate"]["sentence_match"]
@@ -354,7 +354,7 @@ def test_projection_stats_count_untranslated_and_dropped():
 
     apply_policy([ok, gone], "keep-all")
     st = pl.projection_stats([ok, gone])
-    assert ok.meta["kept"] and not gone.meta["kept"] and gone.meta["drop_reason"] == "untranslated"
+    assert ok.kept and not gone.kept and gone.drop_reason == "untranslated"
     assert st["dropped"] == {"untranslated": 1} and st["removed_by_convention"] == 1
     assert st["per_label"]["LOC"] == {"entities": 2, "projected": 1, "untranslated": 1, "rate": 1.0}
     assert st["per_label"]["MISC"]["rate"] == 1.0 and st["rate"] == 1.0 and st["entities_in_output"] == 1

@@ -159,11 +159,11 @@ def load_run_data(run_dir: str | Path, selection: Selection = Selection(), dev_s
     kept: list[ProjectedSentence] = []
     dropped: Counter[str] = Counter()
     for ps in projected:
-        if ps.meta.get("kept", True) and ps.target_tokens:
+        if ps.kept and ps.target_tokens:
             _check_spans(run_dir, ps)
             kept.append(ps)
         else:
-            dropped[str(ps.meta.get("drop_reason") or ("empty-translation" if not ps.target_tokens else "dropped"))] += 1
+            dropped[str(ps.drop_reason or ("empty-translation" if not ps.target_tokens else "dropped"))] += 1
     if not kept:
         raise ProjectionError(f"{run_dir}: no sentence is left to export (policy {policy}"
                               + (f", min score {selection.min_score}" if selection.min_score is not None else "") + ")")

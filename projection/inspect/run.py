@@ -66,14 +66,14 @@ def _first_str(m: dict[str, Any], flat: Sequence[str], *nested: tuple[str, str])
 
 
 def is_kept(ps: ProjectedSentence) -> bool:
-    """Whether the sentence went into ``projected.conll`` (``write_run`` treats a missing flag as kept)."""
-    return bool(ps.meta.get("kept", True))
+    """Whether the sentence went into ``projected.conll``."""
+    return ps.kept
 
 
 def drop_reason(ps: ProjectedSentence) -> str | None:
     if is_kept(ps):
         return None
-    return str(ps.meta.get("drop_reason") or "unspecified")
+    return ps.drop_reason or "unspecified"
 
 
 def _check_projection(path: Path, index: int, ps: ProjectedSentence) -> None:
