@@ -49,14 +49,13 @@ import contextlib
 import platform
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from projection import rundir
+from projection import rundir, runstats
 from projection.corpora import CORPORA, data_dir, is_corpus_name, load_corpus, resolve_corpus
 from projection.errors import ProjectionError
 from projection.executors import executors
@@ -94,40 +93,8 @@ class RunResult:
 
 
 def projection_stats(projected: Sequence[ProjectedSentence]) -> dict[str, Any]:
-    """Sentences in/out, drop reasons, and per label: entities and their statuses.
-
-    Entities of sentences without a translation (``untranslated``: a given file that is not
-    line-parallel) count under that status and not in the rates, which measure projection
-    onto the translations there are. An entity ``removed`` by the target's lower-case
-    convention was projected (then removed on purpose): it counts as a success in the rates.
-    """
-    per_label: dict[str, Counter] = {}
-    for ps in projected:
-        untranslated = bool(ps.meta.get("untranslated"))
-        for e in ps.entities:
-            per_label.setdefault(e.source.label, Counter())["untranslated" if untranslated else str(e.status)] += 1
-    labels = {}
-    for label in sorted(per_label):
-        c = per_label[label]
-        total = sum(c.values())
-        translated = total - c.get("untranslated", 0)
-        done = c.get("projected", 0) + c.get("removed", 0)
-        labels[label] = {"entities": total, **dict(sorted(c.items())),
-                         "rate": round(done / translated, 4) if translated else None}
-    entities = sum(v["entities"] for v in labels.values())
-    untranslated_n = sum(v.get("untranslated", 0) for v in labels.values())
-    projected_n = sum(v.get("projected", 0) for v in labels.values())
-    removed_n = sum(v.get("removed", 0) for v in labels.values())
-    kept = sum(1 for ps in projected if ps.kept)
-    reasons = Counter(ps.drop_reason for ps in projected if not ps.kept)
-    kept_entities = sum(1 for ps in projected if ps.kept for e in ps.entities
-                        if str(e.status) == "projected")
-    return {
-        "sentences_in": len(projected), "sentences_out": kept, "dropped": dict(sorted(reasons.items())),
-        "entities": entities, "projected": projected_n, "removed_by_convention": removed_n,
-        "rate": round((projected_n + removed_n) / (entities - untranslated_n), 4) if entities - untranslated_n else None,
-        "entities_in_output": kept_entities, "per_label": labels,
-    }
+    """The run's counts (:func:`projection.runstats.projection_stats`)."""
+    return runstats.projection_stats(projected)
 
 
 def _source_choice(source: str | None, config: PipelineConfig) -> tuple[str, str | None]:

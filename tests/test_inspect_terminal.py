@@ -42,6 +42,10 @@ def test_summary_numbers(run_dir):
     assert st["score_histogram"]["counts"][0] == 3  # the three unaligned entities score 0
     assert st["length"]["pairs"] == 12
     assert st["warnings"] == []
+    # the same counts as the pipeline's manifest (one definition: projection.runstats)
+    c = st["counts"]
+    assert (c["sentences_in"], c["sentences_out"], c["entities"], c["entities_in_output"]) == (8, 6, 15, 9)
+    assert c["per_label"]["ORG"]["rate"] == org["rate"] and c["rate"] == e["rate"]
 
 
 def test_summary_printed(run_dir):

@@ -1,6 +1,11 @@
 """The numbers of a run: sentences in/out, entities and projection rate per label, drop
 reasons, statuses, score histogram, entity lengths. Plain dicts, so ``--json`` prints them
 as they are and both views (terminal, HTML) show the same figures.
+
+The sentence and entity counts and the projection rates are those of
+:func:`projection.runstats.projection_stats`, the same figures the pipeline writes into the
+manifest's ``counts`` (included as ``counts``); the rest (per-status and per-method
+breakdowns, scores, lengths) is what only the inspectors show.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from projection.inspect.run import Run, drop_reason, is_kept
+from projection.inspect.run import Run, is_kept
 from projection.inspect.select import ENTITY_STATUSES
 from projection.records import EntityStatus
+from projection.runstats import projection_stats
 
 HIST_BINS = 10
 
@@ -47,9 +53,10 @@ def score_edges(scores: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
 
 def summarize(run: Run) -> dict[str, Any]:
     ents = run.entities
-    n_in = len(run.sentences)
+    counts = projection_stats(run.sentences)
+    n_in = counts["sentences_in"]
     kept = [ps for ps in run.sentences if is_kept(ps)]
-    reasons = Counter(drop_reason(ps) for ps in run.sentences if not is_kept(ps))
+    reasons = Counter({(reason or "unspecified"): n for reason, n in counts["dropped"].items()})
     kept_entities = Counter(
         e.source.label
         for ps in kept
@@ -64,10 +71,11 @@ def summarize(run: Run) -> dict[str, Any]:
         st = Counter(sel["status"].astype(str))
         n = len(sel)
         scores = sel["score"].to_numpy(dtype=float)
+        core = counts["per_label"].get(label, {})
         per_label[label] = {
             "source": n,
             "projected": st.get("projected", 0),
-            "rate": st.get("projected", 0) / n if n else None,
+            "rate": core.get("rate"),
             **{s: st.get(s, 0) for s in ENTITY_STATUSES if s != "projected"},
             "in_kept_sentences": kept_entities.get(label, 0),
             "mean_score": float(np.nanmean(scores)) if n and not np.isnan(scores).all() else None,
@@ -76,7 +84,7 @@ def summarize(run: Run) -> dict[str, Any]:
     scores = ents["score"].to_numpy(dtype=float) if len(ents) else np.zeros(0)
     scores = scores[~np.isnan(scores)]
     edges = score_edges(scores)
-    counts = np.histogram(scores, bins=edges)[0] if scores.size else np.zeros(len(edges) - 1, dtype=int)
+    hist = np.histogram(scores, bins=edges)[0] if scores.size else np.zeros(len(edges) - 1, dtype=int)
 
     with_target = ents.dropna(subset=["tgt_start", "tgt_end"]) if len(ents) else ents
     src_len = (with_target["src_end"] - with_target["src_start"]).to_numpy(dtype=float)
@@ -85,10 +93,11 @@ def summarize(run: Run) -> dict[str, Any]:
     n_projected = int((status == "projected").sum())
     return {
         "run": str(run.path),
+        "counts": counts,
         "sentences": {
             "in": n_in,
-            "kept": len(kept),
-            "dropped": n_in - len(kept),
+            "kept": counts["sentences_out"],
+            "dropped": n_in - counts["sentences_out"],
             "drop_reasons": dict(reasons.most_common()),
             "empty_target": sum(not ps.target_tokens for ps in run.sentences),
             "complete": sum(ps.complete for ps in run.sentences),
@@ -96,13 +105,13 @@ def summarize(run: Run) -> dict[str, Any]:
         "entities": {
             "source": n_total,
             "projected": n_projected,
-            "rate": n_projected / n_total if n_total else None,
-            "in_kept_sentences": sum(kept_entities.values()),
+            "rate": counts["rate"],
+            "in_kept_sentences": counts["entities_in_output"],
             "by_status": {s: int((status == s).sum()) for s in ENTITY_STATUSES},
             "by_method": dict(Counter(ents["method"].astype(str)).most_common()) if n_total else {},
         },
         "per_label": per_label,
-        "score_histogram": {"edges": [round(float(x), 6) for x in edges], "counts": [int(c) for c in counts]},
+        "score_histogram": {"edges": [round(float(x), 6) for x in edges], "counts": [int(c) for c in hist]},
         "length": {
             "pairs": int(len(with_target)),
             "source_mean": float(src_len.mean()) if src_len.size else None,
