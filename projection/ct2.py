@@ -23,7 +23,7 @@ weights, fused kernels). Any stage that only needs an encoder's hidden states (t
 * :func:`forward_hidden` runs ``forward_batch`` over sequences of token ids (or token
   strings) in length-sorted batches and returns one ``last_hidden_state`` array per
   sequence, without padding.
-* :func:`model_fingerprint` (content hash of a model folder, memoised per process) and
+* :func:`model_fingerprint` (the model folder's one identity, :mod:`projection.fingerprint`) and
   :func:`position_limit` (the longest sequence, special tokens included, the model's
   position embeddings allow).
 
@@ -36,7 +36,6 @@ classifier head is not converted).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -47,8 +46,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from projection.errors import ProjectionError
+from projection.fingerprint import folder_fingerprint
 from projection.store import cache_root as _default_cache_root
-from projection.store import file_sha256, package_versions
+from projection.store import package_versions
 
 # Bump when the conversion itself changes (what is kept, how the config is patched):
 # the cache key includes it, so older conversions are not reused.
@@ -57,8 +57,6 @@ CONFIGS = ("BertConfig", "XLMRobertaConfig", "RobertaConfig")
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 # (XLM-)RoBERTa number positions from padding_idx + 1: that many position embeddings are unusable
 _OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert"})
-_MODEL_FILES = (".json", ".safetensors", ".bin", ".model", ".txt")
-_fingerprints: dict[tuple, str] = {}
 
 
 # --------------------------------------------------------------------------- models
@@ -81,22 +79,9 @@ def model_dir(model: str | Path) -> Path:
 
 
 def model_fingerprint(model: str | Path) -> str:
-    """sha256 (16 hex digits) over a model folder's config, tokenizer and weight files.
-
-    Memoised per process on the files' names, sizes and modification times, so the
-    signature of an aligner and the key of its conversion hash the weights only once.
-    """
-    path = model_dir(model).resolve()
-    files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix in _MODEL_FILES)
-    stats = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    memo = (str(path), stats)
-    if memo not in _fingerprints:
-        h = hashlib.sha256()
-        for f in files:
-            h.update(f.name.encode())
-            h.update(file_sha256(f).encode())
-        _fingerprints[memo] = h.hexdigest()[:16]
-    return _fingerprints[memo]
+    """The model folder's one identity (:func:`projection.fingerprint.folder_fingerprint`), for a folder or a
+    cached hub name."""
+    return folder_fingerprint(model_dir(model))
 
 
 def load_config(model: str | Path) -> Any:

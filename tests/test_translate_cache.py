@@ -146,3 +146,18 @@ def test_sigkill_and_resume_translates_only_the_missing(tmp_path, tmp_path_facto
     assert translate_to_file("nllb", str(src), fresh, cache=False, options=opts)["cached"] == 0
     assert resumed.read_bytes() == fresh.read_bytes()
     assert len(resumed.read_text(encoding="utf-8").split("\n")) == len(lines) + 1
+
+
+def test_one_model_identity(tmp_path):
+    """The translators and the encoder conversion give one folder one fingerprint, which follows its content."""
+    from projection import ct2
+    from projection.fingerprint import model_fingerprint
+    from projection.translate.base import model_fingerprint as translate_fingerprint
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"a": 1}', encoding="utf-8")
+    fp = model_fingerprint(folder)
+    assert len(fp) == 16 and fp == translate_fingerprint(str(folder)) == ct2.model_fingerprint(folder)
+    (folder / "config.json").write_text('{"a": 22}', encoding="utf-8")
+    assert model_fingerprint(folder) != fp

@@ -11,13 +11,13 @@ run manifests and into the translation cache key.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from projection.errors import ProjectionError
+from projection.fingerprint import folder_fingerprint, hub_fingerprint, model_fingerprint  # noqa: F401 (the engines' one model identity)
 from projection.translate.text import clean_text
 
 
@@ -116,41 +116,3 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def folder_fingerprint(path: str | Path, head: int = 1 << 20) -> str:
-    """A content fingerprint of a model folder, fast even for multi-GB weights.
-
-    Small files (< 8 MB: configs, vocabularies, tokenizers) are hashed in full; large
-    weight files by size plus their first and last megabyte, which changes whenever the
-    weights are retrained or requantised. Reading 2 MB instead of 2.4 GB keeps the
-    per-run cost of the cache key negligible.
-    """
-    path = Path(path)
-    h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-    for p in files:
-        rel = p.relative_to(path).as_posix()
-        size = p.stat().st_size
-        h.update(f"{rel}\0{size}\0".encode())
-        with open(p, "rb") as f:
-            if size < 8 * head:
-                h.update(f.read())
-            else:
-                h.update(f.read(head))
-                f.seek(size - head)
-                h.update(f.read(head))
-    return h.hexdigest()[:16]
-
-
-def hub_fingerprint(name: str) -> str:
-    """The locally cached snapshot (commit) of a hub model, or ``"hub"`` if unknown."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        local = snapshot_download(name, local_files_only=True)
-        return f"hub:{Path(local).name}"
-    except Exception:
-        return "hub"
-
-
-def model_fingerprint(model: str) -> str:
-    return folder_fingerprint(model) if Path(model).is_dir() else hub_fingerprint(model)
