@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import psutil
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 SAMPLE = REPO / "projection" / "data" / "sample.conll"
@@ -526,21 +528,32 @@ def _(w):
 
 def eflomal_pids(tmp: Path) -> list[int]:
     """The eflomal binaries started by this case (their environment has its TMPDIR), no one else's."""
-    out = subprocess.run(["pgrep", "-f", "eflomal/bin/eflomal"], capture_output=True, text=True).stdout
+    return [p.pid for p in _started_here(tmp) if "eflomal/bin/eflomal" in " ".join(_cmdline(p))]
+
+
+def _started_here(tmp: Path) -> list[psutil.Process]:
+    """The live processes whose environment has this case's TMPDIR (children inherit it)."""
     mine = []
-    for pid in map(int, out.split()):
+    for p in psutil.process_iter():
         try:
-            if f"TMPDIR={tmp}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                mine.append(pid)
-        except OSError:
+            if p.pid != os.getpid() and p.environ().get("TMPDIR") == str(tmp) and p.status() != psutil.STATUS_ZOMBIE:
+                mine.append(p)
+        except psutil.Error:
             continue
     return mine
 
 
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []
+
+
 def alive(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 
@@ -594,15 +607,7 @@ def digest(run: Path) -> dict[str, str]:
 def snapshot(tmp: Path) -> dict[str, list[str]]:
     """The processes started for this benchmark (found by the TMPDIR in their environment, which
     children such as apertium's lt-proc and the eflomal binary inherit) and the temporary folder."""
-    mine = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            if f"TMPDIR={tmp}".encode() in (proc / "environ").read_bytes().split(b"\0") and alive(int(proc.name)):
-                mine.append(f"{proc.name} " + (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:160])
-        except OSError:
-            continue
+    mine = [f"{p.pid} " + " ".join(_cmdline(p))[:160] for p in _started_here(tmp)]
     return {"processes": mine, "tmp": sorted(x.name for x in tmp.iterdir())}
 
 

@@ -33,36 +33,36 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 
 
 def _session_pids(sid: int) -> list[int]:
     pids = []
-    for entry in Path("/proc").glob("[0-9]*"):
+    for p in psutil.process_iter(["status"]):
         try:
-            fields = (entry / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            if p.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(p.pid) == sid:
+                pids.append(p.pid)
+        except (OSError, psutil.Error):
             continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(entry.name))
     return pids
 
 
 def _memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in bytes of one process (PSS from smaps_rollup; RSS when unavailable)."""
-    rss = pss = 0
+    """(RSS, PSS) in bytes of one process (PSS where the platform has it; RSS otherwise)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) * 1024
-        pss = rss
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                pss = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return rss, pss
+        m = psutil.Process(pid).memory_full_info()
+    except psutil.AccessDenied:
+        try:
+            rss = psutil.Process(pid).memory_info().rss
+        except psutil.Error:
+            return 0, 0
+        return rss, rss
+    except psutil.Error:
+        return 0, 0
+    return m.rss, getattr(m, "pss", m.rss)
 
 
 class Sampler(threading.Thread):

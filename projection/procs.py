@@ -113,3 +113,26 @@ class _SubprocessShim:
 
 
 subprocess_shim = _SubprocessShim()
+
+
+def descendants(pid: int) -> list[Any]:
+    """Every process below ``pid`` (``psutil.Process`` objects, which know their start time, so a
+    recycled pid is never mistaken for one of them); empty when ``pid`` is gone."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def reap(procs: Sequence[Any], grace_s: float = 3.0) -> None:
+    """Wait up to ``grace_s`` for these processes to exit, then SIGKILL the ones still running."""
+    import psutil
+
+    _, alive = psutil.wait_procs(list(procs), timeout=grace_s)
+    for p in alive:
+        try:
+            p.kill()  # psutil checks the pid still names the same process
+        except psutil.Error:
+            pass

@@ -78,3 +78,25 @@ def tiny_xlmr(tmp_path_factory) -> str:
     from tiny import shared_tiny_encoder
 
     return shared_tiny_encoder(tmp_path_factory, "xlmr")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoders(tmp_path_factory):
+    """``kind -> folder`` of the session's tiny encoders (``bert``, ``xlmr``), each built on first use."""
+    from tiny import shared_tiny_encoder
+
+    return lambda kind: shared_tiny_encoder(tmp_path_factory, kind)
+
+
+@pytest.fixture(scope="session")
+def given_pipeline(tmp_path_factory, tiny_xlmr):
+    """``(pipeline file, source file, sentences)``: the first 30 sample sentences, their 'translations'
+    (the sentences themselves) given, the embed aligner on the tiny XLM-R, ngram projection. Read only."""
+    from tiny import identity_given_pipeline
+
+    from projection.corpora import SAMPLE_PATH
+    from projection.corpus import read_conll
+
+    sents = read_conll(SAMPLE_PATH)[:30]
+    pfile, src = identity_given_pipeline(tmp_path_factory.mktemp("given-pipeline"), sents, tiny_xlmr)
+    return pfile, src, sents

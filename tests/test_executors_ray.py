@@ -25,8 +25,9 @@ from projection.corpora import SAMPLE_PATH
 from projection.corpus import read_conll
 from projection.errors import ProjectionError
 from projection.executors import executors
-from projection.executors.ray_cluster import descendants, plan_pools
-from tiny import identity_given_pipeline, tiny_encoder
+from projection.executors.ray_cluster import plan_pools
+from projection.procs import descendants
+from tiny import identity_given_pipeline
 from conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,12 +37,11 @@ LANGS = ("es", "de")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tiny_xlmr):
     """A source of 40 sentences, their 'translations' (the sentences themselves), a pipeline file."""
     root = tmp_path_factory.mktemp("executors")
-    model = tiny_encoder(root / "models", "xlmr")
     sents = read_conll(SAMPLE_PATH)[:N_SENTENCES]
-    pfile, src = identity_given_pipeline(root, sents, model, method="itermax")
+    pfile, src = identity_given_pipeline(root, sents, tiny_xlmr, method="itermax")
     return root, pfile, src
 
 
@@ -61,10 +61,10 @@ def ray_instance():
     pytest.importorskip("ray")
     from projection.executors.ray_cluster import ray_session
 
-    before = {pid for pid, _ in descendants(os.getpid())}
+    before = {p.pid for p in descendants(os.getpid())}
     with ray_session(num_cpus=2) as info:
         yield info
-    left = [pid for pid, _ in descendants(os.getpid()) if pid not in before]
+    left = [p.pid for p in descendants(os.getpid()) if p.pid not in before]
     assert not left, f"processes left behind by the Ray instance: {left}"
 
 
@@ -115,14 +115,29 @@ def test_stage_error_reaches_the_user_as_one_line(setup, ray_instance, tmp_path)
 
 
 def _session_processes(sid: int) -> list[int]:
+    """The live (not zombie) processes of session ``sid``."""
+    import psutil
+
     out = []
-    for entry in Path("/proc").glob("[0-9]*"):
+    for p in psutil.process_iter(["status"]):
         try:
-            fields = (entry / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            if p.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(p.pid) == sid:
+                out.append(p.pid)
+        except (OSError, psutil.Error):
             continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            out.append(int(entry.name))
+    return out
+
+
+def _session_cmdlines(sid: int) -> list[str]:
+    """The start of each command line of session ``sid`` (a process's title when it renamed itself)."""
+    import psutil
+
+    out = []
+    for pid in _session_processes(sid):
+        try:
+            out.append(" ".join(psutil.Process(pid).cmdline())[:60])
+        except psutil.Error:
+            continue
     return out
 
 
@@ -145,11 +160,10 @@ def test_killed_job_resumes_from_its_finished_shards(setup, local_runs, ray_inst
     assert len(list(out.glob("stages/project-*/*.jsonl"))) == 1 and not (out / rundir.MANIFEST).exists()
     # the killed job's Ray instance dies with it (its per-node agents linger for a while: end them)
     deadline = time.monotonic() + 60
-    names = lambda: [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in _session_processes(proc.pid)  # noqa: E731
-                     if Path(f"/proc/{p}/cmdline").exists()]
-    while any(b"raylet" in n or b"gcs_server" in n or b"MapWorker" in n for n in names()) and time.monotonic() < deadline:
+    names = lambda: _session_cmdlines(proc.pid)  # noqa: E731
+    while any("raylet" in n or "gcs_server" in n or "MapWorker" in n for n in names()) and time.monotonic() < deadline:
         time.sleep(1)
-    core = [n for n in names() if b"raylet" in n or b"gcs_server" in n or b"MapWorker" in n]
+    core = [n for n in names() if "raylet" in n or "gcs_server" in n or "MapWorker" in n]
     for pid in _session_processes(proc.pid):
         os.kill(pid, signal.SIGKILL)
     assert not core, core

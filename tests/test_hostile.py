@@ -20,22 +20,19 @@ from projection import rundir
 from projection.corpus import read_conll
 from projection.records import Alignment
 from projection.store import StageFileError, read_stage_jsonl, read_stage_npz, write_stage_jsonl, write_stage_npz
-from tiny import identity_given_pipeline, tiny_encoder
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return tiny_encoder(tmp_path_factory.getbasetemp() / "hostile-tiny-models", "xlmr")
+def tiny_model(tiny_xlmr):
+    return tiny_xlmr
 
 
 @pytest.fixture
-def given_run(tmp_path, sample_path, tiny_model):
+def given_run(given_pipeline):
     """A pipeline file (given translations = the sentences themselves, tiny encoder, ngram) and its source."""
-    sents = read_conll(sample_path)[:30]
-    pfile, src = identity_given_pipeline(tmp_path, sents, tiny_model)
-    return pfile, src, sents
+    return given_pipeline
 
 
 # --------------------------------------------------------------------------- 3. damaged stage caches
@@ -494,9 +491,11 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    import psutil
+
     try:  # a zombie (not yet reaped by init) counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from projection import procs
 from projection.errors import ProjectionError
 
 INSTALL_HINT = "pip install 'projection[ray]'"
@@ -82,51 +83,9 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         if owned:
             # Workers of a local instance exit on their own once the raylet is gone, but may
             # take a minute: reap the processes this run started (by pid and start time).
-            started = descendants(os.getpid()) if local else []
+            started = procs.descendants(os.getpid()) if local else []
             ray.shutdown()
-            reap(started)
-
-
-def _proc_start(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def descendants(root: int) -> list[tuple[int, str]]:
-    """(pid, start time) of every process below ``root`` (Linux /proc; empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            ppid = int((entry / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            start = _proc_start(child)
-            if start is not None:
-                out.append((child, start))
-                todo.append(child)
-    return out
-
-
-def reap(procs: list[tuple[int, str]], grace_s: float = 3.0) -> None:
-    """Wait up to ``grace_s`` for these processes to exit, then SIGKILL the rest (same pid and start time)."""
-    import signal
-
-    deadline = time.monotonic() + grace_s
-    alive = procs
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.2)
-        alive = [(pid, st) for pid, st in alive if _proc_start(pid) == st]
-    for pid, st in alive:
-        if _proc_start(pid) == st:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+            procs.reap(started)
 
 
 # --------------------------------------------------------------------------- resources
