@@ -10,7 +10,6 @@ from projection.align.io import read_pairs, write_joint
 from projection.align.metrics import read_pharaoh
 from projection.corpus import read_conll
 from test_align_eflomal import synthetic
-from tiny import tiny_encoder
 from conftest import run_cli
 
 
@@ -18,8 +17,8 @@ def _cli(monkeypatch, capsys, *args):
     return run_cli(monkeypatch, capsys, *args)
 
 
-def test_embed_round_trip(tmp_path_factory, tmp_path, sample_path, monkeypatch, capsys):
-    model = tiny_encoder(tmp_path_factory.getbasetemp() / "align-tiny-models", "bert")
+def test_embed_round_trip(tiny_bert, tmp_path, sample_path, monkeypatch, capsys):
+    model = tiny_bert
     sents = [s.tokens for s in read_conll(sample_path)][:12]
     pairs_file, out = tmp_path / "pairs.txt", tmp_path / "out.align"
     write_joint([(sents[k], sents[k + 1]) for k in range(0, 12, 2)], pairs_file)
@@ -39,8 +38,8 @@ def test_embed_round_trip(tmp_path_factory, tmp_path, sample_path, monkeypatch, 
     assert code == 0 and "AER 0.0000" in stdout
 
 
-def test_embed_backend_option(tmp_path_factory, tmp_path, sample_path, monkeypatch, capsys):
-    model = tiny_encoder(tmp_path_factory.getbasetemp() / "align-tiny-models", "bert")
+def test_embed_backend_option(tiny_bert, tmp_path, sample_path, monkeypatch, capsys):
+    model = tiny_bert
     sents = [s.tokens for s in read_conll(sample_path)]
     long = [w for s in sents for w in s][:400]  # longer than the tiny model's 128 positions
     pairs_file = tmp_path / "pairs.txt"

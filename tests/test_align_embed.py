@@ -5,6 +5,7 @@ word-level similarity, batching invariance and edge cases (tiny models)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,15 +14,8 @@ from projection.align import aligners
 from projection.corpus import read_conll
 from projection.errors import ProjectionError
 from projection.records import Alignment
-from tiny import tiny_encoder
 
 logging.getLogger("simalign").setLevel(logging.WARNING)
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    # one folder per test process, shared with the other align tests (the tiny models take seconds to build)
-    return tmp_path_factory.getbasetemp() / "align-tiny-models"
 
 
 def _pairs(sample_path) -> list[tuple[list[str], list[str]]]:
@@ -41,10 +35,10 @@ SIMALIGN_KEY = {"argmax": "inter", "itermax": "itermax", "match": "mwmf"}
 
 
 @pytest.mark.parametrize("kind,layer,distortion", [("bert", 3, 0.0), ("xlmr", 4, 0.5)])
-def test_same_links_as_simalign(tiny_root, sample_path, kind, layer, distortion):
+def test_same_links_as_simalign(tiny_encoders, sample_path, kind, layer, distortion):
     from simalign import SentenceAligner
 
-    model = tiny_encoder(tiny_root, kind)
+    model = tiny_encoders(kind)
     pairs = _pairs(sample_path)
     ref = SentenceAligner(model=model, token_type="bpe", matching_methods="aim", layer=layer, distortion=distortion)
     expected = [ref.get_word_aligns(s, t) for s, t in pairs]
@@ -58,11 +52,11 @@ def test_same_links_as_simalign(tiny_root, sample_path, kind, layer, distortion)
         assert sum(len(g) for g in got) > len(pairs)  # not trivially empty
 
 
-def test_runs_only_the_needed_layers(tiny_root):
+def test_runs_only_the_needed_layers(tiny_encoders):
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    model = tiny_encoder(tiny_root, "bert")
+    model = tiny_encoders("bert")
     al = aligners.create("embed", model=model, layer=2, backend="torch")
     words = ["The", "European", "Commission", "said"]
     enc = al.encoder
@@ -77,8 +71,8 @@ def test_runs_only_the_needed_layers(tiny_root):
     assert got.words.tolist() == [w for w in b.word_ids() if w is not None]
 
 
-def test_similarity_is_cosine_of_mean_subword_vectors(tiny_root, sample_path):
-    model = tiny_encoder(tiny_root, "xlmr")
+def test_similarity_is_cosine_of_mean_subword_vectors(tiny_encoders, sample_path):
+    model = tiny_encoders("xlmr")
     al = aligners.create("embed", model=model, layer=3, method="itermax")
     pairs = _pairs(sample_path)[:6]
     links, sims = al.align_with_similarity(pairs)
@@ -97,8 +91,8 @@ def test_similarity_is_cosine_of_mean_subword_vectors(tiny_root, sample_path):
 
 
 @pytest.mark.parametrize("backend", ["torch", "ct2"])
-def test_batching_does_not_change_links(tiny_root, sample_path, backend):
-    model = tiny_encoder(tiny_root, "bert")
+def test_batching_does_not_change_links(tiny_encoders, sample_path, backend):
+    model = tiny_encoders("bert")
     pairs = _pairs(sample_path)
     one = aligners.create("embed", model=model, layer=3, batch_size=1, backend=backend).align(pairs)
     many = aligners.create("embed", model=model, layer=3, batch_size=64, max_tokens=300, chunk_size=7,
@@ -106,8 +100,8 @@ def test_batching_does_not_change_links(tiny_root, sample_path, backend):
     assert one == many
 
 
-def test_edge_cases(tiny_root):
-    model = tiny_encoder(tiny_root, "bert")
+def test_edge_cases(tiny_encoders):
+    model = tiny_encoders("bert")
     al = aligners.create("embed", model=model, layer=2, method="match")
     pairs = [([], ["x"]), (["a"], []), (["Germany", "\u200b", "", "city"], ["Alemania", "ciudad"])]
     links, sims = al.align_with_similarity(pairs)
@@ -120,12 +114,12 @@ def test_edge_cases(tiny_root):
         al.align([("a sentence", "una frase")])
 
 
-def test_errors_and_signature(tiny_root):
-    model = tiny_encoder(tiny_root, "bert")
+def test_errors_and_signature(tiny_encoders):
+    model = tiny_encoders("bert")
     with pytest.raises(ProjectionError, match="only 4 layers"):
         aligners.create("embed", model=model, layer=9).align([(["a"], ["b"])])
     with pytest.raises(ProjectionError, match="cannot load encoder"):
-        aligners.create("embed", model=str(tiny_root / "no-such-model"), layer=2).align([(["a"], ["b"])])
+        aligners.create("embed", model=str(Path(model).parent / "no-such-model"), layer=2).align([(["a"], ["b"])])
     with pytest.raises(ProjectionError, match="unknown embed alignment method"):
         aligners.create("embed", model=model, method="best")
     from projection.align import Aligner
@@ -138,8 +132,8 @@ def test_errors_and_signature(tiny_root):
     assert sig != aligners.create("embed", model=model, layer=2, method="match").signature()
 
 
-def test_signature_names_backend_compute_type_and_code(tiny_root):
-    model = tiny_encoder(tiny_root, "bert")
+def test_signature_names_backend_compute_type_and_code(tiny_encoders):
+    model = tiny_encoders("bert")
     auto = aligners.create("embed", model=model, layer=3).signature()
     ct2 = aligners.create("embed", model=model, layer=3, backend="ct2").signature()
     torch = aligners.create("embed", model=model, layer=3, backend="torch").signature()
@@ -161,8 +155,8 @@ def test_signature_names_backend_compute_type_and_code(tiny_root):
 
 
 @pytest.mark.parametrize("kind,layer", [("bert", 3), ("xlmr", 2)])
-def test_ct2_links_agree_with_torch(tiny_root, sample_path, kind, layer):
-    model = tiny_encoder(tiny_root, kind)
+def test_ct2_links_agree_with_torch(tiny_encoders, sample_path, kind, layer):
+    model = tiny_encoders(kind)
     pairs = _pairs(sample_path)
     for method in ("argmax", "itermax", "match"):
         ref = aligners.create("embed", model=model, layer=layer, method=method, backend="torch")
@@ -192,8 +186,8 @@ def _long_pair(sample_path, n=2000) -> tuple[list[str], list[str]]:
 
 
 @pytest.mark.parametrize("backend", ["torch", "ct2"])
-def test_long_pair_gets_links_up_to_its_last_word(tiny_root, sample_path, backend):
-    model = tiny_encoder(tiny_root, "bert")  # 128 positions: a 2,000-word pair takes dozens of windows
+def test_long_pair_gets_links_up_to_its_last_word(tiny_encoders, sample_path, backend):
+    model = tiny_encoders("bert")  # 128 positions: a 2,000-word pair takes dozens of windows
     src, tgt = _long_pair(sample_path)
     al = aligners.create("embed", model=model, layer=3, backend=backend)
     (links,), (sim,) = al.align_with_similarity([(src, tgt)])

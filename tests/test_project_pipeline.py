@@ -15,13 +15,12 @@ from projection.corpora import SAMPLE_PATH
 from projection.corpus import read_conll, write_conll
 from projection.errors import ProjectionError
 from conftest import need_data
-from tiny import tiny_encoder
 
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return tiny_encoder(tmp_path_factory.getbasetemp() / "pipeline-tiny-models", "xlmr")
+def tiny_model(tiny_xlmr):
+    return tiny_xlmr
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ import pytest
 from projection.corpora import load_corpus
 from projection.records import Sentence
 from projection.train import TrainConfig, evaluate, load_model, train_model, trainers
-from tiny import tiny_encoder
 
 
 @pytest.fixture(scope="module")
-def encoder(tmp_path_factory):
-    return tiny_encoder(tmp_path_factory.mktemp("enc"), "bert")
+def encoder(tiny_bert):
+    return tiny_bert
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from projection.errors import ProjectionError
 from projection.records import Sentence
 from projection.train.config import TrainConfig, map_sentence, parse_label_map, subsample
 from projection.train.metrics import evaluate_predictions, score
-from tiny import tiny_encoder
 
 
 # ----------------------------------------------------------------------------- seqeval
@@ -88,10 +87,10 @@ def test_subsample_is_seeded_and_ordered():
 
 # ----------------------------------------------------------------------------- windows
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
+def tokenizer(tiny_xlmr):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(tiny_encoder(tmp_path_factory.mktemp("enc"), "xlmr"))
+    return AutoTokenizer.from_pretrained(tiny_xlmr)
 
 
 def test_windows_cover_every_word(tokenizer):
