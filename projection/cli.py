@@ -598,6 +598,10 @@ def eval_projection_cmd(
     method: str = typer.Option("ngram", help="Projection method: heuristic or ngram."),
     layer: Optional[int] = typer.Option(None, help="embed: hidden layer (default 8)."),
     align_method: Optional[str] = typer.Option(None, "--align-method", help="embed: argmax, itermax or match (default itermax)."),
+    backend: Optional[str] = typer.Option(
+        None, "--backend", help="embed: ct2 (CTranslate2, int8 on CPU) or torch; default ct2 where the model converts."),
+    compute_type: Optional[str] = typer.Option(
+        None, "--compute-type", help="embed, ct2: int8, float16, float32... (default int8 on CPU, float16 on GPU)."),
     extra: Optional[str] = typer.Option(None, help="Statistical aligners: comma-separated extra parallel text (deepl, europarl, files); default deepl."),
     half: str = typer.Option("all", help="Score all sentences, or the first or second half only (tune on one, report the other)."),
     repeat: int = typer.Option(0, help="Alignment run index (cached separately): eflomal has no seed, repeats show the spread."),
@@ -611,8 +615,9 @@ def eval_projection_cmd(
     align_opts: dict = {}
     if aligner == "embed":
         align_opts = {"layer": 8 if layer is None else layer, "method": align_method or "itermax"}
-    elif layer is not None or align_method is not None:
-        raise ProjectionError("--layer and --align-method apply to the embed aligner only")
+        align_opts.update({k: v for k, v in (("backend", backend), ("compute_type", compute_type)) if v is not None})
+    elif any(v is not None for v in (layer, align_method, backend, compute_type)):
+        raise ProjectionError("--layer, --align-method, --backend and --compute-type apply to the embed aligner only")
     method_opts = {}
     for item in set_ or []:
         _, key, value = parse_override(f"project.{item}")
@@ -623,7 +628,9 @@ def eval_projection_cmd(
     if as_json:
         _print_json(res)
         return
-    table = Table(title=f"Europarl-NER en->{lang}: {aligner} + {method} ({res['sentences']} sentences, {half})")
+    runs_on = res["aligner"].get("backend")
+    how = f"{aligner} ({runs_on}, {res['aligner'].get('compute_type')})" if runs_on else aligner
+    table = Table(title=f"Europarl-NER en->{lang}: {how} + {method} ({res['sentences']} sentences, {half})")
     for col in ("label", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for label, v in res["per_label"].items():

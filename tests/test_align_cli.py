@@ -99,3 +99,28 @@ def test_errors_are_one_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "pred.txt").write_text("0-0\n0-0\n")
     code, _, err = _cli(monkeypatch, capsys, "eval-align", tmp_path / "pred.txt", gold)
     assert code == 2 and f"{gold}:2: bad link" in err
+
+
+def test_eval_projection_passes_backend_and_compute_type(monkeypatch, capsys):
+    """`eval-projection --backend/--compute-type` reach the embed aligner's options (the scoring itself
+    needs Europarl-NER, tested in test_project_pipeline); other aligners refuse them."""
+    from projection import pipeline
+
+    seen = []
+
+    def fake(lang, aligner, model, method, align_opts, method_opts, extra, half, repeat, log):
+        seen.append(dict(align_opts))
+        return {"aligner": {"backend": align_opts.get("backend"), "compute_type": align_opts.get("compute_type")},
+                "sentences": 799, "per_label": {}, "precision": 90.0, "recall": 90.0, "f1": 90.0, "support": 10}
+
+    monkeypatch.setattr(pipeline, "eval_projection", fake)
+    code, stdout, err = _cli(monkeypatch, capsys, "eval-projection", "--lang", "es", "--backend", "torch")
+    assert code == 0, err
+    assert seen[-1] == {"layer": 8, "method": "itermax", "backend": "torch"} and "(torch" in stdout
+    code, _, err = _cli(monkeypatch, capsys, "eval-projection", "--lang", "de", "--backend", "ct2",
+                        "--compute-type", "float32")
+    assert code == 0, err
+    assert seen[-1] == {"layer": 8, "method": "itermax", "backend": "ct2", "compute_type": "float32"}
+    code, _, err = _cli(monkeypatch, capsys, "eval-projection", "--lang", "es", "--aligner", "eflomal",
+                        "--backend", "ct2")
+    assert code != 0 and "embed aligner only" in err and len(seen) == 2
