@@ -245,13 +245,16 @@ def default_compute_type(device: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
-def load_encoder(path: str | Path, device: str = "cpu", compute_type: str = "int8", threads: int | None = None):
-    """A ``ctranslate2.Encoder`` for a converted folder (``threads``: CPU threads, default :func:`default_threads`)."""
+def load_encoder(path: str | Path, device: str = "cpu", compute_type: str = "int8", threads: int | None = None,
+                 inter_threads: int = 1):
+    """A ``ctranslate2.Encoder`` for a converted folder (``threads``: CPU threads per batch, default
+    :func:`default_threads`; ``inter_threads``: batches run side by side, each from its own calling thread)."""
     import ctranslate2
 
     try:
         return ctranslate2.Encoder(str(path), device=resolve_device(device), compute_type=compute_type,
-                                   inter_threads=1, intra_threads=int(threads or default_threads()))
+                                   inter_threads=max(1, int(inter_threads)),
+                                   intra_threads=int(threads or default_threads()))
     except (RuntimeError, ValueError) as e:
         raise ProjectionError(f"cannot load the CTranslate2 encoder {path}: {e}") from None
 

@@ -234,3 +234,56 @@ def test_window_plan_keeps_every_word_once_with_context():
     plan = plan_windows([1] * 100, 20)
     assert len(plan) > 5 and all(b[0] < a[1] for a, b in zip(plan, plan[1:]))
     assert all(ke - ks >= 5 for _, _, ks, ke in plan[1:-1])
+
+
+def test_itermax_links_equal_simalign_itermax_matrix():
+    """The index-array itermax gives exactly the links of SimAlign's one-hot-matrix version, ties included."""
+    from projection.align.embed import itermax_links, itermax_matrix
+
+    rng = np.random.default_rng(7)
+    shapes = [(1, 1), (1, 5), (2, 7), (3, 3), (4, 9), (9, 4), (12, 12), (30, 41)]
+    checked = 0
+    for m, n in shapes:
+        for trial in range(40):
+            if trial % 3 == 0:  # few distinct values: many ties
+                sim = rng.integers(0, 3, size=(m, n)).astype(np.float32) / 2
+            elif trial % 3 == 1:  # a permutation-like matrix: every row aligned in round 1
+                sim = np.full((m, n), 0.1, dtype=np.float32)
+                sim[np.arange(min(m, n)), rng.permutation(n)[: min(m, n)]] = 0.9
+            else:
+                sim = rng.random((m, n), dtype=np.float32)
+            rows, cols = itermax_links(sim)
+            expected = set(zip(*np.nonzero(itermax_matrix(sim) > 0)))
+            assert set(zip(rows.tolist(), cols.tolist())) == {(int(a), int(b)) for a, b in expected}, (m, n, trial)
+            assert len(rows) == len(expected)  # no link twice
+            checked += len(expected)
+    assert checked > 1000
+
+
+def test_threads_run_batches_side_by_side_with_the_same_results(tiny_root, sample_path):
+    """ct2 on a CPU with 2 threads runs two batches at once (inter_threads) and hands sentences
+    back as they finish: links and similarity matrices are those of the one-thread run."""
+    model = tiny_encoder(tiny_root, "bert")
+    pairs = _pairs(sample_path) + [([], ["solo"]), (["x"], [])]
+    one = aligners.create("embed", model=model, layer=3, method="itermax", backend="ct2", threads=1, max_tokens=60)
+    two = aligners.create("embed", model=model, layer=3, method="itermax", backend="ct2", threads=2, max_tokens=60,
+                          chunk_size=9)
+    assert one.encoder.workers == 1 and two.encoder.workers == 2
+    (l1, s1), (l2, s2) = one.align_with_similarity(pairs), two.align_with_similarity(pairs)
+    assert l1 == l2 and len(l1) == len(pairs) and l1[-1] == l1[-2] == Alignment()
+    assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(s1, s2))
+    assert s2[-2].shape == (0, 1) and s2[-1].shape == (1, 0)
+
+
+def test_encode_iter_gives_every_sentence_once(tiny_root, sample_path):
+    model = tiny_encoder(tiny_root, "bert")
+    enc = aligners.create("embed", model=model, layer=3, backend="ct2", threads=2).encoder
+    sents = [s.tokens for s in read_conll(sample_path)][:40] + [[], ["\u200b"]]
+    windows = enc.tokenize(sents)
+    seen = []
+    got = dict(enc.encode_iter(windows, batch_size=4, max_tokens=80, advance=seen.append))
+    assert sorted(got) == list(range(len(sents))) and sum(seen) == len(sents)
+    ref, _ = enc.encode(sents, batch_size=64, max_tokens=10_000)
+    for k, e in got.items():
+        assert np.array_equal(e.words, ref[k].words) and e.vectors.shape == ref[k].vectors.shape
+    assert got[len(sents) - 2].vectors.shape[0] == 0

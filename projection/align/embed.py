@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -76,15 +76,21 @@ def canonical_method(method: str) -> str:
 # float32 arithmetic, so that ties and near-ties resolve the same way.
 
 
+def unit_rows(a: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length as scikit-learn's ``normalize`` does (a zero row stays zero)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", a, a))
+    norms[norms < 10 * np.finfo(norms.dtype).eps] = 1.0
+    return a / norms[:, None]
+
+
 def simalign_similarity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``(cosine(x, y) + 1) / 2`` computed as scikit-learn's ``cosine_similarity`` does (float32)."""
+    return unit_similarity(unit_rows(x), unit_rows(y))
 
-    def normalise(a: np.ndarray) -> np.ndarray:
-        norms = np.sqrt(np.einsum("ij,ij->i", a, a))
-        norms[norms < 10 * np.finfo(norms.dtype).eps] = 1.0
-        return a / norms[:, None]
 
-    return (normalise(x) @ normalise(y).T + 1.0) / 2.0
+def unit_similarity(xu: np.ndarray, yu: np.ndarray) -> np.ndarray:
+    """:func:`simalign_similarity` of rows already through :func:`unit_rows` (once per sentence)."""
+    return (xu @ yu.T + 1.0) / 2.0
 
 
 def apply_distortion(sim: np.ndarray, ratio: float) -> np.ndarray:
@@ -136,6 +142,41 @@ def itermax_matrix(sim: np.ndarray, max_count: int = 2) -> np.ndarray:
     return inter
 
 
+def itermax_links(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of :func:`itermax_matrix`'s links (``max_count=2``), computed on index
+    arrays instead of one-hot matrices: the same links, ties included.
+
+    Round 1 is the mutual argmax. Round 2 (when both sides have unaligned subwords and
+    ``min(m, n) > 2``) scales the similarity by 1 where row and column are both unaligned,
+    0.9 where one of them is, 0 where both are aligned (the same float64 products as
+    SimAlign's mask), and adds the mutual argmax pairs of that matrix with an unaligned end.
+    """
+    m, n = sim.shape
+    fwd = sim.argmax(axis=1)
+    bwd = sim.argmax(axis=0)
+    rows = np.arange(m)
+    keep = bwd[fwd] == rows
+    r1, c1 = rows[keep], fwd[keep]
+    if min(m, n) <= 2:
+        return r1, c1
+    free_x = np.ones(m, dtype=bool)
+    free_x[r1] = False
+    free_y = np.ones(n, dtype=bool)
+    free_y[c1] = False
+    if not free_x.any() or not free_y.any():
+        return r1, c1
+    alpha = 0.9
+    mx, my = free_x.astype(np.float64), free_y.astype(np.float64)
+    mask = ((alpha * mx)[:, None] + (alpha * my)[None, :]).clip(0.0, 1.0)
+    new_sim = sim * mask
+    fwd2 = new_sim.argmax(axis=1)
+    bwd2 = new_sim.argmax(axis=0)
+    keep2 = (bwd2[fwd2] == rows) & (free_x | free_y[fwd2])
+    if not keep2.any():
+        return r1, c1
+    return np.concatenate([r1, rows[keep2]]), np.concatenate([c1, fwd2[keep2]])
+
+
 def match_links(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-weight matching covering min(m, n) subwords."""
     from scipy.optimize import linear_sum_assignment
@@ -149,7 +190,7 @@ def subword_links(sim: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]
     if method == "argmax":
         return argmax_links(sim)
     if method == "itermax":
-        return np.nonzero(itermax_matrix(sim) > 0)
+        return itermax_links(sim)
     if method == "match":
         return match_links(sim)
     if method == "fwd":
@@ -159,39 +200,41 @@ def subword_links(sim: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]
     raise ProjectionError(f"unknown method {method!r}")
 
 
+def word_unit_vectors(v: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` word vectors of a sentence (means of their subword rows of ``v``; ``w`` gives each
+    row's word), scaled to unit length (a word without subwords: zeros)."""
+    out = np.zeros((n, v.shape[1]), dtype=np.float32)
+    if len(w) and (len(w) == 1 or bool((w[1:] >= w[:-1]).all())):
+        # subwords in word order (as an encoder gives them): add the k-th subword of every word
+        # at once, k = 0, 1, ... (the sums of np.add.at, in the same order, without its slow loop)
+        first = np.empty(len(w), dtype=bool)
+        first[0] = True
+        np.not_equal(w[1:], w[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        if len(starts) == len(w):  # one subword per word
+            out[w] = v
+        else:
+            runs = np.diff(starts, append=len(w))
+            for k in range(int(runs.max())):
+                sel = starts[runs > k]
+                out[w[sel]] += v[sel + k]
+    else:
+        np.add.at(out, w, v)
+    counts = np.bincount(w, minlength=n).astype(np.float32)
+    out /= np.maximum(counts, 1.0)[:, None]
+    norms = np.linalg.norm(out, axis=1)
+    norms[norms == 0] = 1.0
+    return out / norms[:, None]
+
+
 def word_cosine(x: np.ndarray, xw: np.ndarray, nx: int, y: np.ndarray, yw: np.ndarray, ny: int) -> np.ndarray:
     """Cosine similarity of word vectors (means of subword vectors); ``nx`` x ``ny``.
 
     ``xw``/``yw`` give the word index of each subword row of ``x``/``y``.
     """
-
-    def word_vectors(v: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
-        out = np.zeros((n, v.shape[1]), dtype=np.float32)
-        if len(w) and (len(w) == 1 or bool((w[1:] >= w[:-1]).all())):
-            # subwords in word order (as an encoder gives them): add the k-th subword of every word
-            # at once, k = 0, 1, ... (the sums of np.add.at, in the same order, without its slow loop)
-            first = np.empty(len(w), dtype=bool)
-            first[0] = True
-            np.not_equal(w[1:], w[:-1], out=first[1:])
-            starts = np.flatnonzero(first)
-            if len(starts) == len(w):  # one subword per word
-                out[w] = v
-            else:
-                runs = np.diff(starts, append=len(w))
-                for k in range(int(runs.max())):
-                    sel = starts[runs > k]
-                    out[w[sel]] += v[sel + k]
-        else:
-            np.add.at(out, w, v)
-        counts = np.bincount(w, minlength=n).astype(np.float32)
-        out /= np.maximum(counts, 1.0)[:, None]
-        norms = np.linalg.norm(out, axis=1)
-        norms[norms == 0] = 1.0
-        return out / norms[:, None]
-
     if nx == 0 or ny == 0:
         return np.zeros((nx, ny), dtype=np.float32)
-    return word_vectors(x, xw, nx) @ word_vectors(y, yw, ny).T
+    return word_unit_vectors(x, xw, nx) @ word_unit_vectors(y, yw, ny).T
 
 
 # --------------------------------------------------------------------------- the encoder
@@ -203,6 +246,17 @@ class Encoded:
 
     vectors: np.ndarray  # (n_subwords, hidden) float32
     words: np.ndarray  # (n_subwords,) int64
+
+
+@dataclass
+class _Prepared:
+    """A sentence ready to be paired: subword word indices, unit subword vectors (links), unit
+    word vectors (similarity matrices), number of words."""
+
+    words: np.ndarray
+    units: np.ndarray | None
+    word_units: np.ndarray | None
+    n_words: int
 
 
 @dataclass
@@ -304,15 +358,26 @@ def _rows(states: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 class _Backend:
     """Tokenisation into windows and stitching, shared by both backends; a backend runs
-    :meth:`forward` (token id sequences -> one ``(len, hidden)`` array each)."""
+    :meth:`forward_iter` (token id sequences in length-sorted batches -> one ``(len, hidden)``
+    array per sequence, batch by batch as they finish)."""
 
     tokenizer: Any
     max_length: int
     hidden_size: int
 
+    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
+                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
+        """``(indices, arrays)`` per batch, in the order the batches finish."""
+        raise NotImplementedError
+
     def forward(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int,
                 on_batch: Callable[[list[int]], None]) -> list[np.ndarray]:
-        raise NotImplementedError
+        out: list[np.ndarray | None] = [None] * len(seqs)
+        for idx, arrays in self.forward_iter(seqs, batch_size, max_tokens):
+            for k, a in zip(idx, arrays):
+                out[k] = a
+            on_batch(idx)
+        return out  # type: ignore[return-value]
 
     def tokenize(self, sentences: Sequence[Sequence[str]]) -> list[list[Window]]:
         """Per sentence, its windows: one for a sentence within the model's limit, several
@@ -367,31 +432,46 @@ class _Backend:
                advance: Callable[[int], None] = lambda n: None) -> tuple[list[Encoded], int]:
         """Subword vectors of each sentence, and the number of sentences encoded in windows."""
         windows = self.tokenize(sentences)
+        out: list[Encoded | None] = [None] * len(windows)
+        for k, enc in self.encode_iter(windows, batch_size, max_tokens, advance):
+            out[k] = enc
+        return out, sum(1 for ws in windows if len(ws) > 1)  # type: ignore[return-value]
+
+    def encode_iter(self, windows: Sequence[Sequence[Window]], batch_size: int, max_tokens: int,
+                    advance: Callable[[int], None] = lambda n: None) -> Iterator[tuple[int, Encoded]]:
+        """``(sentence index, Encoded)`` for the sentences of :meth:`tokenize`'s ``windows``, each as
+        soon as the batch holding its last window has run (so the caller can work on them while
+        the encoder runs the next batches)."""
         seqs: list[list[int]] = []
         owner: list[int] = []
+        first: list[int] = []
         for k, ws in enumerate(windows):
+            first.append(len(seqs))
             for w in ws:
                 seqs.append(w.ids)
                 owner.append(k)
-        # a sentence counts as done with the sequence of its last window
-        last = {k: j for j, k in enumerate(owner)}
-        finishes = [0] * len(seqs)
-        for j in last.values():
-            finishes[j] = 1
-        advance(sum(1 for ws in windows if not ws))
-        states = self.forward(seqs, batch_size, max_tokens, lambda idx: advance(sum(finishes[j] for j in idx)))
-        out: list[Encoded] = []
-        j = 0
-        for ws in windows:
-            if not ws:
-                out.append(Encoded(np.zeros((0, self.hidden_size), dtype=np.float32), np.zeros(0, dtype=np.int64)))
-                continue
-            parts = [_rows(states[j + r], w.positions) for r, w in enumerate(ws)]
-            j += len(ws)
-            vectors = parts[0] if len(parts) == 1 else np.concatenate(parts)
-            words = ws[0].words if len(ws) == 1 else np.concatenate([w.words for w in ws])
-            out.append(Encoded(np.ascontiguousarray(vectors, dtype=np.float32), words))
-        return out, sum(1 for ws in windows if len(ws) > 1)
+        empty = [k for k, ws in enumerate(windows) if not ws]
+        advance(len(empty))
+        for k in empty:
+            yield k, Encoded(np.zeros((0, self.hidden_size), dtype=np.float32), np.zeros(0, dtype=np.int64))
+        left = [len(ws) for ws in windows]
+        states: list[np.ndarray | None] = [None] * len(seqs)
+        for idx, arrays in self.forward_iter(seqs, batch_size, max_tokens):
+            ready = []
+            for j, a in zip(idx, arrays):
+                states[j] = a
+                k = owner[j]
+                left[k] -= 1
+                if left[k] == 0:
+                    ws, j0 = windows[k], first[k]
+                    parts = [_rows(states[j0 + r], w.positions) for r, w in enumerate(ws)]  # type: ignore[arg-type]
+                    for r in range(len(ws)):
+                        states[j0 + r] = None
+                    vectors = parts[0] if len(parts) == 1 else np.concatenate(parts)
+                    words = ws[0].words if len(ws) == 1 else np.concatenate([w.words for w in ws])
+                    ready.append((k, Encoded(np.ascontiguousarray(vectors, dtype=np.float32), words)))
+            advance(len(ready))
+            yield from ready
 
 
 class _TorchEncoder(_Backend):
@@ -443,13 +523,12 @@ class _TorchEncoder(_Backend):
             self.truncated = True
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-    def forward(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int,
-                on_batch: Callable[[list[int]], None]) -> list[np.ndarray]:
+    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
+                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
         import torch
 
         from projection.ct2 import length_batches
 
-        out: list[np.ndarray | None] = [None] * len(seqs)
         # Longest first: similar lengths share a batch (little padding), and memory peaks early.
         for batch in length_batches([len(s) for s in seqs], batch_size, max_tokens):
             width = max(len(seqs[k]) for k in batch)
@@ -462,15 +541,19 @@ class _TorchEncoder(_Backend):
                 res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                  output_hidden_states=True)
                 states = res.hidden_states[self.layer].float().cpu().numpy()
-            for r, k in enumerate(batch):
-                out[k] = states[r, : len(seqs[k])]
-            on_batch(batch)
-        return out  # type: ignore[return-value]
+            yield batch, [states[r, : len(seqs[k])] for r, k in enumerate(batch)]
 
 
 class _CT2Encoder(_Backend):
     """The encoder converted to CTranslate2 and cut after ``layer`` (its last hidden state
-    is hidden_states[layer]), int8 on CPU / float16 on GPU by default."""
+    is hidden_states[layer]), int8 on CPU / float16 on GPU by default.
+
+    On a CPU the ``threads`` run whole batches side by side (CTranslate2's ``inter_threads``,
+    one thread each, fed by a thread pool) rather than splitting each batch's operations
+    between them (``intra_threads``): the batches are small (1,024 tokens), so one thread per
+    batch wastes no time waiting for the other at every layer, and the caller's Python work
+    (tokenising, links) runs meanwhile. A batch's vectors are the same either way.
+    """
 
     def __init__(self, model: str, layer: int, device: str, compute_type: str, threads: int | None,
                  converted: Path | None = None):
@@ -484,13 +567,54 @@ class _CT2Encoder(_Backend):
         path = converted or ct2.convert_encoder(model, layers=layer, quantization=compute_type)
         self.path = path
         self.device = device
-        self.encoder = ct2.load_encoder(path, device=device, compute_type=compute_type, threads=threads)
+        if device == "cpu":
+            self.workers = int(threads or ct2.default_threads())
+            self.encoder = ct2.load_encoder(path, device=device, compute_type=compute_type, threads=1,
+                                            inter_threads=self.workers)
+        else:
+            self.workers = 1
+            self.encoder = ct2.load_encoder(path, device=device, compute_type=compute_type, threads=threads)
 
-    def forward(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int,
-                on_batch: Callable[[list[int]], None]) -> list[np.ndarray]:
+    def _batch(self, seqs: Sequence[list[int]], batch: list[int]) -> list[np.ndarray]:
         from projection import ct2
 
-        return ct2.forward_hidden(self.encoder, seqs, batch_size=batch_size, batch_tokens=max_tokens, on_batch=on_batch)
+        width = max(len(seqs[k]) for k in batch)
+        # already longest first: forward_hidden keeps the order and runs them as one batch
+        return ct2.forward_hidden(self.encoder, [seqs[k] for k in batch], batch_size=len(batch),
+                                  batch_tokens=len(batch) * max(width, 1))
+
+    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
+                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
+        from projection.ct2 import length_batches
+
+        batches = length_batches([len(s) for s in seqs], batch_size, max_tokens)
+        if self.workers <= 1 or len(batches) <= 1:
+            for batch in batches:
+                yield batch, self._batch(seqs, batch)
+            return
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="embed-ct2") as pool:
+            # at most two batches per thread in flight: the finished ones are handed back while
+            # the next ones run, and a caller that stops early leaves little work behind
+            todo = iter(batches)
+            running = {}
+            try:
+                for batch in todo:
+                    running[pool.submit(self._batch, seqs, batch)] = batch
+                    if len(running) >= 2 * self.workers:
+                        break
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        batch = running.pop(fut)
+                        nxt = next(todo, None)
+                        if nxt is not None:
+                            running[pool.submit(self._batch, seqs, nxt)] = nxt
+                        yield batch, fut.result()
+            finally:
+                for fut in running:
+                    fut.cancel()
 
 
 # --------------------------------------------------------------------------- the aligner
@@ -669,13 +793,27 @@ class EmbedAligner:
         return other
 
     # -- alignment
-    def _links(self, src: Encoded, tgt: Encoded) -> Alignment:
-        if len(src.words) == 0 or len(tgt.words) == 0:
+    def _prepare(self, enc: Encoded, n_words: int, want_links: bool, want_sims: bool) -> _Prepared:
+        """What a sentence's pairs need, computed once per sentence."""
+        return _Prepared(enc.words, unit_rows(enc.vectors) if want_links and len(enc.words) else None,
+                         word_unit_vectors(enc.vectors, enc.words, n_words) if want_sims and n_words else None,
+                         n_words)
+
+    def _links(self, src: _Prepared, tgt: _Prepared) -> Alignment:
+        if src.units is None or tgt.units is None:
             return Alignment()
-        sim = simalign_similarity(src.vectors, tgt.vectors)
+        # a sentence paired with itself: a copy, or numpy computes x @ x.T another way (syrk), with
+        # float results a few ulps off the general product's
+        sim = unit_similarity(src.units, tgt.units if tgt is not src else tgt.units.copy())
         sim = apply_distortion(sim, self.distortion)
         rows, cols = subword_links(sim, self.method)
         return Alignment(frozenset(zip(src.words[rows].tolist(), tgt.words[cols].tolist())))
+
+    @staticmethod
+    def _sims(src: _Prepared, tgt: _Prepared) -> np.ndarray:
+        if src.word_units is None or tgt.word_units is None:
+            return np.zeros((src.n_words, tgt.n_words), dtype=np.float32)
+        return src.word_units @ (tgt.word_units if tgt is not src else tgt.word_units.copy()).T
 
     def _run(self, pairs: Sequence[Pair], want_links: bool, want_sims: bool
              ) -> tuple[list[Alignment], list[np.ndarray]]:
@@ -687,22 +825,45 @@ class EmbedAligner:
         for start in range(0, len(checked), self.chunk_size):
             chunk = checked[start:start + self.chunk_size]
             index: dict[tuple[str, ...], int] = {}
+            sides = []  # per pair: (source sentence, target sentence) in `index`
             for s, t in chunk:
-                index.setdefault(tuple(s), len(index))
-                index.setdefault(tuple(t), len(index))
-            chunks.append((chunk, index))
-        total = sum(len(index) for _, index in chunks)
+                sides.append((index.setdefault(tuple(s), len(index)), index.setdefault(tuple(t), len(index))))
+            chunks.append((chunk, index, sides))
+        total = sum(len(index) for _, index, _ in chunks)
         with bar(total, f"embed ({self.resolved_backend}): encoding {len(checked):,} pairs") as advance:
-            for chunk, index in chunks:
-                encoded, windowed = enc.encode([list(k) for k in index], self.batch_size, self._batch_tokens(), advance)
+            for chunk, index, sides in chunks:
+                sentences = list(index)
+                windows = enc.tokenize(sentences)
                 self.stats["sentences_encoded"] += len(index)
-                self.stats["windowed_sentences"] += windowed
-                for s, t in chunk:
-                    es, et = encoded[index[tuple(s)]], encoded[index[tuple(t)]]
-                    if want_links:
-                        links.append(self._links(es, et))
-                    if want_sims:
-                        sims.append(word_cosine(es.vectors, es.words, len(s), et.vectors, et.words, len(t)))
+                self.stats["windowed_sentences"] += sum(1 for ws in windows if len(ws) > 1)
+                # each pair is aligned as soon as both its sentences are encoded, while the
+                # encoder runs the next batches
+                waiting: list[list[int]] = [[] for _ in sentences]
+                missing = [0] * len(chunk)
+                for p, (a, b) in enumerate(sides):
+                    waiting[a].append(p)
+                    missing[p] = 1
+                    if b != a:
+                        waiting[b].append(p)
+                        missing[p] = 2
+                prepared: list[_Prepared | None] = [None] * len(sentences)
+                got_links: list[Alignment | None] = [None] * len(chunk)
+                got_sims: list[np.ndarray | None] = [None] * len(chunk)
+                for k, encoded in enc.encode_iter(windows, self.batch_size, self._batch_tokens(), advance):
+                    prepared[k] = self._prepare(encoded, len(sentences[k]), want_links, want_sims)
+                    for p in waiting[k]:
+                        missing[p] -= 1
+                        if missing[p]:
+                            continue
+                        ps, pt = prepared[sides[p][0]], prepared[sides[p][1]]
+                        if want_links:
+                            got_links[p] = self._links(ps, pt)  # type: ignore[arg-type]
+                        if want_sims:
+                            got_sims[p] = self._sims(ps, pt)  # type: ignore[arg-type]
+                if want_links:
+                    links.extend(got_links)  # type: ignore[arg-type]
+                if want_sims:
+                    sims.extend(got_sims)  # type: ignore[arg-type]
         return links, sims
 
     def align(self, pairs: Sequence[Pair]) -> list[Alignment]:
@@ -721,5 +882,6 @@ class EmbedAligner:
         return f"EmbedAligner(model={self.model_name!r}, layer={self.layer}, method={self.method!r}, backend={self.backend!r})"
 
 
-__all__ = ["EmbedAligner", "simalign_similarity", "apply_distortion", "argmax_links", "itermax_matrix", "match_links",
-           "subword_links", "word_cosine", "canonical_method", "plan_windows", "METHODS", "BACKENDS"]
+__all__ = ["EmbedAligner", "simalign_similarity", "unit_rows", "unit_similarity", "apply_distortion", "argmax_links",
+           "itermax_matrix", "itermax_links", "match_links", "subword_links", "word_cosine", "word_unit_vectors",
+           "canonical_method", "plan_windows", "METHODS", "BACKENDS"]
