@@ -287,3 +287,20 @@ def test_encode_iter_gives_every_sentence_once(tiny_root, sample_path):
     for k, e in got.items():
         assert np.array_equal(e.words, ref[k].words) and e.vectors.shape == ref[k].vectors.shape
     assert got[len(sents) - 2].vectors.shape[0] == 0
+
+
+def test_a_sentence_paired_with_itself_gets_the_general_products(tiny_root, sample_path):
+    """Vectors are prepared once per sentence; a pair of one sentence with itself must not let numpy
+    take its x @ x.T shortcut (a few ulps off): matrices equal word_cosine's, bit for bit."""
+    from projection.align.embed import word_cosine
+
+    model = tiny_encoder(tiny_root, "bert")
+    sents = [s.tokens for s in read_conll(sample_path) if 8 <= len(s.tokens) <= 30][:6]
+    pairs = [(s, s) for s in sents] + [(sents[0], sents[1])]
+    al = aligners.create("embed", model=model, layer=3, method="itermax", backend="torch")
+    links, sims = al.align_with_similarity(pairs)
+    encoded, _ = al.encoder.encode(sents, 8, 10_000)
+    for k, s in enumerate(sents):
+        e = encoded[k]
+        assert np.array_equal(sims[k], word_cosine(e.vectors, e.words, len(s), e.vectors.copy(), e.words, len(s)))
+    assert all(a.links for a in links)
