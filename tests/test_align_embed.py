@@ -260,10 +260,10 @@ def test_itermax_links_equal_simalign_itermax_matrix():
     assert checked > 1000
 
 
-def test_threads_run_batches_side_by_side_with_the_same_results(tiny_root, sample_path):
+def test_threads_run_batches_side_by_side_with_the_same_results(tiny_bert, sample_path):
     """ct2 on a CPU with 2 threads runs two batches at once (inter_threads) and hands sentences
     back as they finish: links and similarity matrices are those of the one-thread run."""
-    model = tiny_encoder(tiny_root, "bert")
+    model = tiny_bert
     pairs = _pairs(sample_path) + [([], ["solo"]), (["x"], [])]
     one = aligners.create("embed", model=model, layer=3, method="itermax", backend="ct2", threads=1, max_tokens=60)
     two = aligners.create("embed", model=model, layer=3, method="itermax", backend="ct2", threads=2, max_tokens=60,
@@ -275,8 +275,8 @@ def test_threads_run_batches_side_by_side_with_the_same_results(tiny_root, sampl
     assert s2[-2].shape == (0, 1) and s2[-1].shape == (1, 0)
 
 
-def test_encode_iter_gives_every_sentence_once(tiny_root, sample_path):
-    model = tiny_encoder(tiny_root, "bert")
+def test_encode_iter_gives_every_sentence_once(tiny_bert, sample_path):
+    model = tiny_bert
     enc = aligners.create("embed", model=model, layer=3, backend="ct2", threads=2).encoder
     sents = [s.tokens for s in read_conll(sample_path)][:40] + [[], ["\u200b"]]
     windows = enc.tokenize(sents)
@@ -289,12 +289,12 @@ def test_encode_iter_gives_every_sentence_once(tiny_root, sample_path):
     assert got[len(sents) - 2].vectors.shape[0] == 0
 
 
-def test_a_sentence_paired_with_itself_gets_the_general_products(tiny_root, sample_path):
+def test_a_sentence_paired_with_itself_gets_the_general_products(tiny_bert, sample_path):
     """Vectors are prepared once per sentence; a pair of one sentence with itself must not let numpy
     take its x @ x.T shortcut (a few ulps off): matrices equal word_cosine's, bit for bit."""
     from projection.align.embed import word_cosine
 
-    model = tiny_encoder(tiny_root, "bert")
+    model = tiny_bert
     sents = [s.tokens for s in read_conll(sample_path) if 8 <= len(s.tokens) <= 30][:6]
     pairs = [(s, s) for s in sents] + [(sents[0], sents[1])]
     al = aligners.create("embed", model=model, layer=3, method="itermax", backend="torch")
