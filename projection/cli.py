@@ -590,6 +590,31 @@ def run_cmd(
         _print_json(results if len(langs) > 1 else results[langs[0]])
 
 
+@app.command("score-run")
+def score_run_cmd(
+    run_dir: Path = typer.Argument(..., help="A run directory of direction = \"target\" (e.g. pipeline translate-test)."),
+    gold: str = typer.Option(..., "--gold", help="The corpus the run labelled, with its gold tags (e.g. conll2002-es:test)."),
+    ignore_labels: Optional[str] = typer.Option(None, "--ignore-labels", help="Labels removed from both sides before "
+                                                "scoring, e.g. MISC."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: f1, precision, recall, per_label (fractions)."),
+) -> None:
+    """Score a run's labels on every sentence (kept or not) against gold tags: translate-test F1, agreement with gold."""
+    from projection.pipeline_target import score_run
+
+    res = score_run(run_dir, gold, [x.strip() for x in (ignore_labels or "").split(",") if x.strip()])
+    if as_json:
+        _print_json(res)
+        return
+    table = Table(title=f"{run_dir} against {gold} ({res['sentences']:,} sentences)")
+    for col in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, v in res["per_label"].items():
+        table.add_row(label, pct(v["precision"]), pct(v["recall"]), pct(v["f1"]), str(v["support"]))
+    table.add_row("[bold]all[/bold]", pct(res["precision"]), pct(res["recall"]), f"[bold]{pct(res['f1'])}[/bold]",
+                  str(res["support"]))
+    console.print(table)
+
+
 @app.command("eval-projection")
 def eval_projection_cmd(
     lang: str = typer.Option(..., "--lang", help="es or de (Europarl-NER has gold entities on both sides)."),

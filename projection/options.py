@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from projection.errors import ProjectionError
 
 _OVERRIDE = re.compile(r"^\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
-FIXED = frozenset({"self", "src_lang", "tgt_lang"})  # given by the pipeline, not options
+FIXED = frozenset({"self", "src_lang", "tgt_lang", "load"})  # given by the pipeline, not options
 
 
 def parse_value(raw: str) -> Any:

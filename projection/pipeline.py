@@ -125,6 +125,10 @@ def prepare(lang: str, pipeline: str | Path = "auto", source: str | None = None,
         notes.append(auto_reason)
     else:
         config = load_pipeline(pipeline, overrides)
+    if config.direction == "target":
+        from projection.pipeline_target import prepare_target
+
+        return prepare_target(lang, config, str(pipeline), source, out, overrides, log, t0)
     source_ref, source_note = _source_choice(source, config)
     if source_note:
         notes.append(source_note)
@@ -177,11 +181,26 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
     t_w = time.perf_counter()
     manifest["timings"] = {"translate": t_info["seconds"], "align": a_info["seconds"], "project": p_info["seconds"],
                            **output.timings}
+    if config.direction == "target":
+        _target_manifest(manifest, output)
     rundir.write_run(job.out, projected, manifest)
     manifest["timings"]["write"] = round(time.perf_counter() - t_w, 3)
     manifest["timings"]["total"] = round(job.prepare_seconds + output.seconds + time.perf_counter() - t_w, 3)
     atomic_write_json(job.out / rundir.MANIFEST, manifest)
     return RunResult(job.out, manifest, projected, stats)
+
+
+def _target_manifest(manifest: dict[str, Any], output: JobOutput) -> None:
+    """The target direction in the manifest: its label stage, and which way the text went."""
+    t_info, l_info = output.stages["translate"], output.stages["label"]
+    manifest["direction"] = "target"
+    manifest["source"]["tags_read"] = False
+    manifest["engines"]["label"] = l_info["signature"]
+    manifest["stages"] = {"translate": manifest["stages"]["translate"],
+                          "label": {k: v for k, v in l_info.items() if k != "signature"},
+                          **{k: v for k, v in manifest["stages"].items() if k != "translate"}}
+    manifest["timings"] = {"translate": t_info["seconds"], "label": l_info["seconds"],
+                           **{k: v for k, v in manifest["timings"].items() if k != "translate"}}
 
 
 def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, Any]) -> dict[str, Any] | None:
@@ -221,6 +240,8 @@ def run_many(langs: Sequence[str], pipeline: str | Path = "auto", source: str | 
     jobs = [prepare(lang, pipeline, source, None if out is None else Path(out) if len(langs) == 1 else Path(out) / lang,
                     overrides, log) for lang in langs]
     name = _executor_name(jobs, executor)
+    if name != "local" and any(j.config.direction == "target" for j in jobs):
+        raise ProjectionError(f"direction = \"target\" runs on the local executor only, not {name}")
     model = options_model(executors.get(name))
     problem = check_options(model, executor_options)
     if problem:

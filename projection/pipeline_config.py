@@ -43,6 +43,9 @@ class PipelineSection(_Section):
     description: str = ""
     source: str | None = None
     executor: ExecutorName | None = None  # --executor overrides
+    # "source": English gold -> target (projection); "target": target text -> English -> labelled -> back
+    # (projection.pipeline_target), with the English NER model of [label]
+    direction: Literal["source", "target"] = "source"
 
 
 class StageSection(_Section):
@@ -68,6 +71,13 @@ class ProjectSection(StageSection):
     method: str
 
 
+class LabelSection(StageSection):
+    """``[label]`` of the target direction: ``model`` (a folder) and, optionally, ``engine`` (default:
+    told by the model folder when the run starts) and its options."""
+
+    engine: str | None = None
+
+
 class FilterSection(_Section):
     """``[filter]``: which projected sentences the run keeps."""
 
@@ -76,7 +86,9 @@ class FilterSection(_Section):
 
 
 SECTIONS: dict[str, type[_Section]] = {"pipeline": PipelineSection, "translate": TranslateSection,
-                                       "align": AlignSection, "project": ProjectSection, "filter": FilterSection}
+                                       "label": LabelSection, "align": AlignSection, "project": ProjectSection,
+                                       "filter": FilterSection}
+TARGET_ONLY = ("label",)  # sections of direction = "target" only
 _REQUIRED = ("translate", "align", "project")
 # option values that name files or models: a relative path is looked up in the working
 # directory, then in the project folder (so `models/e5-small` works from anywhere)
@@ -99,11 +111,16 @@ class PipelineConfig:
     align: dict[str, Any] = field(default_factory=dict)
     project: dict[str, Any] = field(default_factory=dict)
     filter: dict[str, Any] = field(default_factory=dict)
+    direction: str = "source"  # or "target" (projection.pipeline_target)
+    label: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "file": str(self.file) if self.file else None, "description": self.description,
-                "source": self.source, "executor": self.executor, "translate": self.translate, "align": self.align,
-                "project": self.project, "filter": self.filter}
+        out = {"name": self.name, "file": str(self.file) if self.file else None, "description": self.description,
+               "source": self.source, "executor": self.executor, "translate": self.translate, "align": self.align,
+               "project": self.project, "filter": self.filter}
+        if self.direction != "source":
+            out.update(direction=self.direction, label=self.label)
+        return out
 
 
 def pipeline_names() -> list[str]:
@@ -128,6 +145,8 @@ def pipeline_path(ref: str | Path) -> Path:
 def engine_class(section: str, name: str) -> Any:
     if section == "translate":
         from projection.translate import translators as reg
+    elif section == "label":
+        from projection.label import labellers as reg
     elif section == "align":
         from projection.align import aligners as reg
     else:
@@ -138,6 +157,8 @@ def engine_class(section: str, name: str) -> Any:
 def engine_names(section: str) -> list[str]:
     if section == "translate":
         from projection.translate import translators as reg
+    elif section == "label":
+        from projection.label import labellers as reg
     elif section == "align":
         from projection.align import aligners as reg
     else:
@@ -197,8 +218,17 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
         if section not in raw:
             raise ProjectionError(f"{where}: missing section [{section}]")
     tables = {section: dict(raw.get(section, {})) for section in SECTIONS}
+    _validate(PipelineSection, "pipeline", tables["pipeline"], at)
+    target = tables["pipeline"].get("direction") == "target"
+    for section in TARGET_ONLY:
+        if section in raw and not target:
+            raise ProjectionError(f"{where}: [{section}] applies to direction = \"target\" (set [pipeline] direction)")
     for section, model in SECTIONS.items():
         table = tables[section]
+        if section in TARGET_ONLY:
+            if target:
+                _validate_label(table, where, at)
+            continue
         if issubclass(model, StageSection):
             engine_key = model.engine_key
             engine = table.get(engine_key)
@@ -224,7 +254,29 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
                "min_score": tables["filter"].get("min_score", filt.min_score)}
     return PipelineConfig(name=meta.name or name, file=file, description=meta.description, source=meta.source,
                           executor=meta.executor, translate=tables["translate"], align=tables["align"],
-                          project=tables["project"], filter=filters)
+                          project=tables["project"], filter=filters, direction=meta.direction,
+                          label=tables["label"] if target else {})
+
+
+def _validate_label(table: dict[str, Any], where: str, at: Callable[[str, str], str]) -> None:
+    """``[label]``: ``model`` a folder name (absent: checked when a run starts), ``engine`` one of the
+    labellers; without an engine, the options must suit one of them (the model folder tells which)."""
+    model = table.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ProjectionError(f"{at('label', 'model')}: [label] model must be a folder name, not {model!r}")
+    engine = table.get("engine")
+    names = engine_names("label")
+    if engine is not None and engine not in names:
+        raise ProjectionError(f"{at('label', 'engine')}: [label] engine = {engine!r} is not one of: {', '.join(names)}")
+    options = {k: v for k, v in table.items() if k != "engine"}
+    problems = []
+    for name in [engine] if engine else names:
+        problem = check_options(options_model(engine_class("label", name)), options)
+        if not problem:
+            return
+        problems.append((name, problem))
+    name, (key, message) = problems[0]
+    raise ProjectionError(f"{at('label', key)}: [label] {message}" + (f" for {name}" if engine else ""))
 
 
 def _validate(model: type[BaseModel], section: str, table: dict[str, Any], at: Callable[[str, str], str]) -> None:

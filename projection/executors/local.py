@@ -44,7 +44,12 @@ def run_stage(stage: Stage, key: str, store: StageStore, corpus: Batch, size: in
 
 
 def run_job(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutput:
-    """Translate, align and project one job in this process, every stage stored in the run directory."""
+    """Translate, align and project one job in this process, every stage stored in the run directory
+    (for ``direction = "target"``: :func:`projection.pipeline_target.run_target_job`, with its label step)."""
+    if job.config.direction == "target":
+        from projection.pipeline_target import run_target_job
+
+        return run_target_job(job, log)
     t0 = time.perf_counter()
     config, lang = job.config, job.lang
     store = StageStore(job.out / rundir.STAGES, log)
