@@ -201,6 +201,11 @@ def _target_manifest(manifest: dict[str, Any], output: JobOutput) -> None:
                           **{k: v for k, v in manifest["stages"].items() if k != "translate"}}
     manifest["timings"] = {"translate": t_info["seconds"], "label": l_info["seconds"],
                            **{k: v for k, v in manifest["timings"].items() if k != "translate"}}
+    if "refine" in output.stages:
+        r_info = output.stages["refine"]
+        manifest["engines"]["refine"] = r_info["signature"]
+        manifest["stages"]["refine"] = {k: v for k, v in r_info.items() if k != "signature"}
+        manifest["timings"]["refine"] = r_info["seconds"]
 
 
 def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, Any]) -> dict[str, Any] | None:

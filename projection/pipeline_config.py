@@ -78,6 +78,13 @@ class LabelSection(StageSection):
     engine: str | None = None
 
 
+class RefineSection(_Section):
+    """``[refine]`` of the target direction: re-translation with markers (:mod:`projection.project.refine`)."""
+
+    retranslate: bool = False
+    min_similarity: float = Field(0.8, ge=0.0, le=1.0)
+
+
 class FilterSection(_Section):
     """``[filter]``: which projected sentences the run keeps."""
 
@@ -87,8 +94,8 @@ class FilterSection(_Section):
 
 SECTIONS: dict[str, type[_Section]] = {"pipeline": PipelineSection, "translate": TranslateSection,
                                        "label": LabelSection, "align": AlignSection, "project": ProjectSection,
-                                       "filter": FilterSection}
-TARGET_ONLY = ("label",)  # sections of direction = "target" only
+                                       "filter": FilterSection, "refine": RefineSection}
+TARGET_ONLY = ("label", "refine")  # sections of direction = "target" only
 _REQUIRED = ("translate", "align", "project")
 # option values that name files or models: a relative path is looked up in the working
 # directory, then in the project folder (so `models/e5-small` works from anywhere)
@@ -113,13 +120,14 @@ class PipelineConfig:
     filter: dict[str, Any] = field(default_factory=dict)
     direction: str = "source"  # or "target" (projection.pipeline_target)
     label: dict[str, Any] = field(default_factory=dict)
+    refine: dict[str, Any] = field(default_factory=dict)  # target direction: re-translation with markers
 
     def to_dict(self) -> dict[str, Any]:
         out = {"name": self.name, "file": str(self.file) if self.file else None, "description": self.description,
                "source": self.source, "executor": self.executor, "translate": self.translate, "align": self.align,
                "project": self.project, "filter": self.filter}
         if self.direction != "source":
-            out.update(direction=self.direction, label=self.label)
+            out.update(direction=self.direction, label=self.label, refine=self.refine)
         return out
 
 
@@ -226,8 +234,10 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
     for section, model in SECTIONS.items():
         table = tables[section]
         if section in TARGET_ONLY:
-            if target:
+            if target and section == "label":
                 _validate_label(table, where, at)
+            elif target:
+                _validate(model, section, table, at)
             continue
         if issubclass(model, StageSection):
             engine_key = model.engine_key
@@ -255,7 +265,8 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
     return PipelineConfig(name=meta.name or name, file=file, description=meta.description, source=meta.source,
                           executor=meta.executor, translate=tables["translate"], align=tables["align"],
                           project=tables["project"], filter=filters, direction=meta.direction,
-                          label=tables["label"] if target else {})
+                          label=tables["label"] if target else {},
+                          refine=RefineSection.model_validate(tables["refine"]).model_dump() if target else {})
 
 
 def _validate_label(table: dict[str, Any], where: str, at: Callable[[str, str], str]) -> None:

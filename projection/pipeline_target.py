@@ -44,7 +44,8 @@ import numpy as np
 from projection.errors import ProjectionError
 from projection.executors.base import Job, JobOutput, load_output, save_output
 from projection.pipeline_config import PipelineConfig, stage_options
-from projection.pipeline_engines import SOURCE_LANG, make_aligner, make_projector, tokenizer_signature, wants_similarity
+from projection.pipeline_engines import (SOURCE_LANG, make_aligner, make_projector, make_translator, tokenizer_signature,
+                                         wants_similarity)
 from projection.records import Alignment, ProjectedEntity, ProjectedSentence, Sentence
 from projection.stages import AlignStage, Batch
 from projection.store import StageStore, check_output_dir, content_key
@@ -304,8 +305,36 @@ def run_target_job(job: Job, log: Callable[[str], None] = lambda m: None) -> Job
     log(f"project: {config.project['method']} (onto the original {lang} words)")
     projected, p_info = project_back_stage(store, sentences, rows, labels, aligns, sims, projector, l_info["key"],
                                            a_info["key"])
-    return JobOutput(projected, {"translate": t_info, "label": l_info, "align": a_info, "project": p_info},
-                     round(time.perf_counter() - t0, 3))
+    stages = {"translate": t_info, "label": l_info, "align": a_info, "project": p_info}
+    if config.refine.get("retranslate"):
+        stages["refine"] = refine_stage(store, job, english, projected, align, l_info["key"], log)
+    return JobOutput(projected, stages, round(time.perf_counter() - t0, 3))
+
+
+def refine_stage(store: StageStore, job: Job, english: list[Sentence], projected: list[ProjectedSentence],
+                 align: AlignStage, label_key: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """``[refine] retranslate``: the labelled English into the target with markers, aligned (target to
+    target) to the original words; ``projected`` refined in place. Returns the manifest entry."""
+    config, lang, sentences = job.config, job.lang, job.sentences
+    where = str(config.file or config.name)
+    if config.translate["engine"] == "given":
+        raise ProjectionError(f"{where}: [refine] retranslate translates the labelled English into {lang} "
+                              "again: it needs an MT engine (apertium, nllb, hf), not given translations")
+    forward = make_translator(config, lang, markers=True)
+    if not hasattr(forward, "marker_style"):
+        raise ProjectionError(f"{where}: [refine] retranslate: the {config.translate['engine']} engine cannot "
+                              "translate with entity markers")
+    log(f"refine: {config.translate['engine']} {SOURCE_LANG}->{lang} with markers, aligned to the original")
+    marked, m_info = retranslate_stage(store, english, forward, lang, label_key, tokenizer_signature(lang))
+    t_align = AlignStage(config, lang, False, log, engine=align.engine, extra_info=align.extra_info)
+    retranslated = [Sentence(s.id, list(r["tokens"]), ["O"] * len(r["tokens"])) for r, s in zip(marked, sentences)]
+    m_aligns, _, ma_info = align_stage(store, t_align, m_info["key"], retranslated, [s.tokens for s in sentences])
+    t1 = time.perf_counter()
+    min_sim = float(config.refine["min_similarity"])
+    refined = refine_projected(projected, marked, m_aligns, min_sim)
+    return {**m_info, "align_key": ma_info["key"], "align_cached": ma_info["cached"],
+            "seconds": round(m_info["seconds"] + ma_info["seconds"] + time.perf_counter() - t1, 3),
+            "min_similarity": min_sim, "refined": refined}
 
 
 # --------------------------------------------------------------------------- scoring
@@ -339,3 +368,49 @@ def score_run(run_dir: str | Path, gold: str | Path, ignore: Sequence[str] = ())
             p.entities = [e for e in p.entities if e.source.label not in drop]
     scores = span_scores(gold_s, projected)
     return {"run": str(run_dir), "gold": str(gold), "sentences": len(gold_s), "ignored": sorted(ignore), **scores}
+
+
+# --------------------------------------------------------------------------- refinement by re-translation
+
+
+def retranslate_stage(store: Any, english: list[Sentence], translator: Any, lang: str, label_key: str,
+                      tok_sig: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The labelled English translated back into ``lang`` with entity markers (Apertium's HTML spans,
+    NLLB's brackets): one row (``tokens``, ``spans`` as [start, end, label], ``lost``, ``broken``) per sentence."""
+    from projection.translate import marker_stats, translate_marked
+
+    sig = translator.signature()
+    key = content_key("retranslate", label_key, sig, tok_sig, lang)
+    name = f"retranslate-{key}.jsonl"
+    t0 = time.perf_counter()
+    rows = store.read_jsonl(name, expected=len(english))
+    cached = rows is not None
+    stats: dict[str, Any] = {}
+    if rows is None:
+        results = translate_marked(translator, english)
+        stats = marker_stats(results)
+        rows = [{"text": r.text, "tokens": r.tokens, "spans": [[s.start, s.end, s.label] for s in r.spans],
+                 "lost": r.lost, "broken": r.broken} for r in results]
+        store.write_jsonl(name, rows)
+    return rows, {"key": key, "cached": cached, "seconds": round(time.perf_counter() - t0, 3), "signature": sig,
+                  "markers": stats}
+
+
+def refine_projected(projected: list[ProjectedSentence], marked_rows: Sequence[dict[str, Any]],
+                     aligns: Sequence[Alignment], min_similarity: float) -> dict[str, int]:
+    """Prefer, in ``projected`` (in place), the re-translation's marked spans found in the original sentence
+    by both the target-to-target alignment and string similarity (:mod:`projection.project.refine`)."""
+    from projection.project.refine import agreed_spans, refine, refinement_stats
+    from projection.records import Span
+
+    counts, agreed_all, marked_all = [], [], []
+    for ps, row, a in zip(projected, marked_rows, aligns):
+        marked = [Span(int(s), int(e), str(lab)) for s, e, lab in row["spans"]]
+        agreed = agreed_spans(row["tokens"], marked, a, ps.target_tokens, min_similarity)
+        c = refine(ps, agreed, ps.meta.get("label_confidence"))
+        if c:
+            ps.meta["refined"] = dict(c)
+        counts.append(c)
+        agreed_all.append(agreed)
+        marked_all.append(marked)
+    return refinement_stats(counts, agreed_all, marked_all)

@@ -209,6 +209,17 @@ method = "ngram"
     assert res.projected[0].translation == "The barks of dog."
     assert res.projected[0].source.tokens == ["The", "barks", "of", "dog", "."]
     assert res.projected[1].target_tokens == "la casa de Juan está en Madrid .".split()
+    # the refinement: the labelled English back into Spanish with Apertium's HTML markers, aligned to the original
+    text = pfile.read_text(encoding="utf-8") + "[refine]\nretranslate = true\nmin_similarity = 0.5\n"
+    pfile.write_text(text, encoding="utf-8")
+    ref = pl.run("es", pfile, str(src), tmp_path / "run2")
+    info = ref.manifest["stages"]["refine"]
+    n = sum(len(ps.entities) for ps in res.projected)
+    assert n > 0 and info["markers"]["entities"] == n and info["refined"]["marked_spans"] > 0
+    assert ref.manifest["engines"]["refine"]["mode"] == "eng-spa" and ref.manifest["engines"]["refine"]["markers"]
+    assert info["refined"]["agreed"] >= info["refined"]["confirmed"] + info["refined"]["changed"]
+    assert [len(ps.entities) for ps in ref.projected] == [len(ps.entities) for ps in res.projected]
+    assert ref.manifest["stages"]["translate"]["cached"] is False  # another run directory: its own stage store
 
 
 def test_target_direction_errors(tmp_path, sample, ner_model, tiny_bert):
@@ -225,6 +236,13 @@ def test_target_direction_errors(tmp_path, sample, ner_model, tiny_bert):
         pl.load_pipeline("translate-test", ["label.engine=spacy"])
     with pytest.raises(ProjectionError, match="neither"):
         pl.run("es", _pipeline(tmp_path, trans, tiny_bert, tiny_bert), str(src), tmp_path / "r2")
+    with pytest.raises(ProjectionError, match="not given translations"):
+        pl.run("es", _pipeline(tmp_path, trans, ner_model, tiny_bert, extra="[refine]\nretranslate = true\n"),
+               str(src), tmp_path / "r3")
+    with pytest.raises(ProjectionError, match=r"\[refine\] applies to direction"):
+        pl.load_pipeline("offline", ["refine.retranslate=true"])
+    with pytest.raises(ProjectionError, match=r"\[refine\] min_similarity must be at most 1"):
+        pl.load_pipeline("translate-test", ["refine.min_similarity=2"])
     cfg = pl.load_pipeline("translate-test", ["label.model=x"])
     assert cfg.direction == "target" and cfg.translate["engine"] == "apertium" and cfg.filter["policy"] == "keep-all"
 
