@@ -128,6 +128,10 @@ def test_target_run_directory_works_with_inspect_export_and_train(sample, ner_mo
     assert code == 0, err
     exported = read_conll(tmp_path / "x" / "train.conll")
     assert [s.tokens for s in exported] == [s.tokens for s in read_conll(run / "projected.conll")]
+    code, out, err = run_cli(monkeypatch, capsys, "export", str(run), "--format", "hf", "--out", str(tmp_path / "h"))
+    assert code == 0, err
+    card = (tmp_path / "h" / "README.md").read_text(encoding="utf-8")
+    assert "# Spanish text labelled through English" in card and "**back-translation**" in card
     code, out, err = run_cli(monkeypatch, capsys, "train", "--train", str(run / "projected.conll"), "--model", tiny_bert,
                              "--out", str(tmp_path / "m"), "--epochs", "1", "--threads", "1", "--json")
     assert code == 0, err

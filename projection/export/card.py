@@ -163,6 +163,8 @@ def title(data: ExportData) -> str:
     _, lang_name = language(str(m.get("target_lang")))
     src = source_info(manifest_dict(m, "source").get("corpus"))
     pipe = pipeline_info(m).get("name")
+    if m.get("direction") == "target":
+        return f"{lang_name} text labelled through English" + (f" (pipeline {pipe})" if pipe else "")
     return f"{src.pretty} NER projected into {lang_name}" + (f" (pipeline {pipe})" if pipe else "")
 
 
@@ -228,6 +230,7 @@ def render_card(data: ExportData, fmt: str = "hf", *, scheme: str = "iob2", tag_
         run_counts={"entities": total, "projected": projected, "rate": _pct(projected, total)}, per_label=per_label,
         project_threshold=project_sig.get("threshold"), policy=policy_name, policy_text=policy_text,
         dropped=info["dropped"], dev_fraction=data.selection.dev_fraction, seed=data.selection.seed,
-        dev_split=list(data.splits)[-1],
+        dev_split=list(data.splits)[-1], direction=m.get("direction") or "source",
+        label_model=public(str((engines.get("label") or {}).get("model") or "?")),
     )
     return text
