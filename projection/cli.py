@@ -295,7 +295,8 @@ def compare(
                                                                  "(default: OUT/models)."),
     seeds: str = typer.Option("13,14,15", "--seeds", help="Seeds, comma-separated (sampling, initialisation, order)."),
     systems: str = typer.Option("1,2,3,4,5", help="1 zero-shot, 2 DLFA zero-shot, 3 ours, 4 published projection, 5 en+ours, "
-                                                 "6 teacher-student (see --teacher-system)."),
+                                                 "6 teacher-student (see --teacher-system), 7 translate-test, 8 translate-"
+                                                 "train on target text labelled through English (see --back-pipeline)."),
     report: Optional[Path] = typer.Option(None, help="Folder for results.md/.csv/.png (default: --out; docs/ for the committed page)."),
     model: str = typer.Option("models/e5-small", "--model", help="The encoder used by every system."),
     projected: Optional[list[str]] = typer.Option(None, help="LANG=PATH: our projection of LANG (run directory or file); "
@@ -319,6 +320,10 @@ def compare(
     temperature: float = typer.Option(1.0, help="System 6: distillation temperature."),
     max_unlabeled: int = typer.Option(0, help="System 6: seeded sample of the unlabeled sentences (0 = all)."),
     student_projected: bool = typer.Option(False, help="System 6: the student also trains on our projection."),
+    back_pipeline: str = typer.Option("translate-test", help="Systems 7 and 8: the back-translation pipeline (name or "
+                                      ".toml) that labels target text through English with system 1's model."),
+    back_set: Optional[list[str]] = typer.Option(None, "--back-set", help="Systems 7 and 8: override a key of the "
+                                                 "back-translation pipeline, SECTION.KEY=VALUE (repeatable)."),
     force: bool = typer.Option(False, help="Retrain and re-evaluate even when results are up to date."),
     as_json: bool = typer.Option(False, "--json", help="Print the result rows as JSON."),
 ) -> None:
@@ -347,8 +352,14 @@ def compare(
                           select_fraction=select_fraction or None, soft_labels=soft, temperature=temperature,
                           max_unlabeled=max_unlabeled or None, student_projected=student_projected)
     langs = [x.strip() for x in lang.split(",") if x.strip()]
-    res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=[s.strip() for s in systems.split(",") if s.strip()],
-                      options=opts, force=force, report=report, models=models, log=lambda m: console.print(Text(m)))
+    system_ids = [s.strip() for s in systems.split(",") if s.strip()]
+    back_label = None
+    if {"7", "8"} & set(system_ids):
+        from projection.pipeline import BackLabeller
+
+        back_label = BackLabeller(back_pipeline, back_set or [])
+    res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=system_ids, options=opts, force=force,
+                      report=report, models=models, log=lambda m: console.print(Text(m)), back_label=back_label)
     if as_json:
         _print_json(res)
         return

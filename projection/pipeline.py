@@ -40,7 +40,9 @@ and re-exports the public names of the others:
 * :mod:`projection.pipeline_engines` - the engines behind the stages, built from the configuration;
 * :mod:`projection.executors` - where the stages run (``local``, ``ray``);
 * :mod:`projection.parallel` - extra parallel text for statistical aligners;
-* :mod:`projection.pipeline_eval` - :func:`eval_projection`, the intrinsic evaluation on Europarl-NER.
+* :mod:`projection.pipeline_eval` - :func:`eval_projection`, the intrinsic evaluation on Europarl-NER;
+* :mod:`projection.pipeline_target` - the back-translation direction (``[pipeline] direction = "target"``),
+  whose runs :class:`BackLabeller` makes for ``projection compare`` (systems 7 and 8).
 """
 
 from __future__ import annotations
@@ -67,15 +69,15 @@ from projection.pipeline_config import (PIPELINES_DIR, REPO, PipelineConfig, loa
                                         pipeline_names, pipeline_path, validate_pipeline)
 from projection.pipeline_eval import EVAL_LANGS, EVAL_LOWERCASE, eval_projection
 from projection.project import apply_policy
-from projection.records import ProjectedSentence
+from projection.records import ProjectedSentence, Sentence
 from projection.pipeline_engines import (CORPUS_LEVEL_ALIGNERS, SOURCE_LANG, make_projector, project_rows,
                                          projector_options, tokenizer_signature, translate_rows)
 from projection.stages import ALIGN_CHUNK, sentence_key
 from projection.store import StageStore, atomic_write_json, check_output_dir, file_sha256, folder_lock, package_versions
 from projection.translate import resolve_language
 
-__all__ = ["ALIGN_CHUNK", "CORPUS_LEVEL_ALIGNERS", "EVAL_LANGS", "EVAL_LOWERCASE", "Job", "JobOutput", "PIPELINES_DIR",
-           "PipelineConfig", "REPO", "RunResult", "StageStore", "choose_auto", "eval_projection",
+__all__ = ["ALIGN_CHUNK", "BackLabeller", "CORPUS_LEVEL_ALIGNERS", "EVAL_LANGS", "EVAL_LOWERCASE", "Job", "JobOutput",
+           "PIPELINES_DIR", "PipelineConfig", "REPO", "RunResult", "StageStore", "choose_auto", "eval_projection",
            "extra_parallel_pairs", "finish", "load_pipeline", "make_projector", "model_available", "parse_override",
            "pipeline_names", "pipeline_path", "prepare", "project_rows", "projection_stats", "projector_options",
            "run", "run_many", "tokenizer_signature", "translate_rows", "validate_pipeline"]
@@ -272,3 +274,35 @@ def run(lang: str, pipeline: str | Path = "auto", source: str | None = None, out
     """
     return run_many([lang], pipeline, source, out, overrides, log, executor, **executor_options)[0]
 
+
+# --------------------------------------------------------------------------- for the downstream comparison
+
+
+class BackLabeller:
+    """Label a target corpus through English with a given English model: a run of the back-translation
+    pipeline ``pipeline`` (with ``overrides``) whose ``[label] model`` is the model folder. ``projection
+    compare`` (systems 7 and 8) gets one from the command line, so the train stage never imports the pipeline.
+
+    ``labeller(model_dir, lang, corpus, out, policy)`` writes the run to ``out`` and returns the target
+    sentences with their labels: every sentence for ``keep-all`` (translate-test, in corpus order), the
+    kept ones for ``drop-sentence`` (training data)."""
+
+    def __init__(self, pipeline: str = "translate-test", overrides: Sequence[str] = ()):
+        self.pipeline = pipeline
+        self.overrides = list(overrides)
+        config = load_pipeline(pipeline, self.overrides)
+        if config.direction != "target":
+            raise ProjectionError(f"{config.file or pipeline}: not a back-translation pipeline "
+                                  "([pipeline] direction = \"target\")")
+        self.file = config.file
+
+    def signature(self) -> dict[str, Any]:
+        """What decides the labels besides the model and the corpus: the pipeline file and the overrides."""
+        return {"pipeline": Path(self.pipeline).stem if self.file else self.pipeline,
+                "sha256": file_sha256(self.file)[:16] if self.file else None, "overrides": self.overrides}
+
+    def __call__(self, model_dir: str | Path, lang: str, corpus: str, out: str | Path,
+                 policy: str = "keep-all") -> list[Sentence]:
+        res = run(lang, self.pipeline, corpus, out,
+                  overrides=[*self.overrides, f"label.model={model_dir}", f"filter.policy={policy}"])
+        return [ps.target_sentence() for ps in res.projected if ps.kept or policy == "keep-all"]

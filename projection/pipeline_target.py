@@ -414,3 +414,4 @@ def refine_projected(projected: list[ProjectedSentence], marked_rows: Sequence[d
         agreed_all.append(agreed)
         marked_all.append(marked)
     return refinement_stats(counts, agreed_all, marked_all)
+

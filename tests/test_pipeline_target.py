@@ -250,3 +250,72 @@ def test_target_direction_errors(tmp_path, sample, ner_model, tiny_bert):
     cfg = pl.load_pipeline("translate-test", ["label.model=x"])
     assert cfg.direction == "target" and cfg.translate["engine"] == "apertium" and cfg.filter["policy"] == "keep-all"
 
+
+
+# --------------------------------------------------------------------------- compare: systems 7 and 8
+
+
+@pytest.fixture
+def fake_data(tmp_path, monkeypatch):
+    """The layout compare reads: English train/dev, 'Spanish' train (tags garbage: never read) and test."""
+    sample = load_corpus("sample:train")
+    data = tmp_path / "data"
+    (data / "conll2003-en").mkdir(parents=True)
+    (data / "conll2002" / "esp").mkdir(parents=True)
+    write_conll(sample[:100], data / "conll2003-en" / "eng.train", sep=" ")
+    write_conll(sample[100:130], data / "conll2003-en" / "eng.testa", sep=" ")
+    src, _ = _target_files(tmp_path, sample[130:170])
+    shutil.copy(src, data / "conll2002" / "esp" / "esp.train")
+    write_conll(sample[180:200], data / "conll2002" / "esp" / "esp.testb", sep=" ")
+    monkeypatch.setenv("PROJECTION_DATA", str(data))
+    return data
+
+
+def test_systems_7_and_8_label_target_text_through_english(tiny_bert, fake_data, tmp_path):
+    from projection.pipeline import BackLabeller
+    from projection.train.compare import SYSTEMS, CompareOptions, compare, plan
+
+    pfile = tmp_path / "bt.toml"
+    pfile.write_text(f"""
+[pipeline]
+direction = "target"
+[translate]
+engine = "apertium"
+[label]
+[align]
+engine = "embed"
+model = "{tiny_bert}"
+layer = 2
+[project]
+method = "ngram"
+[filter]
+policy = "keep-all"
+""", encoding="utf-8")
+    opts = CompareOptions(model=tiny_bert, max_train=40, max_dev=10, epochs=15, lr=3e-3, batch_size=4, eval_every=None)
+    runs, missing = plan(["es"], [13], ["1", "7", "8"], opts)
+    assert [r.system for r in runs] == ["1", "7", "8"] and not missing
+    assert runs[1].back_source == "conll2002-es:test" and runs[2].back_source == "conll2002-es:train"
+    assert runs[1].teacher.system == runs[2].teacher.system == "1" and SYSTEMS["7"] == "7 translate-test"
+    with pytest.raises(ProjectionError, match="back_label"):
+        compare(["es"], tmp_path / "out", seeds=[13], systems=["7"], options=opts)
+    back = BackLabeller(str(pfile))
+    res = compare(["es"], tmp_path / "out", seeds=[13], systems=["7", "8", "1"], options=opts, report=tmp_path / "rep",
+                  back_label=back)
+    rows = {r["system"].split()[0]: r for r in res["rows"]}
+    assert set(rows) == {"1", "7", "8"}
+    assert rows["7"]["train_sentences"] == 0 and 0 < rows["8"]["train_sentences"] <= 40
+    assert "--back-pipeline" in rows["7"]["command"] and "--systems 8" in rows["8"]["command"]
+    models = tmp_path / "out" / "models"
+    # system 7's predictions are the back-translation run's labels of the test set
+    from projection.rundir import read_projections
+
+    run7 = models / f"{rows['7']['model_key']}.run"
+    pred = read_conll(models / f"{rows['7']['model_key']}.eval" / "es" / "predictions.conll")
+    assert [s.tags for s in pred] == [ps.target_sentence().tags for ps in read_projections(run7)]
+    # system 8 trained on the kept back-labelled train sentences; its run read no tag
+    run8 = json.loads((models / f"{rows['8']['model_key']}.run" / "manifest.json").read_text(encoding="utf-8"))
+    assert run8["source"]["tags_read"] is False and run8["source"]["corpus"] == "conll2002-es:train"
+    assert run8["engines"]["label"]["model"].endswith(rows["1"]["model_key"])
+    assert not list(models.glob("*/model.safetensors"))  # every evaluation done: weights dropped
+    again = compare(["es"], tmp_path / "out", seeds=[13], systems=["1", "7", "8"], options=opts, back_label=back)
+    assert len(again["rows"]) == 3

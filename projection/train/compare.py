@@ -17,7 +17,16 @@ Six systems, one encoder and one training recipe, several seeds, seven target te
    read: :mod:`projection.train.unlabeled`), selected and hard or soft as the options say
    (:mod:`projection.train.teacher`), optionally plus our projection. Its rows carry the
    teacher's system number in the column ``teacher``; the teacher's weights stay until
-   its students are evaluated.
+   its students are evaluated;
+7. ``translate-test``: no target model at all: the target test set is translated into English,
+   labelled by system 1's model (same seed) and the labels projected back onto the test words
+   (the back-translation pipeline, ``translate-test`` by default; see ``docs/translate-test.md``);
+8. ``translate-train, back-translated target text``: a model trained on the target *train*
+   split's sentences (tokens only, tags never read) labelled that way by system 1's model, the
+   sentences with an entity that could not be projected dropped.
+
+Systems 7 and 8 run a pipeline, which this stage does not import: the caller passes a
+``back_label`` callable (``projection compare`` passes :class:`projection.pipeline.BackLabeller`).
 
 Zero-resource protocol: no target-language gold label is used for training or model
 selection; model selection (the best of the dev evaluations) uses English dev
@@ -86,7 +95,10 @@ SYSTEMS: dict[str, str] = {
     "4": "4 translate-train, published projection",
     "5": "5 English + our projection",
     "6": "6 teacher-student",
+    "7": "7 translate-test",
+    "8": "8 translate-train, back-translated target text",
 }
+BACK_SYSTEMS = ("7", "8")  # labelled through English by system 1's model (a back-translation pipeline)
 ALL_SYSTEMS = tuple(SYSTEMS)
 # results.csv: the columns `projection inspect --results` reads first, then the rest
 CSV_COLUMNS = ["system", "train", "test", "f1", "precision", "recall", "seed", "command"]
@@ -212,6 +224,11 @@ class Run:
     eval_ignore: tuple[str, ...] = ()  # labels removed from gold and predictions at scoring
     teacher: "Run | None" = None  # system 6: the run whose model labels the unlabeled text
     unlabeled: str | None = None
+    back_source: str | None = None  # systems 7 and 8: the target corpus labelled through English
+
+    @property
+    def back(self) -> bool:
+        return self.system in BACK_SYSTEMS
 
     @property
     def folder(self) -> str:
@@ -281,6 +298,15 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                     return Run(lang, s, seed, "token", mine,
                                f"{t.published} ({t.published_name}; {len(mine):,} of the sampled ids)", cfg, t,
                                eval_ignore=t.eval_ignore)
+                if s in BACK_SYSTEMS:  # labelled through English by system 1's model of this seed
+                    english = make("1")
+                    assert english is not None
+                    if s == "7":
+                        return Run(lang, s, seed, "token", [], f"{t.test} (tokens only) labelled through English by "
+                                   "system 1", english.config, t, eval_ignore=english.eval_ignore, teacher=english,
+                                   back_source=t.test)
+                    return Run(lang, s, seed, "token", [], f"{t.unlabeled} (tokens only) labelled through English by "
+                               "system 1", cfg, t, eval_ignore=t.eval_ignore, teacher=english, back_source=t.unlabeled)
                 # system 6: the student of the teacher system's model of this language and seed
                 if opts.teacher_system not in SYSTEMS or opts.teacher_system == "6":
                     raise ProjectionError(f"the teacher system must be one of 1-5, not {opts.teacher_system!r}")
@@ -326,19 +352,26 @@ def _encoder_id(model: str) -> str:
     return file_sha256(weights)[:16] if weights.exists() else model
 
 
-def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str) -> str:
+def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, back: dict[str, Any] | None = None) -> str:
     """Everything that determines the trained model (not the language it is evaluated on).
 
     The recipe enters through the comparison's own options, not the whole ``TrainConfig``, so
     that a training option added later (at a default that changes nothing) does not invalidate
     committed results; a change of a default that does change models bumps the version tag.
+    Systems 7 and 8 add system 1's key, the corpus labelled through English and ``back`` (the
+    back-translation pipeline's signature).
     """
     data = content_key([(s.id, s.tokens, s.tags) for s in run.train])
     recipe = {k: v for k, v in asdict(opts).items()
               if k not in ("projected", "keep_models", "model", "dev", *STUDENT_OPTIONS)}
     parts: list[Any] = ["compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
                         encoder_id]
-    if run.teacher is not None:  # a student: its options, its teacher's key and the unlabeled text
+    if run.back:
+        from projection.corpora import resolve_corpus
+
+        parts += ["back-translation", run.system, model_key(run.teacher, opts, dev_hash, encoder_id), run.back_source,
+                  file_sha256(resolve_corpus(str(run.back_source)))[:16], back]
+    elif run.teacher is not None:  # a student: its options, its teacher's key and the unlabeled text
         from projection.corpora import resolve_corpus
 
         parts += ["teacher-student", {k: getattr(opts, k) for k in STUDENT_OPTIONS},
@@ -347,7 +380,7 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str) ->
     return content_key(*parts)
 
 
-def command(run: Run, out: Path, opts: CompareOptions) -> str:
+def command(run: Run, out: Path, opts: CompareOptions, back: dict[str, Any] | None = None) -> str:
     parts = ["python", "-m", "projection", "compare", "--lang", run.lang, "--seeds", str(run.seed),
              "--systems", run.system, "--out", str(out), *opts.recipe_args()]
     uses_ours = run.system in ("3", "5") or (run.system == "6" and (opts.student_projected or opts.teacher_system in ("3", "5")))
@@ -355,12 +388,17 @@ def command(run: Run, out: Path, opts: CompareOptions) -> str:
         parts += ["--projected", f"{run.lang}={opts.projected[run.lang]}"]
     if run.system == "6":
         parts += opts.student_args()
+    if run.back and back is not None:
+        parts += ["--back-pipeline", str(back.get("pipeline"))]
+        for o in back.get("overrides") or []:
+            parts += ["--back-set", str(o)]
     return shlex.join(parts)
 
 
 def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13, 14, 15),
             systems: Sequence[str] = ALL_SYSTEMS, options: CompareOptions | None = None, force: bool = False,
-            report: str | Path | None = None, models: str | Path | None = None, log=lambda m: None) -> dict[str, Any]:
+            report: str | Path | None = None, models: str | Path | None = None, log=lambda m: None,
+            back_label: Any = None) -> dict[str, Any]:
     """Train and evaluate what is not done yet, then write the report (``report``, default ``out``).
 
     ``out`` receives only small JSON files per (language, system, seed): ``system.json`` (what was
@@ -369,6 +407,10 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     ``models`` (default ``out/models``). Order: the English-only systems (1, 2) first, each model
     trained once and scored on every language; then language by language, all its seeds, so
     that each language is finished before the next begins.
+
+    ``back_label`` (systems 7 and 8): ``back_label(model_dir, lang, corpus, out, policy)`` labels a
+    target corpus through English with an English model and returns its sentences (see
+    :class:`projection.pipeline.BackLabeller`); it has a ``signature()``.
     """
     from projection.train.api import evaluate, load_model, load_sentences, train_model
     from projection.train.base import log_line
@@ -376,12 +418,16 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     opts = options or CompareOptions()
     out = Path(out)
     runs, missing = plan(list(langs), [int(s) for s in seeds], [str(s) for s in systems], opts)
+    if back_label is None and any(r.back for r in runs):
+        raise ProjectionError("systems 7 and 8 label target text through English with a back-translation pipeline: "
+                              "give back_label (`projection compare` does, --back-pipeline)")
+    back_sig = back_label.signature() if back_label is not None else None
     dev_s, dev_desc = load_sentences(opts.dev)
     dev_hash = dev_desc[0].get("sha256", "")
     encoder_id = _encoder_id(opts.model)
     todo = []
     for run in runs:
-        key = model_key(run, opts, dev_hash, encoder_id)
+        key = model_key(run, opts, dev_hash, encoder_id, back_sig if run.back else None)
         sys_dir = out / run.lang / run.folder
         eval_key = content_key(key, run.target.test, run.eval_ignore, run.target.ignore)
         meta_path = sys_dir / SYSTEM_JSON
@@ -411,6 +457,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     def ensure_trained(run: Run, key: str, what: str) -> bool:
         """Train ``run``'s model unless its weights are there (a student's teacher first); True when trained now."""
         model_dir = models_dir / key
+        if run.system == "7":  # no model of its own: system 1's labels the test set through English
+            return ensure_trained(run.teacher, teacher_keys[key], f"{what}: its English model, system 1")
         have = (model_dir / "train.json").exists() and (model_dir / "model.safetensors").exists()
         if have and (not force or key in trained_now):
             return False
@@ -419,6 +467,20 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             tkey = teacher_keys[key]
             ensure_trained(run.teacher, tkey, f"{what}: its teacher, system {run.teacher.system}")
             teacher_dir = models_dir / tkey
+        if run.back:  # system 8: the target train split labelled through English by system 1's model
+            log_line(f"{what}: labelling {run.back_source} through English with system 1's model")
+            train = back_label(teacher_dir, run.lang, run.back_source, model_dir.parent / f"{key}.run", "drop-sentence")
+            if run.config.ignore:
+                from projection.train.config import map_labels
+
+                train = map_labels(train, dict.fromkeys(run.config.ignore, "O"))
+            log_line(f"{what}: training on {len(train):,} sentences labelled through English")
+            data = {"train": [{"description": run.train_desc, "sentences": len(train),
+                               "back_translation": back_sig}], "dev": dev_desc}
+            train_model(train, out=model_dir, model=opts.model, arch=run.arch, dev=dev_s, config=run.config, data=data)
+            run.train = train
+            trained_now.add(key)
+            return True
         log_line(f"{what}: training on {len(run.train):,} sentences"
                  + (f" and the teacher's labels of {run.unlabeled}" if run.teacher is not None else ""))
         data = {"train": [{"description": run.train_desc, "sentences": len(run.train)}], "dev": dev_desc}
@@ -433,18 +495,25 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         trained = not ensure_trained(run, key, f"compare {n}/{len(todo)}: {run.lang} system {run.system} seed {run.seed}")
         train_minutes = round((time.perf_counter() - t0) / 60, 1)
         t1 = time.perf_counter()
-        predictor = load_model(model_dir)
-        eval_dir = model_dir / "eval" / run.lang
+        if run.system == "7":  # the English model's labels of the test set, projected back: no target model
+            model_dir = models_dir / teacher_keys[key]
+            tags = [s.tags for s in back_label(model_dir, run.lang, run.target.test, models_dir / f"{key}.run")]
+            predictor = FixedPredictor(load_model(model_dir), tags)
+            eval_dir = models_dir / f"{key}.eval" / run.lang
+        else:
+            predictor = load_model(model_dir)
+            eval_dir = model_dir / "eval" / run.lang
         metrics = evaluate(predictor, run.target.test, eval_dir, model_dir=model_dir, ignore=run.eval_ignore)
         # predictions hold test-set text: they stay with the model, out of the committed folder
         atomic_write_json(sys_dir / "metrics.json", portable(metrics))
         atomic_write_json(sys_dir / SYSTEM_JSON, {
             "eval_key": eval_key, "model_key": key, "language": run.lang, "system": run.system,
-            "label": SYSTEMS[run.system], "arch": run.arch, "train": run.train_desc, "train_sentences": len(run.train),
+            "label": SYSTEMS[run.system], "arch": run.arch, "train": run.train_desc,
+            "train_sentences": len(run.train) if not run.back else _trained_sentences(models_dir / key),
             "teacher": run.teacher.system if run.teacher is not None else None, "unlabeled": run.unlabeled,
             "dev": f"{opts.dev} ({opts.max_dev or 'all'} sentences)", "test": run.target.test,
             "ignore": list(run.config.ignore), "eval_ignore": list(run.eval_ignore), "seed": run.seed,
-            "command": command(run, out, opts), "train_minutes": train_minutes if not trained else None,
+            "command": command(run, out, opts, back_sig), "train_minutes": train_minutes if not trained else None,
             "eval_minutes": round((time.perf_counter() - t1) / 60, 1), "recipe": asdict(opts),
         })
         log(f"{run.lang} system {run.system} seed {run.seed}: F1 {100 * metrics['f1']:.2f}")
@@ -455,6 +524,34 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             if not pending[k] and not opts.keep_models:
                 _drop_weights(models_dir / k)
     return write_report(out, report or out, langs=list(langs), missing=missing)
+
+
+def _trained_sentences(model_dir: Path) -> int:
+    """The training sentences a model folder's ``train.json`` records (0 without one: system 7 trains nothing)."""
+    try:
+        meta = json.loads((model_dir / "train.json").read_text(encoding="utf-8"))
+        return int(sum(d.get("sentences") or 0 for d in meta.get("data", {}).get("train", [])))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
+class FixedPredictor:
+    """A model's identity (labels, config, info) with predictions made elsewhere (system 7: the English
+    model's labels projected back onto the test words), in test-set order."""
+
+    def __init__(self, model: Any, tags: Sequence[Sequence[str]]):
+        self.labels, self.config, self.info = model.labels, model.config, model.info
+        self._tags = [list(t) for t in tags]
+
+    def predict(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict"
+                ) -> list[list[str]]:
+        if len(sentences) != len(self._tags):
+            raise ProjectionError(f"{len(self._tags):,} labelled sentences for {len(sentences):,} test sentences")
+        for k, (s, t) in enumerate(zip(sentences, self._tags)):
+            if len(getattr(s, "tokens", s)) != len(t):
+                raise ProjectionError(f"test sentence {k + 1}: {len(getattr(s, 'tokens', s))} words but "
+                                      f"{len(t)} labels from the back-translation run")
+        return [list(t) for t in self._tags]
 
 
 def portable(obj: Any) -> Any:
