@@ -291,7 +291,7 @@ method = "ngram"
 [filter]
 policy = "keep-all"
 """, encoding="utf-8")
-    opts = CompareOptions(model=tiny_bert, max_train=40, max_dev=10, epochs=15, lr=3e-3, batch_size=4, eval_every=None)
+    opts = CompareOptions(model=tiny_bert, max_train=32, max_dev=10, epochs=10, lr=3e-3, batch_size=4, eval_every=None)
     runs, missing = plan(["es"], [13], ["1", "7", "8"], opts)
     assert [r.system for r in runs] == ["1", "7", "8"] and not missing
     assert runs[1].back_source == "conll2002-es:test" and runs[2].back_source == "conll2002-es:train"
