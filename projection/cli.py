@@ -610,7 +610,7 @@ def score_run_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: f1, precision, recall, per_label (fractions)."),
 ) -> None:
     """Score a run's labels on every sentence (kept or not) against gold tags: translate-test F1, agreement with gold."""
-    from projection.pipeline_target import score_run
+    from projection.pipeline_eval import score_run
 
     res = score_run(run_dir, gold, [x.strip() for x in (ignore_labels or "").split(",") if x.strip()])
     if as_json:

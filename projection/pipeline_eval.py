@@ -1,10 +1,13 @@
 """Intrinsic evaluation of projection on Europarl-NER: gold English entities projected onto the
-gold target words, scored with seqeval exact spans (``projection eval-projection``)."""
+gold target words, scored with seqeval exact spans (``projection eval-projection``); and
+:func:`score_run`, a run's labels against the gold tags of the corpus it labelled
+(``projection score-run``, the back-translation direction)."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from projection.corpora import load_corpus
@@ -79,3 +82,32 @@ def eval_projection(lang: str, aligner: str = "embed", model: str | None = None,
     return {"lang": lang, "aligner": al.signature(), "method": projector.signature(), "half": half, "repeat": repeat,
             "sentences": len(tg[sl]), **scores,
             "alignment": {k: a_info[k] for k in ("cached", "seconds", "extra_parallel")}}
+
+
+def score_run(run_dir: str | Path, gold: str | Path, ignore: Sequence[str] = ()) -> dict[str, Any]:
+    """Exact-span scores (seqeval, fractions in [0, 1]; overall and per label) of a run's labels on *every*
+    sentence (kept or not: an unprojected entity is simply absent) against the gold tags of
+    ``gold``, the corpus the run labelled (same sentences, same tokens, in order). ``ignore``
+    drops labels from both sides (e.g. ``MISC`` when the gold has none)."""
+    from projection import rundir
+    from projection.project.evaluate import span_scores
+    from projection.train.config import map_labels
+
+    if not (Path(run_dir) / rundir.PROJECTIONS).is_file():
+        raise ProjectionError(f"{run_dir}: not a run directory (no {rundir.PROJECTIONS})")
+    projected = rundir.read_projections(Path(run_dir))
+    gold_s = load_corpus(str(gold))
+    if len(gold_s) != len(projected):
+        raise ProjectionError(f"{gold}: {len(gold_s):,} sentences, but the run {run_dir} has {len(projected):,}: "
+                              "score a run against the corpus it labelled")
+    for k, (g, p) in enumerate(zip(gold_s, projected)):
+        if list(g.tokens) != list(p.target_tokens):
+            raise ProjectionError(f"{gold}: sentence {k + 1} ({g.id}) has other words than the run's sentence {p.id}: "
+                                  "score a run against the corpus it labelled")
+    if ignore:
+        drop = dict.fromkeys(ignore, "O")
+        gold_s = map_labels(gold_s, drop)
+        for p in projected:
+            p.entities = [e for e in p.entities if e.source.label not in drop]
+    scores = span_scores(gold_s, projected)
+    return {"run": str(run_dir), "gold": str(gold), "sentences": len(gold_s), "ignored": sorted(ignore), **scores}

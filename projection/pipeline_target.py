@@ -23,9 +23,9 @@ unchanged, and ``projected.conll`` is the target text with the labels it receive
 whose English translation is empty is marked ``untranslated`` (no label is known for it).
 Every stage is stored by content key under ``RUN_DIR/stages`` like the forward stages.
 
-:func:`score_run` scores a run's labels (every sentence, whatever the filtering policy kept)
-against the gold tags of the corpus it was made from: translate-test F1, or agreement with
-gold (Europarl-NER). This module is pipeline-level: it is where the stages meet.
+:func:`projection.pipeline_eval.score_run` scores a run's labels (every sentence, whatever the
+filtering policy kept) against the gold tags of the corpus it was made from: translate-test F1,
+or agreement with gold (Europarl-NER). This module is pipeline-level: it is where the stages meet.
 :func:`prepare_target` is :func:`projection.pipeline.prepare` for this direction, and
 :func:`run_target_job` the stages of one job, run by the ``local`` executor over the run's
 stage store (alignment with :class:`projection.stages.AlignStage`, its chunks stored as the
@@ -335,39 +335,6 @@ def refine_stage(store: StageStore, job: Job, english: list[Sentence], projected
     return {**m_info, "align_key": ma_info["key"], "align_cached": ma_info["cached"],
             "seconds": round(m_info["seconds"] + ma_info["seconds"] + time.perf_counter() - t1, 3),
             "min_similarity": min_sim, "refined": refined}
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def score_run(run_dir: str | Path, gold: str | Path, ignore: Sequence[str] = ()) -> dict[str, Any]:
-    """Exact-span scores (seqeval, fractions in [0, 1]; overall and per label) of a run's labels on *every*
-    sentence (kept or not: an unprojected entity is simply absent) against the gold tags of
-    ``gold``, the corpus the run labelled (same sentences, same tokens, in order). ``ignore``
-    drops labels from both sides (e.g. ``MISC`` when the gold has none)."""
-    from projection import rundir
-    from projection.corpora import load_corpus
-    from projection.project.evaluate import span_scores
-    from projection.train.config import map_labels
-
-    if not (Path(run_dir) / rundir.PROJECTIONS).is_file():
-        raise ProjectionError(f"{run_dir}: not a run directory (no {rundir.PROJECTIONS})")
-    projected = rundir.read_projections(Path(run_dir))
-    gold_s = load_corpus(str(gold))
-    if len(gold_s) != len(projected):
-        raise ProjectionError(f"{gold}: {len(gold_s):,} sentences, but the run {run_dir} has {len(projected):,}: "
-                              "score a run against the corpus it labelled")
-    for k, (g, p) in enumerate(zip(gold_s, projected)):
-        if list(g.tokens) != list(p.target_tokens):
-            raise ProjectionError(f"{gold}: sentence {k + 1} ({g.id}) has other words than the run's sentence {p.id}: "
-                                  "score a run against the corpus it labelled")
-    if ignore:
-        drop = dict.fromkeys(ignore, "O")
-        gold_s = map_labels(gold_s, drop)
-        for p in projected:
-            p.entities = [e for e in p.entities if e.source.label not in drop]
-    scores = span_scores(gold_s, projected)
-    return {"run": str(run_dir), "gold": str(gold), "sentences": len(gold_s), "ignored": sorted(ignore), **scores}
 
 
 # --------------------------------------------------------------------------- refinement by re-translation

@@ -13,7 +13,7 @@ from projection import pipeline as pl
 from projection.corpora import load_corpus
 from projection.corpus import read_conll, write_conll
 from projection.errors import ProjectionError
-from projection.pipeline_target import score_run
+from projection.pipeline_eval import score_run
 
 HOSTILE = ["B-", "NOT-A-TAG", "{json: 1}", "I-PER I-PER", "-DOCSTART-"]
 

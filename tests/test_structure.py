@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "projection"
-PIPELINE_MODULES = ["pipeline", "pipeline_config", "pipeline_auto", "pipeline_engines", "pipeline_eval", "stages",
+PIPELINE_MODULES = ["pipeline", "pipeline_config", "pipeline_auto", "pipeline_engines", "pipeline_eval",
+                    "pipeline_target", "stages",
                     "parallel", "store", "corpus", "corpora"]
 EXECUTOR_MODULES = sorted(f"executors.{p.stem}" if p.stem != "__init__" else "executors"
                           for p in (PKG / "executors").glob("*.py"))
