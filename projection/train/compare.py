@@ -661,6 +661,15 @@ def _ms(v: tuple[float, float] | None) -> str:
     return pct_mean_sd(v[0], v[1], one=" (1 seed)")
 
 
+def _frozen(recipe: dict[str, Any]) -> str:
+    """What the recipe freezes, in words."""
+    k = recipe.get("freeze_layers") or 0
+    words = "word embeddings frozen" if recipe.get("freeze_embeddings") else "word embeddings trained"
+    if k:
+        return f"embeddings and layers 1-{k} frozen (their output computed once)"
+    return f"{words}, every encoder layer trained"
+
+
 def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | None = None,
                  missing: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
     """``results.csv``, ``results.md``, ``results.png`` and ``learning-curve.png`` in ``report`` from every
@@ -701,8 +710,8 @@ def _markdown(rows, summary, langs, missing) -> str:
         "",
         f"Recipe (every system): encoder `{recipe.get('model')}`, "
         f"{'all CoNLL-2003 train sentences' if not recipe.get('max_train') else str(recipe.get('max_train')) + ' sampled CoNLL-2003 train ids'}, "
-        f"{recipe.get('epochs')} epochs, lr {recipe.get('lr')}, batch {recipe.get('batch_size')}, "
-        f"embeddings and layers 1-{recipe.get('freeze_layers')} frozen (their output computed once), "
+        f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}, lr {recipe.get('lr')}, "
+        f"batch {recipe.get('batch_size')}, {_frozen(recipe)}, "
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
         f"{recipe.get('max_dev')} English dev sentences. MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
         "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
