@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -616,14 +616,7 @@ def score_run_cmd(
     if as_json:
         _print_json(res)
         return
-    table = Table(title=f"{run_dir} against {gold} ({res['sentences']:,} sentences)")
-    for col in ("label", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="left" if col == "label" else "right")
-    for label, v in res["per_label"].items():
-        table.add_row(label, pct(v["precision"]), pct(v["recall"]), pct(v["f1"]), str(v["support"]))
-    table.add_row("[bold]all[/bold]", pct(res["precision"]), pct(res["recall"]), f"[bold]{pct(res['f1'])}[/bold]",
-                  str(res["support"]))
-    console.print(table)
+    _print_scores(f"{run_dir} against {gold} ({res['sentences']:,} sentences)", res)
 
 
 @app.command("eval-projection")
@@ -666,7 +659,12 @@ def eval_projection_cmd(
         return
     runs_on = res["aligner"].get("backend")
     how = f"{aligner} ({runs_on}, {res['aligner'].get('compute_type')})" if runs_on else aligner
-    table = Table(title=f"Europarl-NER en->{lang}: {how} + {method} ({res['sentences']} sentences, {half})")
+    _print_scores(f"Europarl-NER en->{lang}: {how} + {method} ({res['sentences']} sentences, {half})", res)
+
+
+def _print_scores(title: str, res: dict[str, Any]) -> None:
+    """Precision, recall, F1 and support per label and in all, as a table."""
+    table = Table(title=title)
     for col in ("label", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for label, v in res["per_label"].items():
