@@ -123,19 +123,28 @@ def tokenizer_signature(lang: str) -> dict[str, Any]:
 def translate_rows(translator: Any, sentences: Sequence[Sentence], lang: str, markers: bool) -> list[dict[str, Any]]:
     """Translate and word-tokenise ``sentences``: one row (``text``, ``tokens``, with markers also
     ``marked``, ``lost``, ``broken``) per sentence."""
-    from projection.translate import detokenize, tokenize, translate_marked
+    from projection.translate import translate_marked
 
     if markers:
         results = translate_marked(translator, sentences)
         return [{"text": r.text, "tokens": r.tokens, "marked": [[s.start, s.end, s.label] for s in r.spans],
                  "lost": r.lost, "broken": r.broken} for r in results]
-    texts = [detokenize(s.tokens, SOURCE_LANG) for s in sentences]
-    out = translator.translate(texts)
+    return plain_translation_rows(translator, sentences, SOURCE_LANG, lang)
+
+
+def plain_translation_rows(translator: Any, sentences: Sequence[Sentence], src_lang: str, tgt_lang: str
+                           ) -> list[dict[str, Any]]:
+    """``sentences`` (in ``src_lang``) detokenised, translated and the output word-tokenised in ``tgt_lang``
+    (a given translation's own tokens when it has them): one row (``text``, ``tokens``, ``untranslated``
+    for the sentences a given file has no translation for) per sentence; either direction."""
+    from projection.translate import detokenize, tokenize
+
+    out = translator.translate([detokenize(list(s.tokens), src_lang) for s in sentences])
     given_tokens = getattr(translator, "tokens", None)
     if isinstance(given_tokens, list) and len(given_tokens) == len(out):
         toks = [list(t) for t in given_tokens]
     else:
-        toks = [tokenize(t, lang) if t else [] for t in out]
+        toks = [tokenize(t, tgt_lang) if t else [] for t in out]
     rows: list[dict[str, Any]] = [{"text": t, "tokens": k} for t, k in zip(out, toks)]
     # sentences a given translation file has no translation for (sentence matching): dropped later
     for i in getattr(translator, "untranslated", None) or []:

@@ -44,8 +44,8 @@ import numpy as np
 from projection.errors import ProjectionError
 from projection.executors.base import Job, JobOutput, load_output, save_output
 from projection.pipeline_config import PipelineConfig, stage_options
-from projection.pipeline_engines import (SOURCE_LANG, make_aligner, make_projector, make_translator, tokenizer_signature,
-                                         wants_similarity)
+from projection.pipeline_engines import (SOURCE_LANG, make_aligner, make_projector, make_translator,
+                                         plain_translation_rows, tokenizer_signature, wants_similarity)
 from projection.records import Alignment, ProjectedEntity, ProjectedSentence, Sentence
 from projection.stages import AlignStage, Batch
 from projection.store import StageStore, check_output_dir, content_key
@@ -110,18 +110,7 @@ def make_labeller(table: dict[str, Any], options: dict[str, Any], where: str):
 def back_translate_rows(translator: Any, sentences: Sequence[Sentence], lang: str) -> list[dict[str, Any]]:
     """English translations of the target ``sentences``: one row (``text``, ``tokens``; ``untranslated``
     when there is no translation) per sentence."""
-    from projection.translate import detokenize, tokenize
-
-    texts = [detokenize(list(s.tokens), lang) for s in sentences]
-    out = translator.translate(texts)
-    given_tokens = getattr(translator, "tokens", None)
-    if isinstance(given_tokens, list) and len(given_tokens) == len(out):
-        toks = [list(t) for t in given_tokens]
-    else:
-        toks = [tokenize(t, ENGLISH) if t else [] for t in out]
-    rows: list[dict[str, Any]] = [{"text": t, "tokens": k} for t, k in zip(out, toks)]
-    for i in getattr(translator, "untranslated", None) or []:
-        rows[i]["untranslated"] = True
+    rows = plain_translation_rows(translator, sentences, lang, ENGLISH)
     for row, s in zip(rows, sentences):
         if not row["tokens"] and s.tokens:
             row["untranslated"] = True
