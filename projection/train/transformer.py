@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from projection.devices import resolve_device
 from projection.errors import ProjectionError
 from projection.progress import bar
 from projection.records import Sentence
@@ -146,13 +147,6 @@ def position_limit(encoder_config, tokenizer) -> int:
     return limit
 
 
-def _device(config: TrainConfig):
-    torch = _torch()
-    if config.device:
-        return torch.device(config.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _autocast(device, config: TrainConfig):
     torch = _torch()
     if device.type == "cuda" and config.bf16 and torch.cuda.is_bf16_supported():
@@ -195,7 +189,7 @@ class TransformerTagger:
         self.labels = list(labels)
         self.config = config
         self.info = info
-        self.device = device or _device(config)
+        self.device = device or _torch().device(resolve_device(config.device))
         self.encoder = SubwordEncoder(tokenizer, config.max_length)
         self._features = None
         self._ct2 = None
@@ -313,7 +307,7 @@ class TransformerTrainer:
         if n_soft:  # the student predicts every tag the teacher does
             labels = student_labels(labels, [x for x in soft_items if isinstance(x, SoftTargets)], config.mapping())
         label_index = {t: i for i, t in enumerate(labels)}
-        device = _device(config)
+        device = torch.device(resolve_device(config.device))
         if device.type == "cpu":
             torch.set_num_threads(cpu_threads(config))
         _seed_everything(config.seed)
@@ -503,7 +497,7 @@ class TransformerTrainer:
         config = TrainConfig.from_dict(meta["config"])
         if device:
             config = config.replace(device=device)
-        dev = _device(config)
+        dev = torch.device(resolve_device(config.device))
         if dev.type == "cpu":
             torch.set_num_threads(cpu_threads(config))
         enc_cfg = AutoConfig.from_pretrained(model_dir / ENCODER_DIR)
