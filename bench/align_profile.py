@@ -166,7 +166,7 @@ def main() -> None:
         from projection.pipeline import StageStore
 
         tmp = tempfile.TemporaryDirectory()
-        store = StageStore(Path(tmp.name), lambda m: None)
+        store = StageStore(Path(tmp.name))
         write = timer.wrap("write", store.write_alignments)
     except ImportError:
         write = None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import os
 import sys
 import time
@@ -47,6 +48,8 @@ def main() -> None:
     ap.add_argument("--backend", default="auto", choices=["auto", "ct2", "torch"], help="the embed aligner's backend")
     args = ap.parse_args()
     os.environ.setdefault("PROJECTION_PROGRESS", "0")
+    logging.getLogger("projection").addHandler(logging.StreamHandler())  # the evaluation's notes on stderr
+    logging.getLogger("projection").setLevel(logging.INFO)
     from projection.pipeline import eval_projection
 
     rows = []
@@ -57,7 +60,7 @@ def main() -> None:
         for rep, half in itertools.product(range(args.repeats if al == "eflomal" else 1), ("all", "first", "second")):
             t0 = time.perf_counter()
             res = eval_projection(lang, spec["aligner"], spec["model"], method, spec["aligner_options"], {},
-                                  spec["extra_parallel"], half, rep, log=lambda m: print(m, file=sys.stderr))
+                                  spec["extra_parallel"], half, rep)
             r = {"lang": lang, "aligner": al, "backend": res["aligner"].get("backend"), "method": method, "half": half,
                  "repeat": rep, "f1": res["f1"],
                  "precision": res["precision"], "recall": res["recall"],

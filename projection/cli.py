@@ -1,13 +1,18 @@
 """The ``projection`` command line: a thin typer + rich shell over the Python API.
 
 Nothing else in the package knows about the command line. Every user-facing error is a
-:class:`~projection.errors.ProjectionError`, printed as one line with exit status 2.
+:class:`~projection.errors.ProjectionError`, printed as one line with exit status 2. The
+package's modules report through :mod:`logging` (``logging.getLogger(__name__)``); while a
+command runs, :func:`main` prints their records on stderr, one line each (:class:`LineHandler`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,6 +22,7 @@ from rich.markup import escape as q
 from rich.table import Table
 
 from projection.errors import ProjectionError
+from projection.progress import is_batch_line
 from projection.scores import pct, pct_mean_sd
 
 app = typer.Typer(
@@ -27,6 +33,41 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+
+
+class LineHandler(logging.Handler):
+    """The package's log records as one plain line each on stderr (looked up at each record, so that
+    rich's live progress display and a captured stderr get them). A record marked
+    :data:`projection.progress.BATCH_LINE` stands in for a progress bar: it is printed only where no
+    bar shows (stderr not a terminal), prefixed with its stage and the time (``[train 14:02:03] ...``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if is_batch_line(record):
+                if sys.stderr.isatty():
+                    return
+                stage = record.name.split(".")[1] if record.name.count(".") else record.name
+                message = f"[{stage} {time.strftime('%H:%M:%S', time.localtime(record.created))}] {message}"
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 (logging's own convention: report, never raise)
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def package_logging(level: int = logging.INFO):
+    """While the block runs, the ``projection`` loggers' records of ``level`` and above go to a
+    :class:`LineHandler`; afterwards the logger is as it was (the API's callers configure their own)."""
+    package = logging.getLogger("projection")
+    handler, before = LineHandler(level), package.level
+    package.addHandler(handler)
+    package.setLevel(level)
+    try:
+        yield handler
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(before)
 
 
 def _print_json(obj) -> None:
@@ -359,7 +400,7 @@ def compare(
 
         back_label = BackLabeller(back_pipeline, back_set or [])
     res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=system_ids, options=opts, force=force,
-                      report=report, models=models, log=lambda m: console.print(Text(m)), back_label=back_label)
+                      report=report, models=models, back_label=back_label)
     if as_json:
         _print_json(res)
         return
@@ -574,16 +615,13 @@ def run_cmd(
     langs = [x.strip() for x in lang.split(",") if x.strip()]
     if not langs:
         raise ProjectionError("--lang: give at least one language code, e.g. --lang es")
-    err = Console(stderr=True)
-    log = (lambda m: err.print(m, markup=False, highlight=False, soft_wrap=True)) if as_json else \
-        (lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
     ray_options = {k: v for k, v in {"address": ray_address, "shard_size": shard_size}.items() if v is not None}
     if ray_options and executor not in (None, "ray"):
         raise ProjectionError("--ray-address and --shard-size apply to --executor ray only")
     if ray_options and executor is None:
         executor = "ray"
     results = {}
-    for res in run_many(langs, pipeline, source, out, overrides=set_ or [], log=log, executor=executor, **ray_options):
+    for res in run_many(langs, pipeline, source, out, overrides=set_ or [], executor=executor, **ray_options):
         code = res.manifest["target_lang"]
         st = res.stats
         results[code] = {"out": str(res.out), **st}
@@ -651,9 +689,8 @@ def eval_projection_cmd(
     for item in set_ or []:
         _, key, value = parse_override(f"project.{item}")
         method_opts[key] = value
-    err = Console(stderr=True)
     res = eval_projection(lang, aligner, model, method, align_opts, method_opts,
-                          extra.split(",") if extra else None, half, repeat, log=lambda m: err.print(m, markup=False))
+                          extra.split(",") if extra else None, half, repeat)
     if as_json:
         _print_json(res)
         return
@@ -697,7 +734,8 @@ def _cli_exceptions() -> tuple[tuple, tuple, tuple]:
 def main() -> None:
     exits, usage, aborts = _cli_exceptions()
     try:
-        app(standalone_mode=False)
+        with package_logging():
+            app(standalone_mode=False)
     except ProjectionError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(e.exit_code)

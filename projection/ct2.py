@@ -45,6 +45,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from projection.devices import resolve_device
 from projection.errors import ProjectionError
 from projection.fingerprint import folder_fingerprint
 from projection.store import cache_root as _default_cache_root
@@ -228,18 +229,6 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when CTranslate2 sees a GPU, else ``cpu``."""
-    device = (device or "auto").lower()
-    if device not in ("auto", "cpu", "cuda"):
-        raise ProjectionError(f"device must be auto, cpu or cuda, not {device!r}")
-    if device != "auto":
-        return device
-    import ctranslate2
-
-    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-
-
 def default_compute_type(device: str) -> str:
     """int8 on CPU, float16 on GPU."""
     return "float16" if device == "cuda" else "int8"
@@ -252,7 +241,7 @@ def load_encoder(path: str | Path, device: str = "cpu", compute_type: str = "int
     import ctranslate2
 
     try:
-        return ctranslate2.Encoder(str(path), device=resolve_device(device), compute_type=compute_type,
+        return ctranslate2.Encoder(str(path), device=resolve_device(device, runtime="ctranslate2"), compute_type=compute_type,
                                    inter_threads=max(1, int(inter_threads)),
                                    intra_threads=int(threads or default_threads()))
     except (RuntimeError, ValueError) as e:
@@ -309,4 +298,4 @@ def forward_hidden(encoder: Any, inputs: Sequence[Sequence[int]] | Sequence[Sequ
 
 __all__ = ["convert_encoder", "load_encoder", "forward_hidden", "model_fingerprint", "model_dir", "load_config",
            "position_limit", "unsupported_reason", "conversion_key", "length_batches", "default_threads",
-           "resolve_device", "default_compute_type", "is_converted", "QUANTIZATIONS", "CONFIGS", "RECIPE"]
+           "default_compute_type", "is_converted", "QUANTIZATIONS", "CONFIGS", "RECIPE"]

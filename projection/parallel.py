@@ -13,8 +13,9 @@ pipeline's ``[align] extra_parallel``) from named corpora of the data directory 
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from projection.corpora import CORPORA, data_dir, load_corpus
 from projection.corpus import read_conll_blocks, read_lines
 from projection.errors import InputError, ProjectionError, parse_json
 from projection.store import file_sha256
+
+logger = logging.getLogger(__name__)
 
 PairList = list[tuple[list[str], list[str]]]
 
@@ -94,8 +97,7 @@ def read_pairs(path: str | Path, *, encoding: str = "utf-8", lowercase: bool = F
 
 
 
-def extra_parallel_pairs(names: Sequence[str], lang: str, log: Callable[[str], None] = lambda m: None
-                         ) -> tuple[list[tuple[list[str], list[str]]], list[dict[str, Any]]]:
+def extra_parallel_pairs(names: Sequence[str], lang: str) -> tuple[list[tuple[list[str], list[str]]], list[dict[str, Any]]]:
     """More parallel text for statistical aligners, by name or file.
 
     * ``deepl`` - CoNLL-2003 English with the DeepL translations published by
@@ -120,14 +122,14 @@ def extra_parallel_pairs(names: Sequence[str], lang: str, log: Callable[[str], N
                     continue
                 sb, tb = [b.tokens for b in read_conll_blocks(src)], [b.tokens for b in read_conll_blocks(tgt)]
                 if len(sb) != len(tb):
-                    log(f"note: {tgt}: {len(tb)} blocks for {len(sb)} in {src}; skipped")
+                    logger.warning(f"note: {tgt}: {len(tb)} blocks for {len(sb)} in {src}; skipped")
                     continue
                 for s, t in zip(sb, tb):
                     if s != ["-DOCSTART-"]:
                         pairs.append((s, t))
                         added += 1
             if not added:
-                log(f"note: extra parallel text 'deepl' (en2{lang}) not found under {root}: skipped")
+                logger.warning(f"note: extra parallel text 'deepl' (en2{lang}) not found under {root}: skipped")
             info.append({"name": "deepl", "pairs": added})
         elif name == "europarl":
             added = 0
@@ -140,7 +142,7 @@ def extra_parallel_pairs(names: Sequence[str], lang: str, log: Callable[[str], N
                 except ProjectionError:
                     pass
             if not added:
-                log(f"note: extra parallel text 'europarl' (en-{lang}) not available: skipped")
+                logger.warning(f"note: extra parallel text 'europarl' (en-{lang}) not available: skipped")
             info.append({"name": "europarl", "pairs": added})
         else:
             path = Path(name.replace("{data}", str(root)))

@@ -48,10 +48,11 @@ and re-exports the public names of the others:
 from __future__ import annotations
 
 import contextlib
+import logging
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,6 +76,8 @@ from projection.pipeline_engines import (CORPUS_LEVEL_ALIGNERS, SOURCE_LANG, mak
 from projection.stages import ALIGN_CHUNK, sentence_key
 from projection.store import StageStore, atomic_write_json, check_output_dir, file_sha256, folder_lock, package_versions
 from projection.translate import resolve_language
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ALIGN_CHUNK", "BackLabeller", "CORPUS_LEVEL_ALIGNERS", "EVAL_LANGS", "EVAL_LOWERCASE", "Job", "JobOutput",
            "PIPELINES_DIR", "PipelineConfig", "REPO", "RunResult", "StageStore", "choose_auto", "eval_projection",
@@ -112,7 +115,7 @@ def _source_choice(source: str | None, config: PipelineConfig) -> tuple[str, str
 
 
 def prepare(lang: str, pipeline: str | Path = "auto", source: str | None = None, out: str | Path | None = None,
-            overrides: Sequence[str] = (), log: Callable[[str], None] = lambda m: None) -> Job:
+            overrides: Sequence[str] = ()) -> Job:
     """Resolve the pipeline (``auto`` included), source and run directory of one language; load the source.
 
     Logs the run's first line: which pipeline and source are used, and why when ``auto``
@@ -130,14 +133,14 @@ def prepare(lang: str, pipeline: str | Path = "auto", source: str | None = None,
     if config.direction == "target":
         from projection.pipeline_target import prepare_target
 
-        return prepare_target(lang, config, str(pipeline), source, out, overrides, log, t0)
+        return prepare_target(lang, config, str(pipeline), source, out, overrides, t0)
     source_ref, source_note = _source_choice(source, config)
     if source_note:
         notes.append(source_note)
     out = Path(out) if out else Path("runs") / f"{lang}-{config.name}"
     check_output_dir(out)  # an unusable --out fails now, not after hours of translation
-    log(f"projection run {SOURCE_LANG}->{lang}: pipeline {config.name}, source {source_ref}, out {out}"
-        + (" | " + " | ".join(notes) if notes else ""))
+    logger.info(f"projection run {SOURCE_LANG}->{lang}: pipeline {config.name}, source {source_ref}, out {out}"
+                + (" | " + " | ".join(notes) if notes else ""))
     sentences = load_corpus(source_ref)
     src_path = resolve_corpus(source_ref)
     make_projector(config, lang)  # a bad [project] option fails now, before any work
@@ -229,7 +232,7 @@ def _executor_name(jobs: Sequence[Job], requested: str | None) -> str:
 
 
 def run_many(langs: Sequence[str], pipeline: str | Path = "auto", source: str | None = None,
-             out: str | Path | None = None, overrides: Sequence[str] = (), log: Callable[[str], None] = lambda m: None,
+             out: str | Path | None = None, overrides: Sequence[str] = (),
              executor: str | None = None, **executor_options: Any) -> list[RunResult]:
     """Project ``source`` into every language of ``langs``: one run directory per language.
 
@@ -245,7 +248,7 @@ def run_many(langs: Sequence[str], pipeline: str | Path = "auto", source: str | 
     if not langs:
         raise ProjectionError("give at least one target language code, e.g. es")
     jobs = [prepare(lang, pipeline, source, None if out is None else Path(out) if len(langs) == 1 else Path(out) / lang,
-                    overrides, log) for lang in langs]
+                    overrides) for lang in langs]
     name = _executor_name(jobs, executor)
     if name != "local" and any(j.config.direction == "target" for j in jobs):
         raise ProjectionError(f"direction = \"target\" runs on the local executor only, not {name}")
@@ -258,21 +261,22 @@ def run_many(langs: Sequence[str], pipeline: str | Path = "auto", source: str | 
     with contextlib.ExitStack() as locks:
         for job in jobs:  # one writer per run directory; a second `run` on the same --out stops here
             locks.enter_context(folder_lock(job.out, "projection run"))
-        outputs = runner.run(jobs, log)
+        outputs = runner.run(jobs)
         signature = runner.signature()
         return [finish(job, output, signature) for job, output in zip(jobs, outputs)]
 
 
 def run(lang: str, pipeline: str | Path = "auto", source: str | None = None, out: str | Path | None = None,
-        overrides: Sequence[str] = (), log: Callable[[str], None] = lambda m: None, executor: str | None = None,
+        overrides: Sequence[str] = (), executor: str | None = None,
         **executor_options: Any) -> RunResult:
     """Project ``source`` (default CoNLL-2003 English train) into ``lang`` and write a run directory.
 
-    ``log`` receives progress lines; the first one says which pipeline and source are used
-    (and why, when ``auto`` chose or the source fell back to the bundled sample). ``executor``
-    and ``executor_options``: see :func:`run_many`.
+    Progress lines go to this module's logger (``projection.pipeline``, level INFO) and the
+    stages' loggers; the first one says which pipeline and source are used (and why, when
+    ``auto`` chose or the source fell back to the bundled sample). ``executor`` and
+    ``executor_options``: see :func:`run_many`.
     """
-    return run_many([lang], pipeline, source, out, overrides, log, executor, **executor_options)[0]
+    return run_many([lang], pipeline, source, out, overrides, executor, **executor_options)[0]
 
 
 # --------------------------------------------------------------------------- for the downstream comparison

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -49,8 +49,7 @@ def make_translator(config: PipelineConfig, lang: str, markers: bool) -> Any:
     return cached(translators.create(engine, src_lang=SOURCE_LANG, tgt_lang=lang, **options))
 
 
-def make_aligner(config: PipelineConfig, lang: str, log: Callable[[str], None] = lambda m: None
-                 ) -> tuple[Any, list[dict[str, Any]]]:
+def make_aligner(config: PipelineConfig, lang: str) -> tuple[Any, list[dict[str, Any]]]:
     """The aligner of ``config`` (given its extra parallel text) and what extra text it got."""
     from projection.align import aligners
 
@@ -63,7 +62,7 @@ def make_aligner(config: PipelineConfig, lang: str, log: Callable[[str], None] =
             raise ProjectionError(f"{_where(config, 'align')} extra_parallel: the {engine} aligner "
                                   "does not learn from extra parallel text")
         names = [resolve_value("path", n, lang) for n in extra_names]
-        extra, extra_info = extra_parallel_pairs(names, lang, log)
+        extra, extra_info = extra_parallel_pairs(names, lang)
         options["extra_pairs"] = extra
     try:
         al = aligners.create(engine, **options)

@@ -6,7 +6,7 @@ gold target words, scored with seqeval exact spans (``projection eval-projection
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,7 @@ EVAL_LOWERCASE = "misc"
 
 def eval_projection(lang: str, aligner: str = "embed", model: str | None = None, method: str = "ngram",
                     aligner_options: dict[str, Any] | None = None, method_options: dict[str, Any] | None = None,
-                    extra_parallel: Sequence[str] | None = None, half: str = "all", repeat: int = 0,
-                    log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+                    extra_parallel: Sequence[str] | None = None, half: str = "all", repeat: int = 0) -> dict[str, Any]:
     """Project the gold English Europarl-NER entities onto the gold target words; seqeval exact-span scores.
 
     ``half`` = ``first``/``second`` scores only that half of the 799 sentences (alignment
@@ -57,7 +56,7 @@ def eval_projection(lang: str, aligner: str = "embed", model: str | None = None,
     params = inspect.signature(aligners.get(aligner)).parameters
     if "extra_pairs" in params:
         names = list(extra_parallel) if extra_parallel is not None else ["deepl"]
-        extra, extra_info = extra_parallel_pairs([resolve_value("path", n, lang) for n in names], lang, log)
+        extra, extra_info = extra_parallel_pairs([resolve_value("path", n, lang) for n in names], lang)
         opts["extra_pairs"] = extra
     al = aligners.create(aligner, **opts)
     method_opts = dict(method_options or {})
@@ -71,7 +70,7 @@ def eval_projection(lang: str, aligner: str = "embed", model: str | None = None,
     pairs = [(a.tokens, b.tokens) for a, b in zip(en, tg)]
     stage = AlignStage(None, lang, similarity=want_sim, repeat=repeat, engine=al, extra_info=extra_info)
     corpus = Batch(0, len(en), en, rows=[{"tokens": b.tokens} for b in tg])
-    done = run_stage(stage, stage.key(content_key(pairs)), StageStore(cache_root() / "eval-projection", log), corpus)
+    done = run_stage(stage, stage.key(content_key(pairs)), StageStore(cache_root() / "eval-projection"), corpus)
     aligns, sims = corpus.aligns or [], corpus.sims
     a_info = {"cached": done["computed"] == 0, "seconds": round(done["seconds"], 3), "extra_parallel": extra_info}
     inputs = [ProjectionInput(s, t.tokens, a, sims[k] if sims else None) for k, (s, t, a) in enumerate(zip(en, tg, aligns))]

@@ -34,8 +34,9 @@ forward direction stores them).
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ from projection.pipeline_engines import (SOURCE_LANG, make_aligner, make_project
 from projection.records import Alignment, ProjectedEntity, ProjectedSentence, Sentence
 from projection.stages import AlignStage, Batch
 from projection.store import StageStore, check_output_dir, content_key
+
+logger = logging.getLogger(__name__)
 
 ENGLISH = "en"
 DIRECTIONS = ("source", "target")
@@ -222,7 +225,7 @@ def project_back_stage(store: Any, sentences: list[Sentence], rows: list[dict[st
 
 
 def prepare_target(lang: str, config: PipelineConfig, requested: str, source: str | None, out: str | Path | None,
-                   overrides: Sequence[str], log: Callable[[str], None], t0: float) -> Job:
+                   overrides: Sequence[str], t0: float) -> Job:
     """:func:`projection.pipeline.prepare` for ``direction = "target"``: the source is target-language
     text (tags never read)."""
     from projection.corpora import resolve_corpus
@@ -238,7 +241,7 @@ def prepare_target(lang: str, config: PipelineConfig, requested: str, source: st
     src_path = resolve_corpus(ref)
     out = Path(out) if out else Path("runs") / f"{lang}-{config.name}"
     check_output_dir(out)
-    log(f"projection run {lang}->{SOURCE_LANG}->{lang} (direction target): pipeline {config.name}, source {ref} "
+    logger.info(f"projection run {lang}->{SOURCE_LANG}->{lang} (direction target): pipeline {config.name}, source {ref} "
         f"(tokens only), labels from {config.label['model']}, out {out}")
     sentences = read_target_sentences(ref)
     make_projector(config, lang)
@@ -268,40 +271,40 @@ def align_stage(store: StageStore, stage: AlignStage, upstream: str, english: Se
         "extra_parallel": stage.extra_info}
 
 
-def run_target_job(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutput:
+def run_target_job(job: Job) -> JobOutput:
     """The target direction of one job: back-translate, label, align, project (the ``local`` executor)."""
     from projection import rundir
 
     t0 = time.perf_counter()
     config, lang, sentences = job.config, job.lang, job.sentences
     where = str(config.file or config.name)
-    store = StageStore(job.out / rundir.STAGES, log)
+    store = StageStore(job.out / rundir.STAGES)
     projector = make_projector(config, lang)
     labeller = make_labeller(config.label, stage_options(config.label, "label", lang), where)
     translator = make_back_translator(config.translate["engine"], stage_options(config.translate, "translate", lang),
                                       lang, where)
-    log(f"translate: {config.translate['engine']} {lang}->{SOURCE_LANG} ({len(sentences):,} sentences)")
+    logger.info(f"translate: {config.translate['engine']} {lang}->{SOURCE_LANG} ({len(sentences):,} sentences)")
     rows, t_info = back_translate_stage(store, sentences, translator, lang, job.src_key,
                                         tokenizer_signature(SOURCE_LANG))
-    log(f"label: {labeller.name} ({config.label['model']})")
+    logger.info(f"label: {labeller.name} ({config.label['model']})")
     labels, l_info = label_stage(store, rows, labeller, t_info["key"])
-    aligner, extra_info = make_aligner(config, lang, log)
-    align = AlignStage(config, lang, wants_similarity(config, aligner, projector), log, engine=aligner,
+    aligner, extra_info = make_aligner(config, lang)
+    align = AlignStage(config, lang, wants_similarity(config, aligner, projector), engine=aligner,
                        extra_info=extra_info)
-    log(f"align: {config.align['engine']} (English <-> {lang})")
+    logger.info(f"align: {config.align['engine']} (English <-> {lang})")
     english = english_sentences(sentences, rows, labels)
     aligns, sims, a_info = align_stage(store, align, t_info["key"], english, [s.tokens for s in sentences])
-    log(f"project: {config.project['method']} (onto the original {lang} words)")
+    logger.info(f"project: {config.project['method']} (onto the original {lang} words)")
     projected, p_info = project_back_stage(store, sentences, rows, labels, aligns, sims, projector, l_info["key"],
                                            a_info["key"])
     stages = {"translate": t_info, "label": l_info, "align": a_info, "project": p_info}
     if config.refine.get("retranslate"):
-        stages["refine"] = refine_stage(store, job, english, projected, align, l_info["key"], log)
+        stages["refine"] = refine_stage(store, job, english, projected, align, l_info["key"])
     return JobOutput(projected, stages, round(time.perf_counter() - t0, 3))
 
 
 def refine_stage(store: StageStore, job: Job, english: list[Sentence], projected: list[ProjectedSentence],
-                 align: AlignStage, label_key: str, log: Callable[[str], None]) -> dict[str, Any]:
+                 align: AlignStage, label_key: str) -> dict[str, Any]:
     """``[refine] retranslate``: the labelled English into the target with markers, aligned (target to
     target) to the original words; ``projected`` refined in place. Returns the manifest entry."""
     config, lang, sentences = job.config, job.lang, job.sentences
@@ -313,9 +316,9 @@ def refine_stage(store: StageStore, job: Job, english: list[Sentence], projected
     if not hasattr(forward, "marker_style"):
         raise ProjectionError(f"{where}: [refine] retranslate: the {config.translate['engine']} engine cannot "
                               "translate with entity markers")
-    log(f"refine: {config.translate['engine']} {SOURCE_LANG}->{lang} with markers, aligned to the original")
+    logger.info(f"refine: {config.translate['engine']} {SOURCE_LANG}->{lang} with markers, aligned to the original")
     marked, m_info = retranslate_stage(store, english, forward, lang, label_key, tokenizer_signature(lang))
-    t_align = AlignStage(config, lang, False, log, engine=align.engine, extra_info=align.extra_info)
+    t_align = AlignStage(config, lang, False, engine=align.engine, extra_info=align.extra_info)
     retranslated = [Sentence(s.id, list(r["tokens"]), ["O"] * len(r["tokens"])) for r, s in zip(marked, sentences)]
     m_aligns, _, ma_info = align_stage(store, t_align, m_info["key"], retranslated, [s.tokens for s in sentences])
     t1 = time.perf_counter()

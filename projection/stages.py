@@ -24,7 +24,7 @@ The engines behind the stages are built by :mod:`projection.pipeline_engines`, w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,14 +220,13 @@ class AlignStage(Stage):
     suffix = "npz"
     together = False
 
-    def __init__(self, config: PipelineConfig | None, lang: str, similarity: bool | None = None,
-                 log: Callable[[str], None] = lambda m: None, repeat: int = 0, engine: Any = None,
-                 extra_info: list[dict[str, Any]] | None = None):
+    def __init__(self, config: PipelineConfig | None, lang: str, similarity: bool | None = None, repeat: int = 0,
+                 engine: Any = None, extra_info: list[dict[str, Any]] | None = None):
         super().__init__(config, lang)
         if engine is None:
             if config is None:
                 raise ValueError("AlignStage needs a pipeline configuration or an engine")
-            engine, extra_info = make_aligner(config, lang, log)
+            engine, extra_info = make_aligner(config, lang)
         self.engine = engine
         self.extra_info = list(extra_info or [])
         self.similarity = bool(similarity)
@@ -310,12 +309,11 @@ class Stages:
                 "align": self.align.signature(), "project": self.project.signature()}
 
 
-def build_stages(config: PipelineConfig, lang: str, src_key: str, markers: bool = False,
-                 log: Callable[[str], None] = lambda m: None) -> Stages:
+def build_stages(config: PipelineConfig, lang: str, src_key: str, markers: bool = False) -> Stages:
     """The stages of a run of ``config`` into ``lang`` over the source corpus of key ``src_key``."""
     translate = TranslateStage(config, lang, markers)
     project = ProjectStage(config, lang)
-    align = AlignStage(config, lang, log=log)
+    align = AlignStage(config, lang)
     align.similarity = wants_similarity(config, align.engine, project.engine)
     t_key = translate.key(src_key)
     a_key = align.key(t_key)

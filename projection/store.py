@@ -16,17 +16,19 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import stat
 import tempfile
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 from projection.errors import ProjectionError
 from projection.records import Alignment
+
+logger = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
@@ -422,9 +424,8 @@ class StageStore:
     ``.npz`` names arrays.
     """
 
-    def __init__(self, root: str | Path, log: Callable[[str], None] | None = None):
+    def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.log = log if log is not None else _stderr_note
 
     def path(self, name: str) -> Path:
         return self.root / name
@@ -435,7 +436,7 @@ class StageStore:
     def discard(self, name: str, err: StageFileError) -> None:
         """Name a damaged file in the log and delete it."""
         path = self.path(name)
-        self.log(f"note: {path}: damaged stage file ({err}); discarded, the stage is recomputed")
+        logger.warning(f"note: {path}: damaged stage file ({err}); discarded, the stage is recomputed")
         with contextlib.suppress(OSError):
             path.unlink()
 
@@ -476,10 +477,6 @@ class StageStore:
 
     def write_alignments(self, name: str, aligns: Sequence[Alignment], sims: Sequence[Any] | None) -> None:
         self.write(name, encode_alignments(aligns, sims), rows=len(aligns))
-
-
-def _stderr_note(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @functools.lru_cache(maxsize=None)

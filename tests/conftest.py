@@ -42,6 +42,16 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def logged(caplog):
+    """The messages the package logs (``projection.*`` loggers, INFO and above), in order: call
+    ``logged()`` for the list so far."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="projection")
+    return lambda: [r.getMessage() for r in caplog.records if r.name.startswith("projection")]
+
+
+@pytest.fixture
 def sample_path() -> Path:
     from projection.corpora import SAMPLE_PATH
 

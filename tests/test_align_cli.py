@@ -108,7 +108,7 @@ def test_eval_projection_passes_backend_and_compute_type(monkeypatch, capsys):
 
     seen = []
 
-    def fake(lang, aligner, model, method, align_opts, method_opts, extra, half, repeat, log):
+    def fake(lang, aligner, model, method, align_opts, method_opts, extra, half, repeat):
         seen.append(dict(align_opts))
         return {"aligner": {"backend": align_opts.get("backend"), "compute_type": align_opts.get("compute_type")},
                 "sentences": 799, "per_label": {}, "precision": 90.0, "recall": 90.0, "f1": 90.0, "support": 10}

@@ -74,10 +74,9 @@ def _same_files(a: Path, b: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ray_writes_the_local_files_for_each_language(setup, local_runs, ray_instance, tmp_path):
+def test_ray_writes_the_local_files_for_each_language(setup, local_runs, ray_instance, tmp_path, logged):
     _, pfile, src = setup
-    lines: list[str] = []
-    results = pl.run_many(LANGS, pfile, str(src), tmp_path / "ray", log=lines.append, executor="ray",
+    results = pl.run_many(LANGS, pfile, str(src), tmp_path / "ray", executor="ray",
                           shard_size=SHARD)
     assert [r.out for r in results] == [tmp_path / "ray" / lang for lang in LANGS]  # OUT/<lang>
     for res in results:
@@ -91,7 +90,7 @@ def test_ray_writes_the_local_files_for_each_language(setup, local_runs, ray_ins
         assert st["translate"]["whole_corpus"] is True and st["align"]["whole_corpus"] is False  # given: by position
         assert m["counts"] == local_runs[lang].manifest["counts"]
         assert m["engines"] == local_runs[lang].manifest["engines"]
-    assert any("align -> project" in line for line in lines)
+    assert any("align -> project" in line for line in logged())
 
 
 @pytest.mark.slow
@@ -142,7 +141,7 @@ def _session_cmdlines(sid: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_killed_job_resumes_from_its_finished_shards(setup, local_runs, ray_instance, tmp_path):
+def test_killed_job_resumes_from_its_finished_shards(setup, local_runs, ray_instance, tmp_path, logged):
     root, pfile, src = setup
     out, flag = tmp_path / "run", tmp_path / "killed"
     env = {**os.environ, "PROJECTION_KILL_ONCE": f"driver:{flag}", "PROJECTION_PROGRESS": "0"}
@@ -173,14 +172,13 @@ def test_killed_job_resumes_from_its_finished_shards(setup, local_runs, ray_inst
     assert st["shards_cached"] == 1 and st["work_items"] == N_SENTENCES // SHARD - 1
     _same_files(local_runs["es"].out, out)
     # finished: a rerun starts no Ray at all
-    lines: list[str] = []
-    again = pl.run("es", pfile, str(src), out, log=lines.append, executor="ray", shard_size=SHARD)
-    assert any("Ray not started" in line for line in lines) and again.manifest["stages"]["project"]["cached"]
+    again = pl.run("es", pfile, str(src), out, executor="ray", shard_size=SHARD)
+    assert any("Ray not started" in line for line in logged()) and again.manifest["stages"]["project"]["cached"]
     _same_files(local_runs["es"].out, out)
 
 
 @pytest.mark.slow
-def test_run_killed_after_alignment_on_local_finishes_on_ray_recomputing_nothing(setup, ray_instance, tmp_path):
+def test_run_killed_after_alignment_on_local_finishes_on_ray_recomputing_nothing(setup, ray_instance, tmp_path, logged):
     """One cache layout: what ``--executor local`` stored before it was killed is what ray loads."""
     _, pfile, src = setup
     ref = pl.run("es", pfile, str(src), tmp_path / "ref", executor="local")  # default chunks, like the CLI's
@@ -195,14 +193,13 @@ def test_run_killed_after_alignment_on_local_finishes_on_ray_recomputing_nothing
     assert list(out.glob("stages/align-*/*.npz")) and not list(out.glob("stages/project-*"))
     assert not (out / rundir.MANIFEST).exists()
 
-    lines: list[str] = []
-    res = pl.run("es", pfile, str(src), out, log=lines.append, executor="ray")
+    res = pl.run("es", pfile, str(src), out, executor="ray")
     st = res.manifest["stages"]
     assert res.manifest["executor"]["name"] == "ray"
     assert st["translate"]["cached"] and st["translate"]["work_items"] == 0
     assert st["align"]["cached"] and st["align"]["work_items"] == 0
     assert not st["project"]["cached"] and st["project"]["work_items"] == st["project"]["shards"]
-    assert any(line.startswith("ray: project: 1 work item(s)") for line in lines), lines  # projection only
+    assert any(line.startswith("ray: project: 1 work item(s)") for line in logged()), logged()  # projection only
     _same_files(ref.out, out)
     assert res.manifest["counts"] == ref.manifest["counts"]
 

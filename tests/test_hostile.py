@@ -79,20 +79,19 @@ def test_stage_npz_junk_and_truncated(tmp_path):
         read_stage_npz(path)
 
 
-def test_stage_store_discards_and_names_damaged_files(tmp_path):
-    notes: list[str] = []
-    store = pl.StageStore(tmp_path, notes.append)
+def test_stage_store_discards_and_names_damaged_files(tmp_path, logged):
+    store = pl.StageStore(tmp_path)
     store.write_alignments("align-x/0.npz", [Alignment(frozenset({(0, 0)}))] * 3, None)
     assert len(store.read_alignments("align-x/0.npz", expected=3)[0]) == 3
     assert store.read_alignments("align-x/0.npz", expected=4) is None
-    assert "align-x/0.npz: damaged stage file (3 rows, 4 expected)" in notes[-1]
+    assert "align-x/0.npz: damaged stage file (3 rows, 4 expected)" in logged()[-1]
     assert not (tmp_path / "align-x/0.npz").exists()
     (tmp_path / "t.jsonl").write_text("{}\n")
     assert store.read_jsonl("t.jsonl") is None and not (tmp_path / "t.jsonl").exists()
 
 
 @pytest.mark.parametrize("stage", ["translate", "project", "align"])
-def test_truncated_stage_file_is_recomputed_not_lost(tmp_path, given_run, stage):
+def test_truncated_stage_file_is_recomputed_not_lost(tmp_path, given_run, stage, logged):
     pfile, src, sents = given_run
     out = tmp_path / "run"
     pl.run("es", pfile, str(src), out)
@@ -103,11 +102,10 @@ def test_truncated_stage_file_is_recomputed_not_lost(tmp_path, given_run, stage)
     else:
         path = next((out / "stages").glob(f"{stage}-*/0*.jsonl"))
         path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:3]))
-    lines: list[str] = []
-    res = pl.run("es", pfile, str(src), out, log=lines.append)
+    res = pl.run("es", pfile, str(src), out)
     assert res.stats["sentences_in"] == 30
     assert (out / rundir.PROJECTIONS).read_bytes() == before
-    assert any(path.name in line and "damaged stage file" in line for line in lines), lines
+    assert any(path.name in line and "damaged stage file" in line for line in logged()), logged()
     assert not res.manifest["stages"][stage]["cached"]
 
 

@@ -174,6 +174,7 @@ def test_only_selected_variants_are_averaged(tmp_path):
     res = pi.read_results(folder)
     agg = aggregate(res)
     assert len(agg) == 1 and agg["seeds"].iloc[0] == 2 and agg["f1_mean"].iloc[0] == pytest.approx(0.75)
-    from projection.inspect.html import _results_html
+    from projection.inspect.html import _comparison, _template
 
-    assert "1 variant(s) not selected on the dev set are left out" in _results_html(res)
+    page = _template("comparison.html.j2").render(comparison=_comparison(res))
+    assert "1 variant(s) not selected on the dev set are left out" in page

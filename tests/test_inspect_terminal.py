@@ -12,6 +12,8 @@ from inspect_runs import make_run, many_sentences, sentences
 from projection import inspect as pi
 from projection.errors import InputError, ProjectionError
 from projection.inspect.select import Filter, paginate
+from projection.inspect.stats import status_totals
+from projection.runstats import projection_stats
 from conftest import run_cli
 
 
@@ -27,25 +29,25 @@ def capture(run_dir, width=120, **kw):
 
 
 def test_summary_numbers(run_dir):
-    st = pi.summarize(pi.load_run(run_dir))
-    assert st["sentences"] == {"in": 8, "kept": 6, "dropped": 2, "drop_reasons": {"incomplete": 1,
-                               "empty-translation": 1}, "empty_target": 1, "complete": 4}
-    e = st["entities"]
-    assert (e["source"], e["projected"], e["in_kept_sentences"]) == (15, 10, 9)
-    assert e["by_status"] == {"projected": 10, "unaligned": 3, "conflict": 1, "below-threshold": 1, "removed": 0}
-    assert list(st["per_label"]) == ["PER", "ORG", "LOC", "MISC"]
-    org = st["per_label"]["ORG"]
-    assert (org["source"], org["projected"], org["unaligned"], org["conflict"], org["below-threshold"]) == (6, 3, 1, 1, 1)
-    assert org["rate"] == pytest.approx(0.5)
-    assert org["in_kept_sentences"] == 2  # the projected ORG of the dropped s2 is not training data
+    run = pi.load_run(run_dir)
+    st = pi.summarize(run)
+    # one key set for the counts: the manifest's (projection.runstats), not a second nested copy
+    assert set(st) == {"run", "counts", "labels", "empty_target", "complete", "methods", "score_histogram", "length",
+                       "warnings"}
+    c = st["counts"]
+    assert c == projection_stats(run.sentences)
+    assert (c["sentences_in"], c["sentences_out"], c["dropped"]) == (8, 6, {"empty-translation": 1, "incomplete": 1})
+    assert (st["empty_target"], st["complete"]) == (1, 4)
+    assert (c["entities"], c["projected"], c["entities_in_output"]) == (15, 10, 9)
+    assert status_totals(c) == {"projected": 10, "unaligned": 3, "conflict": 1, "below-threshold": 1, "removed": 0}
+    assert list(st["labels"]) == ["PER", "ORG", "LOC", "MISC"]  # display order
+    org = c["per_label"]["ORG"]
+    assert org == {"entities": 6, "projected": 3, "unaligned": 1, "conflict": 1, "below-threshold": 1, "rate": 0.5}
+    assert st["labels"]["ORG"]["in_kept_sentences"] == 2  # the projected ORG of the dropped s2 is not training data
     assert sum(st["score_histogram"]["counts"]) == 15
     assert st["score_histogram"]["counts"][0] == 3  # the three unaligned entities score 0
     assert st["length"]["pairs"] == 12
     assert st["warnings"] == []
-    # the same counts as the pipeline's manifest (one definition: projection.runstats)
-    c = st["counts"]
-    assert (c["sentences_in"], c["sentences_out"], c["entities"], c["entities_in_output"]) == (8, 6, 15, 9)
-    assert c["per_label"]["ORG"]["rate"] == org["rate"] and c["rate"] == e["rate"]
 
 
 def test_summary_printed(run_dir):
@@ -215,7 +217,7 @@ def test_cli(run_dir, tmp_path, monkeypatch, capsys):
     code, out, _ = _cli(monkeypatch, capsys, run_dir, "--json", "--grep", "Madrid")
     data = json.loads(out)
     assert code == 0 and data["selection"] == {"filter": "grep='Madrid'", "sentences": 1, "ids": ["s3"]}
-    assert data["entities"]["projected"] == 10
+    assert data["counts"]["projected"] == 10
     code, out, err = _cli(monkeypatch, capsys, tmp_path / "missing")
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     code, out, err = _cli(monkeypatch, capsys, run_dir, "--status", "nope")

@@ -123,7 +123,7 @@ def test_target_run_directory_works_with_inspect_export_and_train(sample, ner_mo
     assert json.loads(out)["sentences_in"] == len(sample) and "direction target" in err
     code, out, err = run_cli(monkeypatch, capsys, "inspect", str(run), "--json")
     assert code == 0, err
-    assert json.loads(out)["entities"]["projected"] > 0
+    assert json.loads(out)["counts"]["projected"] > 0
     code, out, err = run_cli(monkeypatch, capsys, "export", str(run), "--format", "conll", "--out", str(tmp_path / "x"))
     assert code == 0, err
     exported = read_conll(tmp_path / "x" / "train.conll")

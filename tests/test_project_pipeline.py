@@ -103,13 +103,12 @@ def test_overrides_and_unknown_pipeline(tmp_path):
         pl.load_pipeline("fast")
 
 
-def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, monkeypatch):
+def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, monkeypatch, logged):
     src, trans, sents = small_source
     pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
-    lines: list[str] = []
     out = tmp_path / "run"
-    res = pl.run("es", pfile, str(src), out, log=lines.append)
-    assert lines[0].startswith("projection run en->es: pipeline p, source ")
+    res = pl.run("es", pfile, str(src), out)
+    assert logged()[0].startswith("projection run en->es: pipeline p, source ")
     for name in (rundir.MANIFEST, rundir.PROJECTIONS, rundir.ENTITIES, rundir.PROJECTED_CONLL, rundir.PROJECTED_PARQUET):
         assert (out / name).exists(), name
     projected = rundir.read_projections(out)
@@ -160,15 +159,14 @@ def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, mo
     assert st["translate"]["cached"] and st["align"]["cached"] and not st["project"]["cached"]
 
 
-def test_align_backend_in_the_pipeline_file(tmp_path, small_source, tiny_model):
+def test_align_backend_in_the_pipeline_file(tmp_path, small_source, tiny_model, logged):
     src, trans, _ = small_source
     pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans, extra='backend = "torch"\n')
     out = tmp_path / "run"
-    lines: list[str] = []
-    res = pl.run("es", pfile, str(src), out, log=lines.append)
+    res = pl.run("es", pfile, str(src), out)
     sig = res.manifest["engines"]["align"]
     assert (sig["backend"], sig["compute_type"]) == ("torch", "float32") and len(sig["code"]) == 12
-    assert any(line.startswith("align: embed on torch (float32)") for line in lines)
+    assert any(line.startswith("align: embed on torch (float32)") for line in logged())
     assert res.manifest["stages"]["align"]["windowed_sentences"] == 0
     # the backend is part of the alignment's key: ct2 aligns again, translation stays cached
     res2 = pl.run("es", pfile, str(src), out, overrides=["align.backend=ct2"])
@@ -201,16 +199,16 @@ def test_resumed_alignment_reuses_finished_chunks(tmp_path, small_source, tiny_m
     assert res.manifest["stages"]["align"]["pairs_aligned"] == 10
 
 
-def test_sample_fallback_is_said_first(tmp_path, small_source, tiny_model, monkeypatch):
+def test_sample_fallback_is_said_first(tmp_path, small_source, tiny_model, monkeypatch, logged):
     _, _, _ = small_source
     sample = [" ".join(s.tokens) for s in read_conll(SAMPLE_PATH)]
     trans = tmp_path / "t.txt"
     trans.write_text("".join(t + "\n" for t in sample), encoding="utf-8")
     pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
     monkeypatch.setenv("PROJECTION_DATA", str(tmp_path / "no-data-here"))
-    lines: list[str] = []
-    res = pl.run("es", pfile, None, tmp_path / "run", log=lines.append)
-    assert "sample:train" in lines[0] and "conll2003-en:train not found" in lines[0]
+    res = pl.run("es", pfile, None, tmp_path / "run")
+    first = logged()[0]
+    assert "sample:train" in first and "conll2003-en:train not found" in first
     assert res.manifest["source"]["fallback"] is True and res.manifest["source"]["corpus"] == "sample:train"
     # an explicit source is never replaced
     with pytest.raises(ProjectionError, match="conll2003-en:train not found"):
@@ -291,7 +289,7 @@ def test_eval_projection_keys_and_halves():
         pl.eval_projection("fr", "eflomal")
 
 
-def test_run_with_translations_that_are_not_line_parallel(tmp_path, small_source, tiny_model):
+def test_run_with_translations_that_are_not_line_parallel(tmp_path, small_source, tiny_model, logged):
     """Missing translations are found by sentence matching and their source sentences dropped as
     untranslated; the others keep their source ids."""
     src, trans, sents = small_source
@@ -301,9 +299,8 @@ def test_run_with_translations_that_are_not_line_parallel(tmp_path, small_source
     partial.write_text("".join(ln + "\n" for k, ln in enumerate(lines) if k not in missing), encoding="utf-8")
     pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, partial)
     out = tmp_path / "run"
-    logged: list[str] = []
-    res = pl.run("es", pfile, str(src), out, log=logged.append)
-    assert any("28 of 30 source sentences matched" in x for x in logged)
+    res = pl.run("es", pfile, str(src), out)
+    assert any("28 of 30 source sentences matched" in x for x in logged())
     projected = rundir.read_projections(out)
     assert [ps.id for ps in projected] == [s.id for s in sents]
     for k, ps in enumerate(projected):

@@ -159,7 +159,7 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     assert (tmp_path / "docs" / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert len(res["rows"]) == 8
 
-def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, tmp_path, monkeypatch):
+def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, tmp_path, monkeypatch, caplog, logged):
     """compare trains, scores and resumes; the result folder holds only system.json + metrics.json per system
     (committable: no predictions, which are test-set text), models and predictions go to --models, and a
     model's weights are dropped once all its evaluations are written."""
@@ -173,9 +173,9 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     monkeypatch.setattr(cmp, "TARGETS", {"xx": cmp.Target("xx", "sample:train", str(ours), "pub", "P")})
     opts = cmp.CompareOptions(model=tiny_bert, max_train=40, max_dev=20, epochs=1, batch_size=8, freeze_layers=2,
                               fusion_layer=2, eval_every=None, dev="sample:train")
-    out, models, logs = tmp_path / "res", tmp_path / "models", []
+    out, models = tmp_path / "res", tmp_path / "models"
     res = cmp.compare(["xx"], out, seeds=[1], systems=["1", "3"], options=opts, models=models,
-                      report=tmp_path / "rep", log=logs.append)
+                      report=tmp_path / "rep")
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "xx/1-seed1/metrics.json", "xx/1-seed1/system.json", "xx/3-seed1/metrics.json", "xx/3-seed1/system.json"]
     # systems 1 and 3 train on identical sentences here: one model, trained once, shared by content key
@@ -190,6 +190,6 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     assert not list(models.glob("*/model.safetensors"))  # every evaluation written: weights dropped
     assert (tmp_path / "rep" / "results.csv").exists() and len(res["rows"]) == 2
     assert (tmp_path / "rep" / "learning-curve.png").read_bytes()[:4] == b"\x89PNG"  # dev F1 at every epoch
-    logs.clear()
-    cmp.compare(["xx"], out, seeds=[1], systems=["1", "3"], options=opts, models=models, log=logs.append)
-    assert "2 done before, 0 to do" in logs[0]
+    caplog.clear()
+    cmp.compare(["xx"], out, seeds=[1], systems=["1", "3"], options=opts, models=models)
+    assert "2 done before, 0 to do" in logged()[0]

@@ -54,6 +54,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from projection.align.base import Pair, check_pairs
+from projection.devices import resolve_device
 from projection.errors import ProjectionError
 from projection.progress import bar
 from projection.records import Alignment
@@ -680,13 +681,6 @@ class EmbedAligner:
         self.stats = {"sentences_encoded": 0, "windowed_sentences": 0}
 
     # -- model
-    def _resolved_device(self) -> str:
-        if self.device != "auto":
-            return self.device
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-
     def _resolve(self) -> tuple[str, str, Path | None]:
         """(backend, compute type, converted folder): ``auto`` becomes ct2 when the model converts."""
         if self._resolved is None:
@@ -696,7 +690,7 @@ class EmbedAligner:
                 self._resolved = ("torch", "float32", None)
             else:
                 try:
-                    device = ct2.resolve_device(self.device)
+                    device = resolve_device(self.device, runtime="ctranslate2")
                     compute = self.compute_type if self.compute_type != "auto" else ct2.default_compute_type(device)
                     path = ct2.convert_encoder(self.model_name, layers=self.layer, quantization=compute)
                     self._resolved = ("ct2", compute, path)
@@ -723,16 +717,14 @@ class EmbedAligner:
         if self._encoder is None:
             backend, compute, path = self._resolve()
             if backend == "ct2":
-                from projection import ct2
-
-                self._encoder = _CT2Encoder(self.model_name, self.layer, ct2.resolve_device(self.device), compute,
-                                            self.threads, path)
+                self._encoder = _CT2Encoder(self.model_name, self.layer, resolve_device(self.device, runtime="ctranslate2"),
+                                            compute, self.threads, path)
             else:
                 if self.threads:
                     import torch
 
                     torch.set_num_threads(self.threads)
-                self._encoder = _TorchEncoder(self.model_name, self.layer, self._resolved_device())
+                self._encoder = _TorchEncoder(self.model_name, self.layer, resolve_device(self.device))
         return self._encoder
 
     def model_id(self) -> str:

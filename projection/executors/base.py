@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -71,7 +71,7 @@ class Executor(Protocol):
 
     name: str
 
-    def run(self, jobs: Sequence[Job], log: Callable[[str], None]) -> list[JobOutput]:
+    def run(self, jobs: Sequence[Job]) -> list[JobOutput]:
         """One output per job, in the order of ``jobs``; projected sentences in source order."""
         ...
 

@@ -10,14 +10,17 @@ alignment, which goes chunk by chunk so that a killed alignment resumes at its c
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from projection import rundir, stages
 from projection.executors.base import Job, JobOutput, kill_once, kill_once_spec, load_output, save_output
 from projection.stages import Batch, Stage
 from projection.store import StageStore
+
+logger = logging.getLogger(__name__)
 
 
 def run_stage(stage: Stage, key: str, store: StageStore, corpus: Batch, size: int | None = None) -> dict[str, Any]:
@@ -43,17 +46,17 @@ def run_stage(stage: Stage, key: str, store: StageStore, corpus: Batch, size: in
             "seconds": time.perf_counter() - t0}
 
 
-def run_job(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutput:
+def run_job(job: Job) -> JobOutput:
     """Translate, align and project one job in this process, every stage stored in the run directory
     (for ``direction = "target"``: :func:`projection.pipeline_target.run_target_job`, with its label step)."""
     if job.config.direction == "target":
         from projection.pipeline_target import run_target_job
 
-        return run_target_job(job, log)
+        return run_target_job(job)
     t0 = time.perf_counter()
     config, lang = job.config, job.lang
-    store = StageStore(job.out / rundir.STAGES, log)
-    st = stages.build_stages(config, lang, job.src_key, job.markers, log)
+    store = StageStore(job.out / rundir.STAGES)
+    st = stages.build_stages(config, lang, job.src_key, job.markers)
     kill = kill_once_spec()
     corpus = Batch(0, len(job.sentences), job.sentences)
 
@@ -62,12 +65,12 @@ def run_job(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutput:
             kill_once(kill[1], f"local executor before {stage.name}")
         return run_stage(stage, st.keys[stage.name], store, corpus)
 
-    log(f"translate: {config.translate['engine']} ({len(job.sentences):,} sentences)")
+    logger.info(f"translate: {config.translate['engine']} ({len(job.sentences):,} sentences)")
     t = step(st.translate)
-    t_info = translate_info(st, t, store, job, log)
+    t_info = translate_info(st, t, store, job)
     runs_on = st.align.signature() if hasattr(st.align.engine, "resolved_backend") else {}
     extra = st.align.extra_info
-    log(f"align: {config.align['engine']}" + (f" on {runs_on['backend']} ({runs_on['compute_type']})" if runs_on else "")
+    logger.info(f"align: {config.align['engine']}" + (f" on {runs_on['backend']} ({runs_on['compute_type']})" if runs_on else "")
         + (f" (+{sum(x['pairs'] for x in extra):,} extra pairs)" if extra else ""))
     windowed_before = st.align.windowed()
     a = step(st.align)
@@ -77,9 +80,9 @@ def run_job(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutput:
     if windowed_before is not None:  # sentences longer than the encoder's limit, encoded in windows (this run)
         a_info["windowed_sentences"] = (st.align.windowed() or 0) - windowed_before
         if a_info["windowed_sentences"]:
-            log(f"align: {a_info['windowed_sentences']:,} sentences longer than the encoder's input limit "
+            logger.info(f"align: {a_info['windowed_sentences']:,} sentences longer than the encoder's input limit "
                 "were encoded in overlapping windows")
-    log(f"project: {config.project['method']}")
+    logger.info(f"project: {config.project['method']}")
     p = step(st.project)
     p_info: dict[str, Any] = {"key": st.keys["project"], "cached": p["computed"] == 0, "seconds": round(p["seconds"], 3),
                               "signature": st.project.signature()}
@@ -92,8 +95,7 @@ def run_job(job: Job, log: Callable[[str], None] = lambda m: None) -> JobOutput:
                      round(time.perf_counter() - t0, 3))
 
 
-def translate_info(st: stages.Stages, t: dict[str, Any], store: StageStore, job: Job,
-                   log: Callable[[str], None]) -> dict[str, Any]:
+def translate_info(st: stages.Stages, t: dict[str, Any], store: StageStore, job: Job) -> dict[str, Any]:
     """The manifest entry of the translation stage; a given file's sentence matching is stored
     next to the translations (when computed) and read back (when cached)."""
     key = st.keys["translate"]
@@ -109,7 +111,7 @@ def translate_info(st: stages.Stages, t: dict[str, Any], store: StageStore, job:
             "tokenizer": st.translate.tokenizer, "stats": t["stats"] if not cached else {}}
     if match:
         info["sentence_match"] = match
-        log(f"translate: sentence matching: {match['matched']:,} of {match['source_sentences']:,} source sentences "
+        logger.info(f"translate: sentence matching: {match['matched']:,} of {match['source_sentences']:,} source sentences "
             f"matched to {match['target_sentences']:,} translations; {match['unmatched']:,} unmatched "
             f"({match['merges_2_1']:,} merges), dropped as untranslated")
     return info
@@ -120,8 +122,8 @@ class LocalExecutor:
 
     name = "local"
 
-    def run(self, jobs: Sequence[Job], log: Callable[[str], None] = lambda m: None) -> list[JobOutput]:
-        return [run_job(job, log) for job in jobs]
+    def run(self, jobs: Sequence[Job]) -> list[JobOutput]:
+        return [run_job(job) for job in jobs]
 
     def signature(self) -> dict[str, Any]:
         return {"name": self.name}

@@ -78,6 +78,8 @@ from projection.records import ProjectedSentence
 from projection.stages import STAGE_ORDER, Batch
 from projection.store import StageStore, content_key, package_versions
 
+logger = logging.getLogger(__name__)
+
 # Environment of the driver that the workers need to find the same data, caches and models.
 FORWARDED_ENV = ("PROJECTION_DATA", "PROJECTION_CACHE", "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT",
                  "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
@@ -153,19 +155,19 @@ class RayExecutor:
     def signature(self) -> dict[str, Any]:
         return {"name": self.name, **package_versions("ray"), "shard_size": self._shard_size(), **self._info}
 
-    def run(self, jobs: Sequence[Job], log: Callable[[str], None] = lambda m: None) -> list[JobOutput]:
+    def run(self, jobs: Sequence[Job]) -> list[JobOutput]:
         t0 = time.perf_counter()
-        plans = [self._plan(i, job, log) for i, job in enumerate(jobs)]
+        plans = [self._plan(i, job) for i, job in enumerate(jobs)]
         timings: dict[str, float] = {}
         for p in plans:
             if p.corpus_translate and p.pending():
-                self._translate_on_driver(p, log)
+                self._translate_on_driver(p)
         if any(p.pending() for p in plans):
-            with self._cluster(log) as startup:
+            with self._cluster() as startup:
                 timings["ray_start"] = startup
-                self._execute_all(plans, log)
+                self._execute_all(plans)
         else:
-            log("ray: every shard is finished already; Ray not started")
+            logger.info("ray: every shard is finished already; Ray not started")
         wall = time.perf_counter() - t0
         outputs = []
         for plan in plans:
@@ -182,10 +184,10 @@ class RayExecutor:
     def _shard_size(self) -> int:
         return self.shard_size or stages.ALIGN_CHUNK
 
-    def _plan(self, index: int, job: Job, log: Callable[[str], None]) -> JobPlan:
+    def _plan(self, index: int, job: Job) -> JobPlan:
         cfg, lang = job.config, job.lang
-        st = stages.build_stages(cfg, lang, job.src_key, job.markers, log)
-        store = StageStore(job.out / rundir.STAGES, log)
+        st = stages.build_stages(cfg, lang, job.src_key, job.markers)
+        store = StageStore(job.out / rundir.STAGES)
         n = len(job.sentences)
         shards = [Batch(a, b, job.sentences[a:b]) for a, b in stages.chunks(n, self._shard_size())]
         for shard in shards:  # what this executor or another one stored for the same chunks
@@ -205,20 +207,20 @@ class RayExecutor:
         plan = JobPlan(index, job, st, store, spec, gpu, shards)
         plan.cached_at_start = len(shards) - len(plan.pending())
         if plan.cached_at_start:
-            log(f"ray: {lang}: {plan.cached_at_start} of {len(shards)} shards finished in an earlier run")
+            logger.info(f"ray: {lang}: {plan.cached_at_start} of {len(shards)} shards finished in an earlier run")
         return plan
 
     # -- the cluster
     @contextlib.contextmanager
-    def _cluster(self, log: Callable[[str], None]) -> Iterator[float]:
+    def _cluster(self) -> Iterator[float]:
         with ray_session(self.address, self.num_cpus) as info:
             self._info.update(info)
-            log(f"ray: {info['address']}: {info['cpus']:g} CPUs, {info['gpus']:g} GPUs; "
+            logger.info(f"ray: {info['address']}: {info['cpus']:g} CPUs, {info['gpus']:g} GPUs; "
                 f"ready in {info['startup_seconds']:.1f} s")
             yield info["startup_seconds"]
 
     # -- execution
-    def _execute_all(self, plans: list[JobPlan], log: Callable[[str], None]) -> None:
+    def _execute_all(self, plans: list[JobPlan]) -> None:
         specs = [p.spec for p in plans]
         todo = [p for p in plans if p.pending()]
         # 1. what an earlier run stored around a whole-corpus aligner
@@ -237,7 +239,7 @@ class RayExecutor:
                 self._account(p, batch)
                 p.shards[shard].rows = batch.rows
 
-            self._run_dataset(plans, items, ["translate"], specs, shard_translated, "translate", log)
+            self._run_dataset(plans, items, ["translate"], specs, shard_translated, "translate")
 
         # 3. corpus-level aligners: the whole language corpus in one task (languages in parallel)
         items = [self._item(p, -1, Batch.join(p.shards)) for p in todo if p.corpus_align and not p.aligned()]
@@ -247,7 +249,7 @@ class RayExecutor:
                 self._account(p, batch)
                 self._scatter(p, batch, "align")
 
-            self._run_dataset(plans, items, ["align"], specs, corpus_aligned, "align (whole corpora)", log)
+            self._run_dataset(plans, items, ["align"], specs, corpus_aligned, "align (whole corpora)")
 
         # 4. every unfinished shard through the rest of the chain
         pending = [(p, i, s) for p in todo for i, s in enumerate(p.shards) if s.projected is None]
@@ -265,7 +267,7 @@ class RayExecutor:
                 s.projected, s.rows, s.aligns, s.sims = batch.projected, None, None, None
                 self._maybe_die()
 
-            self._run_dataset(plans, items, needed, specs, shard_done, " -> ".join(needed), log)
+            self._run_dataset(plans, items, needed, specs, shard_done, " -> ".join(needed))
 
     def _maybe_die(self) -> None:
         """Fault injection (``$PROJECTION_KILL_ONCE=driver:FILE``): the whole job is killed
@@ -273,13 +275,13 @@ class RayExecutor:
         if self.kill_once and self.kill_once[0] == "driver":
             kill_once(self.kill_once[1], "driver")
 
-    def _translate_on_driver(self, p: JobPlan, log: Callable[[str], None]) -> None:
+    def _translate_on_driver(self, p: JobPlan) -> None:
         """Positional translations (a given file): on the driver, as the ``local`` executor does."""
         job = p.job
-        log(f"translate: {job.config.translate['engine']} ({len(job.sentences):,} sentences, read on the driver)")
+        logger.info(f"translate: {job.config.translate['engine']} ({len(job.sentences):,} sentences, read on the driver)")
         whole = Batch(0, len(job.sentences), job.sentences)
         done = run_stage(p.stages.translate, p.stages.keys["translate"], p.store, whole)
-        translate_info(p.stages, done, p.store, job, log)
+        translate_info(p.stages, done, p.store, job)
         if done["computed"]:
             p.seconds["translate"] += done["seconds"]
             p.worked["translate"] += 1
@@ -312,7 +314,7 @@ class RayExecutor:
 
     def _run_dataset(self, plans: list[JobPlan], items: list[dict[str, Any]], stage_names: list[str],
                      specs: list[dict[str, Any]], on_result: Callable[[JobPlan, int, Batch], None],
-                     label: str, log: Callable[[str], None]) -> None:
+                     label: str) -> None:
         """One Ray Dataset: ``items`` (one block each) through the actor pools of ``stage_names``."""
         import ray
         from ray.data import ActorPoolStrategy, DataContext
@@ -327,7 +329,7 @@ class RayExecutor:
         gpu_used = {st: any(p.gpu[st] for p in plans) for st in stage_names}
         pools = plan_pools([(st, len(items), gpu_used[st]) for st in stage_names], res.get("CPU", 1.0), res.get("GPU", 0.0),
                            self.actors)
-        log(f"ray: {label}: {len(items)} work item(s); " + ", ".join(pool.describe() for pool in pools))
+        logger.info(f"ray: {label}: {len(items)} work item(s); " + ", ".join(pool.describe() for pool in pools))
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         env["PROJECTION_PROGRESS"] = "0"
         ds = ray.data.from_items(items, override_num_blocks=len(items))

@@ -30,7 +30,7 @@ from projection.inspect.colors import DEFAULT_COLOR, STATUS_COLORS, label_colors
 from projection.inspect.results import METRICS, Results, aggregate, fmt_metric
 from projection.inspect.run import Run, drop_reason, is_kept
 from projection.inspect.select import ENTITY_STATUSES, SENTENCE_STATUSES, Filter
-from projection.inspect.stats import kept_projections, labels_of
+from projection.inspect.stats import SHOWN_STATUSES, drop_reasons, kept_projections, labels_of, status_count, status_totals
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence
 from projection.store import atomic_write_text
 
@@ -139,9 +139,12 @@ def _environment() -> Any:
     is escaped unless it is :class:`Markup` (HTML this module built, from escaped parts)."""
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.PackageLoader("projection.inspect", "templates"), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("projection.inspect", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters.update(flat_items=_flat_items, plain_items=_plain_items)
+    env.globals["max_items"] = MAX_LIST_ITEMS
+    return env
 
 
 def _template(name: str) -> Any:
@@ -192,7 +195,7 @@ def lowest_scoring_sentences(run: Run, n: int = LOWEST) -> list[ProjectedSentenc
     return out
 
 
-# --------------------------------------------------------------------------- tables
+# --------------------------------------------------------------------------- tables (data for the templates)
 
 
 def _flat_items(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -202,107 +205,44 @@ def _flat_items(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix[:-1], value)]
 
 
-def _value_html(value: Any) -> str:
-    if isinstance(value, list):
-        if not value:
-            return '<code>[]</code>'
-        more = f' <span class="muted">… {len(value) - MAX_LIST_ITEMS:,} more</span>' if len(value) > MAX_LIST_ITEMS else ""
-        return ", ".join(_value_html(x) for x in value[:MAX_LIST_ITEMS]) + more
-    if isinstance(value, dict):  # only an empty one gets here
-        return "<code>{}</code>"
-    if isinstance(value, bool) or value is None:
-        return f"<code>{esc(json.dumps(value))}</code>"
-    if isinstance(value, float):
-        return f"<code>{value:,.6g}</code>"
-    if isinstance(value, int):
-        return f"<code>{value:,}</code>"
-    return f"<code>{esc(str(value))}</code>"
+def _plain_items(value: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The entries of ``value`` that are not themselves non-empty mappings."""
+    return [(k, v) for k, v in value.items() if not (isinstance(v, dict) and v)]
 
 
-def _chips(items: list[tuple[str, Any]]) -> str:
-    return " ".join(f'<span class="kvi"><i>{esc(k)}</i>{_value_html(v)}</span>' for k, v in items)
-
-
-def _manifest_html(manifest: dict[str, Any]) -> str:
-    """The manifest as one row per top-level key; nested entries as ``key value`` chips, one line per
-    second-level group (``engines`` -> one line per engine), then the full JSON on request."""
+def _statistics(stats: dict[str, Any], colors: dict[str, str]) -> dict[str, Any]:
+    """What ``templates/statistics.html.j2`` lays out: the per-label table (formatted figures of
+    ``stats["counts"]``), entity lengths, drop reasons and methods."""
+    c = stats["counts"]
+    totals = status_totals(c)
     rows = []
-    for key, value in manifest.items():
-        if isinstance(value, dict) and value:
-            plain = [(k, v) for k, v in value.items() if not (isinstance(v, dict) and v)]
-            lines = [f'<div class="ml">{_chips(plain)}</div>'] if plain else []
-            for sub, subval in value.items():
-                if isinstance(subval, dict) and subval:
-                    lines.append(f'<div class="ml"><b>{esc(str(sub))}</b> {_chips(_flat_items(subval))}</div>')
-            cell = "".join(lines)
-        else:
-            cell = _value_html(value)
-        rows.append(f"<tr><th>{esc(str(key))}</th><td>{cell}</td></tr>")
-    full = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
-    return (f'<table class="kv">{"".join(rows)}</table>'
-            f"<details><summary>manifest.json</summary><pre>{esc(full)}</pre></details>")
+    for label, more in stats["labels"].items():
+        r = c["per_label"].get(label, {})
+        rows.append({"label": label, "color": colors.get(label, DEFAULT_COLOR), "cells": [
+            f"{r.get('entities', 0):,}", f"{r.get('projected', 0):,}", _rate(r.get("rate")),
+            *(f"{status_count(r, st):,}" for st in SHOWN_STATUSES), f"{more['in_kept_sentences']:,}",
+            _score(more["mean_score"])]})
+    table = {"head": ["label", "source", "projected", "rate", *SHOWN_STATUSES, "in kept sentences", "mean score"],
+             "rows": rows,
+             "foot": ["all", f"{c['entities']:,}", f"{c['projected']:,}", _rate(c["rate"]),
+                      *(f"{totals[st]:,}" for st in SHOWN_STATUSES), f"{c['entities_in_output']:,}", ""]}
+    return {"table": table, "length": stats["length"],
+            "drop_reasons": [[k, f"{v:,}"] for k, v in drop_reasons(c).items()],
+            "methods": [[k, f"{v:,}"] for k, v in stats["methods"].items()]}
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], foot: Sequence[str] | None = None,
-           num_from: int = 1) -> str:
-    """An HTML table; cells are trusted HTML (escape before), columns from ``num_from`` right-aligned."""
-    def cells(row: Sequence[str], tag: str) -> str:
-        return "".join(f'<{tag}{" class=num" if i >= num_from else ""}>{c}</{tag}>' for i, c in enumerate(row))
-
-    body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
-    tfoot = f"<tfoot><tr>{cells(foot, 'td')}</tr></tfoot>" if foot else ""
-    return f'<table class="grid"><thead><tr>{cells(head, "th")}</tr></thead><tbody>{body}</tbody>{tfoot}</table>'
-
-
-def _label_tag(label: str, colors: dict[str, str]) -> str:
-    return f'<span class="tag" style="background:{colors.get(label, DEFAULT_COLOR)}">{esc(label)}</span>'
-
-
-def _stats_html(stats: dict[str, Any], colors: dict[str, str]) -> str:
-    e, s = stats["entities"], stats["sentences"]
-    head = ["label", "source", "projected", "rate", "unaligned", "conflict", "below-threshold", "in kept sentences",
-            "mean score"]
-    rows = [[_label_tag(label, colors), f"{r['source']:,}", f"{r['projected']:,}", _rate(r["rate"]),
-             f"{r['unaligned']:,}", f"{r['conflict']:,}", f"{r['below-threshold']:,}", f"{r['in_kept_sentences']:,}",
-             _score(r["mean_score"])]
-            for label, r in stats["per_label"].items()]
-    foot = ["all", f"{e['source']:,}", f"{e['projected']:,}", _rate(e["rate"]), f"{e['by_status']['unaligned']:,}",
-            f"{e['by_status']['conflict']:,}", f"{e['by_status']['below-threshold']:,}", f"{e['in_kept_sentences']:,}", ""]
-    per_label = _table(head, rows, foot)
-    drops = _table(["drop reason", "sentences"], [[esc(k), f"{v:,}"] for k, v in s["drop_reasons"].items()]) \
-        if s["drop_reasons"] else '<p class="muted">No sentence was dropped.</p>'
-    methods = _table(["method", "entities"], [[esc(k), f"{v:,}"] for k, v in e["by_method"].items()]) \
-        if e["by_method"] else ""
-    ln = stats["length"]
-    length = ""
-    if ln["pairs"]:
-        length = (f'<p class="muted">Entity length over the {ln["pairs"]:,} entities with a target span: '
-                  f'{ln["source_mean"]:.2f} source tokens, {ln["target_mean"]:.2f} target tokens on average; '
-                  f'{ln["same_length"]:.1%} keep their length.</p>')
-    return (f'<h3>Entities per label</h3>{per_label}{length}'
-            f'<div class="row"><div><h3>Dropped sentences</h3>{drops}</div>'
-            f'<div><h3>Projection methods</h3>{methods}</div></div>')
-
-
-def _results_html(results: Results) -> str:
+def _comparison(results: Results) -> dict[str, Any]:
+    """What ``templates/comparison.html.j2`` lays out: mean ± sd per system, the charts, every row."""
     agg = aggregate(results)
-    rows = [[esc(str(r["system"])), esc(str(r["train"])), esc(str(r["test"])), f"{r['seeds']}",
+    rows = [[str(r["system"]), str(r["train"]), str(r["test"]), f"{r['seeds']}",
              *(fmt_metric(r[f"{m}_mean"], r[f"{m}_std"]) for m in METRICS)]
             for r in agg.to_dict("records")]
-    table = _table(["system", "train", "test", "seeds", "F1", "precision", "recall"], rows, num_from=3)
-    charts = "".join(f'<figure><img alt="{esc(p.name)}" src="{_png_uri(p.read_bytes())}"><figcaption>{esc(p.name)}'
-                     f"</figcaption></figure>" for p in results.charts)
-    raw_rows = [[esc(str(v)) for v in r] for r in results.rows.astype(str).itertuples(index=False)]
-    raw = _table(list(map(esc, results.rows.columns)), raw_rows, num_from=len(results.rows.columns))
-    md = (f"<details><summary>results.md</summary><pre>{esc(results.markdown)}</pre></details>"
-          if results.markdown else "")
-    skipped = len(results.rows) - (int(agg["seeds"].sum()) if len(agg) else 0)
-    skipped_note = (f" {skipped:,} variant(s) not selected on the dev set are left out (see all rows)."
-                    if skipped else "")
-    return (f'<p class="muted">From <code>{esc(str(results.path))}</code>; F1, precision and recall in %, '
-            f"mean ± standard deviation over seeds.{skipped_note}</p>{table}<div class=\"plots\">{charts}</div>"
-            f"<details><summary>all {len(results.rows):,} rows (one per trained model)</summary>"
-            f'<div class="scroll">{raw}</div></details>{md}')
+    return {"path": str(results.path), "rows": rows,
+            "skipped": len(results.rows) - (int(agg["seeds"].sum()) if len(agg) else 0),
+            "charts": [(p.name, _png_uri(p.read_bytes())) for p in results.charts],
+            "raw_head": [str(col) for col in results.rows.columns],
+            "raw_rows": [[str(v) for v in r] for r in results.rows.astype(str).itertuples(index=False)],
+            "markdown": results.markdown}
 
 
 # --------------------------------------------------------------------------- page
@@ -337,14 +277,14 @@ def render_html(
         sample = {"seed": seed, "shown": max_sentences, "total": len(selection)}
         selection = [selection[i] for i in keep]
 
-    s, e = stats["sentences"], stats["entities"]
+    c = stats["counts"]
     figures = [
-        (f"{s['in']:,}", "source sentences"),
-        (f"{s['kept']:,}", "kept (in projected.conll)"),
-        (f"{s['dropped']:,}", "dropped"),
-        (f"{e['source']:,}", "source entities"),
-        (_rate(e["rate"]), "projection rate"),
-        (f"{e['in_kept_sentences']:,}", "entities in projected.conll"),
+        (f"{c['sentences_in']:,}", "source sentences"),
+        (f"{c['sentences_out']:,}", "kept (in projected.conll)"),
+        (f"{c['sentences_in'] - c['sentences_out']:,}", "dropped"),
+        (f"{c['entities']:,}", "source entities"),
+        (_rate(c["rate"]), "projection rate"),
+        (f"{c['entities_in_output']:,}", "entities in projected.conll"),
     ]
     edges = stats["score_histogram"]["edges"]
     plot_imgs = [
@@ -361,8 +301,8 @@ def render_html(
     return _template("report.html.j2").render(
         title=title, run_name=run.name, langs=langs, run_path=str(run.path), nav=nav, warnings=run.warnings,
         figures=figures, plots=[(t, _png_uri(p)) for t, p in plot_imgs],
-        manifest_html=Markup(_manifest_html(run.manifest)), stats_html=Markup(_stats_html(stats, colors)),
-        comparison_html=Markup(_results_html(results)) if results is not None else None,
+        manifest=run.manifest, manifest_json=json.dumps(run.manifest, indent=2, ensure_ascii=False, default=str),
+        statistics=_statistics(stats, colors), comparison=_comparison(results) if results is not None else None,
         legend=[(st, STATUS_COLORS[st]) for st in ENTITY_STATUSES],
         lowest=[Markup(sentence_card(ps, colors, langs, f"low-{i}"))
                 for i, ps in enumerate(lowest_scoring_sentences(run))],

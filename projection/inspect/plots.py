@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from projection.inspect.colors import STATUS_COLORS
+from projection.inspect.stats import status_count
 
 DPI = 100
 STATUS_ORDER = ("projected", "below-threshold", "conflict", "unaligned")
@@ -42,7 +43,8 @@ def _empty(ax: Any, message: str) -> None:
 
 def rate_per_label(stats: dict[str, Any]) -> bytes:
     """Stacked shares of each status per label; the projected share is the projection rate."""
-    per = {k: v for k, v in stats["per_label"].items() if v["source"]}
+    counts = stats["counts"]["per_label"]
+    per = {k: counts[k] for k in stats["labels"] if counts.get(k, {}).get("entities")}
     fig, ax = _figure(6.0, min(3.6, 1.2 + 0.5 * max(len(per), 1)))
     ax.set_title("Projection rate per label", loc="left", fontsize=11)
     if not per:
@@ -51,11 +53,11 @@ def rate_per_label(stats: dict[str, Any]) -> bytes:
     labels = list(per)[::-1]
     left = np.zeros(len(labels))
     for status in STATUS_ORDER:
-        share = np.array([per[l][status] / per[l]["source"] for l in labels])
+        share = np.array([status_count(per[l], status) / per[l]["entities"] for l in labels])
         ax.barh(labels, share, left=left, color=STATUS_COLORS[status], label=status, height=0.6)
         left += share
     for y, l in enumerate(labels):
-        ax.text(1.01, y, f"{per[l]['rate']:.1%}  (n={per[l]['source']:,})", va="center", fontsize=9)
+        ax.text(1.01, y, f"{per[l]['rate']:.1%}  (n={per[l]['entities']:,})", va="center", fontsize=9)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
     ax.legend(ncols=4, fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.18 if len(labels) > 2 else -0.35),

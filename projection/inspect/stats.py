@@ -2,10 +2,12 @@
 reasons, statuses, score histogram, entity lengths. Plain dicts, so ``--json`` prints them
 as they are and both views (terminal, HTML) show the same figures.
 
-The sentence and entity counts and the projection rates are those of
-:func:`projection.runstats.projection_stats`, the same figures the pipeline writes into the
-manifest's ``counts`` (included as ``counts``); the rest (per-status and per-method
-breakdowns, scores, lengths) is what only the inspectors show.
+The sentence and entity counts, the statuses per label and the projection rates are
+:func:`projection.runstats.projection_stats` of the run's records (``counts``: the key set the
+pipeline writes into the manifest), and both views read them there; the rest (kept projections
+and mean score per label, methods, scores, lengths) is what only the inspectors show. The counts
+are always computed from ``projections.jsonl``, so a run folder of an older version, whose
+manifest ``counts`` lack keys added since, reads the same.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from projection.records import EntityStatus
 from projection.runstats import projection_stats
 
 HIST_BINS = 10
+#: the statuses of an unprojected entity that the per-label tables show (in this order)
+SHOWN_STATUSES = ("unaligned", "conflict", "below-threshold")
 
 
 def labels_of(run: Run) -> list[str]:
@@ -51,34 +55,45 @@ def score_edges(scores: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
     return np.arange(lo, hi + 1) / bins
 
 
+def status_count(row: dict[str, Any], status: str) -> int:
+    """Entities of one status in a row of ``counts["per_label"]``. Entities of sentences without a
+    translation (``untranslated``) have no target span: the views count them as unaligned, as
+    ``entities.parquet`` does (the rates leave them out)."""
+    n = int(row.get(status, 0))
+    return n + int(row.get("untranslated", 0)) if status == "unaligned" else n
+
+
+def status_totals(counts: dict[str, Any]) -> dict[str, int]:
+    """Entities per status over every label (:func:`status_count`)."""
+    return {s: sum(status_count(row, s) for row in counts["per_label"].values()) for s in ENTITY_STATUSES}
+
+
+def drop_reasons(counts: dict[str, Any]) -> dict[str, int]:
+    """The dropped sentences per reason, most frequent first (a missing reason is ``unspecified``)."""
+    reasons = Counter({(reason or "unspecified"): n for reason, n in counts["dropped"].items()})
+    return dict(reasons.most_common())
+
+
 def summarize(run: Run) -> dict[str, Any]:
+    """The run's numbers: ``counts`` (:func:`projection.runstats.projection_stats` of its records, the
+    key set of the manifest's ``counts``), then what only the inspectors show: per label in display
+    order (:func:`labels_of`) the projected entities with a target in kept sentences and the mean
+    score, sentences with an empty target and with every entity projected, entities per method,
+    the score histogram, entity lengths and the warnings of :func:`load_run`."""
     ents = run.entities
     counts = projection_stats(run.sentences)
-    n_in = counts["sentences_in"]
-    kept = [ps for ps in run.sentences if is_kept(ps)]
-    reasons = Counter({(reason or "unspecified"): n for reason, n in counts["dropped"].items()})
     kept_entities = Counter(
         e.source.label
-        for ps in kept
+        for ps in run.sentences if is_kept(ps)
         for e in ps.entities
         if e.status == EntityStatus.PROJECTED and e.target is not None
     )
-
-    per_label: dict[str, dict[str, Any]] = {}
-    status = ents["status"].astype(str) if len(ents) else pd.Series(dtype=str)
+    labels: dict[str, dict[str, Any]] = {}
     for label in labels_of(run):
-        sel = ents[ents["label"] == label]
-        st = Counter(sel["status"].astype(str))
-        n = len(sel)
-        scores = sel["score"].to_numpy(dtype=float)
-        core = counts["per_label"].get(label, {})
-        per_label[label] = {
-            "source": n,
-            "projected": st.get("projected", 0),
-            "rate": core.get("rate"),
-            **{s: st.get(s, 0) for s in ENTITY_STATUSES if s != "projected"},
+        scores = ents[ents["label"] == label]["score"].to_numpy(dtype=float)
+        labels[label] = {
             "in_kept_sentences": kept_entities.get(label, 0),
-            "mean_score": float(np.nanmean(scores)) if n and not np.isnan(scores).all() else None,
+            "mean_score": float(np.nanmean(scores)) if len(scores) and not np.isnan(scores).all() else None,
         }
 
     scores = ents["score"].to_numpy(dtype=float) if len(ents) else np.zeros(0)
@@ -89,28 +104,13 @@ def summarize(run: Run) -> dict[str, Any]:
     with_target = ents.dropna(subset=["tgt_start", "tgt_end"]) if len(ents) else ents
     src_len = (with_target["src_end"] - with_target["src_start"]).to_numpy(dtype=float)
     tgt_len = (with_target["tgt_end"] - with_target["tgt_start"]).to_numpy(dtype=float)
-    n_total = len(ents)
-    n_projected = int((status == "projected").sum())
     return {
         "run": str(run.path),
         "counts": counts,
-        "sentences": {
-            "in": n_in,
-            "kept": counts["sentences_out"],
-            "dropped": n_in - counts["sentences_out"],
-            "drop_reasons": dict(reasons.most_common()),
-            "empty_target": sum(not ps.target_tokens for ps in run.sentences),
-            "complete": sum(ps.complete for ps in run.sentences),
-        },
-        "entities": {
-            "source": n_total,
-            "projected": n_projected,
-            "rate": counts["rate"],
-            "in_kept_sentences": counts["entities_in_output"],
-            "by_status": {s: int((status == s).sum()) for s in ENTITY_STATUSES},
-            "by_method": dict(Counter(ents["method"].astype(str)).most_common()) if n_total else {},
-        },
-        "per_label": per_label,
+        "labels": labels,
+        "empty_target": sum(not ps.target_tokens for ps in run.sentences),
+        "complete": sum(ps.complete for ps in run.sentences),
+        "methods": dict(Counter(ents["method"].astype(str)).most_common()) if len(ents) else {},
         "score_histogram": {"edges": [round(float(x), 6) for x in edges], "counts": [int(c) for c in hist]},
         "length": {
             "pairs": int(len(with_target)),

@@ -23,7 +23,7 @@ from rich.text import Text
 from projection.inspect.colors import STATUS_COLORS, label_colors
 from projection.inspect.run import Run, drop_reason, is_kept
 from projection.inspect.select import Filter, Page
-from projection.inspect.stats import labels_of
+from projection.inspect.stats import SHOWN_STATUSES, drop_reasons, labels_of, status_count, status_totals
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence
 
 SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -86,43 +86,44 @@ def summary_renderables(run: Run, stats: dict[str, Any], width: int = 100) -> li
     for w in run.warnings:
         out.append(Text(f"warning: {w}", style="yellow"))
 
-    s = stats["sentences"]
+    c = stats["counts"]
     sent = Table(title="sentences", box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("in", "kept", "dropped", "empty target", "all entities projected"):
         sent.add_column(col, justify="right")
-    sent.add_row(f"{s['in']:,}", f"{s['kept']:,}", f"{s['dropped']:,}", f"{s['empty_target']:,}", f"{s['complete']:,}")
+    sent.add_row(f"{c['sentences_in']:,}", f"{c['sentences_out']:,}", f"{c['sentences_in'] - c['sentences_out']:,}",
+                 f"{stats['empty_target']:,}", f"{stats['complete']:,}")
     grids: list[Any] = [sent]
-    if s["drop_reasons"]:
+    reasons = drop_reasons(c)
+    if reasons:
         drops = Table(title="drop reasons", box=box.SIMPLE_HEAD, title_justify="left")
         drops.add_column("reason")
         drops.add_column("sentences", justify="right")
-        for reason, n in s["drop_reasons"].items():
+        for reason, n in reasons.items():
             drops.add_row(escape(reason), f"{n:,}")
         grids.append(drops)
     out.append(Table.grid(padding=(0, 4)))
     out[-1].add_row(*grids)
 
-    e = stats["entities"]
+    totals = status_totals(c)
     lab = Table(title="entities per label", box=box.SIMPLE_HEAD, title_justify="left", show_footer=True)
     lab.add_column("label", footer="all")
-    lab.add_column("source", justify="right", footer=f"{e['source']:,}")
-    lab.add_column("projected", justify="right", footer=f"{e['projected']:,}")
-    lab.add_column("rate", justify="right", footer=fmt_rate(e["rate"]))
-    for st in ("unaligned", "conflict", "below-threshold"):
-        lab.add_column(Text(st, style=STATUS_COLORS[st]), justify="right", footer=f"{e['by_status'][st]:,}")
-    lab.add_column("in kept sent.", justify="right", footer=f"{e['in_kept_sentences']:,}")
+    lab.add_column("source", justify="right", footer=f"{c['entities']:,}")
+    lab.add_column("projected", justify="right", footer=f"{c['projected']:,}")
+    lab.add_column("rate", justify="right", footer=fmt_rate(c["rate"]))
+    for st in SHOWN_STATUSES:
+        lab.add_column(Text(st, style=STATUS_COLORS[st]), justify="right", footer=f"{totals[st]:,}")
+    lab.add_column("in kept sent.", justify="right", footer=f"{c['entities_in_output']:,}")
     lab.add_column("mean score", justify="right")
-    for label, row in stats["per_label"].items():
+    for label, more in stats["labels"].items():
+        row = c["per_label"].get(label, {})
         lab.add_row(
             Text(f" {label} ", style=f"bold black on {colors[label]}"),
-            f"{row['source']:,}",
-            f"{row['projected']:,}",
-            fmt_rate(row["rate"]),
-            f"{row['unaligned']:,}",
-            f"{row['conflict']:,}",
-            f"{row['below-threshold']:,}",
-            f"{row['in_kept_sentences']:,}",
-            fmt_score(row["mean_score"]),
+            f"{row.get('entities', 0):,}",
+            f"{row.get('projected', 0):,}",
+            fmt_rate(row.get("rate")),
+            *(f"{status_count(row, st):,}" for st in SHOWN_STATUSES),
+            f"{more['in_kept_sentences']:,}",
+            fmt_score(more["mean_score"]),
         )
     out.append(lab)
 

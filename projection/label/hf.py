@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from projection.devices import resolve_device
 from projection.errors import ProjectionError
 from projection.label.base import LabelledSpan, check_label_map, decode, normalise_tags, weights_hash
 from projection.progress import bar
@@ -32,7 +33,8 @@ class HfTokenLabeller:
         self.model_path = Path(model)
         if not (self.model_path / "config.json").is_file():
             raise ProjectionError(f"{model}: not a transformers model folder (no config.json)")
-        self.device, self.batch_size, self.max_length, self.threads = device, int(batch_size), int(max_length), int(threads)
+        self.device = resolve_device(device)
+        self.batch_size, self.max_length, self.threads = int(batch_size), int(max_length), int(threads)
         self.label_map = check_label_map(label_map, f"{model}: [label]")
         self._model = self._tok = None
         self._tags: list[str] | None = None

@@ -24,6 +24,7 @@ feature store as training and prediction, so only the upper layers run per step.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -34,9 +35,11 @@ import torch
 from torch import nn
 
 from projection.errors import ProjectionError
-from projection.progress import bar
+from projection.progress import BATCH_LINE, bar
 from projection.records import Sentence
 from projection.train.config import TrainConfig, map_labels
+
+logger = logging.getLogger(__name__)
 
 
 class GradReverse(torch.autograd.Function):
@@ -84,7 +87,7 @@ def _cycle(groups: list, n: int, rng: random.Random) -> list:
 
 
 def adversarial_scores(tagger, source: Sequence[Sentence], target: Sequence[Sequence[str]],
-                       config: TrainConfig, log=lambda m: None) -> tuple[np.ndarray, dict[str, Any]]:
+                       config: TrainConfig) -> tuple[np.ndarray, dict[str, Any]]:
     """Train the discriminator on ``tagger``'s model (modified in place: pass a fresh copy) and return
     ``P(source)`` for every ``target`` sentence, with a record of the training."""
     from projection.train.features import gather
@@ -168,8 +171,8 @@ def adversarial_scores(tagger, source: Sequence[Sentence], target: Sequence[Sequ
             history.append({"epoch": epoch, "steps": steps_per_epoch, "disc_loss": sums["disc"] / steps_per_epoch,
                             "ner_loss": sums["ner"] / steps_per_epoch if config.adv_ner_weight > 0 else None,
                             "train_accuracy": sums["correct"] / max(sums["seen"], 1)})
-            log(f"adversarial: epoch {epoch}/{config.adv_epochs} discriminator loss {history[-1]['disc_loss']:.4f}, "
-                f"accuracy {history[-1]['train_accuracy']:.3f}")
+            logger.info(f"adversarial: epoch {epoch}/{config.adv_epochs} discriminator loss {history[-1]['disc_loss']:.4f}, "
+                        f"accuracy {history[-1]['train_accuracy']:.3f}", extra=BATCH_LINE)
 
     @torch.inference_mode()
     def p_source(windows, n_sentences: int) -> np.ndarray:

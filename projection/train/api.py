@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -11,9 +12,12 @@ from typing import Any
 from projection.corpora import is_corpus_name, load_corpus, resolve_corpus
 from projection.errors import ProjectionError
 from projection.records import Sentence
+from projection.progress import BATCH_LINE
 from projection.store import file_sha256
-from projection.train.base import Predictor, log_line, read_train_json
+from projection.train.base import Predictor, read_train_json
 from projection.train.config import TrainConfig, map_labels
+
+logger = logging.getLogger(__name__)
 
 EVAL_DIR = "eval"
 CorpusRef = str | Path
@@ -159,7 +163,7 @@ def evaluate(
         out = Path(model_dir) / EVAL_DIR / slug(test if isinstance(test, (str, Path)) else "sentences")
     t0 = time.perf_counter()
     pred = predictor.predict(gold)
-    log_line(f"predicted {len(gold)} sentences in {time.perf_counter() - t0:.0f} s")
+    logger.info(f"predicted {len(gold)} sentences in {time.perf_counter() - t0:.0f} s", extra=BATCH_LINE)
     if dropped:
         pred = [map_labels([Sentence(g.id, g.tokens, p)], dropped)[0].tags for g, p in zip(gold, pred)]
     info = predictor.info

@@ -123,15 +123,6 @@ def measure_threads(max_threads: int, seconds: float = 0.08) -> int:
     return best
 
 
-def log_line(message: str) -> None:
-    """One plain line on stderr for batch jobs (stderr not a terminal), where progress bars stay silent."""
-    import sys
-
-    if not sys.stderr.isatty():
-        sys.stderr.write(f"[train {time.strftime('%H:%M:%S')}] {message}\n")
-        sys.stderr.flush()
-
-
 def write_train_json(out_dir: Path, meta: dict[str, Any]) -> None:
     atomic_write_json(out_dir / TRAIN_JSON, meta)
 

@@ -66,6 +66,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import shlex
 import shutil
@@ -77,10 +78,13 @@ from typing import Any
 
 from projection.corpora import load_corpus
 from projection.errors import ProjectionError
+from projection.progress import BATCH_LINE
 from projection.records import Sentence
 from projection.scores import pct, pct_mean_sd
 from projection.store import atomic_path, atomic_write_json, atomic_write_text, content_key, file_sha256
 from projection.train.config import TrainConfig, subsample
+
+logger = logging.getLogger(__name__)
 
 STUDENT_OPTIONS = ("teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature",
                    "max_unlabeled")
@@ -397,7 +401,7 @@ def command(run: Run, out: Path, opts: CompareOptions, back: dict[str, Any] | No
 
 def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13, 14, 15),
             systems: Sequence[str] = ALL_SYSTEMS, options: CompareOptions | None = None, force: bool = False,
-            report: str | Path | None = None, models: str | Path | None = None, log=lambda m: None,
+            report: str | Path | None = None, models: str | Path | None = None,
             back_label: Any = None) -> dict[str, Any]:
     """Train and evaluate what is not done yet, then write the report (``report``, default ``out``).
 
@@ -413,7 +417,6 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     :class:`projection.pipeline.BackLabeller`); it has a ``signature()``.
     """
     from projection.train.api import evaluate, load_model, load_sentences, train_model
-    from projection.train.base import log_line
 
     opts = options or CompareOptions()
     out = Path(out)
@@ -468,27 +471,27 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             ensure_trained(run.teacher, tkey, f"{what}: its teacher, system {run.teacher.system}")
             teacher_dir = models_dir / tkey
         if run.back:  # system 8: the target train split labelled through English by system 1's model
-            log_line(f"{what}: labelling {run.back_source} through English with system 1's model")
+            logger.info(f"{what}: labelling {run.back_source} through English with system 1's model", extra=BATCH_LINE)
             train = back_label(teacher_dir, run.lang, run.back_source, model_dir.parent / f"{key}.run", "drop-sentence")
             if run.config.ignore:
                 from projection.train.config import map_labels
 
                 train = map_labels(train, dict.fromkeys(run.config.ignore, "O"))
-            log_line(f"{what}: training on {len(train):,} sentences labelled through English")
+            logger.info(f"{what}: training on {len(train):,} sentences labelled through English", extra=BATCH_LINE)
             data = {"train": [{"description": run.train_desc, "sentences": len(train),
                                "back_translation": back_sig}], "dev": dev_desc}
             train_model(train, out=model_dir, model=opts.model, arch=run.arch, dev=dev_s, config=run.config, data=data)
             run.train = train
             trained_now.add(key)
             return True
-        log_line(f"{what}: training on {len(run.train):,} sentences"
-                 + (f" and the teacher's labels of {run.unlabeled}" if run.teacher is not None else ""))
+        logger.info(f"{what}: training on {len(run.train):,} sentences"
+                    + (f" and the teacher's labels of {run.unlabeled}" if run.teacher is not None else ""), extra=BATCH_LINE)
         data = {"train": [{"description": run.train_desc, "sentences": len(run.train)}], "dev": dev_desc}
         train_model(run.train, out=model_dir, model=opts.model, arch=run.arch, dev=dev_s, config=run.config, data=data,
                     unlabeled=run.unlabeled, teacher=teacher_dir)
         trained_now.add(key)
         return True
-    log(f"compare: {len(runs)} evaluations, {len(runs) - len(todo)} done before, {len(todo)} to do")
+    logger.info(f"compare: {len(runs)} evaluations, {len(runs) - len(todo)} done before, {len(todo)} to do")
     for n, (run, key, eval_key, sys_dir) in enumerate(todo, start=1):
         model_dir = models_dir / key
         t0 = time.perf_counter()
@@ -516,7 +519,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             "command": command(run, out, opts, back_sig), "train_minutes": train_minutes if not trained else None,
             "eval_minutes": round((time.perf_counter() - t1) / 60, 1), "recipe": asdict(opts),
         })
-        log(f"{run.lang} system {run.system} seed {run.seed}: F1 {100 * metrics['f1']:.2f}")
+        logger.info(f"{run.lang} system {run.system} seed {run.seed}: F1 {100 * metrics['f1']:.2f}")
         for k in (key, teacher_keys.get(key)):
             if k is None:
                 continue

@@ -27,6 +27,7 @@ them. What was done (teacher, text, selection, timing) is returned for the stude
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,13 +37,16 @@ from typing import Any
 import numpy as np
 
 from projection.errors import ProjectionError
+from projection.progress import BATCH_LINE
 from projection.records import Sentence
 from projection.store import atomic_path, cache_root, content_key, file_sha256
 from projection.tags import to_iob2
-from projection.train.base import log_line, read_train_json
+from projection.train.base import read_train_json
 from projection.train.config import TrainConfig, subsample
 from projection.train.distill import SOFT_KEY, SoftTargets
 from projection.train.unlabeled import describe_unlabeled, read_unlabeled, text_hash
+
+logger = logging.getLogger(__name__)
 
 TEACHER_DIR = "teacher"
 FORMAT = 1
@@ -120,7 +124,7 @@ def label_with_teacher(teacher_dir: str | Path, sentences: Sequence[Sentence] | 
         m = z.max(-1, keepdims=True) if len(z) else 0.0
         lps.append((z - m - np.log(np.exp(z - m).sum(-1, keepdims=True))).astype(np.float32) if len(z) else z.astype(np.float32))
     seconds = time.perf_counter() - t0
-    log_line(f"teacher labelled {len(tokens):,} sentences in {seconds:.0f} s")
+    logger.info(f"teacher labelled {len(tokens):,} sentences in {seconds:.0f} s", extra=BATCH_LINE)
     if cache:
         offsets = np.zeros(len(lps) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(lp) for lp in lps])
@@ -177,7 +181,7 @@ def student_data(unlabeled: str | Path, teacher: str | Path, config: TrainConfig
         from projection.train.api import load_model
 
         source = subsample(load_corpus(config.adv_source), config.adv_max_source, config.seed)
-        scores, adv = adversarial_scores(load_model(teacher), source, [s.tokens for s in sents], config, log=log_line)
+        scores, adv = adversarial_scores(load_model(teacher), source, [s.tokens for s in sents], config)
         selection["score"] = "P(source language) from the language discriminator"
         selection["adversarial"] = adv
     else:
@@ -205,7 +209,7 @@ def student_data(unlabeled: str | Path, teacher: str | Path, config: TrainConfig
             "teacher_labelling": tl.info, "selection": selection, "sentences": len(out),
             "kept_lines": [sents[i].meta.get("line") for i in keep],
             "seconds": round(time.perf_counter() - t0, 1)}
-    log_line(f"teacher-student: {len(out):,} of {len(sents):,} unlabeled sentences kept ({config.select})")
+    logger.info(f"teacher-student: {len(out):,} of {len(sents):,} unlabeled sentences kept ({config.select})", extra=BATCH_LINE)
     return out, desc
 
 

@@ -23,6 +23,7 @@ so it loads without the original encoder folder.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import random
 import time
@@ -30,14 +31,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from projection.devices import resolve_device
 from projection.errors import ProjectionError
-from projection.progress import bar
+from projection.progress import BATCH_LINE, bar
 from projection.records import Sentence
 from projection.store import atomic_path, file_sha256, package_versions
 from projection.tags import to_iob2
-from projection.train.base import cpu_threads, log_line, prepare, read_train_json, sentence_tokens, write_train_json
+from projection.train.base import cpu_threads, prepare, read_train_json, sentence_tokens, write_train_json
 from projection.train.config import TrainConfig
 from projection.train.distill import SOFT_KEY, SoftTargets, collate_soft, mixed_loss, student_labels, target_probs
+
+logger = logging.getLogger(__name__)
 
 WEIGHTS = "model.safetensors"
 ENCODER_DIR = "encoder"
@@ -146,13 +150,6 @@ def position_limit(encoder_config, tokenizer) -> int:
     return limit
 
 
-def _device(config: TrainConfig):
-    torch = _torch()
-    if config.device:
-        return torch.device(config.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _autocast(device, config: TrainConfig):
     torch = _torch()
     if device.type == "cuda" and config.bf16 and torch.cuda.is_bf16_supported():
@@ -195,7 +192,7 @@ class TransformerTagger:
         self.labels = list(labels)
         self.config = config
         self.info = info
-        self.device = device or _device(config)
+        self.device = device or _torch().device(resolve_device(config.device))
         self.encoder = SubwordEncoder(tokenizer, config.max_length)
         self._features = None
         self._ct2 = None
@@ -313,7 +310,7 @@ class TransformerTrainer:
         if n_soft:  # the student predicts every tag the teacher does
             labels = student_labels(labels, [x for x in soft_items if isinstance(x, SoftTargets)], config.mapping())
         label_index = {t: i for i, t in enumerate(labels)}
-        device = _device(config)
+        device = torch.device(resolve_device(config.device))
         if device.type == "cpu":
             torch.set_num_threads(cpu_threads(config))
         _seed_everything(config.seed)
@@ -348,9 +345,9 @@ class TransformerTrainer:
             cache = tagger.feature_cache()
             feats = cache.features(windows, sub.pad, "lower layers")
         index = {id(w): i for i, w in enumerate(windows)}
-        log_line(f"{self.name}: {len(train_s)} sentences, {len(windows)} windows, {len(labels)} tags, "
-                 f"{config.epochs} epochs on {device} ({torch.get_num_threads()} threads"
-                 + (f", layers 1-{config.freeze_layers} frozen" if config.freeze_layers else "") + ")")
+        logger.info(f"{self.name}: {len(train_s)} sentences, {len(windows)} windows, {len(labels)} tags, "
+                    f"{config.epochs} epochs on {device} ({torch.get_num_threads()} threads"
+                    + (f", layers 1-{config.freeze_layers} frozen" if config.freeze_layers else "") + ")", extra=BATCH_LINE)
         steps_per_epoch = len(batches(windows, config.batch_size, batch_tokens=config.batch_tokens))
         total = steps_per_epoch * config.epochs
 
@@ -402,7 +399,7 @@ class TransformerTrainer:
                      "dev_recall": m["recall"], "dev_seconds": round(time.perf_counter() - t1, 1)}
             curve.append(point)
             if step % steps_per_epoch:  # mid-epoch points of the learning curve (epoch ends are logged below)
-                log_line(f"{self.name}: step {step}/{total} dev F1 {m['f1']:.4f}")
+                logger.info(f"{self.name}: step {step}/{total} dev F1 {m['f1']:.4f}", extra=BATCH_LINE)
             if m["f1"] > best["f1"]:
                 best.update(f1=m["f1"], epoch=epoch, step=step,
                             state={n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if n in trainable})
@@ -459,9 +456,9 @@ class TransformerTrainer:
                 point = evaluate_dev(epoch, step)
                 record.update({k: point[k] for k in ("dev_f1", "dev_precision", "dev_recall", "dev_seconds")})
             history.append(record)
-            log_line(f"{self.name}: epoch {epoch}/{config.epochs} loss {record['loss']:.4f}"
-                     + (f" dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else "")
-                     + f" ({record['train_seconds']:.0f} s, {len(order)} steps)")
+            logger.info(f"{self.name}: epoch {epoch}/{config.epochs} loss {record['loss']:.4f}"
+                        + (f" dev F1 {record['dev_f1']:.4f}" if "dev_f1" in record else "")
+                        + f" ({record['train_seconds']:.0f} s, {len(order)} steps)", extra=BATCH_LINE)
         if best["state"] is not None:
             model.load_state_dict(best["state"], strict=False)
             best_epoch = best["epoch"]
@@ -503,7 +500,7 @@ class TransformerTrainer:
         config = TrainConfig.from_dict(meta["config"])
         if device:
             config = config.replace(device=device)
-        dev = _device(config)
+        dev = torch.device(resolve_device(config.device))
         if dev.type == "cpu":
             torch.set_num_threads(cpu_threads(config))
         enc_cfg = AutoConfig.from_pretrained(model_dir / ENCODER_DIR)

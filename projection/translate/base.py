@@ -91,23 +91,6 @@ def translate_nonempty(texts: list[str], fn: Callable[[list[str]], list[str]]) -
     return out
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible to CTranslate2/torch, else ``cpu``."""
-    device = (device or "auto").lower()
-    if device not in ("auto", "cpu", "cuda"):
-        raise ProjectionError(f"device must be auto, cpu or cuda, not {device!r}")
-    if device != "auto":
-        return device
-    try:
-        import ctranslate2
-
-        if ctranslate2.get_cuda_device_count() > 0:
-            return "cuda"
-    except Exception:
-        pass
-    return "cpu"
-
-
 def default_threads() -> int:
     """CPU threads for one engine: ``$OMP_NUM_THREADS`` if set, else all cores (at most 8)."""
     env = os.environ.get("OMP_NUM_THREADS")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from projection.devices import resolve_device
 from projection.errors import ProjectionError
 from projection.store import check_model_folder, code_hash, package_versions
 from projection.translate.base import default_threads, model_fingerprint, token_batches, translate_nonempty
@@ -64,21 +65,7 @@ class HfTranslator:
         self._forced_bos: int | None = None
         self._lock = threading.Lock()
         self._signature: dict[str, Any] | None = None
-        self.device = self._resolve_device(device)
-
-    @staticmethod
-    def _resolve_device(device: str) -> str:
-        device = (device or "auto").lower()
-        if device not in ("auto", "cpu", "cuda"):
-            raise ProjectionError(f"device must be auto, cpu or cuda, not {device!r}")
-        if device == "auto":
-            try:
-                import torch
-
-                return "cuda" if torch.cuda.is_available() else "cpu"
-            except ImportError:  # pragma: no cover
-                return "cpu"
-        return device
+        self.device = resolve_device(device)
 
     def _language_setup(self, tok) -> int | None:
         """Set the source language on the tokenizer; return the forced first target token id."""

@@ -28,12 +28,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from projection.devices import resolve_device
 from projection.errors import ProjectionError
 from projection.store import check_model_folder, code_hash, package_versions
 from projection.translate.base import (
     default_threads,
     model_fingerprint,
-    resolve_device,
     token_batches,
     translate_nonempty,
 )
@@ -136,7 +136,7 @@ class NllbTranslator:
         self.tokenizer_name = str(tokenizer or BASE_TOKENIZER)
         check_model_folder(self.model, "NLLB model")
         check_model_folder(self.tokenizer_name, "tokenizer")
-        self.device = resolve_device(device)
+        self.device = resolve_device(device, runtime="ctranslate2")
         self.compute_type = compute_type or ("float16" if self.device == "cuda" else "int8")
         self.beam_size = int(beam_size)
         self.max_length = int(max_length)
