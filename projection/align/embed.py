@@ -21,8 +21,12 @@ The ``simalign`` package aligns one pair per forward pass with every layer of th
 This implementation gives the same links (a parity test checks all three methods against
 the package) and is several times faster on CPU because it:
 
-* encodes the *sentences* of many pairs together, deduplicated and sorted by subword
-  length so that each batch has almost no padding;
+* encodes the *sentences* of many pairs together, each distinct sentence once, in batches
+  of sentences of one subword length (no padding, so a sentence's vectors never depend on
+  the others in its batch), in background threads that run ahead of the per-pair work
+  (:class:`~projection.align.encoders.EncodeStream`; :meth:`EmbedAligner.align_stream`
+  aligns a pipeline's chunks one after the other with the encoder one chunk ahead);
+* tokenises from a cache of each word's subword ids (:class:`~projection.align.encoders.WordPieces`);
 * runs only the encoder layers up to ``layer`` (the layer list is truncated; layer
   numbering as in SimAlign and ``hidden_states``: 0 is the embedding output, 8 the output
   of the 8th layer);
@@ -49,7 +53,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -267,8 +271,8 @@ class EmbedAligner:
     float16 on GPU), ``device`` (``auto``, ``cpu``, ``cuda``...), ``batch_size`` (sequences
     per forward pass) and ``max_tokens`` (cap on sequences x padded length per batch;
     default 1,024 for ct2 on a CPU, where small batches run faster, else 8,192),
-    ``distortion`` (SimAlign's ratio; 0 = off), ``chunk_size`` (pairs encoded at a time,
-    bounding memory), ``threads`` (CPU threads; None: torch's setting, for ct2
+    ``distortion`` (SimAlign's ratio; 0 = off), ``chunk_size`` (pairs queued at a time,
+    bounding memory; the encoder runs one chunk ahead), ``threads`` (CPU threads; None: torch's setting, for ct2
     ``$OMP_NUM_THREADS`` or the cores).
 
     A sentence longer than the model's input limit is encoded in overlapping windows of
@@ -451,53 +455,101 @@ class EmbedAligner:
     def _run(self, pairs: Sequence[Pair], want_links: bool, want_sims: bool
              ) -> tuple[list[Alignment], list[np.ndarray]]:
         checked = check_pairs(pairs)
-        enc = self.encoder
+        parts = [checked[a:a + self.chunk_size] for a in range(0, len(checked), self.chunk_size)]
         links: list[Alignment] = []
         sims: list[np.ndarray] = []
-        chunks = []
-        for start in range(0, len(checked), self.chunk_size):
-            chunk = checked[start:start + self.chunk_size]
-            index: dict[tuple[str, ...], int] = {}
-            sides = []  # per pair: (source sentence, target sentence) in `index`
-            for s, t in chunk:
-                sides.append((index.setdefault(tuple(s), len(index)), index.setdefault(tuple(t), len(index))))
-            chunks.append((chunk, index, sides))
-        total = sum(len(index) for _, index, _ in chunks)
-        with bar(total, f"embed ({self.resolved_backend}): encoding {len(checked):,} pairs") as advance:
-            for chunk, index, sides in chunks:
-                sentences = list(index)
-                windows = enc.tokenize(sentences)
-                self.stats["sentences_encoded"] += len(index)
-                self.stats["windowed_sentences"] += sum(1 for ws in windows if len(ws) > 1)
-                # each pair is aligned as soon as both its sentences are encoded, while the
-                # encoder runs the next batches
-                waiting: list[list[int]] = [[] for _ in sentences]
-                missing = [0] * len(chunk)
-                for p, (a, b) in enumerate(sides):
-                    waiting[a].append(p)
-                    missing[p] = 1
-                    if b != a:
-                        waiting[b].append(p)
-                        missing[p] = 2
-                prepared: list[_Prepared | None] = [None] * len(sentences)
-                got_links: list[Alignment | None] = [None] * len(chunk)
-                got_sims: list[np.ndarray | None] = [None] * len(chunk)
-                for k, encoded in enc.encode_iter(windows, self.batch_size, self._batch_tokens(), advance):
-                    prepared[k] = self._prepare(encoded, len(sentences[k]), want_links, want_sims)
-                    for p in waiting[k]:
-                        missing[p] -= 1
-                        if missing[p]:
-                            continue
-                        ps, pt = prepared[sides[p][0]], prepared[sides[p][1]]
-                        if want_links:
-                            got_links[p] = self._links(ps, pt)  # type: ignore[arg-type]
-                        if want_sims:
-                            got_sims[p] = self._sims(ps, pt)  # type: ignore[arg-type]
-                if want_links:
-                    links.extend(got_links)  # type: ignore[arg-type]
-                if want_sims:
-                    sims.extend(got_sims)  # type: ignore[arg-type]
+        for got_links, got_sims in self._stream(parts, want_links, want_sims):
+            links.extend(got_links)
+            sims.extend(got_sims)
         return links, sims
+
+    def _stream(self, parts: Sequence[Sequence[Pair]], want_links: bool, want_sims: bool
+                ) -> Iterator[tuple[list[Alignment], list[np.ndarray]]]:
+        """Per part of ``parts``, in order: its pairs' links and word similarity matrices (as asked).
+
+        Every distinct sentence of all the parts is encoded once (a content-keyed cache of its
+        prepared vectors, kept until the last pair that needs it is aligned), and the encoder runs
+        one part ahead: part k+1 is tokenised and queued when part k starts, so the encoder stays
+        busy while part k's last pairs are aligned and while the caller handles part k (writes it).
+        Each pair is aligned as soon as both its sentences are ready. A sentence's vectors do not
+        depend on the other sentences (:class:`~projection.align.encoders.EncodeStream`), so the
+        results are those of aligning each part on its own.
+        """
+        enc = self.encoder
+        checked = [check_pairs(part) for part in parts]
+        index: dict[tuple[str, ...], int] = {}
+        sides: list[list[tuple[int, int]]] = []  # per part, per pair: its two sentences in `index`
+        new: list[range] = []  # per part, the sentences first seen in it
+        for part in checked:
+            first = len(index)
+            sides.append([(index.setdefault(tuple(s), len(index)), index.setdefault(tuple(t), len(index)))
+                          for s, t in part])
+            new.append(range(first, len(index)))
+        sentences = list(index)
+        del index
+        uses = [0] * len(sentences)  # pairs that still need the sentence
+        for part_sides in sides:
+            for a, b in part_sides:
+                uses[a] += 1
+                if b != a:
+                    uses[b] += 1
+        prepared: dict[int, _Prepared] = {}
+        waiting: dict[int, list[tuple[int, int]]] = {}  # sentence -> (part, pair) waiting for it
+        missing: list[list[int]] = [[] for _ in parts]
+        left = [len(s) for s in sides]
+        got_links: list[list[Alignment | None]] = [[None] * len(s) if want_links else [] for s in sides]
+        got_sims: list[list[np.ndarray | None]] = [[None] * len(s) if want_sims else [] for s in sides]
+
+        def pair_done(part: int, p: int) -> None:
+            a, b = sides[part][p]
+            ps, pt = prepared[a], prepared[b]
+            if want_links:
+                got_links[part][p] = self._links(ps, pt)
+            if want_sims:
+                got_sims[part][p] = self._sims(ps, pt)
+            left[part] -= 1
+            for k in (a,) if a == b else (a, b):
+                uses[k] -= 1
+                if not uses[k]:
+                    del prepared[k]
+
+        def ready(done: list[tuple[int, Encoded]]) -> None:
+            for k, encoded in done:
+                prepared[k] = self._prepare(encoded, len(sentences[k]), want_links, want_sims)
+            advance(len(done))
+            for k, _ in done:
+                for part, p in waiting.pop(k, ()):
+                    missing[part][p] -= 1
+                    if not missing[part][p]:
+                        pair_done(part, p)
+
+        def queue(part: int) -> None:
+            """Tokenise and queue the part's new sentences; register its pairs (aligning at once
+            those whose sentences are ready: empty ones, or ones an earlier part has encoded)."""
+            windows = enc.tokenize([sentences[k] for k in new[part]])
+            self.stats["sentences_encoded"] += len(windows)
+            self.stats["windowed_sentences"] += sum(1 for ws in windows if len(ws) > 1)
+            ready(stream.add(new[part], windows))  # the empty sentences, which nothing waits for yet
+            missing[part] = [0] * len(sides[part])
+            for p, (a, b) in enumerate(sides[part]):
+                for k in (a,) if a == b else (a, b):
+                    if k not in prepared:
+                        waiting.setdefault(k, []).append((part, p))
+                        missing[part][p] += 1
+                if not missing[part][p]:
+                    pair_done(part, p)
+
+        with bar(len(sentences), f"embed ({self.resolved_backend}): encoding {sum(map(len, sides)):,} pairs") \
+                as advance, enc.stream(self.batch_size, self._batch_tokens()) as stream:
+            queued = 0
+            for part in range(len(parts)):
+                while queued < len(parts) and queued <= part + 1:
+                    queue(queued)
+                    queued += 1
+                while left[part]:
+                    ready(stream.results())
+                yield got_links[part], got_sims[part]  # type: ignore[misc]
+                got_links[part], got_sims[part] = [], []
 
     def align(self, pairs: Sequence[Pair]) -> list[Alignment]:
         """Word alignments (0-based word indices), one per pair."""
@@ -510,6 +562,15 @@ class EmbedAligner:
     def align_with_similarity(self, pairs: Sequence[Pair]) -> tuple[list[Alignment], list[np.ndarray]]:
         """Alignments and word-level similarity matrices from one forward pass."""
         return self._run(pairs, True, True)
+
+    def align_stream(self, parts: Sequence[Sequence[Pair]], similarity: bool = False
+                     ) -> Iterator[tuple[list[Alignment], list[np.ndarray] | None]]:
+        """:meth:`align` (with ``similarity``: :meth:`align_with_similarity`) of each part, part by
+        part, each handed back as soon as it is done while the encoder goes on with the next
+        part; every distinct sentence of all the parts is encoded once. The results are those
+        of aligning each part on its own (for a pipeline's chunks: store each as it comes)."""
+        for links, sims in self._stream(parts, True, similarity):
+            yield links, (sims if similarity else None)
 
     def __repr__(self) -> str:
         return f"EmbedAligner(model={self.model_name!r}, layer={self.layer}, method={self.method!r}, backend={self.backend!r})"

@@ -128,48 +128,118 @@ def _rows(states: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return states[positions]
 
 
+class WordPieces:
+    """A fast tokenizer's ids for sentences given as words, assembled from a cache of each word's
+    ids: the same ids as ``tokenizer(words, is_split_into_words=True)``, because a Hugging Face
+    fast tokenizer encodes pre-split input word by word (each word normalised, pre-tokenised and
+    cut into subwords on its own, wherever it stands) and adds the special tokens around the
+    whole. New words are tokenised in batches (:meth:`learn`), many words to a sequence; a corpus
+    repeats most of its words, so most of a sentence's words are found in the cache.
+
+    A tokenizer for which a probe sentence does not come out the same word by word (none is
+    known) is used the plain way, sentence by sentence (``by_word`` is False).
+    """
+
+    limit = 1_000_000  # cached words; a cache that would grow past it starts again
+    PROBE = ["A", "a", "ab", "a", "Ab,", "\u200b", "x.y", "ab"]
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+        probe = tokenizer([self.PROBE], is_split_into_words=True, truncation=False)
+        ids, wids = probe["input_ids"][0], probe.word_ids(0)
+        real = [p for p, w in enumerate(wids) if w is not None]
+        self.prefix: list[int] = list(ids[:real[0]])
+        self.suffix: list[int] = list(ids[real[-1] + 1:])
+        self.words: dict[str, list[int]] = {}
+        self.sentences: dict[tuple[str, ...], tuple[list[int], list[int]]] = {}
+        self.by_word = True
+        self.learn([self.PROBE])
+        self.by_word = self.prefix + self.body(self.PROBE)[0] + self.suffix == list(ids)
+        self.words.clear()
+
+    def _word_ids(self, seqs: list[list[str]]) -> list[list[list[int]]]:
+        """Per pre-split sequence, each word's ids (no special tokens)."""
+        enc = self.tokenizer(seqs, is_split_into_words=True, add_special_tokens=False, truncation=False)
+        out: list[list[list[int]]] = []
+        for b, seq in enumerate(seqs):
+            per: list[list[int]] = [[] for _ in seq]
+            for i, w in zip(enc["input_ids"][b], enc.word_ids(b)):
+                if w is not None:
+                    per[w].append(i)
+            out.append(per)
+        return out
+
+    def learn(self, sentences: Sequence[Sequence[str]]) -> None:
+        """Tokenise what :meth:`body` will need for ``sentences``: the words not cached yet, 2,048
+        to a sequence (or, when not ``by_word``, the sentences themselves)."""
+        if not self.by_word:
+            todo = list(dict.fromkeys(tuple(s) for s in sentences if s))
+            self.sentences = {s: ([i for w in per for i in w], [len(w) for w in per])
+                              for s, per in zip(todo, self._word_ids([list(s) for s in todo]))}
+            return
+        if len(self.words) > self.limit:
+            self.words.clear()
+        new = list(dict.fromkeys(w for s in sentences for w in s if w not in self.words))
+        per = 2048
+        for b, ids in enumerate(self._word_ids([new[i:i + per] for i in range(0, len(new), per)])):
+            self.words.update(zip(new[b * per:(b + 1) * per], ids))
+
+    def body(self, words: Sequence[str]) -> tuple[list[int], list[int]]:
+        """The ids of ``words`` (a sentence passed to :meth:`learn`) without the special tokens,
+        and how many ids each word has."""
+        if not self.by_word:
+            return self.sentences[tuple(words)]
+        cache = self.words
+        body: list[int] = []
+        lengths: list[int] = []
+        for w in words:
+            ids = cache[w]
+            body.extend(ids)
+            lengths.append(len(ids))
+        return body, lengths
+
+
 class EncoderBackend:
-    """Tokenisation into windows and stitching, shared by both backends; a backend runs
-    :meth:`forward_iter` (token id sequences in length-sorted batches -> one ``(len, hidden)``
-    array per sequence, batch by batch as they finish)."""
+    """Tokenisation into windows (through :class:`WordPieces`) and encoding through an
+    :class:`EncodeStream`, shared by both backends; a backend runs :meth:`run_batch` (token id
+    sequences of one length -> one ``(len, hidden)`` array each) and says how many batches may
+    run side by side (``workers``)."""
 
     tokenizer: Any
     max_length: int
     hidden_size: int
 
-    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
-                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
-        """``(indices, arrays)`` per batch, in the order the batches finish."""
-        raise NotImplementedError
+    _pieces: WordPieces | None = None
 
-    def forward(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int,
-                on_batch: Callable[[list[int]], None]) -> list[np.ndarray]:
-        out: list[np.ndarray | None] = [None] * len(seqs)
-        for idx, arrays in self.forward_iter(seqs, batch_size, max_tokens):
-            for k, a in zip(idx, arrays):
-                out[k] = a
-            on_batch(idx)
-        return out  # type: ignore[return-value]
+    @property
+    def pieces(self) -> WordPieces:
+        if self._pieces is None:
+            self._pieces = WordPieces(self.tokenizer)
+        return self._pieces
 
     def tokenize(self, sentences: Sequence[Sequence[str]]) -> list[list[Window]]:
         """Per sentence, its windows: one for a sentence within the model's limit, several
         overlapping windows of whole words for a longer one; none for an empty sentence."""
         result: list[list[Window]] = [[] for _ in sentences]
-        todo = [k for k, s in enumerate(sentences) if len(s) > 0]
-        if not todo:
-            return result
-        enc = self.tokenizer([list(sentences[k]) for k in todo], is_split_into_words=True, truncation=False)
-        for b, k in enumerate(todo):
-            ids: list[int] = enc["input_ids"][b]
-            wids = enc.word_ids(b)
-            real = [p for p, w in enumerate(wids) if w is not None]
-            if not real:
+        pieces = self.pieces
+        pieces.learn(sentences)
+        prefix, suffix = pieces.prefix, pieces.suffix
+        for k, words in enumerate(sentences):
+            if not words:
                 continue
+            body, lengths = pieces.body(words)
+            if not body:
+                continue
+            ids = prefix + body + suffix
             if len(ids) <= self.max_length:
-                pos = np.asarray(real, dtype=np.int64)
-                result[k] = [Window(ids, pos, np.asarray([wids[p] for p in real], dtype=np.int64))]
+                pos = np.arange(len(prefix), len(prefix) + len(body), dtype=np.int64)
+                result[k] = [Window(ids, pos, np.repeat(np.arange(len(words), dtype=np.int64), lengths))]
                 continue
-            result[k] = self._windows(ids, wids, real[0], real[-1] + 1)
+            wids: list[int | None] = [None] * len(prefix)
+            for w, n in enumerate(lengths):
+                wids.extend([w] * n)
+            wids.extend([None] * len(suffix))
+            result[k] = self._windows(ids, wids, len(prefix), len(prefix) + len(body))
         return result
 
     def _windows(self, ids: list[int], wids: list[int | None], first: int, last: int) -> list[Window]:
@@ -214,36 +284,152 @@ class EncoderBackend:
         """``(sentence index, Encoded)`` for the sentences of :meth:`tokenize`'s ``windows``, each as
         soon as the batch holding its last window has run (so the caller can work on them while
         the encoder runs the next batches)."""
-        seqs: list[list[int]] = []
-        owner: list[int] = []
-        first: list[int] = []
-        for k, ws in enumerate(windows):
-            first.append(len(seqs))
-            for w in ws:
-                seqs.append(w.ids)
-                owner.append(k)
-        empty = [k for k, ws in enumerate(windows) if not ws]
-        advance(len(empty))
-        for k in empty:
-            yield k, Encoded(np.zeros((0, self.hidden_size), dtype=np.float32), np.zeros(0, dtype=np.int64))
-        left = [len(ws) for ws in windows]
-        states: list[np.ndarray | None] = [None] * len(seqs)
-        for idx, arrays in self.forward_iter(seqs, batch_size, max_tokens):
-            ready = []
-            for j, a in zip(idx, arrays):
-                states[j] = a
-                k = owner[j]
-                left[k] -= 1
-                if left[k] == 0:
-                    ws, j0 = windows[k], first[k]
-                    parts = [_rows(states[j0 + r], w.positions) for r, w in enumerate(ws)]  # type: ignore[arg-type]
-                    for r in range(len(ws)):
-                        states[j0 + r] = None
-                    vectors = parts[0] if len(parts) == 1 else np.concatenate(parts)
-                    words = ws[0].words if len(ws) == 1 else np.concatenate([w.words for w in ws])
-                    ready.append((k, Encoded(np.ascontiguousarray(vectors, dtype=np.float32), words)))
-            advance(len(ready))
-            yield from ready
+        with self.stream(batch_size, max_tokens) as stream:
+            ready = stream.add(range(len(windows)), windows)
+            while True:
+                advance(len(ready))
+                yield from ready
+                if not stream.pending:
+                    return
+                ready = stream.results()
+
+    def stream(self, batch_size: int, max_tokens: int) -> EncodeStream:
+        """An :class:`EncodeStream` on this encoder (use it in a ``with`` block)."""
+        return EncodeStream(self, batch_size, max_tokens)
+
+    workers = 1
+
+    def run_batch(self, seqs: Sequence[list[int]]) -> list[np.ndarray]:
+        """The ``(len, hidden)`` states of token id sequences of one length, run as one batch."""
+        raise NotImplementedError
+
+
+def same_length_batches(lengths: Sequence[int], batch_size: int, batch_tokens: int) -> list[list[int]]:
+    """Indices grouped into batches of sequences of one length, longest first (in the order given
+    within a length), each at most ``batch_size`` sequences and ``batch_tokens`` tokens (a longer
+    single sequence gets a batch of its own). No sequence is padded, so none has its vectors
+    changed by the others in its batch (int8 CTranslate2 vectors differ in the last bits when a
+    sequence is padded to a longer one's width)."""
+    groups: dict[int, list[int]] = {}
+    for k, n in enumerate(lengths):
+        groups.setdefault(n, []).append(k)
+    batches = []
+    for n in sorted(groups, reverse=True):
+        members = groups[n]
+        size = max(1, min(batch_size, batch_tokens // max(n, 1)))
+        batches.extend(members[i:i + size] for i in range(0, len(members), size))
+    return batches
+
+
+class EncodeStream:
+    """Sentences in, their :class:`Encoded` vectors out, through an encoder kept busy in the
+    background: :meth:`add` queues the windows of sentences (under keys of the caller's
+    choosing) as batches of one length (:func:`same_length_batches`); ``workers`` threads
+    (:attr:`EncoderBackend.workers`: 2 on a 2-core CPU for CTranslate2, one for torch or a GPU)
+    take the batches in order and run them, so the encoder keeps working while the caller is
+    busy with anything else (aligning finished sentences, tokenising the next ones, writing
+    results); :meth:`results` waits for the next finished batch and returns the sentences it
+    completed. A sentence's vectors do not depend on what else is queued: the same sentence
+    added to any stream, alone or with others, gives the same vectors bit for bit.
+    """
+
+    def __init__(self, backend: EncoderBackend, batch_size: int, max_tokens: int):
+        import queue
+        import threading
+
+        self.backend = backend
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.pending = 0  # sentences added and not returned yet
+        self._inbox: queue.Queue = queue.Queue()
+        self._outbox: queue.Queue = queue.Queue()
+        self._seqs: dict[int, list[int]] = {}  # queued sequence -> token ids
+        self._owner: dict[int, tuple[Any, int, int]] = {}  # sequence -> (key, its window, the key's windows)
+        self._parts: dict[Any, list[np.ndarray | None]] = {}
+        self._windows: dict[Any, Sequence[Window]] = {}
+        self._next = 0
+        self._threads = [threading.Thread(target=self._work, name=f"embed-encoder-{k}", daemon=True)
+                         for k in range(max(1, int(backend.workers)))]
+        for th in self._threads:
+            th.start()
+
+    def _work(self) -> None:
+        while True:
+            batch = self._inbox.get()
+            if batch is None:
+                return
+            try:
+                arrays = self.backend.run_batch([self._seqs[j] for j in batch])
+            except BaseException as e:  # handed to the caller, which raises it
+                self._outbox.put((batch, e))
+                continue
+            self._outbox.put((batch, arrays))
+
+    def add(self, keys: Sequence[Any], windows: Sequence[Sequence[Window]]) -> list[tuple[Any, Encoded]]:
+        """Queue the sentences ``keys`` with their windows (from :meth:`EncoderBackend.tokenize`);
+        returns at once those with nothing to encode (an empty sentence: no vectors)."""
+        empty = []
+        new: list[int] = []
+        for key, ws in zip(keys, windows):
+            if not ws:
+                empty.append((key, Encoded(np.zeros((0, self.backend.hidden_size), dtype=np.float32),
+                                           np.zeros(0, dtype=np.int64))))
+                continue
+            self._windows[key] = ws
+            self._parts[key] = [None] * len(ws)
+            self.pending += 1
+            for r, w in enumerate(ws):
+                self._seqs[self._next] = w.ids
+                self._owner[self._next] = (key, r, len(ws))
+                new.append(self._next)
+                self._next += 1
+        for batch in same_length_batches([len(self._seqs[j]) for j in new], self.batch_size, self.max_tokens):
+            self._inbox.put([new[b] for b in batch])
+        return empty
+
+    def results(self) -> list[tuple[Any, Encoded]]:
+        """Waits for the next batch to finish; the sentences whose last window was in it."""
+        if not self.pending:
+            raise ValueError("nothing is being encoded")
+        batch, arrays = self._outbox.get()
+        if isinstance(arrays, BaseException):
+            raise arrays
+        ready = []
+        for j, a in zip(batch, arrays):
+            del self._seqs[j]
+            key, r, n = self._owner.pop(j)
+            parts = self._parts[key]
+            parts[r] = a
+            if any(x is None for x in parts):
+                continue
+            ws = self._windows.pop(key)
+            del self._parts[key]
+            rows = [_rows(x, w.positions) for x, w in zip(parts, ws)]  # type: ignore[arg-type]
+            vectors = rows[0] if n == 1 else np.concatenate(rows)
+            words = ws[0].words if n == 1 else np.concatenate([w.words for w in ws])
+            ready.append((key, Encoded(np.ascontiguousarray(vectors, dtype=np.float32), words)))
+        self.pending -= len(ready)
+        return ready
+
+    def close(self) -> None:
+        """Stop the threads (queued batches are dropped; a batch that is running finishes first)."""
+        import queue
+
+        while True:
+            try:
+                self._inbox.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self._threads:
+            self._inbox.put(None)
+        for th in self._threads:
+            th.join()
+
+    def __enter__(self) -> EncodeStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 class TorchEncoder(EncoderBackend):
@@ -295,25 +481,20 @@ class TorchEncoder(EncoderBackend):
             self.truncated = True
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
-    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
-                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
+    def run_batch(self, seqs: Sequence[list[int]]) -> list[np.ndarray]:
         import torch
 
-        from projection.ct2 import length_batches
-
-        # Longest first: similar lengths share a batch (little padding), and memory peaks early.
-        for batch in length_batches([len(s) for s in seqs], batch_size, max_tokens):
-            width = max(len(seqs[k]) for k in batch)
-            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, k in enumerate(batch):
-                ids[r, : len(seqs[k])] = torch.tensor(seqs[k], dtype=torch.long)
-                mask[r, : len(seqs[k])] = 1
-            with torch.inference_mode():
-                res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                 output_hidden_states=True)
-                states = res.hidden_states[self.layer].float().cpu().numpy()
-            yield batch, [states[r, : len(seqs[k])] for r, k in enumerate(batch)]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, seq in enumerate(seqs):
+            ids[r, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[r, : len(seq)] = 1
+        with torch.inference_mode():
+            res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                             output_hidden_states=True)
+            states = res.hidden_states[self.layer].float().cpu().numpy()
+        return [states[r, : len(seq)] for r, seq in enumerate(seqs)]
 
 
 class CT2Encoder(EncoderBackend):
@@ -321,10 +502,11 @@ class CT2Encoder(EncoderBackend):
     is hidden_states[layer]), int8 on CPU / float16 on GPU by default.
 
     On a CPU the ``threads`` run whole batches side by side (CTranslate2's ``inter_threads``,
-    one thread each, fed by a thread pool) rather than splitting each batch's operations
-    between them (``intra_threads``): the batches are small (1,024 tokens), so one thread per
-    batch wastes no time waiting for the other at every layer, and the caller's Python work
-    (tokenising, links) runs meanwhile. A batch's vectors are the same either way.
+    one thread each, the ``workers`` of an :class:`EncodeStream`) rather than splitting each
+    batch's operations between them (``intra_threads``): the batches are small (1,024 tokens),
+    so one thread per batch wastes no time waiting for the other at every layer, and the
+    caller's Python work (tokenising, links) runs meanwhile. A batch's vectors are the same
+    either way.
     """
 
     def __init__(self, model: str, layer: int, device: str, compute_type: str, threads: int | None,
@@ -347,45 +529,10 @@ class CT2Encoder(EncoderBackend):
             self.workers = 1
             self.encoder = ct2.load_encoder(path, device=device, compute_type=compute_type, threads=threads)
 
-    def _batch(self, seqs: Sequence[list[int]], batch: list[int]) -> list[np.ndarray]:
+    def run_batch(self, seqs: Sequence[list[int]]) -> list[np.ndarray]:
         from projection import ct2
 
-        width = max(len(seqs[k]) for k in batch)
-        # already longest first: forward_hidden keeps the order and runs them as one batch
-        return ct2.forward_hidden(self.encoder, [seqs[k] for k in batch], batch_size=len(batch),
-                                  batch_tokens=len(batch) * max(width, 1))
-
-    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
-                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
-        from projection.ct2 import length_batches
-
-        batches = length_batches([len(s) for s in seqs], batch_size, max_tokens)
-        if self.workers <= 1 or len(batches) <= 1:
-            for batch in batches:
-                yield batch, self._batch(seqs, batch)
-            return
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="embed-ct2") as pool:
-            # at most two batches per thread in flight: the finished ones are handed back while
-            # the next ones run, and a caller that stops early leaves little work behind
-            todo = iter(batches)
-            running = {}
-            try:
-                for batch in todo:
-                    running[pool.submit(self._batch, seqs, batch)] = batch
-                    if len(running) >= 2 * self.workers:
-                        break
-                while running:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        batch = running.pop(fut)
-                        nxt = next(todo, None)
-                        if nxt is not None:
-                            running[pool.submit(self._batch, seqs, nxt)] = nxt
-                        yield batch, fut.result()
-            finally:
-                for fut in running:
-                    fut.cancel()
+        width = max(len(s) for s in seqs)
+        return ct2.forward_hidden(self.encoder, seqs, batch_size=len(seqs), batch_tokens=len(seqs) * max(width, 1))
 
 
