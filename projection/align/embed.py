@@ -539,8 +539,14 @@ class EmbedAligner:
                 if not missing[part][p]:
                     pair_done(part, p)
 
+        from threadpoolctl import threadpool_limits
+
+        # numpy's BLAS on one thread while the encoder runs: the products here are small, and a
+        # multi-threaded BLAS keeps its idle threads spinning after each one, taking CPU time from
+        # the encoder's threads (docs/align.md has the measurement)
         with bar(len(sentences), f"embed ({self.resolved_backend}): encoding {sum(map(len, sides)):,} pairs") \
-                as advance, enc.stream(self.batch_size, self._batch_tokens()) as stream:
+                as advance, enc.stream(self.batch_size, self._batch_tokens()) as stream, \
+                threadpool_limits(1, user_api="blas"):
             queued = 0
             for part in range(len(parts)):
                 while queued < len(parts) and queued <= part + 1:
