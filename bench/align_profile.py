@@ -2,24 +2,26 @@
 
 Aligns the first ``--pairs`` (default all 14,041) CoNLL-2003 train / DeepL es pairs the way
 the ``given`` pipeline does (e5-small, layer 8, itermax, word similarity matrices too, in
-chunks of 2,000 pairs: the pipeline's ``ALIGN_CHUNK``) and splits the process's CPU time
-(user + system, all threads, from ``getrusage``; wall time is also given but means little
-on a shared machine) into the parts of the aligner, each measured around the function
+chunks of 2,000 pairs, the pipeline's ``ALIGN_CHUNK``, through ``align_stream`` as the
+pipeline's align stage does, each chunk's file written as it comes) and splits the process's
+CPU time (user + system, all threads, from ``getrusage``; wall time is also given but means
+little on a shared machine) into the parts of the aligner, each measured around the function
 that does it (exclusive of the parts nested in it):
 
-* ``tokenize``: the fast tokenizer and the windows (``_Backend.tokenize``);
-* ``forward``: the encoder, one batch (CTranslate2's ``forward_batch`` and the copy to numpy,
-  or the torch model); ``forward_other``: the rest of the backend's ``forward_iter``;
-* ``stitch``: the rest of ``_Backend.encode_iter`` (a sentence's vectors from its windows);
+* ``tokenize``: the word-piece cache, the fast tokenizer for new words, the windows
+  (``EncoderBackend.tokenize``); ``queue``: batching and queueing them (``EncodeStream.add``);
+* ``stitch``: waiting for a batch, and a sentence's vectors from its windows
+  (``EncodeStream.results``; with several threads its wall time is mostly this thread waiting);
 * ``prepare``: per sentence, unit subword vectors and unit word vectors;
 * ``similarity``, ``links`` (itermax/argmax/... on the subword matrix), ``links_other``
   (the rest of turning a pair into an ``Alignment``), ``word_sims`` (word matrices);
-* ``python``: the rest of the aligner (deduplication, the per-pair loop);
+* ``python``: the rest of the aligner (deduplication across chunks, the per-pair loop: ``_stream``);
 * ``write``: the pipeline's stage file (links and float16 similarity matrices, ``.npz``).
 
-With ``--threads 1`` everything runs in the calling thread and the parts add up to the total.
-With more threads the CTranslate2 encoder runs batches in other threads while this thread does
-the rest: the parts are this thread's CPU time, and the encoder's is the remainder.
+The encoder runs its batches in other threads (``--threads`` of them for CTranslate2 on a CPU,
+one otherwise) while this thread does the rest: the parts are this thread's CPU time, and the
+encoder's (CTranslate2's ``forward_batch``, the copy to numpy, the tokenizer's own threads) is the
+remainder.
 
     PROJECTION_DATA=../shared/data python -m bench.align_profile [--pairs 14041] [--threads 2] \\
         [--save-links bench/out/links.npz] [--compare-links bench/out/links.npz]
@@ -106,8 +108,8 @@ class Timer:
         return wrapped
 
 
-def instrument(timer: Timer, aligner, serial: bool) -> None:
-    from projection.align import embed
+def instrument(timer: Timer, aligner) -> None:
+    from projection.align import embed, encoders
 
     for name, label in (("unit_similarity", "similarity"), ("apply_distortion", "similarity"),
                         ("subword_links", "links")):
@@ -115,17 +117,13 @@ def instrument(timer: Timer, aligner, serial: bool) -> None:
     enc = aligner.encoder
     cls = type(enc)
     enc.tokenize = timer.wrap("tokenize", cls.tokenize.__get__(enc))
-    enc.encode_iter = timer.wrap_iter("stitch", cls.encode_iter.__get__(enc))
-    enc.forward_iter = timer.wrap_iter("forward_other", cls.forward_iter.__get__(enc))
-    if hasattr(enc, "_batch"):  # ct2: one batch through forward_batch and back to numpy
-        if serial:
-            enc._batch = timer.wrap("forward", cls._batch.__get__(enc))
-    else:  # torch: the model's call
-        enc.model.forward = timer.wrap("forward", enc.model.forward)
+    stream = encoders.EncodeStream
+    stream.add = timer.wrap("queue", stream.add)
+    stream.results = timer.wrap("stitch", stream.results)
     aligner._prepare = timer.wrap("prepare", aligner._prepare)
     aligner._links = timer.wrap("links_other", aligner._links)
     aligner._sims = timer.wrap("word_sims", aligner._sims)
-    aligner._run = timer.wrap("python", aligner._run)
+    aligner._stream = timer.wrap_iter("python", aligner._stream)
 
 
 def main() -> None:
@@ -157,10 +155,9 @@ def main() -> None:
     al = aligners.create("embed", **opts)
     al.align(pairs[:4])  # load (and convert, once) the encoder
     load = {"cpu": cpu() - c0, "wall": time.perf_counter() - w0}
-    serial = getattr(al.encoder, "workers", 1) <= 1
-    timer = Timer(cpu if serial else time.thread_time)
+    timer = Timer(time.thread_time)  # the encoder runs in other threads
     if not args.no_instrument:
-        instrument(timer, al, serial)
+        instrument(timer, al)
     store = None
     try:
         from projection.pipeline import StageStore
@@ -174,12 +171,9 @@ def main() -> None:
     links, sims = [], []
     c0, w0 = cpu(), time.perf_counter()
     load_start = os.getloadavg()
-    for start in range(0, len(pairs), ALIGN_CHUNK):
-        chunk = pairs[start:start + ALIGN_CHUNK]
-        if want_sim:
-            a, s = al.align_with_similarity(chunk)
-        else:
-            a, s = al.align(chunk), None
+    starts = range(0, len(pairs), ALIGN_CHUNK)
+    chunks = [pairs[start:start + ALIGN_CHUNK] for start in starts]
+    for start, (a, s) in zip(starts, al.align_stream(chunks, want_sim)):  # as the pipeline's align stage
         if write is not None:
             write(f"align/{start:08d}.npz", a, s)
         links += a
@@ -198,8 +192,8 @@ def main() -> None:
     for k in parts:
         print(f"{k:14s} {timer.cpu[k]:8.2f} {timer.cpu[k] / total['cpu']:6.1%} {timer.wall[k]:8.2f} {timer.calls[k]:8,}")
     rest = total["cpu"] - sum(timer.cpu.values())
-    label = "(outside)" if serial else "(other threads: the encoder)"
-    result["other_threads_cpu" if not serial else "outside_cpu"] = rest
+    label = "(other threads: the encoder)"
+    result["other_threads_cpu"] = rest
     result["encoder_threads"] = getattr(al.encoder, "workers", None)
     print(f"{label:14s} {rest:8.2f} {rest / total['cpu']:6.1%}")
     print(f"{'total':14s} {total['cpu']:8.2f} {1:6.1%} {total['wall']:8.2f}   "

@@ -24,7 +24,7 @@ The engines behind the stages are built by :mod:`projection.pipeline_engines`, w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +155,13 @@ class Stage:
     def run(self, batch: Batch) -> None:
         raise NotImplementedError
 
+    def run_parts(self, parts: Sequence[Batch]) -> Iterator[Batch]:
+        """:meth:`run` on each of ``parts`` in turn, each handed back when done (to be stored
+        before the next one is finished: a killed run resumes at the part it was working on)."""
+        for part in parts:
+            self.run(part)
+            yield part
+
     def encode(self, batch: Batch) -> Any:
         raise NotImplementedError
 
@@ -245,12 +252,28 @@ class AlignStage(Stage):
         """``upstream``: the translation stage's key (or the content key of given pairs)."""
         return content_key("align", upstream, self.signature(), self.similarity, *([self.repeat] if self.repeat else []))
 
+    @staticmethod
+    def pairs(batch: Batch) -> list[tuple[list[str], list[str]]]:
+        return [(s.tokens, row["tokens"]) for s, row in zip(batch.sentences, batch.rows or [])]
+
     def run(self, batch: Batch) -> None:
-        pairs = [(s.tokens, row["tokens"]) for s, row in zip(batch.sentences, batch.rows or [])]
+        pairs = self.pairs(batch)
         if self.similarity:
             batch.aligns, batch.sims = self.engine.align_with_similarity(pairs)
         else:
             batch.aligns, batch.sims = self.engine.align(pairs), None
+
+    def run_parts(self, parts: Sequence[Batch]) -> Iterator[Batch]:
+        """With an aligner that aligns parts as a stream (``align_stream``: the ``embed``
+        aligner), the encoder works on the next part while a finished one is stored, and a
+        sentence repeated across parts is encoded once; the same results as :meth:`run` on each."""
+        stream = getattr(self.engine, "align_stream", None)
+        if stream is None or len(parts) < 2:
+            yield from super().run_parts(parts)
+            return
+        for part, (aligns, sims) in zip(parts, stream([self.pairs(p) for p in parts], self.similarity)):
+            part.aligns, part.sims = aligns, sims
+            yield part
 
     def encode(self, batch: Batch) -> dict[str, Any]:
         return encode_alignments(batch.aligns or [], batch.sims if self.similarity else None)

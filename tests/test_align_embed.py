@@ -304,3 +304,101 @@ def test_a_sentence_paired_with_itself_gets_the_general_products(tiny_bert, samp
         e = encoded[k]
         assert np.array_equal(sims[k], word_cosine(e.vectors, e.words, len(s), e.vectors.copy(), e.words, len(s)))
     assert all(a.links for a in links)
+
+
+@pytest.mark.parametrize("kind", ["bert", "xlmr"])
+def test_word_piece_cache_gives_the_tokenizers_ids(tiny_encoders, sample_path, kind):
+    """Sentences are tokenised from a cache of each word's ids: the ids and word indices of the
+    tokenizer itself, sentence by sentence (and the same when the cache is not used)."""
+    from projection.align.encoders import WordPieces
+
+    al = aligners.create("embed", model=tiny_encoders(kind), layer=2, backend="torch")
+    enc = al.encoder
+    sents = [s.tokens for s in read_conll(sample_path)][:80]
+    sents += [["Ab", "ab", "AB", "ab"], ["\u200b", "x"], ["", "naïve", "İstanbul", "ﬁne", "日本語", "e\u0301", "x.y,"],
+              ["\u200b"], []]
+    assert enc.pieces.by_word
+    plain = WordPieces(enc.tokenizer)
+    plain.by_word = False  # sentence by sentence, as for a tokenizer that fails the probe
+    for pieces in (enc.pieces, plain):
+        enc._pieces = pieces
+        windows = enc.tokenize(sents)
+        for words, ws in zip(sents, windows):
+            if not words:
+                assert ws == []
+                continue
+            ref = enc.tokenizer(words, is_split_into_words=True)
+            real = [w for w in ref.word_ids() if w is not None]
+            if not real:
+                assert ws == []
+                continue
+            (w,) = ws
+            assert w.ids == ref["input_ids"]
+            assert w.words.tolist() == real
+            assert [w.ids[p] for p in w.positions] == [i for i, k in zip(ref["input_ids"], ref.word_ids()) if k is not None]
+    assert len(enc.pieces.words) < sum(len(s) for s in sents)  # repeated words are tokenised once
+
+
+@pytest.mark.parametrize("backend", ["torch", "ct2"])
+def test_a_sentences_vectors_do_not_depend_on_what_is_encoded_with_it(tiny_bert, sample_path, backend):
+    """Batches hold sequences of one length (no padding), so a sentence's vectors are the same bit
+    for bit alone or among others; int8 CTranslate2 vectors of a padded sequence differ slightly."""
+    from projection.align.encoders import same_length_batches
+
+    al = aligners.create("embed", model=tiny_bert, layer=3, backend=backend, threads=2, max_tokens=200)
+    sents = [s.tokens for s in read_conll(sample_path)][:60]
+    together, _ = al.encoder.encode(sents, 64, 200)
+    for k in range(0, len(sents), 7):
+        (alone,), _ = al.encoder.encode([sents[k]], 64, 200)
+        assert np.array_equal(alone.vectors, together[k].vectors) and np.array_equal(alone.words, together[k].words)
+    assert same_length_batches([3, 5, 3, 9, 5, 3], batch_size=2, batch_tokens=100) == [[3], [1, 4], [0, 2], [5]]
+    assert same_length_batches([50, 50, 10], batch_size=8, batch_tokens=60) == [[0], [1], [2]]
+    seen: list[list[int]] = []
+    run_batch = al.encoder.run_batch
+
+    def spy(seqs):
+        seen.append([len(s) for s in seqs])
+        return run_batch(seqs)
+
+    al.encoder.run_batch = spy
+    al.encoder.encode(sents, 64, 200)
+    assert len(seen) > 5 and all(len(set(lengths)) == 1 and sum(lengths) <= 200 for lengths in seen)
+    assert sorted(n for lengths in seen for n in lengths) == sorted(len(w[0].ids) for w in al.encoder.tokenize(sents))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_align_stream_gives_each_part_what_aligning_it_alone_gives(tiny_bert, sample_path, threads):
+    """Parts aligned as a stream (a pipeline's chunks): each part's links and similarity matrices
+    are those of aligning the part on its own, bit for bit, and a sentence repeated across parts
+    is encoded once."""
+    sents = [s.tokens for s in read_conll(sample_path) if s.tokens][:50]
+    pairs = [(sents[k], sents[(3 * k + 1) % len(sents)]) for k in range(len(sents))]
+    parts = [pairs[0:12], pairs[12:13] + pairs[0:5], [], pairs[30:50] + [([], ["solo"]), (sents[2], sents[2])]]
+    al = aligners.create("embed", model=tiny_bert, layer=3, method="itermax", backend="ct2", threads=threads,
+                         max_tokens=120)
+    got = list(al.align_stream(parts, similarity=True))
+    assert al.stats["sentences_encoded"] == len({tuple(x) for part in parts for p in part for x in p})
+    assert len(got) == len(parts)
+    for part, (links, sims) in zip(parts, got):
+        ref = aligners.create("embed", model=tiny_bert, layer=3, method="itermax", backend="ct2", threads=1)
+        ref_links, ref_sims = ref.align_with_similarity(part)
+        assert links == ref_links
+        assert len(sims) == len(ref_sims) and all(np.array_equal(a, b) for a, b in zip(sims, ref_sims))
+    assert [links for links, _ in al.align_stream(parts)] == [links for links, _ in got]
+    assert all(sims is None for _, sims in al.align_stream(parts))
+
+
+def test_a_stream_stopped_early_leaves_no_thread_behind(tiny_bert, sample_path):
+    import threading
+
+    sents = [s.tokens for s in read_conll(sample_path) if s.tokens][:40]
+    parts = [[(s, s[::-1]) for s in sents[k:k + 10]] for k in range(0, 40, 10)]
+    al = aligners.create("embed", model=tiny_bert, layer=3, backend="ct2", threads=2, max_tokens=60)
+    def encoders() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("embed-encoder")]
+
+    stream = al.align_stream(parts)
+    first, _ = next(stream)
+    assert len(first) == 10 and len(encoders()) == 2
+    stream.close()
+    assert encoders() == []

@@ -21,8 +21,12 @@ The ``simalign`` package aligns one pair per forward pass with every layer of th
 This implementation gives the same links (a parity test checks all three methods against
 the package) and is several times faster on CPU because it:
 
-* encodes the *sentences* of many pairs together, deduplicated and sorted by subword
-  length so that each batch has almost no padding;
+* encodes the *sentences* of many pairs together, each distinct sentence once, in batches
+  of sentences of one subword length (no padding, so a sentence's vectors never depend on
+  the others in its batch), in background threads that run ahead of the per-pair work
+  (:class:`~projection.align.encoders.EncodeStream`; :meth:`EmbedAligner.align_stream`
+  aligns a pipeline's chunks one after the other with the encoder one chunk ahead);
+* tokenises from a cache of each word's subword ids (:class:`~projection.align.encoders.WordPieces`);
 * runs only the encoder layers up to ``layer`` (the layer list is truncated; layer
   numbering as in SimAlign and ``hidden_states``: 0 is the embedding output, 8 the output
   of the 8th layer);
@@ -49,11 +53,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from projection.align.base import Pair, check_pairs
+from projection.align.encoders import (CT2Encoder, Encoded, EncoderBackend, TorchEncoder, Window,  # noqa: F401
+                                       plan_windows)
 from projection.devices import resolve_device
 from projection.errors import ProjectionError
 from projection.progress import bar
@@ -238,16 +244,7 @@ def word_cosine(x: np.ndarray, xw: np.ndarray, nx: int, y: np.ndarray, yw: np.nd
     return word_unit_vectors(x, xw, nx) @ word_unit_vectors(y, yw, ny).T
 
 
-# --------------------------------------------------------------------------- the encoder
-
-
-@dataclass
-class Encoded:
-    """Subword vectors of one sentence at the chosen layer, and each subword's word index."""
-
-    vectors: np.ndarray  # (n_subwords, hidden) float32
-    words: np.ndarray  # (n_subwords,) int64
-
+# --------------------------------------------------------------------------- the aligner
 
 @dataclass
 class _Prepared:
@@ -259,366 +256,6 @@ class _Prepared:
     word_units: np.ndarray | None
     n_words: int
 
-
-@dataclass
-class Window:
-    """One model input of a sentence: token ids (special tokens included), the positions
-    whose vectors this window contributes, and the word index of each of those positions."""
-
-    ids: list[int]
-    positions: np.ndarray  # (k,) int64, indices into ids
-    words: np.ndarray  # (k,) int64
-
-
-def plan_windows(lengths: Sequence[int], budget: int) -> list[tuple[int, int, int, int]]:
-    """Overlapping windows of whole units (words) for a sequence longer than ``budget`` tokens.
-
-    ``lengths`` are the token counts of the units (each > 0). Returns ``(start, end, keep_start,
-    keep_end)`` unit ranges: the window holds units ``[start, end)`` (at most ``budget`` tokens;
-    a single unit longer than that is a window of its own and gets clipped by the caller) and
-    contributes the vectors of units ``[keep_start, keep_end)``. Consecutive windows overlap by
-    up to half the budget and the overlap is split at its middle, so every unit is kept exactly
-    once, by a window in which it has context on both sides (except at the sentence ends).
-    """
-    n = len(lengths)
-    if n == 0:
-        return []
-    spans: list[tuple[int, int]] = []
-    start = 0
-    while True:
-        end, used = start, 0
-        while end < n and used + lengths[end] <= budget:
-            used += lengths[end]
-            end += 1
-        end = max(end, start + 1)  # an over-long unit: a window of its own
-        spans.append((start, end))
-        if end >= n:
-            break
-        # step back from `end` so the next window repeats up to half the budget of context,
-        # while still leaving room for at least the next new unit (progress is guaranteed)
-        room = min(budget // 2, budget - lengths[end])
-        nxt, overlap = end, 0
-        while nxt - 1 > start and overlap + lengths[nxt - 1] <= room:
-            nxt -= 1
-            overlap += lengths[nxt]
-        start = nxt
-    cuts = [0] + [(spans[k + 1][0] + spans[k][1]) // 2 for k in range(len(spans) - 1)] + [n]
-    return [(s, e, cuts[k], cuts[k + 1]) for k, (s, e) in enumerate(spans)]
-
-
-def _layer_list(model: Any):
-    """The ModuleList of transformer layers, for the usual encoder layouts."""
-    import torch
-
-    for path in ("encoder.layer", "encoder.layers", "transformer.layer", "layers", "layer"):
-        obj = model
-        for part in path.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                break
-        if isinstance(obj, torch.nn.ModuleList):
-            return path, obj
-    return None, None
-
-
-def _load_tokenizer(model: str) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(model)
-    except (OSError, ValueError) as e:
-        raise ProjectionError(
-            f"cannot load encoder {model!r} (a local model folder or a Hugging Face hub name): "
-            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
-        ) from None
-    if not getattr(tok, "is_fast", False):
-        raise ProjectionError(f"encoder {model!r} has no fast tokenizer (tokenizer.json); the embed aligner needs one")
-    # long sentences are windowed, never truncated: the "longer than the maximum" warning does not apply
-    getattr(tok, "deprecation_warnings", {})["sequence-length-is-longer-than-the-specified-maximum"] = True
-    return tok
-
-
-def _input_limit(tokenizer: Any, config: Any) -> int:
-    """The longest input (special tokens included) of the model: the tokenizer's maximum and
-    the position embeddings' limit, whichever is smaller (512 when neither says)."""
-    from projection import ct2
-
-    limits = [int(tokenizer.model_max_length)] if 0 < (tokenizer.model_max_length or 0) <= 100_000 else []
-    pos = ct2.position_limit(config)
-    if pos:
-        limits.append(pos)
-    return min(limits) if limits else 512
-
-
-def _rows(states: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """``states[positions]``, as a slice (no copy) when the positions are a run, as they almost always are."""
-    if len(positions) and positions[-1] - positions[0] + 1 == len(positions):
-        return states[positions[0]: positions[-1] + 1]
-    return states[positions]
-
-
-class _Backend:
-    """Tokenisation into windows and stitching, shared by both backends; a backend runs
-    :meth:`forward_iter` (token id sequences in length-sorted batches -> one ``(len, hidden)``
-    array per sequence, batch by batch as they finish)."""
-
-    tokenizer: Any
-    max_length: int
-    hidden_size: int
-
-    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
-                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
-        """``(indices, arrays)`` per batch, in the order the batches finish."""
-        raise NotImplementedError
-
-    def forward(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int,
-                on_batch: Callable[[list[int]], None]) -> list[np.ndarray]:
-        out: list[np.ndarray | None] = [None] * len(seqs)
-        for idx, arrays in self.forward_iter(seqs, batch_size, max_tokens):
-            for k, a in zip(idx, arrays):
-                out[k] = a
-            on_batch(idx)
-        return out  # type: ignore[return-value]
-
-    def tokenize(self, sentences: Sequence[Sequence[str]]) -> list[list[Window]]:
-        """Per sentence, its windows: one for a sentence within the model's limit, several
-        overlapping windows of whole words for a longer one; none for an empty sentence."""
-        result: list[list[Window]] = [[] for _ in sentences]
-        todo = [k for k, s in enumerate(sentences) if len(s) > 0]
-        if not todo:
-            return result
-        enc = self.tokenizer([list(sentences[k]) for k in todo], is_split_into_words=True, truncation=False)
-        for b, k in enumerate(todo):
-            ids: list[int] = enc["input_ids"][b]
-            wids = enc.word_ids(b)
-            real = [p for p, w in enumerate(wids) if w is not None]
-            if not real:
-                continue
-            if len(ids) <= self.max_length:
-                pos = np.asarray(real, dtype=np.int64)
-                result[k] = [Window(ids, pos, np.asarray([wids[p] for p in real], dtype=np.int64))]
-                continue
-            result[k] = self._windows(ids, wids, real[0], real[-1] + 1)
-        return result
-
-    def _windows(self, ids: list[int], wids: list[int | None], first: int, last: int) -> list[Window]:
-        prefix, suffix = ids[:first], ids[last:]  # special tokens around the words ([CLS] ... [SEP])
-        budget = max(1, self.max_length - len(prefix) - len(suffix))
-        units: list[tuple[int, int, int]] = []  # (word, first token, end token) in `ids`
-        for p in range(first, last):
-            w = wids[p]
-            if w is None:
-                continue
-            if units and units[-1][0] == w and units[-1][2] == p:
-                units[-1] = (w, units[-1][1], p + 1)
-            else:
-                units.append((w, p, p + 1))
-        out = []
-        for s, e, ks, ke in plan_windows([min(b - a, budget) for _, a, b in units], budget):
-            body: list[int] = []
-            positions: list[int] = []
-            words: list[int] = []
-            for u in range(s, e):
-                w, a, b = units[u]
-                b = min(b, a + budget)  # a single word longer than the whole window: its first subwords
-                if ks <= u < ke:
-                    positions.extend(range(len(prefix) + len(body), len(prefix) + len(body) + b - a))
-                    words.extend([w] * (b - a))
-                body.extend(ids[a:b])
-            out.append(Window(prefix + body + suffix, np.asarray(positions, dtype=np.int64),
-                              np.asarray(words, dtype=np.int64)))
-        return out
-
-    def encode(self, sentences: Sequence[Sequence[str]], batch_size: int, max_tokens: int,
-               advance: Callable[[int], None] = lambda n: None) -> tuple[list[Encoded], int]:
-        """Subword vectors of each sentence, and the number of sentences encoded in windows."""
-        windows = self.tokenize(sentences)
-        out: list[Encoded | None] = [None] * len(windows)
-        for k, enc in self.encode_iter(windows, batch_size, max_tokens, advance):
-            out[k] = enc
-        return out, sum(1 for ws in windows if len(ws) > 1)  # type: ignore[return-value]
-
-    def encode_iter(self, windows: Sequence[Sequence[Window]], batch_size: int, max_tokens: int,
-                    advance: Callable[[int], None] = lambda n: None) -> Iterator[tuple[int, Encoded]]:
-        """``(sentence index, Encoded)`` for the sentences of :meth:`tokenize`'s ``windows``, each as
-        soon as the batch holding its last window has run (so the caller can work on them while
-        the encoder runs the next batches)."""
-        seqs: list[list[int]] = []
-        owner: list[int] = []
-        first: list[int] = []
-        for k, ws in enumerate(windows):
-            first.append(len(seqs))
-            for w in ws:
-                seqs.append(w.ids)
-                owner.append(k)
-        empty = [k for k, ws in enumerate(windows) if not ws]
-        advance(len(empty))
-        for k in empty:
-            yield k, Encoded(np.zeros((0, self.hidden_size), dtype=np.float32), np.zeros(0, dtype=np.int64))
-        left = [len(ws) for ws in windows]
-        states: list[np.ndarray | None] = [None] * len(seqs)
-        for idx, arrays in self.forward_iter(seqs, batch_size, max_tokens):
-            ready = []
-            for j, a in zip(idx, arrays):
-                states[j] = a
-                k = owner[j]
-                left[k] -= 1
-                if left[k] == 0:
-                    ws, j0 = windows[k], first[k]
-                    parts = [_rows(states[j0 + r], w.positions) for r, w in enumerate(ws)]  # type: ignore[arg-type]
-                    for r in range(len(ws)):
-                        states[j0 + r] = None
-                    vectors = parts[0] if len(parts) == 1 else np.concatenate(parts)
-                    words = ws[0].words if len(ws) == 1 else np.concatenate([w.words for w in ws])
-                    ready.append((k, Encoded(np.ascontiguousarray(vectors, dtype=np.float32), words)))
-            advance(len(ready))
-            yield from ready
-
-
-class _TorchEncoder(_Backend):
-    """The transformers model, cut after ``layer`` (hidden_states[layer]), in float32."""
-
-    def __init__(self, model: str, layer: int, device: str):
-        import torch
-        from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
-
-        self.tokenizer = _load_tokenizer(model)
-        was_enabled = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
-        from projection.store import check_model_folder
-
-        check_model_folder(model, "encoder")
-        try:
-            self.model = AutoModel.from_pretrained(model)
-        except (OSError, ValueError) as e:
-            raise ProjectionError(
-                f"cannot load encoder {model!r} (a local model folder or a Hugging Face hub name): "
-                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
-            ) from None
-        finally:
-            if was_enabled:
-                hf_logging.enable_progress_bar()
-        self.model.eval()
-        self.device = torch.device(device)
-        self.model.to(self.device)
-        self.commit = getattr(self.model.config, "_commit_hash", None)
-        self.layer = layer
-        self.hidden_size = int(self.model.config.hidden_size)
-        self.max_length = _input_limit(self.tokenizer, self.model.config)
-        path, layers = _layer_list(self.model)
-        n_layers = len(layers) if layers is not None else getattr(self.model.config, "num_hidden_layers", None)
-        if n_layers is not None and layer > n_layers:
-            raise ProjectionError(f"layer {layer} requested but {model!r} has only {n_layers} layers (0 = embeddings)")
-        self.truncated = False
-        keep = max(layer, 1)  # hidden_states[0] (embeddings) is recorded only when a layer runs
-        if layers is not None and keep < len(layers):
-            # Run only the layers that feed hidden_states[layer]; the rest would be wasted work.
-            parent = self.model
-            *head, last = path.split(".")
-            for part in head:
-                parent = getattr(parent, part)
-            setattr(parent, last, torch.nn.ModuleList(list(layers)[:keep]))
-            if hasattr(self.model.config, "num_hidden_layers"):
-                self.model.config.num_hidden_layers = keep
-            self.truncated = True
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-
-    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
-                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
-        import torch
-
-        from projection.ct2 import length_batches
-
-        # Longest first: similar lengths share a batch (little padding), and memory peaks early.
-        for batch in length_batches([len(s) for s in seqs], batch_size, max_tokens):
-            width = max(len(seqs[k]) for k in batch)
-            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, k in enumerate(batch):
-                ids[r, : len(seqs[k])] = torch.tensor(seqs[k], dtype=torch.long)
-                mask[r, : len(seqs[k])] = 1
-            with torch.inference_mode():
-                res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                 output_hidden_states=True)
-                states = res.hidden_states[self.layer].float().cpu().numpy()
-            yield batch, [states[r, : len(seqs[k])] for r, k in enumerate(batch)]
-
-
-class _CT2Encoder(_Backend):
-    """The encoder converted to CTranslate2 and cut after ``layer`` (its last hidden state
-    is hidden_states[layer]), int8 on CPU / float16 on GPU by default.
-
-    On a CPU the ``threads`` run whole batches side by side (CTranslate2's ``inter_threads``,
-    one thread each, fed by a thread pool) rather than splitting each batch's operations
-    between them (``intra_threads``): the batches are small (1,024 tokens), so one thread per
-    batch wastes no time waiting for the other at every layer, and the caller's Python work
-    (tokenising, links) runs meanwhile. A batch's vectors are the same either way.
-    """
-
-    def __init__(self, model: str, layer: int, device: str, compute_type: str, threads: int | None,
-                 converted: Path | None = None):
-        from projection import ct2
-
-        self.tokenizer = _load_tokenizer(model)
-        config = ct2.load_config(model)
-        self.layer = layer
-        self.hidden_size = int(config.hidden_size)
-        self.max_length = _input_limit(self.tokenizer, config)
-        path = converted or ct2.convert_encoder(model, layers=layer, quantization=compute_type)
-        self.path = path
-        self.device = device
-        if device == "cpu":
-            self.workers = int(threads or ct2.default_threads())
-            self.encoder = ct2.load_encoder(path, device=device, compute_type=compute_type, threads=1,
-                                            inter_threads=self.workers)
-        else:
-            self.workers = 1
-            self.encoder = ct2.load_encoder(path, device=device, compute_type=compute_type, threads=threads)
-
-    def _batch(self, seqs: Sequence[list[int]], batch: list[int]) -> list[np.ndarray]:
-        from projection import ct2
-
-        width = max(len(seqs[k]) for k in batch)
-        # already longest first: forward_hidden keeps the order and runs them as one batch
-        return ct2.forward_hidden(self.encoder, [seqs[k] for k in batch], batch_size=len(batch),
-                                  batch_tokens=len(batch) * max(width, 1))
-
-    def forward_iter(self, seqs: Sequence[list[int]], batch_size: int, max_tokens: int
-                     ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
-        from projection.ct2 import length_batches
-
-        batches = length_batches([len(s) for s in seqs], batch_size, max_tokens)
-        if self.workers <= 1 or len(batches) <= 1:
-            for batch in batches:
-                yield batch, self._batch(seqs, batch)
-            return
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="embed-ct2") as pool:
-            # at most two batches per thread in flight: the finished ones are handed back while
-            # the next ones run, and a caller that stops early leaves little work behind
-            todo = iter(batches)
-            running = {}
-            try:
-                for batch in todo:
-                    running[pool.submit(self._batch, seqs, batch)] = batch
-                    if len(running) >= 2 * self.workers:
-                        break
-                while running:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        batch = running.pop(fut)
-                        nxt = next(todo, None)
-                        if nxt is not None:
-                            running[pool.submit(self._batch, seqs, nxt)] = nxt
-                        yield batch, fut.result()
-            finally:
-                for fut in running:
-                    fut.cancel()
-
-
-# --------------------------------------------------------------------------- the aligner
 
 BACKENDS = ("auto", "ct2", "torch")
 
@@ -635,8 +272,8 @@ class EmbedAligner:
     float16 on GPU), ``device`` (``auto``, ``cpu``, ``cuda``...), ``batch_size`` (sequences
     per forward pass) and ``max_tokens`` (cap on sequences x padded length per batch;
     default 1,024 for ct2 on a CPU, where small batches run faster, else 8,192),
-    ``distortion`` (SimAlign's ratio; 0 = off), ``chunk_size`` (pairs encoded at a time,
-    bounding memory), ``threads`` (CPU threads; None: torch's setting, for ct2
+    ``distortion`` (SimAlign's ratio; 0 = off), ``chunk_size`` (pairs queued at a time,
+    bounding memory; the encoder runs one chunk ahead), ``threads`` (CPU threads; None: torch's setting, for ct2
     ``$OMP_NUM_THREADS`` or the cores).
 
     A sentence longer than the model's input limit is encoded in overlapping windows of
@@ -674,7 +311,7 @@ class EmbedAligner:
         self.distortion = float(distortion)
         self.chunk_size = chunk_size
         self.threads = threads
-        self._encoder: _Backend | None = None
+        self._encoder: EncoderBackend | None = None
         self._model_id: str | None = None
         self._resolved: tuple[str, str, Path | None] | None = None  # backend, compute type, ct2 folder
         self.backend_note: str | None = None  # why auto chose torch
@@ -705,7 +342,7 @@ class EmbedAligner:
         if self.max_tokens is not None:
             return self.max_tokens
         enc = self.encoder
-        return 1024 if isinstance(enc, _CT2Encoder) and enc.device == "cpu" else 8192
+        return 1024 if isinstance(enc, CT2Encoder) and enc.device == "cpu" else 8192
 
     @property
     def resolved_backend(self) -> str:
@@ -713,18 +350,18 @@ class EmbedAligner:
         return self._resolve()[0]
 
     @property
-    def encoder(self) -> _Backend:
+    def encoder(self) -> EncoderBackend:
         if self._encoder is None:
             backend, compute, path = self._resolve()
             if backend == "ct2":
-                self._encoder = _CT2Encoder(self.model_name, self.layer, resolve_device(self.device, runtime="ctranslate2"),
-                                            compute, self.threads, path)
+                self._encoder = CT2Encoder(self.model_name, self.layer, resolve_device(self.device, runtime="ctranslate2"),
+                                           compute, self.threads, path)
             else:
                 if self.threads:
                     import torch
 
                     torch.set_num_threads(self.threads)
-                self._encoder = _TorchEncoder(self.model_name, self.layer, resolve_device(self.device))
+                self._encoder = TorchEncoder(self.model_name, self.layer, resolve_device(self.device))
         return self._encoder
 
     def model_id(self) -> str:
@@ -763,7 +400,7 @@ class EmbedAligner:
             "token_type": "bpe",
             "backend": backend,
             "compute_type": compute,
-            "code": code_hash(__name__, "projection.align.base", "projection.ct2"),
+            "code": code_hash(__name__, "projection.align.encoders", "projection.align.base", "projection.ct2"),
             "versions": package_versions(*libs),
         }
 
@@ -810,53 +447,107 @@ class EmbedAligner:
     def _run(self, pairs: Sequence[Pair], want_links: bool, want_sims: bool
              ) -> tuple[list[Alignment], list[np.ndarray]]:
         checked = check_pairs(pairs)
-        enc = self.encoder
+        parts = [checked[a:a + self.chunk_size] for a in range(0, len(checked), self.chunk_size)]
         links: list[Alignment] = []
         sims: list[np.ndarray] = []
-        chunks = []
-        for start in range(0, len(checked), self.chunk_size):
-            chunk = checked[start:start + self.chunk_size]
-            index: dict[tuple[str, ...], int] = {}
-            sides = []  # per pair: (source sentence, target sentence) in `index`
-            for s, t in chunk:
-                sides.append((index.setdefault(tuple(s), len(index)), index.setdefault(tuple(t), len(index))))
-            chunks.append((chunk, index, sides))
-        total = sum(len(index) for _, index, _ in chunks)
-        with bar(total, f"embed ({self.resolved_backend}): encoding {len(checked):,} pairs") as advance:
-            for chunk, index, sides in chunks:
-                sentences = list(index)
-                windows = enc.tokenize(sentences)
-                self.stats["sentences_encoded"] += len(index)
-                self.stats["windowed_sentences"] += sum(1 for ws in windows if len(ws) > 1)
-                # each pair is aligned as soon as both its sentences are encoded, while the
-                # encoder runs the next batches
-                waiting: list[list[int]] = [[] for _ in sentences]
-                missing = [0] * len(chunk)
-                for p, (a, b) in enumerate(sides):
-                    waiting[a].append(p)
-                    missing[p] = 1
-                    if b != a:
-                        waiting[b].append(p)
-                        missing[p] = 2
-                prepared: list[_Prepared | None] = [None] * len(sentences)
-                got_links: list[Alignment | None] = [None] * len(chunk)
-                got_sims: list[np.ndarray | None] = [None] * len(chunk)
-                for k, encoded in enc.encode_iter(windows, self.batch_size, self._batch_tokens(), advance):
-                    prepared[k] = self._prepare(encoded, len(sentences[k]), want_links, want_sims)
-                    for p in waiting[k]:
-                        missing[p] -= 1
-                        if missing[p]:
-                            continue
-                        ps, pt = prepared[sides[p][0]], prepared[sides[p][1]]
-                        if want_links:
-                            got_links[p] = self._links(ps, pt)  # type: ignore[arg-type]
-                        if want_sims:
-                            got_sims[p] = self._sims(ps, pt)  # type: ignore[arg-type]
-                if want_links:
-                    links.extend(got_links)  # type: ignore[arg-type]
-                if want_sims:
-                    sims.extend(got_sims)  # type: ignore[arg-type]
+        for got_links, got_sims in self._stream(parts, want_links, want_sims):
+            links.extend(got_links)
+            sims.extend(got_sims)
         return links, sims
+
+    def _stream(self, parts: Sequence[Sequence[Pair]], want_links: bool, want_sims: bool
+                ) -> Iterator[tuple[list[Alignment], list[np.ndarray]]]:
+        """Per part of ``parts``, in order: its pairs' links and word similarity matrices (as asked).
+
+        Every distinct sentence of all the parts is encoded once (a content-keyed cache of its
+        prepared vectors, kept until the last pair that needs it is aligned), and the encoder runs
+        one part ahead: part k+1 is tokenised and queued when part k starts, so the encoder stays
+        busy while part k's last pairs are aligned and while the caller handles part k (writes it).
+        Each pair is aligned as soon as both its sentences are ready. A sentence's vectors do not
+        depend on the other sentences (:class:`~projection.align.encoders.EncodeStream`), so the
+        results are those of aligning each part on its own.
+        """
+        enc = self.encoder
+        checked = [check_pairs(part) for part in parts]
+        index: dict[tuple[str, ...], int] = {}
+        sides: list[list[tuple[int, int]]] = []  # per part, per pair: its two sentences in `index`
+        new: list[range] = []  # per part, the sentences first seen in it
+        for part in checked:
+            first = len(index)
+            sides.append([(index.setdefault(tuple(s), len(index)), index.setdefault(tuple(t), len(index)))
+                          for s, t in part])
+            new.append(range(first, len(index)))
+        sentences = list(index)
+        del index
+        uses = [0] * len(sentences)  # pairs that still need the sentence
+        for part_sides in sides:
+            for a, b in part_sides:
+                uses[a] += 1
+                if b != a:
+                    uses[b] += 1
+        prepared: dict[int, _Prepared] = {}
+        waiting: dict[int, list[tuple[int, int]]] = {}  # sentence -> (part, pair) waiting for it
+        missing: list[list[int]] = [[] for _ in parts]
+        left = [len(s) for s in sides]
+        got_links: list[list[Alignment | None]] = [[None] * len(s) if want_links else [] for s in sides]
+        got_sims: list[list[np.ndarray | None]] = [[None] * len(s) if want_sims else [] for s in sides]
+
+        def pair_done(part: int, p: int) -> None:
+            a, b = sides[part][p]
+            ps, pt = prepared[a], prepared[b]
+            if want_links:
+                got_links[part][p] = self._links(ps, pt)
+            if want_sims:
+                got_sims[part][p] = self._sims(ps, pt)
+            left[part] -= 1
+            for k in (a,) if a == b else (a, b):
+                uses[k] -= 1
+                if not uses[k]:
+                    del prepared[k]
+
+        def ready(done: list[tuple[int, Encoded]]) -> None:
+            for k, encoded in done:
+                prepared[k] = self._prepare(encoded, len(sentences[k]), want_links, want_sims)
+            advance(len(done))
+            for k, _ in done:
+                for part, p in waiting.pop(k, ()):
+                    missing[part][p] -= 1
+                    if not missing[part][p]:
+                        pair_done(part, p)
+
+        def queue(part: int) -> None:
+            """Tokenise and queue the part's new sentences; register its pairs (aligning at once
+            those whose sentences are ready: empty ones, or ones an earlier part has encoded)."""
+            windows = enc.tokenize([sentences[k] for k in new[part]])
+            self.stats["sentences_encoded"] += len(windows)
+            self.stats["windowed_sentences"] += sum(1 for ws in windows if len(ws) > 1)
+            ready(stream.add(new[part], windows))  # the empty sentences, which nothing waits for yet
+            missing[part] = [0] * len(sides[part])
+            for p, (a, b) in enumerate(sides[part]):
+                for k in (a,) if a == b else (a, b):
+                    if k not in prepared:
+                        waiting.setdefault(k, []).append((part, p))
+                        missing[part][p] += 1
+                if not missing[part][p]:
+                    pair_done(part, p)
+
+        from threadpoolctl import threadpool_limits
+
+        # numpy's BLAS on one thread while the encoder runs: the products here are small, and a
+        # multi-threaded BLAS keeps its idle threads spinning after each one, taking CPU time from
+        # the encoder's threads (docs/align.md has the measurement)
+        with bar(len(sentences), f"embed ({self.resolved_backend}): encoding {sum(map(len, sides)):,} pairs") \
+                as advance, enc.stream(self.batch_size, self._batch_tokens()) as stream, \
+                threadpool_limits(1, user_api="blas"):
+            queued = 0
+            for part in range(len(parts)):
+                while queued < len(parts) and queued <= part + 1:
+                    queue(queued)
+                    queued += 1
+                while left[part]:
+                    ready(stream.results())
+                yield got_links[part], got_sims[part]  # type: ignore[misc]
+                got_links[part], got_sims[part] = [], []
 
     def align(self, pairs: Sequence[Pair]) -> list[Alignment]:
         """Word alignments (0-based word indices), one per pair."""
@@ -869,6 +560,15 @@ class EmbedAligner:
     def align_with_similarity(self, pairs: Sequence[Pair]) -> tuple[list[Alignment], list[np.ndarray]]:
         """Alignments and word-level similarity matrices from one forward pass."""
         return self._run(pairs, True, True)
+
+    def align_stream(self, parts: Sequence[Sequence[Pair]], similarity: bool = False
+                     ) -> Iterator[tuple[list[Alignment], list[np.ndarray] | None]]:
+        """:meth:`align` (with ``similarity``: :meth:`align_with_similarity`) of each part, part by
+        part, each handed back as soon as it is done while the encoder goes on with the next
+        part; every distinct sentence of all the parts is encoded once. The results are those
+        of aligning each part on its own (for a pipeline's chunks: store each as it comes)."""
+        for links, sims in self._stream(parts, True, similarity):
+            yield links, (sims if similarity else None)
 
     def __repr__(self) -> str:
         return f"EmbedAligner(model={self.model_name!r}, layer={self.layer}, method={self.method!r}, backend={self.backend!r})"

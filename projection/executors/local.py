@@ -5,7 +5,9 @@ stage store (``RUN_DIR/stages``): for each stage it loads the chunks stored alre
 executor or by ``ray``), runs the stage on the others and stores them, so a rerun or a resumed
 run redoes nothing that is done. Chunks with missing output are worked on together (one
 translation call, one projection call over the whole corpus on a fresh run), except
-alignment, which goes chunk by chunk so that a killed alignment resumes at its chunk.
+alignment, which goes chunk by chunk (:meth:`~projection.stages.Stage.run_parts`: the ``embed``
+aligner encodes one chunk ahead while a finished chunk is stored), each chunk stored as soon as
+it is done, so that a killed alignment resumes at its chunk.
 """
 
 from __future__ import annotations
@@ -30,15 +32,17 @@ def run_stage(stage: Stage, key: str, store: StageStore, corpus: Batch, size: in
     t0 = time.perf_counter()
     parts = [corpus.slice(a, b) for a, b in stage.chunks(len(corpus), size)]
     missing = [p for p in parts if not load_output(stage, key, store, p)]
-    groups = [missing] if stage.together and missing else [[p] for p in missing]
     stats: dict[str, Any] = {}
-    for group in groups:
-        joined = group[0] if len(group) == 1 else Batch.join(group)
+    if stage.together and len(missing) > 1:
+        joined = Batch.join(missing)
         stage.run(joined)
         stats.update(joined.stats)
-        if joined is not group[0]:
-            joined.spread(group, stage.name)
-        for p in group:
+        joined.spread(missing, stage.name)
+        for p in missing:
+            save_output(stage, key, store, p)
+    else:
+        for p in stage.run_parts(missing):  # each stored as soon as it is done
+            stats.update(p.stats)
             save_output(stage, key, store, p)
     corpus.absorb(parts, stage.name)
     computed = sum(len(p) for p in missing)
