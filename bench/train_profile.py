@@ -1,4 +1,8 @@
-"""Where the training time goes: one epoch of the previous recipe and of the fast one, by phase.
+"""Where the training time goes: one epoch of each recipe, by phase.
+
+Recipes (``--recipes``): ``old``, the previous default (every layer trained, float32,
+per-parameter AdamW); ``bf16``, the same with bf16 autocast and the fused AdamW (the ``precision``
+option); ``frozen``, ``--freeze-layers`` lower layers frozen (float32, per-parameter AdamW).
 
 The training loop is timed from outside, without changing it: within the epoch's training
 steps (``train.json``'s ``train_seconds``), the tagger's forward pass with gradients,
@@ -35,6 +39,7 @@ def main() -> None:
     ap.add_argument("--freeze-layers", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--recipes", nargs="+", default=["old", "bf16", "frozen"], choices=["old", "bf16", "frozen"])
     args = ap.parse_args()
 
     import torch
@@ -88,7 +93,10 @@ def main() -> None:
                 max_dev_sentences=200)
     report = {"sentences": len(train), "threads": threads, "padding_share": round(1 - real / padded, 4),
               "command": " ".join(["python", "-m", "bench.train_profile", *sys.argv[1:]]), "recipes": {}}
-    for name, cfg in (("old", TrainConfig(**base)), ("new", TrainConfig(**base, freeze_layers=args.freeze_layers))):
+    fp32 = dict(precision="fp32", fused_optimizer=False)
+    recipes = {"old": TrainConfig(**base, **fp32), "bf16": TrainConfig(**base, precision="bf16", fused_optimizer=True),
+               "frozen": TrainConfig(**base, **fp32, freeze_layers=args.freeze_layers)}
+    for name, cfg in ((n, recipes[n]) for n in args.recipes):
         acc.clear()
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["PROJECTION_CACHE"] = str(Path(tmp) / "cache")

@@ -6,8 +6,12 @@ best English dev evaluation (no target-language label is used), and is scored on
 CoNLL-2002 Spanish test set and on MasakhaNER 2.0 Swahili test (PER/ORG/LOC: MISC and DATE
 removed from both sides). Variants (``--variants``):
 
-* ``old``: every encoder layer trained (word embeddings frozen), lr 1e-4: the previous recipe;
-* ``k8``, ``k6``, ``k4``: embeddings and layers 1-8 (1-6, 1-4) frozen (outputs computed once), same lr;
+* ``old``: every encoder layer trained (word embeddings frozen), lr 1e-4, float32, per-parameter
+  AdamW: the previous recipe;
+* ``bf16``: the same with bf16 autocast (``precision = "bf16"``; weights, optimizer and loss in
+  float32) and the fused AdamW;
+* ``k8``, ``k6``, ``k4``: embeddings and layers 1-8 (1-6, 1-4) frozen (outputs computed once), same lr
+  (float32, as ``old``);
 * ``k8-lr3e-4``, ``k10-lr3e-4``: frozen lower part with a higher learning rate.
 
     PROJECTION_DATA=../shared/data python -m bench.train_quality [--seeds 13 14 15] [--max-train 4000] \\
@@ -30,13 +34,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 OUT = REPO / "bench" / "out"
+FP32 = {"precision": "fp32", "fused_optimizer": False}  # the recipe before the precision option
 VARIANTS = {
-    "old": {"freeze_layers": 0, "lr": 1e-4},
-    "k8": {"freeze_layers": 8, "lr": 1e-4},
-    "k4": {"freeze_layers": 4, "lr": 1e-4},
-    "k6": {"freeze_layers": 6, "lr": 1e-4},
-    "k8-lr3e-4": {"freeze_layers": 8, "lr": 3e-4},
-    "k10-lr3e-4": {"freeze_layers": 10, "lr": 3e-4},
+    "old": {"freeze_layers": 0, "lr": 1e-4, **FP32},
+    "bf16": {"freeze_layers": 0, "lr": 1e-4, "precision": "bf16", "fused_optimizer": True},
+    "k8": {"freeze_layers": 8, "lr": 1e-4, **FP32},
+    "k4": {"freeze_layers": 4, "lr": 1e-4, **FP32},
+    "k6": {"freeze_layers": 6, "lr": 1e-4, **FP32},
+    "k8-lr3e-4": {"freeze_layers": 8, "lr": 3e-4, **FP32},
+    "k10-lr3e-4": {"freeze_layers": 10, "lr": 3e-4, **FP32},
 }
 TESTS = {"conll2002-es:test": (), "masakhaner2-swa:test": ("MISC", "DATE")}
 
@@ -70,9 +76,8 @@ def main() -> None:
     for seed in args.seeds:
         for name in args.variants:
             v = VARIANTS[name]
-            cfg = TrainConfig(lr=v["lr"], epochs=args.epochs, batch_size=args.batch_size, seed=seed, freeze_embeddings=True,
-                              freeze_layers=v["freeze_layers"], max_train_sentences=args.max_train,
-                              max_dev_sentences=args.max_dev)
+            cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=seed, freeze_embeddings=True,
+                              max_train_sentences=args.max_train, max_dev_sentences=args.max_dev, **v)
             if any(r["variant"] == name and r["config"] == cfg.to_dict() for r in done):
                 continue
             t0 = time.perf_counter()

@@ -1,31 +1,30 @@
-"""Training and prediction speed: the previous recipe against the fast one, same machine, one run.
+"""Training and prediction speed: the previous default recipe against the fast one, same machine, one run.
 
-* **old**: the comparison recipe before ``freeze_layers`` (e5-small, word embeddings frozen,
-  every encoder layer trained, prediction in torch float32);
-* **new**: the embeddings and the lower ``--freeze-layers`` (8) layers frozen, their output
-  computed once and stored (:mod:`projection.train.features`), only the upper layers and the
-  head trained; prediction with the encoder on CTranslate2 int8 (``--backend ct2``).
+* **old**: the recipe before the ``precision`` option (e5-small, word embeddings frozen, every
+  encoder layer trained, float32, per-parameter AdamW; prediction in torch float32), the
+  comparison's recipe;
+* **new**: the same model and data with bf16 autocast (``--precision``, weights, optimizer
+  state and loss in float32) and the fused AdamW; ``--freeze-layers K`` also freezes the lower
+  K layers (their outputs computed once and stored, :mod:`projection.train.features`).
 
 Both train the same ``--sentences`` CoNLL-2003 English train sentences (seeded sample) for one
 epoch with the same batch size, learning rate and thread count, and predict the same
 ``--predict`` CoNLL-2002 Spanish test sentences (fresh text: nothing of it stored). Rounds
 alternate which recipe goes first, so that load from other processes hits both alike.
-Reported per recipe: training sentences/s over the epoch (for the new recipe *warm*, its
-frozen features already stored as they are for every later epoch, seed and system, and
-*cold*, the one-time feature computation of these sentences added), and prediction
-sentences/s (model loaded and, for ct2, converted beforehand: both are one-time costs).
-Prediction of the new recipe is measured twice: on fresh text with the encoder on CTranslate2
-int8 (``predict``), and on a test set whose frozen lower-layer outputs are already stored
-(``predict_repeat``, ``--backend int8``: only the upper layers, quantized, and the head run):
-the case of a comparison, where every model of a language scores the same test set and all
-share the frozen layers; ``int8_tag_agreement`` is the share of its tags equal to float32's.
+Training: sentences/s over the epoch (``train.json``'s epoch seconds; for a frozen recipe also
+*cold*, the one-time feature computation added). Prediction (model loaded and, for ct2,
+converted beforehand: one-time costs): the old model in torch float32; the new model with
+every backend, ``torch`` in its own precision (bf16), ``torch-fp32``, ``ct2`` (the encoder on
+CTranslate2 int8) and ``int8`` (torch dynamic int8 for the trained layers), each with its tag
+agreement against the new model's float32 tags. ``predict_speedup`` is the fastest backend whose
+agreement is at least ``--min-agreement`` (its name in ``predict_backend``).
 
     PROJECTION_DATA=../shared/data python -m bench.train_speed [--quick] [--rounds 2] [--sentences 1000] \\
-        [--predict 1517] [--threads N]
+        [--predict 1517] [--threads N] [--precision bf16] [--freeze-layers 0]
 
 Writes ``bench/out/train_speed.json``; the last line printed is one JSON object with
-``train_speedup`` (warm), ``train_speedup_cold``, ``predict_speedup`` (fresh text),
-``predict_speedup_repeat`` (stored lower layers) and the raw figures.
+``train_speedup``, ``predict_speedup``, ``predict_backend``, the per-backend speed-ups and tag
+agreements, and the raw figures.
 """
 
 from __future__ import annotations
@@ -42,6 +41,11 @@ from statistics import median
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 OUT = REPO / "bench" / "out"
+BACKENDS = ("torch", "torch-fp32", "ct2", "int8")  # the new model's prediction backends
+
+
+def _agreement(tags: list[list[str]], exact: list[list[str]]) -> float:
+    return sum(a == b for x, y in zip(tags, exact) for a, b in zip(x, y)) / max(sum(map(len, exact)), 1)
 
 
 def main() -> None:
@@ -51,7 +55,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--sentences", type=int, default=1000)
     ap.add_argument("--predict", type=int, default=1517)
-    ap.add_argument("--freeze-layers", type=int, default=8)
+    ap.add_argument("--precision", default="bf16", help="the new recipe's precision (auto, fp32, bf16)")
+    ap.add_argument("--freeze-layers", type=int, default=0, help="the new recipe's frozen lower layers")
+    ap.add_argument("--min-agreement", type=float, default=0.995,
+                    help="a prediction backend counts when this share of its tags equals float32's")
     ap.add_argument("--threads", type=int, default=None, help="torch/CTranslate2 threads (default: measured once, then fixed)")
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
@@ -67,12 +74,21 @@ def main() -> None:
     train = subsample(load_corpus("conll2003-en:train"), args.sentences, args.seed)
     test = [s.tokens for s in load_corpus("conll2002-es:test")[: args.predict]]
     base = dict(lr=1e-4, epochs=1, batch_size=16, seed=args.seed, freeze_embeddings=True, threads=threads)
-    recipes = {"old": TrainConfig(**base), "new": TrainConfig(**base, freeze_layers=args.freeze_layers)}
-    backends = {"old": "torch", "new": "ct2"}
-    results: dict[str, dict[str, list[float]]] = {n: {"train": [], "train_cold": [], "predict": []} for n in recipes}
-    results["new"]["predict_repeat"] = []
-    agree: list[float] = []
+    recipes = {"old": TrainConfig(**base, precision="fp32", fused_optimizer=False),
+               "new": TrainConfig(**base, precision=args.precision, fused_optimizer=True, freeze_layers=args.freeze_layers)}
+    results: dict[str, dict[str, list[float]]] = {
+        "old": {"train": [], "train_cold": [], "predict": []},
+        "new": {"train": [], "train_cold": [], **{f"predict_{b}": [] for b in BACKENDS}},
+    }
+    agree: dict[str, list[float]] = {b: [] for b in BACKENDS}
     load = []
+
+    def timed_predict(tagger) -> tuple[float, list[list[str]]]:
+        tagger.predict(test[:8])  # warm-up; converts the encoder for ct2 (once per model)
+        t0 = time.perf_counter()
+        tags = tagger.predict(test)
+        return len(test) / (time.perf_counter() - t0), tags
+
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             order = ["old", "new"] if r % 2 == 0 else ["new", "old"]
@@ -86,37 +102,47 @@ def main() -> None:
                 features = (meta.get("features") or {}).get("seconds", 0.0)
                 results[name]["train"].append(len(train) / seconds)
                 results[name]["train_cold"].append(len(train) / (seconds + features))
-                tagger = load_model(model_dir, backend=backends[name])
-                tagger.predict(test[:8])  # warm-up; converts the encoder for ct2 (once per model)
-                t0 = time.perf_counter()
-                tagger.predict(test)
-                results[name]["predict"].append(len(test) / (time.perf_counter() - t0))
-                if name == "new":  # the test set's frozen lower layers stored once (first pass), then reused
-                    exact = load_model(model_dir, backend="torch").predict(test)  # float32; stores the lower layers
-                    stored = load_model(model_dir, backend="int8")
-                    stored.predict(test[:8])
-                    t0 = time.perf_counter()
-                    tags = stored.predict(test)
-                    results[name]["predict_repeat"].append(len(test) / (time.perf_counter() - t0))
-                    agree.append(sum(a == b for x, y in zip(tags, exact) for a, b in zip(x, y)) / sum(map(len, exact)))
-                    del stored
-                print(f"round {r + 1} {name}: train {results[name]['train'][-1]:.1f} sent/s "
-                      f"(cold {results[name]['train_cold'][-1]:.1f}), predict {results[name]['predict'][-1]:.1f} sent/s"
-                      + (f" (stored lower layers {results[name]['predict_repeat'][-1]:.1f})" if name == "new" else "") + ", "
-                      f"load {load[-1]:.1f}", flush=True)
-                del tagger
+                if name == "old":
+                    rate, _ = timed_predict(load_model(model_dir))
+                    results[name]["predict"].append(rate)
+                    line = f"predict {rate:.1f} sent/s (fp32)"
+                else:
+                    rate, exact = timed_predict(load_model(model_dir, precision="fp32"))
+                    results[name]["predict_torch-fp32"].append(rate)
+                    agree["torch-fp32"].append(1.0)
+                    for backend in ("torch", "ct2", "int8"):
+                        tagger = load_model(model_dir, backend="torch" if backend == "torch" else backend)
+                        rate, tags = timed_predict(tagger)
+                        results[name][f"predict_{backend}"].append(rate)
+                        agree[backend].append(_agreement(tags, exact))
+                        del tagger
+                    line = "predict " + ", ".join(f"{b} {results[name][f'predict_{b}'][-1]:.1f}"
+                                                  + (f" ({100 * agree[b][-1]:.2f} % tags = fp32)" if b != "torch-fp32" else "")
+                                                  for b in BACKENDS) + " sent/s"
+                print(f"round {r + 1} {name} ({meta.get('precision', 'fp32')}, {meta.get('optimizer')}): train "
+                      f"{results[name]['train'][-1]:.1f} sent/s"
+                      + (f" (cold {results[name]['train_cold'][-1]:.1f})" if features else "")
+                      + f", {line}, load {load[-1]:.1f}", flush=True)
     med = {n: {k: round(median(v), 2) for k, v in res.items()} for n, res in results.items()}
+    speedups = {b: round(med["new"][f"predict_{b}"] / med["old"]["predict"], 2) for b in BACKENDS}
+    agreement = {b: round(min(v), 4) for b, v in agree.items()}
+    kept = [b for b in BACKENDS if agreement[b] >= args.min_agreement]
+    best = max(kept, key=lambda b: speedups[b])
     summary = {
         "train_speedup": round(med["new"]["train"] / med["old"]["train"], 2),
-        "train_speedup_cold": round(med["new"]["train_cold"] / med["old"]["train"], 2),
-        "predict_speedup": round(med["new"]["predict"] / med["old"]["predict"], 2),
-        "predict_speedup_repeat": round(med["new"]["predict_repeat"] / med["old"]["predict"], 2),
-        "int8_tag_agreement": round(min(agree), 4),
+        "predict_speedup": speedups[best],
+        "predict_backend": best,
+        "predict_speedups": speedups,
+        "tag_agreement": agreement,
+        "min_agreement": args.min_agreement,
         "old": med["old"], "new": med["new"], "raw": results, "threads": threads,
+        "precision": args.precision, "freeze_layers": args.freeze_layers,
         "sentences": len(train), "predict_sentences": len(test), "rounds": args.rounds,
-        "freeze_layers": args.freeze_layers, "load_average": [round(x, 1) for x in load],
+        "load_average": [round(x, 1) for x in load],
         "command": " ".join(["python", "-m", "bench.train_speed", *sys.argv[1:]]),
     }
+    if args.freeze_layers:
+        summary["train_speedup_cold"] = round(med["new"]["train_cold"] / med["old"]["train"], 2)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "train_speed.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))

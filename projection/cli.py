@@ -227,6 +227,9 @@ def train(
     max_train_sentences: Optional[int] = typer.Option(None, help="Train on a seeded sample of this many sentences."),
     max_dev_sentences: Optional[int] = typer.Option(None, help="Evaluate dev on a seeded sample of this many sentences."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: available cores)."),
+    precision: str = typer.Option("auto", help="auto (bf16 autocast where the CPU/GPU multiplies bf16 natively, else "
+                                  "fp32), fp32 or bf16; weights, optimizer and loss stay float32."),
+    fused_optimizer: bool = typer.Option(True, help="AdamW as one fused kernel per step (same update, faster on CPU)."),
     lang: str = typer.Option("xx", help="spacy: language code for spacy.blank."),
     unlabeled: Optional[str] = typer.Option(None, "--unlabeled", help="Teacher-student: unlabeled target text, a corpus "
                                             "name (its tags are never read) or a file (CoNLL or one tokenised sentence per line)."),
@@ -258,8 +261,8 @@ def train(
         fusion_layer=fusion_layer, reduction=reduction, label_map=parse_label_map(label_map),
         ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()], freeze_embeddings=freeze_embeddings,
         max_train_sentences=max_train_sentences, max_dev_sentences=max_dev_sentences, threads=threads, lang=lang,
-        freeze_layers=freeze_layers, batch_tokens=batch_tokens, eval_every=eval_every,
-        select=select, select_fraction=select_fraction, select_threshold=select_threshold, confidence=confidence,
+        freeze_layers=freeze_layers, batch_tokens=batch_tokens, eval_every=eval_every, precision=precision,
+        fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold, confidence=confidence,
         soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
         adv_source=adv_source, adv_max_source=adv_max_source or None, adv_epochs=adv_epochs, adv_lr=adv_lr, adv_disc_lr=adv_disc_lr,
         adv_lambda=adv_lambda, adv_ner_weight=adv_ner_weight,
@@ -301,6 +304,8 @@ def evaluate(
                                 "feature store: fastest when a test set is scored by many models) or auto."),
     ignore_labels: Optional[str] = typer.Option(None, "--ignore-labels", help="Labels removed from gold and predictions "
                                                 "before scoring, e.g. DATE (MasakhaNER against a CoNLL-trained model)."),
+    precision: Optional[str] = typer.Option(None, help="torch backend: auto, fp32 or bf16 (bf16 autocast) instead of "
+                                            "the model's own (fp32 for models trained before the option)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON metrics."),
 ) -> None:
     """Score a trained model with seqeval; write predictions.conll and metrics.json."""
@@ -308,7 +313,7 @@ def evaluate(
     from projection.train import load_model
     from projection.train.api import slug
 
-    predictor = load_model(model, backend=backend)
+    predictor = load_model(model, backend=backend, precision=precision)
     results = {}
     for t in test:
         target = None if out is None else (out if len(test) == 1 else out / slug(t))
@@ -352,6 +357,8 @@ def compare(
                                       "zero-shot F1: docs/train.md)."),
     fusion_layer: int = typer.Option(8, help="DLFA/AIF: the lower layer fused with the last one."),
     eval_every: int = typer.Option(200, help="English dev evaluation every N steps (0: once per epoch)."),
+    precision: str = typer.Option("fp32", help="fp32 (the committed results' recipe), bf16 or auto: bf16 autocast "
+                                  "and the fused AdamW for training and prediction (docs/train.md)."),
     freeze_embeddings: bool = typer.Option(True, help="Freeze the word embeddings (identically for all systems)."),
     keep_models: bool = typer.Option(False, help="Keep every model's weights (~470 MB each) after evaluation."),
     teacher_system: str = typer.Option("1", help="System 6: the system (1-5) whose model labels the unlabeled target text."),
@@ -389,6 +396,7 @@ def compare(
     opts = CompareOptions(model=model, max_train=max_train or None, max_dev=max_dev or None, epochs=epochs, lr=lr,
                           batch_size=batch_size, freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers,
                           fusion_layer=fusion_layer, eval_every=eval_every or None, dev=dev, projected=proj,
+                          precision=precision,
                           keep_models=keep_models, teacher_system=teacher_system, select=select,
                           select_fraction=select_fraction or None, soft_labels=soft, temperature=temperature,
                           max_unlabeled=max_unlabeled or None, student_projected=student_projected)

@@ -313,11 +313,16 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     from dataclasses import asdict
 
     recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev",
-              "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled")}
+              "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled",
+              "precision")}
     data = content_key([(s.id, s.tokens, s.tags) for s in zero.train])
     assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
     assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")
     assert model_key(student, opts, "d", "e") != model_key(zero, opts, "d", "e")
+    # fp32 (the default) keeps the keys of the results committed before the precision option; bf16 is another model
+    assert opts.precision == "fp32" and zero.config.precision == "fp32" and not zero.config.fused_optimizer
+    assert model_key(zero, replace(opts, precision="bf16"), "d", "e") != model_key(zero, opts, "d", "e")
+    assert "--precision" not in opts.recipe_args() and "--precision bf16" in " ".join(replace(opts, precision="bf16").recipe_args())
     assert "--teacher-system 1" in command(student, tmp_path, opts) and "--soft" in command(student, tmp_path, opts)
     assert "--teacher-system" not in command(zero, tmp_path, opts)
     # end to end: the teacher trains once, the student learns from its labels, both are reported

@@ -189,7 +189,7 @@ def test_ct2_backend_predicts_like_torch(tiny_bert, sample, tmp_path, arch):
                       fusion_layer=2)
     out = train_model(sample, out=tmp_path / "m", model=tiny_bert, arch=arch, config=cfg)
     sents = [s.tokens for s in sample[:60]]
-    exact = load_model(out).predict(sents)
+    exact = load_model(out, precision="fp32").predict(sents)
     tagger = load_model(out, backend="ct2")
     assert tagger.backend == "ct2"
     tagger._ct2 = Ct2Encoder(tagger.model, tagger.tokenizer, out, tagger.device, threads=1, compute_type="float32")
@@ -230,8 +230,9 @@ def test_int8_backend_quantizes_only_the_trained_layers(tiny_bert, sample, tmp_p
     cfg = TrainConfig(epochs=2, lr=3e-3, batch_size=8, seed=3, threads=1, max_train_sentences=64, freeze_layers=frozen)
     out = train_model(sample, out=tmp_path / "m", model=tiny_bert, config=cfg)
     sents = [s.tokens for s in sample[:60]]
-    exact = load_model(out).predict(sents)
+    exact = load_model(out, precision="fp32").predict(sents)
     tagger = load_model(out, backend="int8")
+    assert tagger.precision == "fp32"  # the quantized layers take float32 activations
     kinds = [isinstance(layer.attention.self.query, QLinear) for layer in encoder_layers(tagger.model.encoder)]
     assert kinds == [False] * frozen + [True] * (len(kinds) - frozen)
     fast = tagger.predict(sents)

@@ -111,14 +111,17 @@ def train_model(
     return Path(out_dir)
 
 
-def load_model(model_dir: str | Path, device: str | None = None, backend: str = "torch") -> Predictor:
+def load_model(model_dir: str | Path, device: str | None = None, backend: str = "torch",
+               precision: str | None = None) -> Predictor:
     """Load a trained model folder (any engine) for prediction. ``backend`` (transformer
     engines): ``torch`` (exact), ``ct2`` (the encoder on CTranslate2: int8 on CPU, several
-    times faster) or ``auto`` (ct2 on CPU where the encoder converts)."""
+    times faster) or ``auto`` (ct2 on CPU where the encoder converts). ``precision``
+    (transformer engines, torch backend): ``auto``, ``fp32`` or ``bf16`` instead of the one
+    stored with the model (see :mod:`projection.train.precision`)."""
     from projection.train import trainers
 
     meta = read_train_json(model_dir)
-    return trainers.get(meta["engine"]).load(model_dir, device=device, backend=backend)
+    return trainers.get(meta["engine"]).load(model_dir, device=device, backend=backend, precision=precision)
 
 
 def evaluate(

@@ -154,6 +154,7 @@ class CompareOptions:
     freeze_layers: int = 0
     fusion_layer: int = 8
     eval_every: int | None = 200
+    precision: str = "fp32"  # fp32: the committed rows' recipe; bf16 / auto: bf16 autocast and the fused AdamW
     dev: str = SOURCE_DEV
     projected: dict[str, str] = field(default_factory=dict)  # lang -> our projection (run dir or file)
     keep_models: bool = False
@@ -184,7 +185,8 @@ class CompareOptions:
         return TrainConfig(lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, seed=seed,
                            freeze_embeddings=self.freeze_embeddings, freeze_layers=self.freeze_layers,
                            fusion_layer=self.fusion_layer, eval_every=self.eval_every,
-                           max_dev_sentences=self.max_dev, ignore=list(ignore))
+                           max_dev_sentences=self.max_dev, ignore=list(ignore), precision=self.precision,
+                           fused_optimizer=self.precision != "fp32")
 
     def recipe_args(self) -> list[str]:
         """The command-line options that reproduce this recipe."""
@@ -193,6 +195,8 @@ class CompareOptions:
                 "--freeze-layers", str(self.freeze_layers), "--fusion-layer", str(self.fusion_layer),
                 "--eval-every", str(self.eval_every or 0)]
         args.append("--freeze-embeddings" if self.freeze_embeddings else "--no-freeze-embeddings")
+        if self.precision != "fp32":
+            args += ["--precision", self.precision]
         return args
 
 
@@ -368,6 +372,8 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     data = content_key([(s.id, s.tokens, s.tags) for s in run.train])
     recipe = {k: v for k, v in asdict(opts).items()
               if k not in ("projected", "keep_models", "model", "dev", *STUDENT_OPTIONS)}
+    if recipe["precision"] == "fp32":  # the recipe before the option: the keys of committed results stay
+        del recipe["precision"]
     parts: list[Any] = ["compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
                         encoder_id]
     if run.back:
@@ -418,7 +424,10 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     """
     from projection.train.api import evaluate, load_model, load_sentences, train_model
 
+    from projection.train.precision import check as check_precision
+
     opts = options or CompareOptions()
+    check_precision(opts.precision)
     out = Path(out)
     runs, missing = plan(list(langs), [int(s) for s in seeds], [str(s) for s in systems], opts)
     if back_label is None and any(r.back for r in runs):
@@ -668,9 +677,10 @@ def _frozen(recipe: dict[str, Any]) -> str:
     """What the recipe freezes, in words."""
     k = recipe.get("freeze_layers") or 0
     words = "word embeddings frozen" if recipe.get("freeze_embeddings") else "word embeddings trained"
+    bf16 = ", bf16 autocast" if recipe.get("precision", "fp32") != "fp32" else ""
     if k:
-        return f"embeddings and layers 1-{k} frozen (their output computed once)"
-    return f"{words}, every encoder layer trained"
+        return f"embeddings and layers 1-{k} frozen (their output computed once){bf16}"
+    return f"{words}, every encoder layer trained{bf16}"
 
 
 def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | None = None,

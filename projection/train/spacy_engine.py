@@ -129,7 +129,8 @@ class SpacyTrainer:
         return out
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str | None = None, backend: str = "torch") -> SpacyTagger:
+    def load(cls, model_dir: str | Path, device: str | None = None, backend: str = "torch",
+             precision: str | None = None) -> SpacyTagger:
         import spacy
 
         meta = read_train_json(model_dir)

@@ -22,7 +22,6 @@ so it loads without the original encoder folder.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import random
@@ -40,6 +39,7 @@ from projection.tags import to_iob2
 from projection.train.base import cpu_threads, prepare, read_train_json, sentence_tokens, write_train_json
 from projection.train.config import TrainConfig
 from projection.train.distill import SOFT_KEY, SoftTargets, collate_soft, mixed_loss, student_labels, target_probs
+from projection.train.precision import autocast, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -150,11 +150,16 @@ def position_limit(encoder_config, tokenizer) -> int:
     return limit
 
 
-def _autocast(device, config: TrainConfig):
+def _optimizer(param_groups: list[dict[str, Any]], config: TrainConfig):
+    """AdamW; with ``fused_optimizer`` one fused kernel per step (torch >= 2.4 on CPU), else the
+    per-parameter loop (the recipe of models trained before the option)."""
     torch = _torch()
-    if device.type == "cuda" and config.bf16 and torch.cuda.is_bf16_supported():
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    if config.fused_optimizer:
+        try:
+            return torch.optim.AdamW(param_groups, lr=config.lr, fused=True)
+        except (RuntimeError, TypeError, ValueError) as e:  # pragma: no cover - older torch or device
+            logger.warning(f"fused AdamW unavailable ({e}); using the per-parameter loop")
+    return torch.optim.AdamW(param_groups, lr=config.lr)
 
 
 def _seed_everything(seed: int) -> None:
@@ -193,6 +198,7 @@ class TransformerTagger:
         self.config = config
         self.info = info
         self.device = device or _torch().device(resolve_device(config.device))
+        self.precision = resolve(config.precision, self.device)  # what the forward pass runs in: fp32 or bf16
         self.encoder = SubwordEncoder(tokenizer, config.max_length)
         self._features = None
         self._ct2 = None
@@ -259,7 +265,7 @@ class TransformerTagger:
                 if feats is not None:
                     states = {k: v.to(self.device) for k, v in
                               gather([feats[index[id(w)]] for w in group], keep, ids.shape[1]).items()}
-                with _autocast(self.device, self.config):
+                with autocast(self.device, self.precision):
                     logits = self.model.head(states, mask) if self.backend == "ct2" else self.model(ids, mask, states)
                 logits = logits.float().cpu().numpy()
                 for b, w in enumerate(group):
@@ -346,7 +352,7 @@ class TransformerTrainer:
             feats = cache.features(windows, sub.pad, "lower layers")
         index = {id(w): i for i, w in enumerate(windows)}
         logger.info(f"{self.name}: {len(train_s)} sentences, {len(windows)} windows, {len(labels)} tags, "
-                    f"{config.epochs} epochs on {device} ({torch.get_num_threads()} threads"
+                    f"{config.epochs} epochs on {device} ({tagger.precision}, {torch.get_num_threads()} threads"
                     + (f", layers 1-{config.freeze_layers} frozen" if config.freeze_layers else "") + ")", extra=BATCH_LINE)
         steps_per_epoch = len(batches(windows, config.batch_size, batch_tokens=config.batch_tokens))
         total = steps_per_epoch * config.epochs
@@ -364,7 +370,7 @@ class TransformerTrainer:
             for (is_head, no_decay), ps in groups.items()
         ]
         trainable_params = [p for g in param_groups for p in g["params"]]
-        optimizer = torch.optim.AdamW(param_groups, lr=config.lr)
+        optimizer = _optimizer(param_groups, config)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
         loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
         rng = random.Random(config.seed)
@@ -384,6 +390,8 @@ class TransformerTrainer:
             "parameters": sum(p.numel() for p in model.parameters()),
             "device": str(device),
             "threads": torch.get_num_threads() if device.type == "cpu" else None,
+            "precision": tagger.precision,  # what config.precision resolved to on the training device
+            "optimizer": "AdamW (fused)" if optimizer.defaults.get("fused") else "AdamW",
             "split_check": check,
         }
         tagger.info = info
@@ -426,7 +434,7 @@ class TransformerTrainer:
                     if feats is not None:
                         lower = {k: v.to(device) for k, v in
                                  gather([feats[index[id(w)]] for w in group], cache.keep, ids.shape[1]).items()}
-                    with _autocast(device, config):
+                    with autocast(device, tagger.precision):
                         logits = model(ids, mask, lower)
                     if n_soft:
                         soft, soft_mask = collate_soft(group, ids.shape[1], len(labels))
@@ -485,11 +493,14 @@ class TransformerTrainer:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, model_dir: str | Path, device: str | None = None, backend: str = "torch") -> TransformerTagger:
+    def load(cls, model_dir: str | Path, device: str | None = None, backend: str = "torch",
+             precision: str | None = None) -> TransformerTagger:
         """A saved model, ready to predict; ``backend``: ``torch``, ``ct2`` (the encoder on
         CTranslate2, int8 on CPU; converted once into ``MODEL_DIR/ct2-*``), ``int8`` (torch
         dynamic int8 for the trained encoder layers, CPU; see :func:`quantize_upper`) or
-        ``auto`` (ct2 on CPU when the encoder converts, else torch)."""
+        ``auto`` (ct2 on CPU when the encoder converts, else torch). ``precision`` (``auto``,
+        ``fp32``, ``bf16``) overrides the stored one for the torch forward pass (a model from
+        before the option is ``fp32``)."""
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -500,6 +511,9 @@ class TransformerTrainer:
         config = TrainConfig.from_dict(meta["config"])
         if device:
             config = config.replace(device=device)
+        if precision:
+            config = config.replace(precision=precision)
+            config.validate()
         dev = torch.device(resolve_device(config.device))
         if dev.type == "cpu":
             torch.set_num_threads(cpu_threads(config))
@@ -518,6 +532,8 @@ class TransformerTrainer:
         tagger = TransformerTagger(model, tokenizer, meta["labels"], config, meta, dev)
         tagger.model_dir = model_dir
         tagger.backend = _choose_backend(backend, dev, enc_cfg)
+        if tagger.backend != "torch":  # the int8 encoders run their own kernels; the head then runs in float32
+            tagger.precision = "fp32"
         if tagger.backend == "int8":
             quantize_upper(model, config.freeze_layers)
         return tagger
