@@ -45,7 +45,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from projection.devices import resolve_device
+from projection.devices import default_threads, resolve_device
 from projection.errors import ProjectionError
 from projection.fingerprint import folder_fingerprint
 from projection.store import cache_root as _default_cache_root
@@ -219,14 +219,6 @@ def _convert(source: Path, out: Path, layers: int | None, quantization: str) -> 
 
 
 # --------------------------------------------------------------------------- running
-
-
-def default_threads() -> int:
-    """CPU threads: ``$OMP_NUM_THREADS`` if set, else all cores (at most 8)."""
-    env = os.environ.get("OMP_NUM_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(8, os.cpu_count() or 1))
 
 
 def default_compute_type(device: str) -> str:

@@ -10,6 +10,7 @@ device only.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Literal
 
@@ -46,4 +47,12 @@ def resolve_device(device: str | None = "auto", runtime: Runtime = "torch") -> s
     return "cuda" if _gpu_visible(runtime) else "cpu"
 
 
-__all__ = ["resolve_device", "Runtime", "RUNTIMES"]
+__all__ = ["resolve_device", "default_threads", "Runtime", "RUNTIMES"]
+
+
+def default_threads() -> int:
+    """CPU threads for one engine: ``$OMP_NUM_THREADS`` if set, else all cores (at most 8)."""
+    env = os.environ.get("OMP_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(8, os.cpu_count() or 1))

@@ -11,11 +11,11 @@ run manifests and into the translation cache key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from projection.devices import default_threads  # noqa: F401 (the engines import it from here)
 from projection.errors import ProjectionError
 from projection.fingerprint import folder_fingerprint, hub_fingerprint, model_fingerprint  # noqa: F401 (the engines' one model identity)
 from projection.translate.text import clean_text
@@ -89,13 +89,5 @@ def translate_nonempty(texts: list[str], fn: Callable[[list[str]], list[str]]) -
         for i, r in zip(idx, res):
             out[i] = clean_text(r)
     return out
-
-
-def default_threads() -> int:
-    """CPU threads for one engine: ``$OMP_NUM_THREADS`` if set, else all cores (at most 8)."""
-    env = os.environ.get("OMP_NUM_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(8, os.cpu_count() or 1))
 
 
