@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,18 +171,25 @@ def project_back(projector: Any, sentences: Sequence[Sentence], rows: Sequence[d
 # --------------------------------------------------------------------------- stages (cached)
 
 
+def _stored_rows(store: Any, name: str, expected: int, compute: Callable[[], list]) -> tuple[list, bool, float]:
+    """``(rows, cached, seconds)``: the stage file ``name`` if it holds ``expected`` rows, else ``compute()``
+    written there."""
+    t0 = time.perf_counter()
+    rows = store.read_jsonl(name, expected=expected)
+    cached = rows is not None
+    if rows is None:
+        rows = compute()
+        store.write_jsonl(name, rows)
+    return rows, cached, round(time.perf_counter() - t0, 3)
+
+
 def back_translate_stage(store: Any, sentences: list[Sentence], translator: Any, lang: str, src_key: str,
                          tok_sig: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     sig = translator.signature()
     key = content_key("back-translate", src_key, sig, tok_sig, lang)
-    name = f"back-translate-{key}.jsonl"
-    t0 = time.perf_counter()
-    rows = store.read_jsonl(name, expected=len(sentences))
-    cached = rows is not None
-    if rows is None:
-        rows = back_translate_rows(translator, sentences, lang)
-        store.write_jsonl(name, rows)
-    return rows, {"key": key, "cached": cached, "seconds": round(time.perf_counter() - t0, 3), "signature": sig,
+    rows, cached, seconds = _stored_rows(store, f"back-translate-{key}.jsonl", len(sentences),
+                                         lambda: back_translate_rows(translator, sentences, lang))
+    return rows, {"key": key, "cached": cached, "seconds": seconds, "signature": sig,
                   "tokenizer": tok_sig, "direction": f"{lang}->{ENGLISH}",
                   "stats": getattr(translator, "last_stats", {}) if not cached else {}}
 
@@ -191,16 +198,10 @@ def label_stage(store: Any, rows: list[dict[str, Any]], labeller: Any, trans_key
                 ) -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
     sig = labeller.signature()
     key = content_key("label", trans_key, sig)
-    name = f"label-{key}.jsonl"
-    t0 = time.perf_counter()
-    labels = store.read_jsonl(name, expected=len(rows))
-    cached = labels is not None
-    if labels is None:
-        labels = label_rows(labeller, rows)
-        store.write_jsonl(name, labels)
+    labels, cached, seconds = _stored_rows(store, f"label-{key}.jsonl", len(rows), lambda: label_rows(labeller, rows))
     n = sum(len(x) for x in labels)
     conf = [d["confidence"] for x in labels for d in x]
-    return labels, {"key": key, "cached": cached, "seconds": round(time.perf_counter() - t0, 3), "signature": sig,
+    return labels, {"key": key, "cached": cached, "seconds": seconds, "signature": sig,
                     "entities": n, "mean_confidence": round(float(np.mean(conf)), 4) if conf else None}
 
 
@@ -340,19 +341,16 @@ def retranslate_stage(store: Any, english: list[Sentence], translator: Any, lang
 
     sig = translator.signature()
     key = content_key("retranslate", label_key, sig, tok_sig, lang)
-    name = f"retranslate-{key}.jsonl"
-    t0 = time.perf_counter()
-    rows = store.read_jsonl(name, expected=len(english))
-    cached = rows is not None
     stats: dict[str, Any] = {}
-    if rows is None:
+
+    def compute() -> list[dict[str, Any]]:
         results = translate_marked(translator, english)
-        stats = marker_stats(results)
-        rows = [{"text": r.text, "tokens": r.tokens, "spans": [[s.start, s.end, s.label] for s in r.spans],
+        stats.update(marker_stats(results))
+        return [{"text": r.text, "tokens": r.tokens, "spans": [[s.start, s.end, s.label] for s in r.spans],
                  "lost": r.lost, "broken": r.broken} for r in results]
-        store.write_jsonl(name, rows)
-    return rows, {"key": key, "cached": cached, "seconds": round(time.perf_counter() - t0, 3), "signature": sig,
-                  "markers": stats}
+
+    rows, cached, seconds = _stored_rows(store, f"retranslate-{key}.jsonl", len(english), compute)
+    return rows, {"key": key, "cached": cached, "seconds": seconds, "signature": sig, "markers": stats}
 
 
 def refine_projected(projected: list[ProjectedSentence], marked_rows: Sequence[dict[str, Any]],
