@@ -47,7 +47,7 @@ def main() -> None:
     import projection.train.transformer as tr
     from projection.corpora import load_corpus
     from projection.train import TrainConfig, train_model
-    from projection.train.base import measure_threads
+    from projection.train.base import available_cores, measure_threads
     from projection.train.config import subsample
     from projection.train.windows import SubwordEncoder, batches
 
@@ -80,7 +80,7 @@ def main() -> None:
     torch.Tensor.backward = timed("backward", torch.Tensor.backward)
     torch.optim.AdamW.step = timed("optimizer", torch.optim.AdamW.step)
 
-    threads = args.threads or measure_threads(min(os.cpu_count() or 1, 8))
+    threads = args.threads or measure_threads(available_cores())
     train = subsample(load_corpus("conll2003-en:train"), args.sentences, args.seed)
     dev = subsample(load_corpus("conll2003-en:dev"), 200, args.seed)
     from transformers import AutoTokenizer

@@ -67,10 +67,10 @@ def main() -> None:
 
     from projection.corpora import load_corpus
     from projection.train import TrainConfig, load_model, train_model
-    from projection.train.base import measure_threads
+    from projection.train.base import available_cores, measure_threads
     from projection.train.config import subsample
 
-    threads = args.threads or measure_threads(min(os.cpu_count() or 1, 8))
+    threads = args.threads or measure_threads(available_cores())
     train = subsample(load_corpus("conll2003-en:train"), args.sentences, args.seed)
     test = [s.tokens for s in load_corpus("conll2002-es:test")[: args.predict]]
     base = dict(lr=1e-4, epochs=1, batch_size=16, seed=args.seed, freeze_embeddings=True, threads=threads)

@@ -226,7 +226,7 @@ def train(
     eval_every: Optional[int] = typer.Option(None, help="Also evaluate dev every N steps (learning curve; best kept)."),
     max_train_sentences: Optional[int] = typer.Option(None, help="Train on a seeded sample of this many sentences."),
     max_dev_sentences: Optional[int] = typer.Option(None, help="Evaluate dev on a seeded sample of this many sentences."),
-    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: available cores)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: $OMP_NUM_THREADS, else the available cores, at most 8)."),
     precision: str = typer.Option("auto", help="auto (bf16 autocast where the CPU/GPU multiplies bf16 natively, else "
                                   "fp32), fp32 or bf16; weights, optimizer and loss stay float32."),
     fused_optimizer: bool = typer.Option(True, help="AdamW as one fused kernel per step (same update, faster on CPU)."),

@@ -1,4 +1,4 @@
-"""Fast training: frozen lower layers computed once and stored, token-budget batches, measured threads."""
+"""Fast training: frozen lower layers computed once and stored, token-budget batches, threads."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from projection.corpora import load_corpus
 from projection.errors import ProjectionError
 from projection.train import TrainConfig, load_model, train_model
-from projection.train.base import measure_threads
+from projection.train.base import available_cores, cpu_threads, measure_threads
 from projection.train.features import FeatureCache, gather, weights_fingerprint
 from projection.train.split import SplitEncoder
 from projection.train.windows import SubwordEncoder, Window, batches, collate
@@ -173,6 +173,32 @@ def test_old_models_load_without_the_new_options(encoder, sample, tmp_path):
     tagger = load_model(out)
     assert tagger.config.freeze_layers == 0 and tagger.model.split is None
     assert len(tagger.predict([["Peter", "lives", "in", "Paris"]])[0]) == 4
+
+
+def test_training_threads_never_depend_on_the_load(monkeypatch):
+    # The thread count changes training's floats, so it comes from the option, OMP_NUM_THREADS or the cores.
+    def probe(*a, **k):
+        raise AssertionError("training must not measure the load")
+
+    monkeypatch.setattr("projection.train.base.measure_threads", probe)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert cpu_threads(TrainConfig(threads=3)) == 3
+    assert cpu_threads(TrainConfig()) == available_cores()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert cpu_threads(TrainConfig()) == 1
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    assert available_cores() == 8 and available_cores(limit=32) == 16
+
+
+def test_same_seed_and_threads_train_the_same_model(tiny_bert, sample, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    cfg = TrainConfig(epochs=1, lr=3e-3, batch_size=8, seed=5, max_train_sentences=48)
+    a, b = (train_model(sample, out=tmp_path / name, model=tiny_bert, config=cfg) for name in "ab")
+    assert json.loads((a / "train.json").read_text())["threads"] == 2
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_measure_threads_returns_a_usable_count():

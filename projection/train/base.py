@@ -78,27 +78,39 @@ def prepare(train: Sequence[Sentence], dev: Sequence[Sentence] | None,
 
 
 def cpu_threads(config: TrainConfig) -> int:
-    """Threads for torch on CPU: the option, else what a short measurement finds fastest now.
+    """Threads for torch on CPU: the option, else ``$OMP_NUM_THREADS``, else the cores this process
+    may use (at most 8). Never the machine's momentary load: the thread count changes the floats of
+    training (torch splits the sums of LayerNorm's weight and bias gradients by thread; with
+    e5-small, 50 of its 197 gradient tensors differ between 1 and 2 threads on the same batch), so
+    a count picked by load made the same seed train a different model on a busy machine. The same
+    seed, data and thread count give the same model; ``train.json`` records the count.
 
-    On a shared machine this matters a great deal: with other processes keeping the cores
-    busy, torch's threads wait for each other at every parallel op (measured on the 2-core
-    development machine at load ~6: a training step of e5-small took 0.4-0.8 s with 1 thread
-    and 5.3-6.5 s with 2 threads), while on an idle machine 2 threads are nearly twice as
-    fast. The load average lags by minutes, so instead of guessing from it,
-    :func:`measure_threads` times the same matrix product with each thread count.
+    On a machine shared with other CPU-bound jobs, fewer threads can be much faster (on the 2-core
+    development machine at load ~6 a training step of e5-small took 0.4-0.8 s with 1 thread and
+    5.3-6.5 s with 2): set ``threads`` (``--threads``) or ``OMP_NUM_THREADS`` there.
     """
     if config.threads:
         return max(1, int(config.threads))
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return available_cores()
+
+
+def available_cores(limit: int = 8) -> int:
+    """The cores this process may run on (its CPU affinity), at most ``limit``."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return measure_threads(min(cores, 8))
+    return max(1, min(cores, limit))
 
 
 def measure_threads(max_threads: int, seconds: float = 0.08) -> int:
     """The thread count (1..max_threads) with the highest throughput on a transformer-sized matrix
-    product right now; more threads must be at least 15 % faster to be chosen."""
+    product right now; more threads must be at least 15 % faster to be chosen. For work whose
+    results do not depend on the count (the CTranslate2 encoder of prediction, benchmarks), never
+    for training (:func:`cpu_threads`)."""
     import torch
 
     if max_threads <= 1:

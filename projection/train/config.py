@@ -76,7 +76,7 @@ class TrainConfig:
     feature_cache: bool = True  # keep frozen-layer outputs on disk ($PROJECTION_CACHE/features)
     batch_tokens: int | None = None  # training batches by subword budget instead of batch_size
     eval_every: int | None = None  # also evaluate dev every N optimiser steps (learning curve)
-    threads: int | None = None  # CPU threads (default: measured at start-up, at most 8)
+    threads: int | None = None  # CPU threads (default: $OMP_NUM_THREADS, else the available cores, at most 8)
     precision: str = "auto"  # auto | fp32 | bf16: bf16 autocast for training and prediction (projection.train.precision)
     fused_optimizer: bool = True  # AdamW in one fused kernel per step (same update, several times faster on CPU)
     device: str | None = None  # "cpu", "cuda" (default: cuda when available)

@@ -38,14 +38,14 @@ class Ct2Encoder:
 
     def __init__(self, model, tokenizer, model_dir: Path, device, threads: int | None = None,
                  compute_type: str | None = None):
-        from projection.train.base import measure_threads
+        from projection.train.base import available_cores, measure_threads
 
         self.model = model
         self.tokenizer = tokenizer
         self.model_dir = Path(model_dir)
         self.device = "cuda" if getattr(device, "type", str(device)) == "cuda" else "cpu"
         self.compute_type = compute_type or ct2.default_compute_type(self.device)
-        self.threads = threads or (measure_threads(min(os.cpu_count() or 1, 8)) if self.device == "cpu" else 1)
+        self.threads = threads or (measure_threads(available_cores()) if self.device == "cpu" else 1)
         self.n_layers = model.encoder.config.num_hidden_layers
         self._encoders: dict[int, object] = {}
 

@@ -417,8 +417,6 @@ class TransformerTrainer:
         step = 0
         t_train = time.perf_counter()
         for epoch in range(1, config.epochs + 1):
-            if device.type == "cpu" and not config.threads and epoch > 1:
-                torch.set_num_threads(cpu_threads(config))  # the machine's load may have changed
             model.train()
             plan = batches(windows, config.batch_size, batch_tokens=config.batch_tokens)
             order = list(range(len(plan)))
@@ -458,7 +456,6 @@ class TransformerTrainer:
                 "first_loss": losses[0] if losses else None,
                 "last_loss": losses[-1] if losses else None,
                 "train_seconds": round(time.perf_counter() - t0, 1),
-                "threads": torch.get_num_threads() if device.type == "cpu" else None,
             }
             if dev_s:
                 point = evaluate_dev(epoch, step)
