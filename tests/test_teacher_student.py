@@ -161,6 +161,11 @@ def test_discriminator_separates_two_toy_languages_and_is_recorded(tiny_bert, te
     assert info["accuracy_source"] > 0.5
     assert scores[:40].mean() > scores[40:].mean() + 0.3  # English target sentences look like the source
     assert info["history"][-1]["disc_loss"] < info["history"][0]["disc_loss"]
+    # it runs in the student's precision (bf16 autocast where the CPU multiplies bf16 natively)
+    import torch
+
+    from projection.train.precision import resolve
+    assert info["precision"] == resolve(cfg.precision, torch.device("cpu"))
     # the selection keeps the target sentences closest to the source language, and train.json says so
     write_conll(english + toy, tmp_path / "mixed.conll")
     cfg = cfg.replace(epochs=1, select="adversarial", select_fraction=0.5, adv_max_source=80)

@@ -38,6 +38,7 @@ from projection.errors import ProjectionError
 from projection.progress import BATCH_LINE, bar
 from projection.records import Sentence
 from projection.train.config import TrainConfig, map_labels
+from projection.train.precision import adamw, autocast, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,9 @@ def adversarial_scores(tagger, source: Sequence[Sentence], target: Sequence[Sequ
     enc_lr = config.adv_lr or config.lr
     disc_lr = config.adv_disc_lr or enc_lr
     params = [p for p in model.parameters() if p.requires_grad] + list(disc.parameters())
-    optimizer = torch.optim.AdamW([{"params": [p for p in model.parameters() if p.requires_grad], "lr": enc_lr},
-                                   {"params": list(disc.parameters()), "lr": disc_lr}], weight_decay=0.0)
+    optimizer = adamw([{"params": [p for p in model.parameters() if p.requires_grad], "lr": enc_lr, "weight_decay": 0.0},
+                       {"params": list(disc.parameters()), "lr": disc_lr, "weight_decay": 0.0}], config)
+    precision = resolve(config.precision, device)  # the student's recipe: bf16 autocast where it is fast
     bce = nn.BCEWithLogitsLoss()
     ce = nn.CrossEntropyLoss(ignore_index=-100)
     rng = random.Random(config.seed)
@@ -145,20 +147,21 @@ def adversarial_scores(tagger, source: Sequence[Sentence], target: Sequence[Sequ
         for epoch in range(1, config.adv_epochs + 1):
             sums = {"ner": 0.0, "disc": 0.0, "correct": 0, "seen": 0}
             for sg, tg in zip(_cycle(src_b, steps_per_epoch, rng), _cycle(tgt_b, steps_per_epoch, rng)):
-                s_states, s_mask, s_gold = run(sg)
-                t_states, t_mask, _ = run(tg)
-                n_layers = max(s_states)
-                vs = sentence_vectors(s_states[n_layers], s_mask)
-                vt = sentence_vectors(t_states[n_layers], t_mask)
-                logit_s = disc(grad_reverse(vs, config.adv_lambda))
-                logit_t = disc(grad_reverse(vt, config.adv_lambda))
-                d_loss = bce(logit_s, torch.ones_like(logit_s)) + bce(logit_t, torch.zeros_like(logit_t))
-                loss = d_loss
-                if config.adv_ner_weight > 0:
-                    logits = model.head(s_states, s_mask)
-                    ner = ce(logits.float().view(-1, logits.size(-1)), s_gold.view(-1))
-                    loss = loss + config.adv_ner_weight * ner
-                    sums["ner"] += float(ner.detach())
+                with autocast(device, precision):
+                    s_states, s_mask, s_gold = run(sg)
+                    t_states, t_mask, _ = run(tg)
+                    n_layers = max(s_states)
+                    vs = sentence_vectors(s_states[n_layers], s_mask)
+                    vt = sentence_vectors(t_states[n_layers], t_mask)
+                    logit_s = disc(grad_reverse(vs, config.adv_lambda)).float()
+                    logit_t = disc(grad_reverse(vt, config.adv_lambda)).float()
+                    d_loss = bce(logit_s, torch.ones_like(logit_s)) + bce(logit_t, torch.zeros_like(logit_t))
+                    loss = d_loss
+                    if config.adv_ner_weight > 0:
+                        logits = model.head(s_states, s_mask)
+                        ner = ce(logits.float().view(-1, logits.size(-1)), s_gold.view(-1))
+                        loss = loss + config.adv_ner_weight * ner
+                        sums["ner"] += float(ner.detach())
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
@@ -179,8 +182,9 @@ def adversarial_scores(tagger, source: Sequence[Sentence], target: Sequence[Sequ
         total = np.zeros(n_sentences)
         count = np.zeros(n_sentences)
         for group in batches(windows, config.eval_batch_size):
-            states, mask, _ = run(group)
-            p = torch.sigmoid(disc(sentence_vectors(states[max(states)], mask))).float().cpu().numpy()
+            with autocast(device, precision):
+                states, mask, _ = run(group)
+                p = torch.sigmoid(disc(sentence_vectors(states[max(states)], mask)).float()).cpu().numpy()
             for w, v in zip(group, p):
                 total[w.sentence] += v
                 count[w.sentence] += 1
@@ -195,7 +199,7 @@ def adversarial_scores(tagger, source: Sequence[Sentence], target: Sequence[Sequ
         "discriminator": "mean of the last hidden layer -> Linear-ReLU-Linear, gradient reversal on the encoder",
         "source": config.adv_source, "source_sentences": len(source), "target_sentences": len(target),
         "steps": step, "lambda": config.adv_lambda, "ner_weight": config.adv_ner_weight,
-        "lr": enc_lr, "discriminator_lr": disc_lr, "history": history,
+        "lr": enc_lr, "discriminator_lr": disc_lr, "precision": precision, "history": history,
         "accuracy_source": float((src_scores > 0.5).mean()) if len(src_scores) else None,
         "accuracy_target": float((scores <= 0.5).mean()) if len(scores) else None,
         "mean_p_source_on_source": float(src_scores.mean()) if len(src_scores) else None,

@@ -11,17 +11,22 @@
   without these instructions would emulate bf16, slower than float32.
 
 :func:`resolve` turns the option into what runs on a device (``fp32`` or ``bf16``);
-:func:`autocast` is the context the forward pass runs in.
+:func:`autocast` is the context the forward pass runs in; :func:`adamw` the optimizer, fused
+with ``TrainConfig.fused_optimizer``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from projection.errors import ProjectionError
-from projection.train.config import PRECISIONS
+from projection.train.config import PRECISIONS, TrainConfig
+
+logger = logging.getLogger(__name__)
 
 
 def check(precision: str) -> None:
@@ -86,3 +91,16 @@ def autocast(device, resolved: str):
     if resolved == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def adamw(param_groups: list[dict[str, Any]], config: TrainConfig):
+    """AdamW; with ``fused_optimizer`` one fused kernel per step (torch >= 2.4 on CPU), else the
+    per-parameter loop (the recipe of models trained before the option)."""
+    import torch
+
+    if config.fused_optimizer:
+        try:
+            return torch.optim.AdamW(param_groups, lr=config.lr, fused=True)
+        except (RuntimeError, TypeError, ValueError) as e:  # pragma: no cover - older torch or device
+            logger.warning(f"fused AdamW unavailable ({e}); using the per-parameter loop")
+    return torch.optim.AdamW(param_groups, lr=config.lr)

@@ -39,7 +39,7 @@ from projection.tags import to_iob2
 from projection.train.base import cpu_threads, prepare, read_train_json, sentence_tokens, write_train_json
 from projection.train.config import TrainConfig
 from projection.train.distill import SOFT_KEY, SoftTargets, collate_soft, mixed_loss, student_labels, target_probs
-from projection.train.precision import autocast, resolve
+from projection.train.precision import adamw, autocast, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -148,18 +148,6 @@ def position_limit(encoder_config, tokenizer) -> int:
     if isinstance(tok_max, int) and 0 < tok_max < 10**9:
         limit = min(limit, tok_max)
     return limit
-
-
-def _optimizer(param_groups: list[dict[str, Any]], config: TrainConfig):
-    """AdamW; with ``fused_optimizer`` one fused kernel per step (torch >= 2.4 on CPU), else the
-    per-parameter loop (the recipe of models trained before the option)."""
-    torch = _torch()
-    if config.fused_optimizer:
-        try:
-            return torch.optim.AdamW(param_groups, lr=config.lr, fused=True)
-        except (RuntimeError, TypeError, ValueError) as e:  # pragma: no cover - older torch or device
-            logger.warning(f"fused AdamW unavailable ({e}); using the per-parameter loop")
-    return torch.optim.AdamW(param_groups, lr=config.lr)
 
 
 def _seed_everything(seed: int) -> None:
@@ -370,7 +358,7 @@ class TransformerTrainer:
             for (is_head, no_decay), ps in groups.items()
         ]
         trainable_params = [p for g in param_groups for p in g["params"]]
-        optimizer = _optimizer(param_groups, config)
+        optimizer = adamw(param_groups, config)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
         loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
         rng = random.Random(config.seed)
