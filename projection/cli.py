@@ -299,9 +299,9 @@ def evaluate(
     model: Path = typer.Option(..., "--model", help="A trained model folder (from `projection train`)."),
     test: list[str] = typer.Option(..., "--test", help="Test corpus name or file; repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default MODEL/eval/<test>); one subfolder per test when several."),
-    backend: str = typer.Option("torch", help="torch (exact), ct2 (encoder on CTranslate2, int8 on CPU), int8 (torch "
-                                "dynamic int8 for the trained layers, frozen layers from the feature store: the fastest "
-                                "on a CPU) or auto (int8 on a CPU, torch on a GPU)."),
+    backend: str = typer.Option("torch", help="torch (exact), ct2 (encoder on CTranslate2, int8 on CPU: faster on "
+                                "fresh text), int8 (torch dynamic int8 for the trained layers, frozen layers from the "
+                                "feature store: fastest when a test set is scored by many models) or auto."),
     ignore_labels: Optional[str] = typer.Option(None, "--ignore-labels", help="Labels removed from gold and predictions "
                                                 "before scoring, e.g. DATE (MasakhaNER against a CoNLL-trained model)."),
     precision: Optional[str] = typer.Option(None, help="torch backend: auto, fp32 or bf16 (bf16 autocast) instead of "

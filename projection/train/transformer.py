@@ -483,13 +483,11 @@ class TransformerTrainer:
         """A saved model, ready to predict; ``backend``: ``torch``, ``ct2`` (the encoder on
         CTranslate2, int8 on CPU; converted once into ``MODEL_DIR/ct2-*``), ``int8`` (torch
         dynamic int8 for the trained encoder layers, CPU; see :func:`quantize_upper`) or
-        ``auto`` (int8 on CPU, else torch). ``precision`` (``auto``,
+        ``auto`` (ct2 on CPU when the encoder converts, else torch). ``precision`` (``auto``,
         ``fp32``, ``bf16``) overrides the stored one for the torch forward pass (a model from
         before the option is ``fp32``)."""
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-        from projection.train.split import encoder_layers
 
         torch = _torch()
         _quiet_transformers()
@@ -518,7 +516,7 @@ class TransformerTrainer:
         tokenizer = AutoTokenizer.from_pretrained(model_dir / ENCODER_DIR)
         tagger = TransformerTagger(model, tokenizer, meta["labels"], config, meta, dev)
         tagger.model_dir = model_dir
-        tagger.backend = _choose_backend(backend, dev, enc_cfg, encoder_layers(model.encoder) is not None)
+        tagger.backend = _choose_backend(backend, dev, enc_cfg)
         if tagger.backend != "torch":  # the int8 encoders run their own kernels; the head then runs in float32
             tagger.precision = "fp32"
         if tagger.backend == "int8":
@@ -556,10 +554,7 @@ def quantize_upper(model, frozen: int) -> int:
     return len(upper)
 
 
-def _choose_backend(backend: str, device, encoder_config, layered: bool) -> str:
-    """``auto``: torch dynamic int8 on a CPU (``layered``: the encoder has an ``encoder.layer``
-    list to quantize), the fastest backend there that keeps float32's tags (docs/train.md: 1.9-2.1x
-    float32 on fresh text, CTranslate2 int8 1.3-1.4x); torch on a GPU."""
+def _choose_backend(backend: str, device, encoder_config) -> str:
     from projection import ct2
 
     if backend not in BACKENDS:
@@ -574,7 +569,7 @@ def _choose_backend(backend: str, device, encoder_config, layered: bool) -> str:
             raise ProjectionError("--backend int8 (torch dynamic quantization) runs on the CPU; on a GPU use torch")
         return "int8"
     if backend == "auto":
-        return "int8" if device.type == "cpu" and layered else "torch"
+        return "ct2" if device.type == "cpu" and reason is None else "torch"
     return "torch"
 
 
