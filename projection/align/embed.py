@@ -400,7 +400,8 @@ class EmbedAligner:
             "token_type": "bpe",
             "backend": backend,
             "compute_type": compute,
-            "code": code_hash(__name__, "projection.align.encoders", "projection.align.base", "projection.ct2"),
+            "code": code_hash(__name__, "projection.align.encoders", "projection.align.base", "projection.ct2",
+                              "projection.textnorm"),
             "versions": package_versions(*libs),
         }
 

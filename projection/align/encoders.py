@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from projection.errors import ProjectionError
+from projection.textnorm import compose_unicode
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _load_tokenizer(model: str) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(model)
+        tok = compose_unicode(AutoTokenizer.from_pretrained(model))
     except (OSError, ValueError) as e:
         raise ProjectionError(
             f"cannot load encoder {model!r} (a local model folder or a Hugging Face hub name): "

@@ -19,6 +19,7 @@ from projection.errors import ProjectionError
 from projection.label.base import LabelledSpan, check_label_map, decode, normalise_tags, weights_hash
 from projection.progress import bar
 from projection.store import code_hash
+from projection.textnorm import compose_unicode
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
@@ -48,7 +49,7 @@ class HfTokenLabeller:
         if self.threads > 0:
             torch.set_num_threads(self.threads)
         try:
-            self._tok = AutoTokenizer.from_pretrained(self.model_path)
+            self._tok = compose_unicode(AutoTokenizer.from_pretrained(self.model_path))
             self._model = AutoModelForTokenClassification.from_pretrained(self.model_path).to(self.device).eval()
         except (OSError, ValueError) as e:
             raise ProjectionError(f"{self.model_path}: cannot load a token-classification model ({e})") from None
@@ -71,7 +72,8 @@ class HfTokenLabeller:
     def signature(self) -> dict[str, Any]:
         return {"engine": self.name, "model": str(self.model_path),
                 "weights": weights_hash(self.model_path, WEIGHT_FILES), "tags": self.tags(),
-                "label_map": dict(sorted(self.label_map.items())), "code": code_hash(__name__, "projection.label.base")}
+                "label_map": dict(sorted(self.label_map.items())),
+                "code": code_hash(__name__, "projection.label.base", "projection.textnorm")}
 
     def _pieces(self, words: Sequence[str]) -> list[tuple[int, int]]:
         """Consecutive word ranges whose subwords fit the model (one range for most sentences)."""
