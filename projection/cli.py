@@ -373,6 +373,8 @@ def compare(
     back_set: Optional[list[str]] = typer.Option(None, "--back-set", help="Systems 7 and 8: override a key of the "
                                                  "back-translation pipeline, SECTION.KEY=VALUE (repeatable)."),
     force: bool = typer.Option(False, help="Retrain and re-evaluate even when results are up to date."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Run nothing: list each evaluation as done, new, model "
+                                 "changed or evaluation changed (what a run would redo)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result rows as JSON."),
 ) -> None:
     """Zero-shot vs DLFA vs translate-train (ours / published projection) vs teacher-student over seeds and languages; tables and a chart."""
@@ -408,9 +410,21 @@ def compare(
 
         back_label = BackLabeller(back_pipeline, back_set or [])
     res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=system_ids, options=opts, force=force,
-                      report=report, models=models, back_label=back_label)
+                      report=report, models=models, back_label=back_label, dry_run=dry_run)
     if as_json:
         _print_json(res)
+        return
+    if dry_run:
+        plan_table = Table(title=f"{out}: what a run would do")
+        for col in ("language", "system", "seed", "state"):
+            plan_table.add_column(col)
+        for item in res["plan"]:
+            plan_table.add_row(item["language"], SYSTEMS[item["system"]], str(item["seed"]), item["state"])
+        console.print(plan_table)
+        todo = sum(item["state"] != "done" for item in res["plan"])
+        console.print(f"{todo} of {len(res['plan'])} evaluations to do" + (" (--force: all)" if force else ""))
+        for m in res["missing"]:
+            console.print(Text(f"{m['language']} system {m['system']} cannot run: {m['reason']}", style="yellow"))
         return
     summary = summarise(collect(out))
     table = Table(title="test F1 (%), mean ± sd over seeds")

@@ -193,3 +193,13 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     caplog.clear()
     cmp.compare(["xx"], out, seeds=[1], systems=["1", "3"], options=opts, models=models)
     assert "2 done before, 0 to do" in logged()[0]
+    # a dry run says what a run would redo, and why, and changes nothing
+    before = sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*"))
+    states = lambda o, systems=("1", "3"): [(x["system"], x["state"]) for x in cmp.compare(  # noqa: E731
+        ["xx"], out, seeds=[1], systems=list(systems), options=o, models=models, dry_run=True)["plan"]]
+    assert states(opts) == [("1", "done"), ("3", "done")]
+    assert states(opts, ("1", "4")) == [("1", "done"), ("4", "new")]
+    assert states(cmp.CompareOptions(**{**opts.__dict__, "lr": 3e-4})) == [("1", "model changed"), ("3", "model changed")]
+    monkeypatch.setattr(cmp, "TARGETS", {"xx": cmp.Target("xx", "sample:train", str(ours), "pub", "P", eval_ignore=("MISC",))})
+    assert states(opts) == [("1", "evaluation changed"), ("3", "evaluation changed")]
+    assert sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*")) == before

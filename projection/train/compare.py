@@ -436,7 +436,7 @@ def command(run: Run, out: Path, opts: CompareOptions, back: dict[str, Any] | No
 def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13, 14, 15),
             systems: Sequence[str] = ALL_SYSTEMS, options: CompareOptions | None = None, force: bool = False,
             report: str | Path | None = None, models: str | Path | None = None,
-            back_label: Any = None) -> dict[str, Any]:
+            back_label: Any = None, dry_run: bool = False) -> dict[str, Any]:
     """Train and evaluate what is not done yet, then write the report (``report``, default ``out``).
 
     ``out`` receives only small JSON files per (language, system, seed): ``system.json`` (what was
@@ -449,6 +449,11 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     ``back_label`` (systems 7 and 8): ``back_label(model_dir, lang, corpus, out, policy)`` labels a
     target corpus through English with an English model and returns its sentences (see
     :class:`projection.pipeline.BackLabeller`); it has a ``signature()``.
+
+    ``dry_run``: train and evaluate nothing; return ``{"plan": [...], "missing": [...]}``, one
+    entry per evaluation (``language``, ``system``, ``seed``, ``state``): ``done``, ``new`` (no
+    result yet), ``model changed`` (its training data, recipe or encoder differ from the
+    committed result's) or ``evaluation changed`` (same model, other test set or scoring).
     """
     from projection.train.api import evaluate, load_model, load_sentences, train_model
 
@@ -466,6 +471,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     dev_hash = dev_desc[0].get("sha256", "")
     encoder_id = _encoder_id(opts.model)
     todo = []
+    states: list[dict[str, Any]] = []
     for run in runs:
         key = model_key(run, opts, dev_hash, encoder_id, back_sig if run.back else None)
         sys_dir = out / run.lang / run.folder
@@ -473,10 +479,17 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         if recomposed := composed_words(opts.model, run.target.test):  # the test words the encoder now reads composed
             eval_key = content_key(eval_key, "nfc-input", recomposed)
         meta_path = sys_dir / SYSTEM_JSON
-        if not force and meta_path.exists() and (sys_dir / "metrics.json").exists():
-            if json.loads(meta_path.read_text(encoding="utf-8")).get("eval_key") == eval_key:
-                continue
+        state = "new"
+        if meta_path.exists() and (sys_dir / "metrics.json").exists():
+            done = json.loads(meta_path.read_text(encoding="utf-8"))
+            state = ("done" if done.get("eval_key") == eval_key else
+                     "evaluation changed" if done.get("model_key") == key else "model changed")
+        states.append({"language": run.lang, "system": run.system, "seed": run.seed, "state": state, "model_key": key})
+        if state == "done" and not force:
+            continue
         todo.append((run, key, eval_key, sys_dir))
+    if dry_run:
+        return {"plan": states, "missing": missing}
     lang_order = {lang: k for k, lang in enumerate(langs)}
 
     def order(item) -> tuple:
