@@ -46,6 +46,6 @@ def compose_unicode(tokenizer: Any) -> Any:
     return tokenizer
 
 
-def not_composed(words: Iterable[str]) -> int:
-    """How many of ``words`` NFC changes."""
-    return sum(1 for w in words if unicodedata.normalize("NFC", w) != w)
+def not_composed(words: Iterable[str]) -> list[str]:
+    """The words of ``words`` that NFC changes, in their order."""
+    return [w for w in words if unicodedata.normalize("NFC", w) != w]

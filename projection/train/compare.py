@@ -402,16 +402,15 @@ def composed_words(model: str, test: str) -> int:
     if (model, test) not in _COMPOSED:
         from projection.textnorm import not_composed
 
-        words = sorted({w for s in load_corpus(test) for w in s.tokens})
+        odd = not_composed(sorted({w for s in load_corpus(test) for w in s.tokens}))
         changed = 0
-        if not_composed(words):
+        if odd:
             from transformers import AutoTokenizer
 
             from projection.textnorm import compose_unicode
 
             raw = AutoTokenizer.from_pretrained(model)
             composed = compose_unicode(AutoTokenizer.from_pretrained(model))
-            odd = [w for w in words if not_composed([w])]
             ids = raw(odd, add_special_tokens=False)["input_ids"]
             changed = sum(a != b for a, b in zip(ids, composed(odd, add_special_tokens=False)["input_ids"]))
         _COMPOSED[(model, test)] = changed
