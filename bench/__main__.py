@@ -26,6 +26,7 @@ ORDER = [
     "project_speed",
     "project_europarl",
     "lowercase_conventions",
+    "composed_input",
     "ray_overhead",
     "train_profile",
     "train_speed",
