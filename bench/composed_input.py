@@ -4,9 +4,9 @@
         --ignore DATE,MISC --base models/e5-small results/models/KEY [results/models/KEY ...]
 
 Without model folders it trains one first: the comparison's zero-shot recipe (system 1) on
-``--train`` seeded CoNLL-2003 sentences (default 2,000). Each model predicts the test set twice: as it loads (its tokenizer composes: NFC in front of a
-normaliser that does not), and with the normaliser of ``--base`` (the encoder folder it was trained
-from) put back, as before the change. Prints one JSON line per model and, last, a JSON summary;
+``--train`` seeded CoNLL-2003 sentences (default 2,000). Each model predicts the test set twice:
+as it loads (its tokenizer composes: NFC in front of a normaliser that does not), and with the
+normaliser of ``--base`` (the encoder folder it was trained from) put back, as before the change. Prints one JSON line per model and, last, a JSON summary;
 writes bench/out/composed_input.json.
 """
 
@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     from transformers import AutoTokenizer
 
-    from projection.textnorm import composes, not_composed
     from projection.corpora import load_corpus
+    from projection.textnorm import composes, not_composed
     from projection.train.api import evaluate, load_model
 
     ignore = [x for x in args.ignore.split(",") if x]

@@ -409,10 +409,10 @@ def composed_words(model: str, test: str) -> int:
 
             from projection.textnorm import compose_unicode
 
-            raw = AutoTokenizer.from_pretrained(model)
-            composed = compose_unicode(AutoTokenizer.from_pretrained(model))
-            ids = raw(odd, add_special_tokens=False)["input_ids"]
-            changed = sum(a != b for a, b in zip(ids, composed(odd, add_special_tokens=False)["input_ids"]))
+            tok = AutoTokenizer.from_pretrained(model)
+            before = tok(odd, add_special_tokens=False)["input_ids"]
+            after = compose_unicode(tok)(odd, add_special_tokens=False)["input_ids"]  # the same tokenizer, composing
+            changed = sum(a != b for a, b in zip(before, after))
         _COMPOSED[(model, test)] = changed
     return _COMPOSED[(model, test)]
 
