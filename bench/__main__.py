@@ -27,6 +27,7 @@ ORDER = [
     "project_europarl",
     "lowercase_conventions",
     "composed_input",
+    "rejoin_marks",
     "ray_overhead",
     "train_profile",
     "train_speed",

@@ -1,4 +1,5 @@
-"""Unicode composition at the encoder's input (projection.textnorm): a word reads the same in NFC and NFD."""
+"""Unicode at the encoder's input (projection.textnorm): a word reads the same in NFC and NFD, and words split
+at their combining marks are put back together."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from transformers import AutoTokenizer
 
 from projection.corpus import write_conll
 from projection.records import Sentence
-from projection.textnorm import compose_unicode, composes, not_composed
+from projection.errors import ProjectionError
+from projection.textnorm import compose_unicode, composes, is_detached_mark, mark_groups, not_composed, regroup
 
 WORDS = ["Málaga", "Köln", "está", "lókùn", "Ọ̀yọ́", "Peter"]
 
@@ -100,3 +102,57 @@ def test_composes_probe_needs_a_composing_normaliser(word):
     assert not composes(tok)
     compose_unicode(tok)
     assert tok.normalizer.normalize_str(word) == unicodedata.normalize("NFC", word)
+
+
+# --- words split at their combining marks ------------------------------------------------------
+
+GRAVE, ACUTE = "\u0300", "\u0301"
+
+
+def test_detached_marks_are_tokens_of_combining_marks_only():
+    assert is_detached_mark(ACUTE) and is_detached_mark(GRAVE + ACUTE)
+    assert not is_detached_mark("o" + ACUTE) and not is_detached_mark("") and not is_detached_mark(".")
+
+
+def split_corpus():
+    # "Amẹ́ríkà" split at its mark (the piece after it never stands alone) in two sentences, and
+    # "kalẹ̀ lọ" whose "lọ" stands alone elsewhere: the mark belongs to kalẹ, lọ is a word
+    return [["Ní", "Amẹ", ACUTE, "ríkà", "."], ["Amẹ", ACUTE, "ríkà", "kalẹ", GRAVE, "lọ"], ["lọ", "sí", "ilé", "lọ"],
+            [ACUTE, "a"], ["kalẹ", GRAVE, "Yúróòpù"]]
+
+
+def test_keep_changes_nothing_attach_glues_marks_rejoin_glues_continuations():
+    sents = split_corpus()
+    keep, counts = mark_groups(sents, "keep")
+    assert [regroup(s, g) for s, g in zip(sents, keep)] == sents and counts["marks_attached"] == 0
+    assert counts["detached_marks"] == 5
+    attach, counts = mark_groups(sents, "attach")
+    assert [regroup(s, g) for s, g in zip(sents, attach)][1] == ["Amẹ" + ACUTE, "ríkà", "kalẹ" + GRAVE, "lọ"]
+    assert counts == {"detached_marks": 5, "marks_attached": 4, "words_rejoined": 0}  # the opening mark stays
+    rejoin, counts = mark_groups(sents, "rejoin")
+    out = [regroup(s, g) for s, g in zip(sents, rejoin)]
+    assert out[0] == ["Ní", "Amẹ́ríkà", "."] and out[1] == ["Amẹ́ríkà", "kalẹ̀", "lọ"]
+    assert out[3] == [ACUTE, "a"]  # nothing before it to glue to
+    assert out[4] == ["kalẹ̀", "Yúróòpù"]  # a capital starts a word, however often it follows a mark
+    assert counts["words_rejoined"] == 2
+    for s, groups in zip(sents, rejoin):  # every token exactly once, in order
+        assert [i for g in groups for i in g] == list(range(len(s)))
+    with pytest.raises(ValueError, match="marks must be one of"):
+        mark_groups(sents, "merge")
+
+
+def test_the_given_engine_repairs_a_conll_translation_and_counts_it(tmp_path):
+    from projection.translate.given import GivenTranslator
+
+    sents = split_corpus()[:3]
+    path = tmp_path / "yor.conll"
+    path.write_text("\n\n".join("\n".join(f"{t} O" for t in s) for s in sents) + "\n", encoding="utf-8")
+    engine = GivenTranslator(tgt_lang="yo", path=str(path))
+    out = engine.translate(["In America .", "America went down", "go home"])
+    assert out[0] == "Ní Amẹ́ríkà ." and engine.tokens[1] == ["Amẹ́ríkà", "kalẹ̀", "lọ"]
+    assert engine.last_stats == {"detached_marks": 3, "marks_attached": 3, "words_rejoined": 2}
+    kept = GivenTranslator(tgt_lang="yo", path=str(path), marks="keep")
+    assert kept.translate(["a", "b", "c"])[1].split(" ") == sents[1] and kept.last_stats == {"detached_marks": 3}
+    assert kept.signature()["marks"] == "keep" != engine.signature()["marks"]
+    with pytest.raises(ProjectionError, match="given: marks must be one of"):
+        GivenTranslator(tgt_lang="yo", path=str(path), marks="merge")

@@ -16,6 +16,13 @@ Typical use: the DeepL translations of CoNLL-2003 published by Easy-Label-Projec
   ``-DOCSTART-`` are dropped. A CoNLL translation is returned as its tokens joined by single
   spaces, so ``text.split(" ")`` gives the file's tokens back (also in :attr:`tokens`).
 
+**Words split at their combining marks.** A CoNLL translation whose tokeniser cut words at
+every combining mark (the Yoruba file published with T-Projection: ``Amẹ ◌́ ríkà`` for
+``Amẹ́ríkà``, 38,560 mark-only tokens) is repaired by ``marks``: ``rejoin`` (default) glues each
+mark to its word and the piece after it back on where the file's statistics say it continues
+the word (:func:`projection.textnorm.mark_groups`); ``attach`` glues only the marks; ``keep``
+leaves the tokens as they are. The counts go to the translate stage's statistics.
+
 ``format`` is ``auto`` (CoNLL for ``.conll``/``.tsv``/... or when the file looks like
 ``token tag`` blocks; lines otherwise), ``lines`` or ``conll``.
 
@@ -53,6 +60,7 @@ from typing import Any
 from projection.corpus import conll_blocks, read_conll_blocks, read_lines
 from projection.errors import ProjectionError
 from projection.store import code_hash, file_sha256
+from projection.textnorm import MARK_MODES, mark_groups, regroup
 from projection.translate.text import clean_text
 
 CONLL_SUFFIXES = {".conll", ".tsv", ".conll02", ".conll03", ".conllu", ".iob", ".iob1", ".iob2", ".bio", ".bioes",
@@ -96,7 +104,7 @@ class GivenTranslator:
     def __init__(self, src_lang: str = "en", tgt_lang: str = "es", path: str | None = None, model: str | None = None,
                  format: str = "auto", encoding: str = "utf-8", source: str | None = None,
                  match: str = "auto", min_matched: float = 0.9, min_distinct: float = 0.8,
-                 marker_style: str = "brackets", markers: bool = False, **ignored: Any):
+                 marker_style: str = "brackets", markers: bool = False, marks: str = "rejoin", **ignored: Any):
         unknown = set(ignored) - {"device", "beam_size", "max_length", "batch_tokens", "threads"}
         if unknown:
             raise ProjectionError(f"given: unknown option(s) {', '.join(sorted(unknown))}")
@@ -107,7 +115,11 @@ class GivenTranslator:
             raise ProjectionError(f"given: format must be auto, lines or conll, not {format!r}")
         if match not in ("auto", "position", "sentences"):
             raise ProjectionError(f"given: match must be auto, position or sentences, not {match!r}")
+        if marks not in MARK_MODES:
+            raise ProjectionError(f"given: marks must be one of {', '.join(MARK_MODES)}, not {marks!r}")
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
+        self.marks = marks
+        self.last_stats: dict[str, int] = {}
         self.match = match
         self.min_matched, self.min_distinct = float(min_matched), float(min_distinct)
         self.untranslated: list[int] = []
@@ -143,15 +155,20 @@ class GivenTranslator:
             kept = [b for b, (_, s) in zip(blocks, src_blocks) if not (len(s) == 1 and s[0] == DOCSTART)]
         else:
             kept = [b for b in blocks if not is_docstart(b[1])]
-        self.tokens = self._file_tokens = [toks for _, toks in kept]
+        tokens = [toks for _, toks in kept]
+        groups, self.mark_stats = mark_groups(tokens, self.marks)
+        if self.mark_stats["marks_attached"]:
+            tokens = [regroup(toks, g) for toks, g in zip(tokens, groups)]
+        self.tokens = self._file_tokens = tokens
         self.block_lines = [line for line, _ in kept]
         self._translations = [" ".join(toks) for toks in self.tokens]
         return self._translations
 
     def signature(self) -> dict[str, Any]:
         sig = {"engine": self.name, "file": self.path.name, "sha256": file_sha256(self.path)[:16], "format": self.format,
+               "marks": self.marks,
                "source": self.source.name if self.source else None,
-               "code": code_hash(__name__, "projection.translate.text")}
+               "code": code_hash(__name__, "projection.translate.text", "projection.textnorm")}
         if self.match != "position":  # the matcher's code decides the pairing when the counts differ
             import projection.sentalign
 
@@ -191,6 +208,7 @@ class GivenTranslator:
     def translate(self, texts: list[str]) -> list[str]:
         out = self._load()
         self.untranslated, self.match_info = [], None
+        self.last_stats = {k: v for k, v in getattr(self, "mark_stats", {}).items() if v}
         self.tokens = self._file_tokens
         if self.match == "sentences" or (self.match == "auto" and len(out) != len(texts)):
             return self._matched(list(texts), out)
