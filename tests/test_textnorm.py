@@ -142,6 +142,7 @@ def test_keep_changes_nothing_attach_glues_marks_rejoin_glues_continuations():
 
 
 def test_the_given_engine_repairs_a_conll_translation_and_counts_it(tmp_path):
+    from projection.translate.cache import cached
     from projection.translate.given import GivenTranslator
 
     sents = split_corpus()[:3]
@@ -151,6 +152,9 @@ def test_the_given_engine_repairs_a_conll_translation_and_counts_it(tmp_path):
     out = engine.translate(["In America .", "America went down", "go home"])
     assert out[0] == "Ní Amẹ́ríkà ." and engine.tokens[1] == ["Amẹ́ríkà", "kalẹ̀", "lọ"]
     assert engine.last_stats == {"detached_marks": 3, "marks_attached": 3, "words_rejoined": 2}
+    wrapped = cached(GivenTranslator(tgt_lang="yo", path=str(path)), cache_dir=False, progress=False)
+    wrapped.translate(["a", "b", "c"])
+    assert wrapped.last_stats["words_rejoined"] == 2 and wrapped.last_stats["lines"] == 3  # the run's statistics
     kept = GivenTranslator(tgt_lang="yo", path=str(path), marks="keep")
     assert kept.translate(["a", "b", "c"])[1].split(" ") == sents[1] and kept.last_stats == {"detached_marks": 3}
     assert kept.signature()["marks"] == "keep" != engine.signature()["marks"]

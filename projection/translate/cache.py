@@ -167,7 +167,8 @@ class CachedTranslator:
         if not getattr(self.inner, "cacheable", True):
             # Position-dependent engines (given translations) see the whole list at once.
             out = self.inner.translate(texts)
-            self.last_stats = {"lines": len(texts), "empty": empty, "cached": 0, "translated": len(texts) - empty,
+            self.last_stats = {**(getattr(self.inner, "last_stats", None) or {}),  # e.g. given's repaired marks
+                               "lines": len(texts), "empty": empty, "cached": 0, "translated": len(texts) - empty,
                                "unique": len(set(cleaned) - {""}), "unique_translated": len(set(cleaned) - {""}),
                                "seconds": time.perf_counter() - t0}
             return out
