@@ -208,6 +208,10 @@ class TranslateStage(Stage):
     def match_name(self, key: str) -> str:
         return f"{self.name}-{key}/match.jsonl"
 
+    def stats_name(self, key: str) -> str:
+        """Where the statistics of the run that computed the stage are kept (a cached run reports them)."""
+        return f"{self.name}-{key}/stats.jsonl"
+
     def encode(self, batch: Batch) -> list[dict[str, Any]]:
         return list(batch.rows or [])
 

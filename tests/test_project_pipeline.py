@@ -149,6 +149,9 @@ def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, mo
     monkeypatch.setattr(GivenTranslator, "translate", boom)
     res2 = pl.run("es", pfile, str(src), out)
     assert all(st["cached"] for st in res2.manifest["stages"].values())
+    # the translate statistics are those of the run that computed the stage, not an empty record
+    assert res2.manifest["stages"]["translate"]["stats"] == m["stages"]["translate"]["stats"]
+    assert m["stages"]["translate"]["stats"]["lines"] == 30
     assert (out / rundir.PROJECTIONS).read_text() == "".join(
         json.dumps(ps.to_dict(), ensure_ascii=False) + "\n" for ps in res2.projected)
     assert res2.stats == res.stats

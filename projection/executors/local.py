@@ -100,19 +100,24 @@ def run_job(job: Job) -> JobOutput:
 
 
 def translate_info(st: stages.Stages, t: dict[str, Any], store: StageStore, job: Job) -> dict[str, Any]:
-    """The manifest entry of the translation stage; a given file's sentence matching is stored
-    next to the translations (when computed) and read back (when cached)."""
+    """The manifest entry of the translation stage; a given file's sentence matching and the
+    engine's statistics are stored next to the translations (when computed) and read back (when
+    cached: the statistics are then those of the run that computed them)."""
     key = st.keys["translate"]
     cached = t["computed"] == 0
     if cached:
         stored = store.read(st.translate.match_name(key), expected=1)
         match = stored[0] if stored else None
+        stored = store.read(st.translate.stats_name(key), expected=1)
+        stats = stored[0] if stored else {}
     else:
         match = st.translate.match_info(job.sentences)
         if match:
             store.write(st.translate.match_name(key), [match])
+        stats = t["stats"]
+        store.write(st.translate.stats_name(key), [stats])
     info = {"key": key, "cached": cached, "seconds": round(t["seconds"], 3), "signature": st.translate.signature(),
-            "tokenizer": st.translate.tokenizer, "stats": t["stats"] if not cached else {}}
+            "tokenizer": st.translate.tokenizer, "stats": stats}
     if match:
         info["sentence_match"] = match
         logger.info(f"translate: sentence matching: {match['matched']:,} of {match['source_sentences']:,} source sentences "
