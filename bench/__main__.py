@@ -28,6 +28,7 @@ ORDER = [
     "lowercase_conventions",
     "composed_input",
     "rejoin_marks",
+    "diacritic_recall",
     "ray_overhead",
     "train_profile",
     "train_speed",
