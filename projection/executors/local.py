@@ -123,8 +123,7 @@ def translate_info(st: stages.Stages, t: dict[str, Any], store: StageStore, job:
         logger.info(f"translate: sentence matching: {match['matched']:,} of {match['source_sentences']:,} source sentences "
             f"matched to {match['target_sentences']:,} translations; {match['unmatched']:,} unmatched "
             f"({match['merges_2_1']:,} merges), dropped as untranslated")
-    if info["stats"].get("marks_attached"):
-        stats = info["stats"]
+    if stats.get("marks_attached"):
         logger.info(f"translate: {stats['marks_attached']:,} detached combining marks glued to their words, "
                     f"{stats.get('words_rejoined', 0):,} words rejoined (marks = {info['signature'].get('marks')})")
     return info
