@@ -10,6 +10,9 @@ removed from both sides). Variants (``--variants``):
   AdamW: the previous recipe;
 * ``bf16``: the same with bf16 autocast (``precision = "bf16"``; weights, optimizer and loss in
   float32) and the fused AdamW;
+* ``bf16-l8``, ``bf16-l6``, ``bf16-l4``: ``bf16`` on the encoder's embeddings and lower 8 (6, 4) layers
+  only (``keep_layers``: the upper layers dropped); ``bf16-l8-k2``, ``bf16-l8-k3``: 8 layers kept, the embeddings
+  and layers 1-2 (1-3) frozen;
 * ``k8``, ``k6``, ``k4``: embeddings and layers 1-8 (1-6, 1-4) frozen (outputs computed once), same lr
   (float32, as ``old``);
 * ``k8-lr3e-4``, ``k10-lr3e-4``: frozen lower part with a higher learning rate.
@@ -38,6 +41,11 @@ FP32 = {"precision": "fp32", "fused_optimizer": False}  # the recipe before the 
 VARIANTS = {
     "old": {"freeze_layers": 0, "lr": 1e-4, **FP32},
     "bf16": {"freeze_layers": 0, "lr": 1e-4, "precision": "bf16", "fused_optimizer": True},
+    "bf16-l8": {"freeze_layers": 0, "lr": 1e-4, "precision": "bf16", "fused_optimizer": True, "keep_layers": 8},
+    "bf16-l6": {"freeze_layers": 0, "lr": 1e-4, "precision": "bf16", "fused_optimizer": True, "keep_layers": 6},
+    "bf16-l4": {"freeze_layers": 0, "lr": 1e-4, "precision": "bf16", "fused_optimizer": True, "keep_layers": 4},
+    "bf16-l8-k2": {"freeze_layers": 2, "lr": 1e-4, "precision": "bf16", "fused_optimizer": True, "keep_layers": 8},
+    "bf16-l8-k3": {"freeze_layers": 3, "lr": 1e-4, "precision": "bf16", "fused_optimizer": True, "keep_layers": 8},
     "k8": {"freeze_layers": 8, "lr": 1e-4, **FP32},
     "k4": {"freeze_layers": 4, "lr": 1e-4, **FP32},
     "k6": {"freeze_layers": 6, "lr": 1e-4, **FP32},
@@ -78,7 +86,7 @@ def main() -> None:
             v = VARIANTS[name]
             cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=seed, freeze_embeddings=True,
                               max_train_sentences=args.max_train, max_dev_sentences=args.max_dev, **v)
-            if any(r["variant"] == name and r["config"] == cfg.to_dict() for r in done):
+            if any(r["variant"] == name and TrainConfig.from_dict(r["config"]) == cfg for r in done):
                 continue
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as tmp:

@@ -222,6 +222,8 @@ def train(
     freeze_embeddings: bool = typer.Option(False, help="Freeze the word-embedding matrix (much faster on CPU)."),
     freeze_layers: int = typer.Option(0, help="Freeze the embeddings and the lower K encoder layers: their output is "
                                                "computed once (stored by content) and only the upper layers train."),
+    keep_layers: Optional[int] = typer.Option(None, help="Build the tagger on the encoder's embeddings and lower N layers "
+                                              "only (the upper layers dropped: a smaller, faster model)."),
     batch_tokens: Optional[int] = typer.Option(None, help="Batches by subword budget (rows x longest window) instead of --batch-size."),
     eval_every: Optional[int] = typer.Option(None, help="Also evaluate dev every N steps (learning curve; best kept)."),
     max_train_sentences: Optional[int] = typer.Option(None, help="Train on a seeded sample of this many sentences."),
@@ -261,7 +263,7 @@ def train(
         fusion_layer=fusion_layer, reduction=reduction, label_map=parse_label_map(label_map),
         ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()], freeze_embeddings=freeze_embeddings,
         max_train_sentences=max_train_sentences, max_dev_sentences=max_dev_sentences, threads=threads, lang=lang,
-        freeze_layers=freeze_layers, batch_tokens=batch_tokens, eval_every=eval_every, precision=precision,
+        freeze_layers=freeze_layers, keep_layers=keep_layers, batch_tokens=batch_tokens, eval_every=eval_every, precision=precision,
         fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold, confidence=confidence,
         soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
         adv_source=adv_source, adv_max_source=adv_max_source or None, adv_epochs=adv_epochs, adv_lr=adv_lr, adv_disc_lr=adv_disc_lr,
@@ -355,6 +357,8 @@ def compare(
     batch_size: int = typer.Option(16),
     freeze_layers: int = typer.Option(0, help="Lower encoder layers frozen (their output computed once; it costs "
                                       "zero-shot F1: docs/train.md)."),
+    keep_layers: int = typer.Option(0, help="Build every system on the encoder's lower N layers only (0 = all, the "
+                                    "committed results' recipe; docs/train.md)."),
     fusion_layer: int = typer.Option(8, help="DLFA/AIF: the lower layer fused with the last one."),
     eval_every: int = typer.Option(200, help="English dev evaluation every N steps (0: once per epoch)."),
     precision: str = typer.Option("fp32", help="fp32 (the committed results' recipe), bf16 or auto: bf16 autocast "
@@ -397,7 +401,8 @@ def compare(
         proj[key.strip()] = value.strip()
     opts = CompareOptions(model=model, max_train=max_train or None, max_dev=max_dev or None, epochs=epochs, lr=lr,
                           batch_size=batch_size, freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers,
-                          fusion_layer=fusion_layer, eval_every=eval_every or None, dev=dev, projected=proj,
+                          keep_layers=keep_layers or None, fusion_layer=fusion_layer,
+                          eval_every=eval_every or None, dev=dev, projected=proj,
                           precision=precision,
                           keep_models=keep_models, teacher_system=teacher_system, select=select,
                           select_fraction=select_fraction or None, soft_labels=soft, temperature=temperature,

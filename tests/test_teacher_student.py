@@ -319,7 +319,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
 
     recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev",
               "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled",
-              "precision")}
+              "precision", "keep_layers")}
     data = content_key([(s.id, s.tokens, s.tags) for s in zero.train])
     assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
     assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")
@@ -328,6 +328,10 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert opts.precision == "fp32" and zero.config.precision == "fp32" and not zero.config.fused_optimizer
     assert model_key(zero, replace(opts, precision="bf16"), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--precision" not in opts.recipe_args() and "--precision bf16" in " ".join(replace(opts, precision="bf16").recipe_args())
+    # so does keep_layers unset; a kept depth is another model, and its option reproduces it
+    assert model_key(zero, replace(opts, keep_layers=3), "d", "e") != model_key(zero, opts, "d", "e")
+    assert "--keep-layers" not in opts.recipe_args() and "--keep-layers 3" in " ".join(replace(opts, keep_layers=3).recipe_args())
+    assert plan(["es"], [13], ["1"], replace(opts, keep_layers=3))[0][0].config.keep_layers == 3
     assert "--teacher-system 1" in command(student, tmp_path, opts) and "--soft" in command(student, tmp_path, opts)
     assert "--teacher-system" not in command(zero, tmp_path, opts)
     # end to end: the teacher trains once, the student learns from its labels, both are reported

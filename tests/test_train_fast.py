@@ -264,3 +264,33 @@ def test_int8_backend_quantizes_only_the_trained_layers(tiny_bert, sample, tmp_p
     fast = tagger.predict(sents)
     same = sum(a == b for x, y in zip(fast, exact) for a, b in zip(x, y)) / sum(len(x) for x in exact)
     assert same > 0.9
+
+
+def test_keep_layers_trains_and_saves_the_lower_layers_only(encoder, sample, tmp_path):
+    cfg = TrainConfig(epochs=2, lr=3e-3, batch_size=8, seed=2, threads=1, max_train_sentences=64, keep_layers=2,
+                      freeze_layers=1, fusion_layer=1)
+    out = train_model(sample, out=tmp_path / "m", model=encoder, arch="feature-aggregation", config=cfg)
+    meta = json.loads((out / "train.json").read_text())
+    assert meta["encoder_layers"] == 2 and meta["history"][-1]["loss"] < meta["history"][0]["loss"]
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel
+
+    assert AutoConfig.from_pretrained(out / "encoder").num_hidden_layers == 2
+    saved = load_file(str(out / "model.safetensors"))
+    assert not any(k.startswith("encoder.encoder.layer.2.") for k in saved)
+    orig = AutoModel.from_pretrained(encoder).state_dict()  # the kept layers start from the pretrained ones
+    assert torch.equal(saved["encoder.encoder.layer.0.output.dense.weight"], orig["encoder.layer.0.output.dense.weight"])
+    tagger = load_model(out)
+    assert len(tagger.model.encoder.encoder.layer) == 2
+    sents = [s.tokens for s in sample[100:110]]
+    assert load_model(out).predict(sents) == tagger.predict(sents)
+
+
+def test_keep_layers_rejects_impossible_depths(encoder, sample, tmp_path):
+    with pytest.raises(ProjectionError, match="keep_layers = 9: the encoder has 4 layers"):
+        train_model(sample, out=tmp_path / "a", model=encoder, config=TrainConfig(epochs=1, threads=1, keep_layers=9))
+    with pytest.raises(ProjectionError, match="freeze_layers \\(2\\) must be below keep_layers \\(2\\)"):
+        TrainConfig(keep_layers=2, freeze_layers=2).validate()
+    with pytest.raises(ProjectionError, match="fusion layer 3 must be a lower layer in \\[0, 1\\]"):
+        train_model(sample, out=tmp_path / "b", model=encoder, arch="feature-aggregation",
+                    config=TrainConfig(epochs=1, threads=1, keep_layers=2, fusion_layer=3))

@@ -152,6 +152,7 @@ class CompareOptions:
     batch_size: int = 16
     freeze_embeddings: bool = True
     freeze_layers: int = 0
+    keep_layers: int | None = None  # the encoder's lower N layers only (None: all, the committed rows' recipe)
     fusion_layer: int = 8
     eval_every: int | None = 200
     precision: str = "fp32"  # fp32: the committed rows' recipe; bf16 / auto: bf16 autocast and the fused AdamW
@@ -184,7 +185,7 @@ class CompareOptions:
     def config(self, seed: int, ignore: Sequence[str]) -> TrainConfig:
         return TrainConfig(lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, seed=seed,
                            freeze_embeddings=self.freeze_embeddings, freeze_layers=self.freeze_layers,
-                           fusion_layer=self.fusion_layer, eval_every=self.eval_every,
+                           keep_layers=self.keep_layers, fusion_layer=self.fusion_layer, eval_every=self.eval_every,
                            max_dev_sentences=self.max_dev, ignore=list(ignore), precision=self.precision,
                            fused_optimizer=self.precision != "fp32")
 
@@ -197,6 +198,8 @@ class CompareOptions:
         args.append("--freeze-embeddings" if self.freeze_embeddings else "--no-freeze-embeddings")
         if self.precision != "fp32":
             args += ["--precision", self.precision]
+        if self.keep_layers is not None:
+            args += ["--keep-layers", str(self.keep_layers)]
         return args
 
 
@@ -374,6 +377,8 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
               if k not in ("projected", "keep_models", "model", "dev", *STUDENT_OPTIONS)}
     if recipe["precision"] == "fp32":  # the recipe before the option: the keys of committed results stay
         del recipe["precision"]
+    if recipe["keep_layers"] is None:  # likewise
+        del recipe["keep_layers"]
     parts: list[Any] = ["compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
                         encoder_id]
     if run.back:
@@ -719,10 +724,12 @@ def _frozen(recipe: dict[str, Any]) -> str:
     """What the recipe freezes, in words."""
     k = recipe.get("freeze_layers") or 0
     words = "word embeddings frozen" if recipe.get("freeze_embeddings") else "word embeddings trained"
-    bf16 = ", bf16 autocast" if recipe.get("precision", "fp32") != "fp32" else ""
+    extra = ", bf16 autocast" if recipe.get("precision", "fp32") != "fp32" else ""
+    if recipe.get("keep_layers"):
+        extra += f", the encoder's lower {recipe['keep_layers']} layers only"
     if k:
-        return f"embeddings and layers 1-{k} frozen (their output computed once){bf16}"
-    return f"{words}, every encoder layer trained{bf16}"
+        return f"embeddings and layers 1-{k} frozen (their output computed once){extra}"
+    return f"{words}, every encoder layer trained{extra}"
 
 
 def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | None = None,

@@ -46,6 +46,12 @@ class TrainConfig:
     every that many optimiser steps as well as after every epoch (a learning curve in
     ``history``; the best evaluation's weights are kept).
 
+    ``keep_layers = N`` builds the tagger on the pretrained encoder's embeddings and lower ``N``
+    layers only; the upper layers are dropped before training (a model of ``N / L`` the depth,
+    trained and run in about ``N / L`` of the time; the saved encoder has ``N`` layers, so
+    every prediction backend runs the smaller model). Hidden-state indices (``fusion_layer``,
+    ``freeze_layers``) then count within the kept layers.
+
     ``precision`` (:mod:`projection.train.precision`): ``auto`` runs the forward passes of
     training and prediction under bf16 autocast where the device multiplies bf16 natively (a
     CPU with AVX512-BF16/AMX, a GPU), ``fp32`` never, ``bf16`` always; weights, optimizer
@@ -73,6 +79,7 @@ class TrainConfig:
     max_train_sentences: int | None = None
     max_dev_sentences: int | None = None
     freeze_layers: int = 0  # embeddings + lower k encoder layers frozen, their output computed once
+    keep_layers: int | None = None  # keep the embeddings and the lower N encoder layers, drop the rest (None: all)
     feature_cache: bool = True  # keep frozen-layer outputs on disk ($PROJECTION_CACHE/features)
     batch_tokens: int | None = None  # training batches by subword budget instead of batch_size
     eval_every: int | None = None  # also evaluate dev every N optimiser steps (learning curve)
@@ -139,6 +146,11 @@ class TrainConfig:
             raise ProjectionError("reduction r must be at least 1")
         if self.freeze_layers < 0:
             raise ProjectionError("freeze_layers must be 0 (train every layer) or a positive number of lower layers")
+        if self.keep_layers is not None and self.keep_layers < 1:
+            raise ProjectionError(f"keep_layers must be at least 1 (or unset: every layer), not {self.keep_layers}")
+        if self.keep_layers is not None and self.freeze_layers >= self.keep_layers:
+            raise ProjectionError(f"freeze_layers ({self.freeze_layers}) must be below keep_layers ({self.keep_layers}): "
+                                  "at least one kept layer trains")
         if self.batch_tokens is not None and self.batch_tokens < self.max_length:
             raise ProjectionError(f"batch_tokens ({self.batch_tokens}) must be at least max_length ({self.max_length})")
         if self.eval_every is not None and self.eval_every < 1:

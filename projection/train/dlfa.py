@@ -32,6 +32,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from projection.errors import ProjectionError
+
 
 class _Bottleneck(nn.Module):
     """Pointwise conv E -> E/r, LayerNorm, ReLU, pointwise conv E/r -> E, LayerNorm."""
@@ -80,8 +82,8 @@ class DLFA(nn.Module):
         super().__init__()
         layer = fusion_layer if fusion_layer >= 0 else num_layers + fusion_layer
         if not 0 <= layer < num_layers:
-            raise ValueError(f"fusion layer {fusion_layer} must be a lower layer in [0, {num_layers - 1}] "
-                             f"(0 = embeddings, {num_layers} = the last layer)")
+            raise ProjectionError(f"fusion layer {fusion_layer} must be a lower layer in [0, {num_layers - 1}] "
+                                  f"(0 = embeddings, {num_layers} = the last layer)")
         self.layer = layer
         self.aif = AIF(hidden, reduction)
 

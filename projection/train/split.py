@@ -32,6 +32,19 @@ def encoder_layers(encoder: nn.Module) -> nn.ModuleList | None:
     return layers if isinstance(layers, nn.ModuleList) else None
 
 
+def keep_lower_layers(encoder: nn.Module, n: int) -> None:
+    """Drop every encoder layer above the ``n``-th, in place (the config follows, so a saved
+    model reloads with ``n`` layers)."""
+    layers = encoder_layers(encoder)
+    if layers is None:
+        raise ProjectionError(f"keep_layers: the {type(encoder).__name__} encoder has no `encoder.layer` list; "
+                              "leave keep_layers unset")
+    if not 1 <= n <= len(layers):
+        raise ProjectionError(f"keep_layers = {n}: the encoder has {len(layers)} layers; choose 1 to {len(layers)}")
+    del layers[n:]
+    encoder.config.num_hidden_layers = n
+
+
 def supports_split(encoder: nn.Module) -> bool:
     return encoder_layers(encoder) is not None and hasattr(encoder, "embeddings")
 

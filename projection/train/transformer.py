@@ -294,6 +294,7 @@ class TransformerTrainer:
 
         from projection.train.features import gather
         from projection.train.metrics import score
+        from projection.train.split import keep_lower_layers
         from projection.train.windows import SubwordEncoder, batches, collate
 
         torch = _torch()
@@ -314,6 +315,8 @@ class TransformerTrainer:
             encoder = AutoModel.from_pretrained(self.model_name)
         except (OSError, ValueError) as e:
             raise ProjectionError(f"cannot load encoder {self.model_name!r}: {e}") from None
+        if config.keep_layers is not None:
+            keep_lower_layers(encoder, config.keep_layers)
         limit = position_limit(encoder.config, tokenizer)
         if config.max_length > limit:  # windows must fit the position table
             config = config.replace(max_length=limit)
@@ -377,6 +380,7 @@ class TransformerTrainer:
             "soft_label_sentences": n_soft,
             "trainable_parameters": sum(p.numel() for p in trainable_params),
             "parameters": sum(p.numel() for p in model.parameters()),
+            "encoder_layers": encoder.config.num_hidden_layers,
             "device": str(device),
             "threads": torch.get_num_threads() if device.type == "cpu" else None,
             "precision": tagger.precision,  # what config.precision resolved to on the training device
