@@ -1,1 +1,18 @@
 """Benchmarks of projection (heavy; not part of the test suite): see bench/__main__.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def save(name: str, result: Any) -> Path:
+    """Write ``result`` as JSON to ``bench/out/NAME`` (``name`` with its suffix, e.g. ``"align_aer.json"``)
+    atomically, creating the folder if needed; return the path written."""
+    from projection.store import atomic_write_json  # here: bench modules put the repo on sys.path first
+
+    path = OUT / name
+    atomic_write_json(path, result)
+    return path

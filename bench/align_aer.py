@@ -19,16 +19,16 @@ Writes ``bench/out/align_aer.json`` and prints a summary.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 
 SYMMETRIZATIONS = ("intersection", "grow-diag", "grow-diag-final-and", "grow-diag-final", "union")
 
@@ -90,8 +90,7 @@ def main() -> None:
                     flush=True)
         result["eflomal_signature"] = al.signature()
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "align_aer.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = save("align_aer.json", result)
     print("\n== summary (AER on INESC en-es, 100 pairs; lower is better)")
     for backend in dict.fromkeys(r["backend"] for r in result["embed"]):
         rows = [r for r in result["embed"] if r["backend"] == backend]
@@ -110,7 +109,7 @@ def main() -> None:
             for sym in SYMMETRIZATIONS:
                 aers = [r["aer"] for r in result["eflomal"] if r["training"] == label and r["symmetrization"] == sym]
                 print(f"  {sym:20s} AER mean {statistics.mean(aers):.4f}  runs " + " ".join(f"{a:.4f}" for a in aers))
-    print(f"wrote {OUT / 'align_aer.json'}")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

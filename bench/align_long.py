@@ -15,11 +15,12 @@ Writes ``bench/out/align_long.json`` and prints a summary.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
+
+from bench import save
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -69,7 +70,7 @@ def main() -> None:
               f"{row['max_target_linked']} (last: {len(src) - 1} / {len(tgt) - 1}); unlinked words "
               f"{row['source_unlinked']:,} / {row['target_unlinked']:,}; {row['windowed_sentences']} windowed "
               f"sentences; {seconds:.1f} s", flush=True)
-    (OUT / "align_long.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("align_long.json", result)
     print(f"wrote {OUT / 'align_long.json'}")
 
 

@@ -34,7 +34,6 @@ against kept ones (pairs whose links differ; largest similarity difference). Wri
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -44,9 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 ALIGN_CHUNK = 2000  # projection.pipeline.ALIGN_CHUNK
 
 
@@ -224,9 +224,8 @@ def main() -> None:
         args.save_links.parent.mkdir(parents=True, exist_ok=True)
         np.savez(args.save_links, **arrays)
         print(f"kept links in {args.save_links}")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "align_profile.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {OUT / 'align_profile.json'}")
+    path = save("align_profile.json", result)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

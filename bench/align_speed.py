@@ -23,16 +23,16 @@ Writes ``bench/out/align_speed.json`` and prints a summary.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 SIMALIGN_METHOD = {"argmax": ("a", "inter"), "itermax": ("i", "itermax"), "match": ("m", "mwmf")}
 
 
@@ -140,8 +140,7 @@ def main() -> None:
             print(f"eflomal {label}: {dt:.1f} s ({len(subset) / dt:,.0f} pairs/s)", flush=True)
         result["eflomal"] = efl
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "align_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = save("align_speed.json", result)
     print(f"\n== {len(pairs):,} pairs CoNLL-2003 en / DeepL es, {Path(args.model).name}, layer {args.layer}, "
           f"{args.method}, {args.threads} threads, load avg {load_start[0]:.1f} -> {result['loadavg_end'][0]:.1f}")
     label = {"embed": "embed (batched, torch)", "simalign": "simalign package", "ct2": "embed, ct2 backend",
@@ -152,7 +151,7 @@ def main() -> None:
           f"link agreement F1 {result['link_agreement_f1']:.4f}")
     for row in result.get("eflomal", []):
         print(f"eflomal: {row['pairs']:,} pairs in {row['seconds']:.1f} s = {row['pairs_per_s']:,.0f} pairs/s")
-    print(f"wrote {OUT / 'align_speed.json'}")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

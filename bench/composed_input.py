@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from bench import save
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {"test": args.test, "words": len(words), "words_not_nfc": len(not_composed(words)),
                "models": len(rows), "mean_gain": round(sum(gains) / len(gains), 2), "min_gain": min(gains),
                "max_gain": max(gains), "rows": rows}
-    OUT.mkdir(exist_ok=True)
-    (OUT / "composed_input.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    save("composed_input.json", summary)
     if trained is not None:
         trained.cleanup()
     print(json.dumps({k: v for k, v in summary.items() if k != "rows"}))

@@ -24,7 +24,7 @@ import json
 import unicodedata
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from bench import save
 
 
 def has_marks(text: str) -> bool:
@@ -81,8 +81,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             row[name] = {"entities": n, "recall": round(hit / n, 4) if n else None}
         print(json.dumps(row, ensure_ascii=False))
         rows.append(row)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "diacritic_recall.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    save("diacritic_recall.json", rows)
     return rows
 
 

@@ -40,6 +40,8 @@ from typing import Callable
 
 import psutil
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 SAMPLE = REPO / "projection" / "data" / "sample.conll"
@@ -671,17 +673,15 @@ def main() -> None:
     args = ap.parse_args()
     global CODE
     CODE = (args.code or REPO).resolve()
-    OUT.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python", "-m", "bench.hostile", *sys.argv[1:]])
     if args.kill9:
         res = kill9(args.source)
-        (OUT / "hostile_kill9.json").write_text(json.dumps({"command": command, **res}, indent=1) + "\n")
+        save("hostile_kill9.json", {"command": command, **res})
         return
     rows = run_cases(args.only)
     counts = {k: sum(r["outcome"] == k for r in rows)
               for k in ("ok", "traceback", "silent loss", "hang", "leftover", "wrong", "skipped")}
-    (OUT / args.out).write_text(json.dumps({"command": command, "code": str(CODE), "counts": counts, "cases": rows},
-                                           indent=1) + "\n")
+    save(args.out, {"command": command, "code": str(CODE), "counts": counts, "cases": rows})
     print(f"\n{len(rows)} cases: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 

@@ -17,15 +17,15 @@ Writes bench/out/lowercase_conventions.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import Counter
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 
 
 def europarl() -> dict:
@@ -88,9 +88,8 @@ def main() -> None:
         res["run"] = affected(Path(args.run))
     else:
         print(f"  {args.run}: no finished run (make project LANG=es PIPELINE=given); counts skipped")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "lowercase_conventions.json").write_text(json.dumps(res, indent=1, ensure_ascii=False), encoding="utf-8")
-    print(f"wrote {OUT / 'lowercase_conventions.json'}")
+    path = save("lowercase_conventions.json", res)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

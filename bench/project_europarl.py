@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 
 ALIGNERS = {
     "eflomal": {"aligner": "eflomal", "model": None, "aligner_options": {}, "extra_parallel": ["deepl"]},
@@ -76,9 +76,8 @@ def main() -> None:
         f1s = [r["f1"] for r in rows if (r["lang"], r["aligner"], r["method"], r["half"]) == key]
         print(f"{key[0]} {key[1]:8s} {key[2]:9s} {key[3]:6s} F1 {sum(f1s) / len(f1s):5.1f}  "
               f"(runs: {', '.join(f'{x:.1f}' for x in f1s)})")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "project_europarl.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {OUT / 'project_europarl.json'}")
+    path = save("project_europarl.json", rows)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -17,15 +17,15 @@ Writes bench/out/project_speed.json and prints sentences/s (best and median of t
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 
 
 def load_inputs(run_dir: Path):
@@ -97,10 +97,9 @@ def main() -> None:
               f"then wall: best {results[name]['best_sentences_per_s']:>8,} sent/s, "
               f"median {results[name]['median_sentences_per_s']:>8,} sent/s;  "
               f"CPU time: median {results[name]['median_cpu_sentences_per_s']:>8,} sent/s")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "project_speed.json").write_text(json.dumps(
-        {"run_dir": args.run_dir, "sentences": len(inputs), "entities": n_ent, "results": results}, indent=2) + "\n")
-    print(f"wrote {OUT / 'project_speed.json'}")
+    path = save("project_speed.json",
+                {"run_dir": args.run_dir, "sentences": len(inputs), "entities": n_ent, "results": results})
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import psutil
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 
@@ -192,7 +194,7 @@ def main() -> None:
             pairs.append(runs)
         results["scenarios"][scenario] = pairs
     results["load_average_end"] = os.getloadavg()
-    (OUT / "ray_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
+    save("ray_overhead.json", results)
     print("\nscenario  # executor  wall s  translate  align  project  ray_start  peak RSS MiB (without driver)  peak PSS MiB")
     for scenario, pairs in results["scenarios"].items():
         for rep, runs in enumerate(pairs):

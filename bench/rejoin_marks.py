@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import unicodedata
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from bench import save
 
 
 def split_at_marks(word: str) -> list[str]:
@@ -59,8 +58,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                **counts, "precision": round(right / n_rep, 4), "recall": round(right / n_gold, 4)}
         print(json.dumps(row, ensure_ascii=False))
         rows.append(row)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "rejoin_marks.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    save("rejoin_marks.json", rows)
     return rows
 
 

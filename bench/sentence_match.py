@@ -21,16 +21,16 @@ Writes bench/out/sentence_match.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
 import time
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 
 
 def damage(tgt: list[str], p_delete: float, p_merge: float, seed: int):
@@ -141,9 +141,8 @@ def main() -> None:
     print(f"DeepL {args.lang} with 1 % deleted and 0.5 % of pairs merged:")
     res["synthetic"] = synthetic(args.lang, args.seeds)
     res["load_average_end"] = os.getloadavg()
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "sentence_match.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
-    print(f"wrote {OUT / 'sentence_match.json'}")
+    path = save("sentence_match.json", res)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -26,9 +26,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 
 
 def main() -> None:
@@ -119,8 +120,7 @@ def main() -> None:
                                                           for k, v in parts.items())
               + f"; outside the epoch: " + ", ".join(f"{k} {v:.1f} s" for k, v in once.items()), flush=True)
     print(f"padding: {100 * report['padding_share']:.1f} % of the subwords in training batches are padding")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "train_profile.json").write_text(json.dumps(report, indent=2) + "\n")
+    save("train_profile.json", report)
     print(json.dumps(report))
 
 

@@ -39,9 +39,10 @@ import time
 from pathlib import Path
 from statistics import median
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 BACKENDS = ("torch", "torch-fp32", "ct2", "int8")  # the new model's prediction backends
 
 
@@ -165,8 +166,7 @@ def main() -> None:
         summary["train_speedup_cold"] = round(med["new"]["train_cold"] / med["old"]["train"], 2)
         summary["predict_speedup_stored"] = round(med["new"]["predict_stored"] / med["old"]["predict"], 2)
         summary["tag_agreement_stored"] = round(min(agree_stored), 4)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "train_speed.json").write_text(json.dumps(summary, indent=2) + "\n")
+    save("train_speed.json", summary)
     print(json.dumps(summary))
 
 

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 
@@ -74,7 +76,7 @@ def main() -> None:
         "speedup_wall": round(wall1 / wall2, 1), "speedup_seconds": round(s1["seconds"] / s2["seconds"], 1),
         "second_output_identical": same,
     }
-    (OUT / f"translate_cached-{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    save(f"translate_cached-{name}.json", result)
     print(json.dumps(result, indent=2))
     print(f"first run: {s1['lines']:,} sentences in {wall1:.1f} s wall ({s1['seconds']:.1f} s in-command) = "
           f"{result['first_sentences_per_s_wall']:,} sentences/s; {lines:,} lines out")

@@ -25,10 +25,11 @@ import sys
 import time
 from pathlib import Path
 
+from bench import save
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 ROOT = Path(os.environ.get("NLLB600M_DIR", "/tmp/nllb600m-random"))
-OUT = REPO / "bench" / "out"
 
 
 def build() -> None:
@@ -97,8 +98,7 @@ def run(beams: list[int], max_length: int, n: int) -> dict:
         print(f"beam {beam}: CTranslate2 int8 is {row['speedup']:.2f}x faster than transformers generate", flush=True)
         results["settings"].append(row)
         del engines
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "translate_speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    save("translate_speed.json", results)
     return results
 
 
