@@ -151,7 +151,7 @@ def test_aif_gate_range_shapes_and_output():
     g = dlfa.aif.gate(hidden[-1], hidden[2])
     assert torch.allclose(z, g * hidden[-1] + (1 - g) * hidden[2], atol=1e-6)
     assert DLFA(16, 4, -2).layer == 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ProjectionError, match="fusion layer 4 must be a lower layer"):
         DLFA(16, 4, 4)  # the last layer itself is not a lower layer
 
 
