@@ -732,7 +732,7 @@ def _frozen(recipe: dict[str, Any]) -> str:
     words = "word embeddings frozen" if recipe.get("freeze_embeddings") else "word embeddings trained"
     extra = ", bf16 autocast" if recipe.get("precision", "fp32") != "fp32" else ""
     if recipe.get("keep_layers"):
-        extra += f", the encoder's lower {recipe['keep_layers']} layers only"
+        extra += f", encoder cut to its lower {recipe['keep_layers']} layers"
     if k:
         return f"embeddings and layers 1-{k} frozen (their output computed once){extra}"
     return f"{words}, every encoder layer trained{extra}"
