@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,3 +17,9 @@ def save(name: str, result: Any) -> Path:
     path = OUT / name
     atomic_write_json(path, result)
     return path
+
+
+def emit(rows: list[Any], row: dict[str, Any]) -> None:
+    """Print ``row`` as one JSON line (a bench's progress as it goes) and add it to ``rows``."""
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+    rows.append(row)

@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from bench import save
+from bench import emit, save
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
             tagger.tokenizer.backend_tokenizer.normalizer = raw  # the tokenizer the model was trained with
             row["f1_as_before"] = round(100 * evaluate(tagger, test, Path(tmp) / "r", ignore=ignore)["f1"], 2)
         row["gain"] = round(row["f1_composed"] - row["f1_as_before"], 2)
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+        emit(rows, row)
     gains = [r["gain"] for r in rows]
     summary = {"test": args.test, "words": len(words), "words_not_nfc": len(not_composed(words)),
                "models": len(rows), "mean_gain": round(sum(gains) / len(gains), 2), "min_gain": min(gains),

@@ -24,7 +24,7 @@ import json
 import unicodedata
 from pathlib import Path
 
-from bench import save
+from bench import emit, save
 
 
 def has_marks(text: str) -> bool:
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for name, entity in (("entity_tokens", True), ("other_tokens", False)):
             group = [m for e, m in tokens if e == entity]
             row[name] = {"tokens": len(group), "with_marks": round(sum(group) / len(group), 4) if group else None}
-        print(json.dumps(row, ensure_ascii=False))
-        rows.append(row)
+        emit(rows, row)
     for folder in models:
         pred = load_model(folder).predict([s.tokens for s in test])
         found = [{(sp.start, sp.end, sp.label) for sp in tags_to_spans(p)} for p in pred]
@@ -79,8 +78,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             n = sum(map(len, group))
             hit = sum(len(g & f) for g, f in zip(group, found))
             row[name] = {"entities": n, "recall": round(hit / n, 4) if n else None}
-        print(json.dumps(row, ensure_ascii=False))
-        rows.append(row)
+        emit(rows, row)
     save("diacritic_recall.json", rows)
     return rows
 

@@ -13,10 +13,9 @@ writes bench/out/rejoin_marks.json.
 from __future__ import annotations
 
 import argparse
-import json
 import unicodedata
 
-from bench import save
+from bench import emit, save
 
 
 def split_at_marks(word: str) -> list[str]:
@@ -56,8 +55,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         n_rep, n_gold = sum(map(len, repaired)), sum(map(len, gold))
         row = {"corpus": args.corpus, "mode": mode, "words": n_gold, "tokens_after_split": sum(map(len, split)),
                **counts, "precision": round(right / n_rep, 4), "recall": round(right / n_gold, 4)}
-        print(json.dumps(row, ensure_ascii=False))
-        rows.append(row)
+        emit(rows, row)
     save("rejoin_marks.json", rows)
     return rows
 
