@@ -332,7 +332,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert model_key(zero, replace(opts, keep_layers=3), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--keep-layers" not in opts.recipe_args() and "--keep-layers 3" in " ".join(replace(opts, keep_layers=3).recipe_args())
     assert plan(["es"], [13], ["1"], replace(opts, keep_layers=3))[0][0].config.keep_layers == 3
-    with pytest.raises(ProjectionError, match="--fusion-layer 3: DLFA fuses a lower layer of the 3 kept"):
+    with pytest.raises(ProjectionError, match="fusion layer 3 must be a lower layer in \\[0, 2\\]"):
         compare(["es"], tmp_path / "bad", seeds=[13], systems=["1", "2"], options=replace(opts, keep_layers=3, fusion_layer=3))
     assert "--teacher-system 1" in command(student, tmp_path, opts) and "--soft" in command(student, tmp_path, opts)
     assert "--teacher-system" not in command(zero, tmp_path, opts)

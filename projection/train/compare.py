@@ -469,10 +469,10 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     runs, missing = plan(list(langs), [int(s) for s in seeds], [str(s) for s in systems], opts)
     for run in runs:  # a bad recipe stops here, not after hours of the systems before it
         run.config.validate()
-    depth = opts.keep_layers
-    if depth is not None and any(r.arch == "feature-aggregation" for r in runs) and not -depth <= opts.fusion_layer < depth:
-        raise ProjectionError(f"--fusion-layer {opts.fusion_layer}: DLFA fuses a lower layer of the {depth} kept "
-                              f"(0 to {depth - 1}, or negative from the top)")
+    if opts.keep_layers is not None and any(r.arch == "feature-aggregation" for r in runs):
+        from projection.train.dlfa import fusion_index
+
+        fusion_index(opts.fusion_layer, opts.keep_layers)  # DLFA's rule, on the kept depth
     if back_label is None and any(r.back for r in runs):
         raise ProjectionError("systems 7 and 8 label target text through English with a back-translation pipeline: "
                               "give back_label (`projection compare` does, --back-pipeline)")

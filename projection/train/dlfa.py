@@ -75,16 +75,22 @@ class AIF(nn.Module):
         return m * h_last + (1 - m) * h_low
 
 
+def fusion_index(fusion_layer: int, num_layers: int) -> int:
+    """The hidden-state index of ``fusion_layer`` (negative counts from the top) in an encoder of
+    ``num_layers`` layers; a ProjectionError unless it is a lower layer (0 = the embeddings)."""
+    layer = fusion_layer if fusion_layer >= 0 else num_layers + fusion_layer
+    if not 0 <= layer < num_layers:
+        raise ProjectionError(f"fusion layer {fusion_layer} must be a lower layer in [0, {num_layers - 1}] "
+                              f"(0 = embeddings, {num_layers} = the last layer)")
+    return layer
+
+
 class DLFA(nn.Module):
     """Pick ``H_last`` and ``H_l`` from the encoder's hidden states and fuse them with AIF."""
 
     def __init__(self, hidden: int, num_layers: int, fusion_layer: int, reduction: int = 4):
         super().__init__()
-        layer = fusion_layer if fusion_layer >= 0 else num_layers + fusion_layer
-        if not 0 <= layer < num_layers:
-            raise ProjectionError(f"fusion layer {fusion_layer} must be a lower layer in [0, {num_layers - 1}] "
-                                  f"(0 = embeddings, {num_layers} = the last layer)")
-        self.layer = layer
+        self.layer = fusion_index(fusion_layer, num_layers)
         self.aif = AIF(hidden, reduction)
 
     def forward(self, hidden_states: tuple[torch.Tensor, ...], mask: torch.Tensor | None = None) -> torch.Tensor:
