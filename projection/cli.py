@@ -226,6 +226,8 @@ def train(
                                               "only (the upper layers dropped: a smaller, faster model)."),
     batch_tokens: Optional[int] = typer.Option(None, help="Batches by subword budget (rows x longest window) instead of --batch-size."),
     eval_every: Optional[int] = typer.Option(None, help="Also evaluate dev every N steps (learning curve; best kept)."),
+    strip_marks: bool = typer.Option(False, "--strip-marks", help="The encoder sees words without combining marks "
+                                     "(tone marks, accents: Èkó as Eko), in training and prediction."),
     max_train_sentences: Optional[int] = typer.Option(None, help="Train on a seeded sample of this many sentences."),
     max_dev_sentences: Optional[int] = typer.Option(None, help="Evaluate dev on a seeded sample of this many sentences."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: $OMP_NUM_THREADS, else the available cores, at most 8)."),
@@ -264,6 +266,7 @@ def train(
         ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()], freeze_embeddings=freeze_embeddings,
         max_train_sentences=max_train_sentences, max_dev_sentences=max_dev_sentences, threads=threads, lang=lang,
         freeze_layers=freeze_layers, keep_layers=keep_layers, batch_tokens=batch_tokens, eval_every=eval_every, precision=precision,
+        strip_marks=strip_marks,
         fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold, confidence=confidence,
         soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
         adv_source=adv_source, adv_max_source=adv_max_source or None, adv_epochs=adv_epochs, adv_lr=adv_lr, adv_disc_lr=adv_disc_lr,
@@ -360,6 +363,8 @@ def compare(
     keep_layers: int = typer.Option(0, help="Build every system on the encoder's lower N layers only (0 = all, the "
                                     "committed results' recipe; docs/train.md)."),
     fusion_layer: int = typer.Option(8, help="DLFA/AIF: the lower layer fused with the last one."),
+    strip_marks: bool = typer.Option(False, "--strip-marks", help="Every system's encoder sees words without combining "
+                                     "marks (tone marks, accents), in training and evaluation (docs/train.md)."),
     eval_every: int = typer.Option(200, help="English dev evaluation every N steps (0: once per epoch)."),
     precision: str = typer.Option("fp32", help="fp32 (the committed results' recipe), bf16 or auto: bf16 autocast "
                                   "and the fused AdamW for training and prediction (docs/train.md)."),
@@ -401,7 +406,7 @@ def compare(
         proj[key.strip()] = value.strip()
     opts = CompareOptions(model=model, max_train=max_train or None, max_dev=max_dev or None, epochs=epochs, lr=lr,
                           batch_size=batch_size, freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers,
-                          keep_layers=keep_layers or None, fusion_layer=fusion_layer,
+                          keep_layers=keep_layers or None, fusion_layer=fusion_layer, strip_marks=strip_marks,
                           eval_every=eval_every or None, dev=dev, projected=proj,
                           precision=precision,
                           keep_models=keep_models, teacher_system=teacher_system, select=select,

@@ -319,7 +319,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
 
     recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev",
               "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled",
-              "precision", "keep_layers")}
+              "precision", "keep_layers", "strip_marks")}
     data = content_key([(s.id, s.tokens, s.tags) for s in zero.train])
     assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
     assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")
@@ -332,6 +332,10 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert model_key(zero, replace(opts, keep_layers=3), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--keep-layers" not in opts.recipe_args() and "--keep-layers 3" in " ".join(replace(opts, keep_layers=3).recipe_args())
     assert plan(["es"], [13], ["1"], replace(opts, keep_layers=3))[0][0].config.keep_layers == 3
+    # and strip_marks off; stripping is another model, named by its option
+    assert model_key(zero, replace(opts, strip_marks=True), "d", "e") != model_key(zero, opts, "d", "e")
+    assert "--strip-marks" not in opts.recipe_args() and "--strip-marks" in replace(opts, strip_marks=True).recipe_args()
+    assert plan(["es"], [13], ["1"], replace(opts, strip_marks=True))[0][0].config.strip_marks
     with pytest.raises(ProjectionError, match="fusion layer 3 must be a lower layer in \\[0, 2\\]"):
         compare(["es"], tmp_path / "bad", seeds=[13], systems=["1", "2"], options=replace(opts, keep_layers=3, fusion_layer=3))
     assert "--teacher-system 1" in command(student, tmp_path, opts) and "--soft" in command(student, tmp_path, opts)

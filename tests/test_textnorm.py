@@ -12,7 +12,8 @@ from transformers import AutoTokenizer
 from projection.corpus import write_conll
 from projection.records import Sentence
 from projection.errors import ProjectionError
-from projection.textnorm import compose_unicode, composes, is_detached_mark, mark_groups, not_composed, regroup
+from projection.textnorm import (compose_unicode, composes, is_detached_mark, mark_groups, not_composed, regroup,
+                                 strip_marks, strips_marks)
 
 WORDS = ["Málaga", "Köln", "está", "lókùn", "Ọ̀yọ́", "Peter"]
 
@@ -102,6 +103,52 @@ def test_composes_probe_needs_a_composing_normaliser(word):
     assert not composes(tok)
     compose_unicode(tok)
     assert tok.normalizer.normalize_str(word) == unicodedata.normalize("NFC", word)
+
+
+# --- combining marks stripped (TrainConfig.strip_marks) -----------------------------------------
+
+MARKED = ["Èkó", "Nàíjíríà", "Amẹ́ríkà", "Ọ̀yọ́", "málaga", "lókùn"]
+BARE = ["Eko", "Naijiria", "Amerika", "Oyo", "malaga", "lokun"]
+
+
+@pytest.mark.parametrize("name", ["tiny_bert", "tiny_xlmr"])
+def test_strip_marks_gives_marked_and_bare_words_the_same_pieces(name, request):
+    tok = AutoTokenizer.from_pretrained(request.getfixturevalue(name))
+    bare = ids(tok, BARE)
+    assert not strips_marks(tok) and ids(tok, MARKED) != bare
+    strip_marks(compose_unicode(tok))
+    assert strips_marks(tok) and composes(tok)
+    assert ids(tok, MARKED) == ids(tok, nfd(MARKED)) == ids(tok, BARE) == bare  # bare words keep their ids
+    once = tok.backend_tokenizer.to_str()
+    strip_marks(tok)
+    assert tok.backend_tokenizer.to_str() == once  # never stacked twice
+
+
+def test_a_tagger_trained_with_strip_marks_tags_marked_words_as_bare_ones_and_keeps_the_words(tiny_bert, tmp_path):
+    from projection.train import TrainConfig, load_model, train_model
+    from projection.train.base import read_train_json
+
+    train = [Sentence(f"s{k}", ("Peter", "visited", "Eko", "and", "Oyo", "."), ("B-PER", "O", "B-LOC", "O", "B-LOC", "O"))
+             for k in range(8)]
+    out = train_model(train, out=tmp_path / "m", model=tiny_bert,
+                      config=TrainConfig(epochs=1, lr=3e-3, threads=1, max_length=32, strip_marks=True))
+    assert read_train_json(out)["config"]["strip_marks"] is True
+    tagger = load_model(out, backend="torch")  # the stored config strips again at load
+    marked = [["Peter", "visited", "Èkó", "and", "Ọ̀yọ́", "."], nfd(["Amẹ́ríkà", "lókùn"])]
+    bare = [["Peter", "visited", "Eko", "and", "Oyo", "."], ["Amerika", "lokun"]]
+    assert all(np.array_equal(a, b) for a, b in zip(tagger.predict_proba(marked), tagger.predict_proba(bare)))
+    plain = train_model(train, out=tmp_path / "p", model=tiny_bert,
+                        config=TrainConfig(epochs=1, lr=3e-3, threads=1, max_length=32))
+    unstripped = load_model(plain, backend="torch")
+    assert not all(np.array_equal(a, b) for a, b in zip(unstripped.predict_proba(marked), unstripped.predict_proba(bare)))
+
+
+def test_strip_marks_is_refused_by_the_spacy_engine(tmp_path):
+    from projection.train import TrainConfig, train_model
+
+    train = [Sentence("s", ("Eko", "."), ("B-LOC", "O"))]
+    with pytest.raises(ProjectionError, match="strip_marks applies to transformer encoders"):
+        train_model(train, out=tmp_path / "s", arch="spacy", config=TrainConfig(epochs=1, strip_marks=True))
 
 
 # --- words split at their combining marks ------------------------------------------------------

@@ -154,6 +154,7 @@ class CompareOptions:
     freeze_layers: int = 0
     keep_layers: int | None = None  # the encoder's lower N layers only (None: all, the committed rows' recipe)
     fusion_layer: int = 8
+    strip_marks: bool = False  # the encoder sees words without combining marks (False: the committed rows' recipe)
     eval_every: int | None = 200
     precision: str = "fp32"  # fp32: the committed rows' recipe; bf16 / auto: bf16 autocast and the fused AdamW
     dev: str = SOURCE_DEV
@@ -186,6 +187,7 @@ class CompareOptions:
         return TrainConfig(lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, seed=seed,
                            freeze_embeddings=self.freeze_embeddings, freeze_layers=self.freeze_layers,
                            keep_layers=self.keep_layers, fusion_layer=self.fusion_layer, eval_every=self.eval_every,
+                           strip_marks=self.strip_marks,
                            max_dev_sentences=self.max_dev, ignore=list(ignore), precision=self.precision,
                            fused_optimizer=self.precision != "fp32")
 
@@ -200,6 +202,8 @@ class CompareOptions:
             args += ["--precision", self.precision]
         if self.keep_layers is not None:
             args += ["--keep-layers", str(self.keep_layers)]
+        if self.strip_marks:
+            args.append("--strip-marks")
         return args
 
 
@@ -379,6 +383,8 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
         del recipe["precision"]
     if recipe["keep_layers"] is None:  # likewise
         del recipe["keep_layers"]
+    if not recipe["strip_marks"]:  # likewise
+        del recipe["strip_marks"]
     parts: list[Any] = ["compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
                         encoder_id]
     if run.back:
@@ -733,6 +739,8 @@ def _frozen(recipe: dict[str, Any]) -> str:
     extra = ", bf16 autocast" if recipe.get("precision", "fp32") != "fp32" else ""
     if recipe.get("keep_layers"):
         extra += f", encoder cut to its lower {recipe['keep_layers']} layers"
+    if recipe.get("strip_marks"):
+        extra += ", combining marks stripped from the encoder's input"
     if k:
         return f"embeddings and layers 1-{k} frozen (their output computed once){extra}"
     return f"{words}, every encoder layer trained{extra}"

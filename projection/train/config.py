@@ -52,6 +52,11 @@ class TrainConfig:
     every prediction backend runs the smaller model). Hidden-state indices (``fusion_layer``,
     ``freeze_layers``) then count within the kept layers.
 
+    ``strip_marks`` removes every combining mark (tone marks, accents, under-dots) from what the
+    encoder sees, in training and in prediction (:func:`projection.textnorm.strip_marks`; the
+    words and tags are unchanged): for a language whose diacritics the training text and the
+    text to tag write differently (machine-translated against native Yoruba).
+
     ``precision`` (:mod:`projection.train.precision`): ``auto`` runs the forward passes of
     training and prediction under bf16 autocast where the device multiplies bf16 natively (a
     CPU with AVX512-BF16/AMX, a GPU), ``fp32`` never, ``bf16`` always; weights, optimizer
@@ -80,6 +85,7 @@ class TrainConfig:
     max_dev_sentences: int | None = None
     freeze_layers: int = 0  # embeddings + lower k encoder layers frozen, their output computed once
     keep_layers: int | None = None  # keep the embeddings and the lower N encoder layers, drop the rest (None: all)
+    strip_marks: bool = False  # the encoder sees words without combining marks (Èkó -> Eko)
     feature_cache: bool = True  # keep frozen-layer outputs on disk ($PROJECTION_CACHE/features)
     batch_tokens: int | None = None  # training batches by subword budget instead of batch_size
     eval_every: int | None = None  # also evaluate dev every N optimiser steps (learning curve)

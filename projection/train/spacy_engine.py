@@ -78,6 +78,9 @@ class SpacyTrainer:
         from projection.train.metrics import score
 
         out = Path(out_dir)
+        if config.strip_marks:
+            raise ProjectionError("strip_marks applies to transformer encoders (their tokenizer); the spacy "
+                                  "engine learns from the words as they are")
         train_s, dev_s, labels = prepare(train, dev, config)
         lang = self.lang or config.lang
         try:

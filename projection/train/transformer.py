@@ -36,7 +36,7 @@ from projection.progress import BATCH_LINE, bar
 from projection.records import Sentence
 from projection.store import atomic_path, file_sha256, package_versions
 from projection.tags import to_iob2
-from projection.textnorm import compose_unicode
+from projection.textnorm import compose_unicode, strip_marks
 from projection.train.base import cpu_threads, prepare, read_train_json, sentence_tokens, write_train_json
 from projection.train.config import TrainConfig
 from projection.train.distill import SOFT_KEY, SoftTargets, collate_soft, mixed_loss, student_labels, target_probs
@@ -137,6 +137,18 @@ def build_model(encoder, num_labels: int, arch: str, config: TrainConfig):
                 yield from self.fusion.parameters()
 
     return Tagger()
+
+
+def encoder_tokenizer(tokenizer, config: TrainConfig):
+    """The tokenizer as the model's encoder sees words: composing Unicode (NFC), and without
+    combining marks when ``config.strip_marks`` (both in place)."""
+    compose_unicode(tokenizer)
+    if config.strip_marks:
+        try:
+            strip_marks(tokenizer)
+        except ValueError as e:
+            raise ProjectionError(f"strip_marks: {e}") from None
+    return tokenizer
 
 
 def position_limit(encoder_config, tokenizer) -> int:
@@ -311,7 +323,7 @@ class TransformerTrainer:
             torch.set_num_threads(cpu_threads(config))
         _seed_everything(config.seed)
         try:
-            tokenizer = compose_unicode(AutoTokenizer.from_pretrained(self.model_name))
+            tokenizer = encoder_tokenizer(AutoTokenizer.from_pretrained(self.model_name), config)
             encoder = AutoModel.from_pretrained(self.model_name)
         except (OSError, ValueError) as e:
             raise ProjectionError(f"cannot load encoder {self.model_name!r}: {e}") from None
@@ -518,7 +530,7 @@ class TransformerTrainer:
         if missing or unexpected:
             raise ProjectionError(f"{weights}: weights do not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
         model.to(dev).eval()
-        tokenizer = compose_unicode(AutoTokenizer.from_pretrained(model_dir / ENCODER_DIR))
+        tokenizer = encoder_tokenizer(AutoTokenizer.from_pretrained(model_dir / ENCODER_DIR), config)
         tagger = TransformerTagger(model, tokenizer, meta["labels"], config, meta, dev)
         tagger.model_dir = model_dir
         tagger.backend = _choose_backend(backend, dev, enc_cfg)
