@@ -103,10 +103,10 @@ def test_cli_precision_options(tiny_bert, tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["train", "--train", "sample:train", "--model", tiny_bert, "--out", str(tmp_path / "m"),
                               "--epochs", "1", "--max-train-sentences", "16", "--threads", "1", "--precision", "bf16",
-                              "--no-fused-optimizer"])
+                              "--no-fused-optimizer", "--strip-marks"])
     assert res.exit_code == 0, res.output
     cfg = json.loads((tmp_path / "m" / "train.json").read_text())["config"]
-    assert cfg["precision"] == "bf16" and cfg["fused_optimizer"] is False
+    assert cfg["precision"] == "bf16" and cfg["fused_optimizer"] is False and cfg["strip_marks"] is True
     res = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "m"), "--test", "sample:train", "--precision", "fp32",
                               "--out", str(tmp_path / "e"), "--json"])
     assert res.exit_code == 0, res.output
