@@ -363,8 +363,9 @@ def compare(
     keep_layers: int = typer.Option(0, help="Build every system on the encoder's lower N layers only (0 = all, the "
                                     "committed results' recipe; docs/train.md)."),
     fusion_layer: int = typer.Option(8, help="DLFA/AIF: the lower layer fused with the last one."),
-    strip_marks: bool = typer.Option(False, "--strip-marks", help="Every system's encoder sees words without combining "
-                                     "marks (tone marks, accents), in training and evaluation (docs/train.md)."),
+    strip_marks: Optional[bool] = typer.Option(None, "--strip-marks/--no-strip-marks", help="Every system's encoder reads "
+                                               "words without combining marks (tone marks, accents), in training and "
+                                               "evaluation; default: each target's own (on for yor; docs/train.md)."),
     eval_every: int = typer.Option(200, help="English dev evaluation every N steps (0: once per epoch)."),
     precision: str = typer.Option("fp32", help="fp32 (the committed results' recipe), bf16 or auto: bf16 autocast "
                                   "and the fused AdamW for training and prediction (docs/train.md)."),

@@ -332,10 +332,18 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert model_key(zero, replace(opts, keep_layers=3), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--keep-layers" not in opts.recipe_args() and "--keep-layers 3" in " ".join(replace(opts, keep_layers=3).recipe_args())
     assert plan(["es"], [13], ["1"], replace(opts, keep_layers=3))[0][0].config.keep_layers == 3
-    # and strip_marks off; stripping is another model, named by its option
-    assert model_key(zero, replace(opts, strip_marks=True), "d", "e") != model_key(zero, opts, "d", "e")
-    assert "--strip-marks" not in opts.recipe_args() and "--strip-marks" in replace(opts, strip_marks=True).recipe_args()
-    assert plan(["es"], [13], ["1"], replace(opts, strip_marks=True))[0][0].config.strip_marks
+    # and marks kept (es's default); stripping is another model, named by its option
+    forced = plan(["es"], [13], ["1"], replace(opts, strip_marks=True))[0][0]
+    assert forced.config.strip_marks and not zero.config.strip_marks
+    assert model_key(forced, opts, "d", "e") != model_key(zero, opts, "d", "e")
+    assert "--strip-marks" not in " ".join(opts.recipe_args()) and "--strip-marks" in replace(opts, strip_marks=True).recipe_args()
+    # Yoruba strips marks by default for every system (its zero-shot model is then its own), --no-strip-marks keeps them
+    yor = {r.system: r for r in plan(["yor"], [13], ["1", "2"], opts)[0]}
+    assert all(r.config.strip_marks for r in yor.values())
+    assert model_key(yor["1"], opts, "d", "e") == model_key(forced, opts, "d", "e") != model_key(zero, opts, "d", "e")
+    kept = plan(["yor"], [13], ["1"], replace(opts, strip_marks=False))[0][0]
+    assert not kept.config.strip_marks and model_key(kept, opts, "d", "e") == model_key(zero, opts, "d", "e")
+    assert "--no-strip-marks" in replace(opts, strip_marks=False).recipe_args()
     with pytest.raises(ProjectionError, match="fusion layer 3 must be a lower layer in \\[0, 2\\]"):
         compare(["es"], tmp_path / "bad", seeds=[13], systems=["1", "2"], options=replace(opts, keep_layers=3, fusion_layer=3))
     assert "--teacher-system 1" in command(student, tmp_path, opts) and "--soft" in command(student, tmp_path, opts)

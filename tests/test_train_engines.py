@@ -144,7 +144,8 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
                 "eval_key": "e", "model_key": f"m{sid}{seed}", "language": lang, "system": sid, "train": "t",
                 "train_sentences": 5, "test": f"{lang}:test", "seed": seed, "command": f"projection compare --systems {sid}",
                 "train_minutes": 1.0, "recipe": {"model": "enc", "epochs": 2, "lr": 3e-4, "batch_size": 16,
-                                                 "freeze_layers": 8, "fusion_layer": 8, "eval_every": 200, "max_dev": 1000}})
+                                                 "freeze_layers": 8, "fusion_layer": 8, "eval_every": 200, "max_dev": 1000,
+                                                 "strip_marks": lang == "hau"}})
     res = write_report(tmp_path / "runs", tmp_path / "docs", missing=[{"language": "es", "system": "4", "reason": "absent"}])
     with open(tmp_path / "docs" / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -156,6 +157,7 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     assert "65.0 ± 21.2" in md  # system 1: mean of 0.5 and 0.8, sample sd
     assert "+25.0 ± 35.4 (n=2)" in md  # 3 - 1 paired by seed: 1.0 - 0.5 and 0.8 - 0.8
     assert "es system 4: absent" in md and "## Goal checks" in md
+    assert "stripped from the encoder's input, in training and evaluation, for every system of: hau (" in md
     assert (tmp_path / "docs" / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert len(res["rows"]) == 8
 

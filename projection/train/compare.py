@@ -122,11 +122,15 @@ class Target:
     ignore: tuple[str, ...] = ()  # removed from training data (and gold): MISC for MasakhaNER
     eval_ignore: tuple[str, ...] = ()  # removed from gold at scoring only: DATE for MasakhaNER
     unlabeled: str = ""  # unlabeled target text of the teacher-student system (tokens only)
+    # every system's encoder reads words without combining marks (TrainConfig.strip_marks): the target's
+    # default where its training text marks words unlike its own text (Yoruba; docs/train.md)
+    strip_marks: bool = False
 
 
-def _african(lang: str) -> Target:
+def _african(lang: str, strip_marks: bool = False) -> Target:
     return Target(lang, f"masakhaner2-{lang}:test", f"runs/{lang}-nllb-given", f"tprojection-nllb-{lang}:train",
-                  "NLLB + T-Projection", ignore=("MISC",), eval_ignore=("DATE",), unlabeled=f"masakhaner2-{lang}:train")
+                  "NLLB + T-Projection", ignore=("MISC",), eval_ignore=("DATE",), unlabeled=f"masakhaner2-{lang}:train",
+                  strip_marks=strip_marks)
 
 
 TARGETS: dict[str, Target] = {
@@ -136,7 +140,7 @@ TARGETS: dict[str, Target] = {
                  unlabeled="conll2002-nl:train"),
     "de": Target("de", "conll2003-de:test", "runs/de-given", "deepl-awesome-de:train", "DeepL + AWESoME",
                  unlabeled="conll2003-de:train"),
-    **{lang: _african(lang) for lang in ("hau", "swa", "yor", "zul")},
+    **{lang: _african(lang, strip_marks=lang == "yor") for lang in ("hau", "swa", "yor", "zul")},
 }
 
 
@@ -154,7 +158,7 @@ class CompareOptions:
     freeze_layers: int = 0
     keep_layers: int | None = None  # the encoder's lower N layers only (None: all, the committed rows' recipe)
     fusion_layer: int = 8
-    strip_marks: bool = False  # the encoder sees words without combining marks (False: the committed rows' recipe)
+    strip_marks: bool | None = None  # words without combining marks: None each target's default, True/False every target
     eval_every: int | None = 200
     precision: str = "fp32"  # fp32: the committed rows' recipe; bf16 / auto: bf16 autocast and the fused AdamW
     dev: str = SOURCE_DEV
@@ -169,8 +173,8 @@ class CompareOptions:
     temperature: float = 1.0
     max_unlabeled: int | None = None  # seeded sample of the unlabeled text (None: all)
 
-    def student_config(self, seed: int, ignore: Sequence[str]) -> TrainConfig:
-        return self.config(seed, ignore).replace(select=self.select, select_fraction=self.select_fraction,
+    def student_config(self, seed: int, ignore: Sequence[str], strip_marks: bool = False) -> TrainConfig:
+        return self.config(seed, ignore, strip_marks).replace(select=self.select, select_fraction=self.select_fraction,
                                                  soft_labels=self.soft_labels, temperature=self.temperature,
                                                  max_unlabeled_sentences=self.max_unlabeled)
 
@@ -183,11 +187,15 @@ class CompareOptions:
             args.append("--student-projected")
         return args
 
-    def config(self, seed: int, ignore: Sequence[str]) -> TrainConfig:
+    def marks_stripped(self, target: "Target") -> bool:
+        """Whether the encoder of ``target``'s systems reads words without combining marks."""
+        return target.strip_marks if self.strip_marks is None else self.strip_marks
+
+    def config(self, seed: int, ignore: Sequence[str], strip_marks: bool = False) -> TrainConfig:
         return TrainConfig(lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, seed=seed,
                            freeze_embeddings=self.freeze_embeddings, freeze_layers=self.freeze_layers,
                            keep_layers=self.keep_layers, fusion_layer=self.fusion_layer, eval_every=self.eval_every,
-                           strip_marks=self.strip_marks,
+                           strip_marks=strip_marks,
                            max_dev_sentences=self.max_dev, ignore=list(ignore), precision=self.precision,
                            fused_optimizer=self.precision != "fp32")
 
@@ -202,8 +210,8 @@ class CompareOptions:
             args += ["--precision", self.precision]
         if self.keep_layers is not None:
             args += ["--keep-layers", str(self.keep_layers)]
-        if self.strip_marks:
-            args.append("--strip-marks")
+        if self.strip_marks is not None:
+            args.append("--strip-marks" if self.strip_marks else "--no-strip-marks")
         return args
 
 
@@ -283,7 +291,8 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
         note = f"{len(sample):,} of {len(english):,} sentences, seed {seed}" if opts.max_train else "all sentences"
         for lang in langs:
             t = TARGETS[lang]
-            cfg = opts.config(seed, t.ignore)
+            strip = opts.marks_stripped(t)
+            cfg = opts.config(seed, t.ignore, strip)
             ours_path = projection_path(t, opts)
             def make(s: str) -> Run | None:
                 """The run of system ``s`` (None and a ``missing`` entry when its data is absent)."""
@@ -292,7 +301,7 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                     # languages; a target's ignored labels (MISC for MasakhaNER) are removed at scoring,
                     # from gold and predictions alike
                     return Run(lang, s, seed, "token" if s == "1" else "feature-aggregation", sample,
-                               f"{SOURCE_TRAIN} ({note})", opts.config(seed, ()), t,
+                               f"{SOURCE_TRAIN} ({note})", opts.config(seed, (), strip), t,
                                eval_ignore=tuple(dict.fromkeys(t.eval_ignore + t.ignore)))
                 if s in ("3", "5"):
                     mine = ours_ids(s)
@@ -338,7 +347,7 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                         return None
                     train = mine
                     desc += f" + {ours_path} ({len(mine):,})"
-                return Run(lang, s, seed, "token", train, desc, opts.student_config(seed, t.ignore), t,
+                return Run(lang, s, seed, "token", train, desc, opts.student_config(seed, t.ignore, strip), t,
                            eval_ignore=t.eval_ignore, teacher=teacher, unlabeled=t.unlabeled)
 
             def ours_ids(s: str) -> list[Sentence] | None:
@@ -383,8 +392,9 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
         del recipe["precision"]
     if recipe["keep_layers"] is None:  # likewise
         del recipe["keep_layers"]
-    if not recipe["strip_marks"]:  # likewise
-        del recipe["strip_marks"]
+    del recipe["strip_marks"]  # the run's own (a target's default or the option): off keeps the committed keys
+    if run.config.strip_marks:
+        recipe["strip_marks"] = True
     parts: list[Any] = ["compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
                         encoder_id]
     if run.back:
@@ -585,7 +595,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             "dev": f"{opts.dev} ({opts.max_dev or 'all'} sentences)", "test": run.target.test,
             "ignore": list(run.config.ignore), "eval_ignore": list(run.eval_ignore), "seed": run.seed,
             "command": command(run, out, opts, back_sig), "train_minutes": train_minutes if not trained else None,
-            "eval_minutes": round((time.perf_counter() - t1) / 60, 1), "recipe": asdict(opts),
+            "eval_minutes": round((time.perf_counter() - t1) / 60, 1),
+            "recipe": {**asdict(opts), "strip_marks": run.config.strip_marks},
         })
         logger.info(f"{run.lang} system {run.system} seed {run.seed}: F1 {100 * metrics['f1']:.2f}")
         for k in (key, teacher_keys.get(key)):
@@ -732,6 +743,16 @@ def _ms(v: tuple[float, float] | None) -> str:
     return pct_mean_sd(v[0], v[1], one=" (1 seed)")
 
 
+def _stripped(rows) -> list[str]:
+    """The paragraph naming the languages whose systems read words without combining marks (if any)."""
+    langs = sorted({r["language"] for r in rows if r["_recipe"].get("strip_marks")}, key=list(TARGETS).index)
+    if not langs:
+        return []
+    return [f"Combining marks (tone marks, accents) stripped from the encoder's input, in training and evaluation, "
+            f"for every system of: {', '.join(langs)} (`--strip-marks`, the target's default; why: "
+            "[train.md](train.md#yoruba-words-split-at-their-marks-and-entities-without-tone-marks)).", ""]
+
+
 def _frozen(recipe: dict[str, Any]) -> str:
     """What the recipe freezes, in words."""
     k = recipe.get("freeze_layers") or 0
@@ -739,8 +760,6 @@ def _frozen(recipe: dict[str, Any]) -> str:
     extra = ", bf16 autocast" if recipe.get("precision", "fp32") != "fp32" else ""
     if recipe.get("keep_layers"):
         extra += f", encoder cut to its lower {recipe['keep_layers']} layers"
-    if recipe.get("strip_marks"):
-        extra += ", combining marks stripped from the encoder's input"
     if k:
         return f"embeddings and layers 1-{k} frozen (their output computed once){extra}"
     return f"{words}, every encoder layer trained{extra}"
@@ -791,8 +810,9 @@ def _markdown(rows, summary, langs, missing) -> str:
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
         f"{recipe.get('max_dev')} English dev sentences. MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
         "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
-        "set to O at scoring (one English model per seed serves all seven languages).",
+        "set to O at scoring (one English model per seed serves every language with the same recipe).",
         "",
+        *_stripped(rows),
         "![test F1 by language and system](results.png)",
         "",
         "Learning curves on English dev of the trained models (the check that the budget has flattened): "
