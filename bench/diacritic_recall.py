@@ -14,7 +14,11 @@ CoNLL-2003 are mostly foreign names without them; MasakhaNER's Yoruba names (``Ã
 a combining mark after NFD decomposition and prints, per model, the recall of each group (exact
 span and label), one JSON line per model; with ``--train`` (a training corpus, default the
 Yoruba projection ``runs/yor-nllb-given/projected.parquet``) also the share of its entity and
-non-entity tokens that carry marks. Writes bench/out/diacritic_recall.json.
+non-entity tokens that carry marks, and, from tokens alone, the share of words with marks in it and in
+``--unlabeled`` (default MasakhaNER 2.0's Yoruba train split, its tags never read), all alphabetic words
+and the capitalised ones, and how often a capitalised word (not a sentence's first) with and without
+marks is an entity of the training corpus. ``--no-models`` prints only these corpus rows. Writes
+bench/out/diacritic_recall.json.
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ from bench import emit, save
 
 def has_marks(text: str) -> bool:
     return any(unicodedata.category(c) == "Mn" for c in unicodedata.normalize("NFD", text))
+
+
+def word_rates(sentences) -> dict:
+    """Shares of alphabetic words, and of capitalised ones, that carry a combining mark."""
+    words = [t for s in sentences for t in s.tokens if any(c.isalpha() for c in t)]
+    caps = [t for t in words if t[0].isupper()]
+    share = lambda ws: round(sum(map(has_marks, ws)) / len(ws), 4) if ws else None  # noqa: E731
+    return {"words": len(words), "with_marks": share(words), "capitalised": len(caps), "capitalised_with_marks": share(caps)}
 
 
 def comparison_models(lang: str = "yor", systems: tuple[int, ...] = (1, 3), seed: int = 13) -> list[str]:
@@ -51,24 +63,35 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--ignore", default="DATE", help="gold labels left out, comma-separated")
     ap.add_argument("--train", default="runs/yor-nllb-given/projected.parquet",
                     help="a training corpus whose tokens with marks are counted ('' for none)")
+    ap.add_argument("--unlabeled", default="masakhaner2-yor:train",
+                    help="target-language text whose words with marks are counted (tokens only; '' for none)")
+    ap.add_argument("--no-models", action="store_true", help="only the corpus rows, no model")
     args = ap.parse_args(argv)
     from projection.corpora import load_corpus
     from projection.tags import tags_to_spans
     from projection.train.api import load_model
 
-    models = args.models or comparison_models()
+    models = [] if args.no_models else (args.models or comparison_models())
     ignore = {x for x in args.ignore.split(",") if x}
     test = load_corpus(args.test)
     gold = [{(sp.start, sp.end, sp.label) for sp in tags_to_spans(s.tags) if sp.label not in ignore} for s in test]
     marked = [{g for g in spans if has_marks(" ".join(s.tokens[g[0]:g[1]]))} for s, spans in zip(test, gold)]
     rows = []
     if args.train:
-        tokens = [(tag != "O", has_marks(tok)) for s in load_corpus(args.train) for tok, tag in zip(s.tokens, s.tags)]
-        row = {"train": args.train}
+        train = load_corpus(args.train)
+        tokens = [(tag != "O", has_marks(tok)) for s in train for tok, tag in zip(s.tokens, s.tags)]
+        row = {"train": args.train, **word_rates(train)}
         for name, entity in (("entity_tokens", True), ("other_tokens", False)):
             group = [m for e, m in tokens if e == entity]
             row[name] = {"tokens": len(group), "with_marks": round(sum(group) / len(group), 4) if group else None}
+        inner = [(has_marks(tok), tag != "O") for s in train for tok, tag in list(zip(s.tokens, s.tags))[1:]
+                 if tok[:1].isupper()]
+        for name, marks in (("capitalised_inner_with_marks", True), ("capitalised_inner_without_marks", False)):
+            group = [e for m, e in inner if m == marks]
+            row[name] = {"words": len(group), "entity_share": round(sum(group) / len(group), 4) if group else None}
         emit(rows, row)
+    if args.unlabeled:
+        emit(rows, {"unlabeled": args.unlabeled, **word_rates(load_corpus(args.unlabeled))})
     for folder in models:
         pred = load_model(folder).predict([s.tokens for s in test])
         found = [{(sp.start, sp.end, sp.label) for sp in tags_to_spans(p)} for p in pred]
