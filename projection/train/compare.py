@@ -749,7 +749,7 @@ def _stripped(rows) -> list[str]:
     if not langs:
         return []
     return [f"Combining marks (tone marks, accents) stripped from the encoder's input, in training and evaluation, "
-            f"for every system of: {', '.join(langs)} (`--strip-marks`, the target's default; why: "
+            f"for every system of: {', '.join(langs)} (`--strip-marks`, on by default for yor; why: "
             "[train.md](train.md#yoruba-words-split-at-their-marks-and-entities-without-tone-marks)).", ""]
 
 
