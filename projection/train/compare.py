@@ -298,8 +298,8 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                 """The run of system ``s`` (None and a ``missing`` entry when its data is absent)."""
                 if s in ("1", "2"):
                     # English-only systems keep every English label, so one model per seed serves every language
-                    # of the same recipe (not Yoruba, whose marks are stripped); a target's ignored labels (MISC for MasakhaNER) are removed at scoring,
-                    # from gold and predictions alike
+                    # of the same recipe (not Yoruba, whose marks are stripped); a target's ignored labels (MISC
+                    # for MasakhaNER) are removed at scoring, from gold and predictions alike
                     return Run(lang, s, seed, "token" if s == "1" else "feature-aggregation", sample,
                                f"{SOURCE_TRAIN} ({note})", opts.config(seed, (), strip), t,
                                eval_ignore=tuple(dict.fromkeys(t.eval_ignore + t.ignore)))
