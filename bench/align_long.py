@@ -20,11 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import save
+from bench import OUT, save
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 
 
 def main() -> None:
@@ -70,8 +69,7 @@ def main() -> None:
               f"{row['max_target_linked']} (last: {len(src) - 1} / {len(tgt) - 1}); unlinked words "
               f"{row['source_unlinked']:,} / {row['target_unlinked']:,}; {row['windowed_sentences']} windowed "
               f"sentences; {seconds:.1f} s", flush=True)
-    save("align_long.json", result)
-    print(f"wrote {OUT / 'align_long.json'}")
+    print(f"wrote {save('align_long.json', result)}")
 
 
 if __name__ == "__main__":

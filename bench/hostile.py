@@ -40,10 +40,9 @@ from typing import Callable
 
 import psutil
 
-from bench import save
+from bench import OUT, save
 
 REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "bench" / "out"
 SAMPLE = REPO / "projection" / "data" / "sample.conll"
 PAYLOAD = "<img/src/onerror=alert(1)>"
 CODE = REPO  # the checkout whose `projection` is run (--code: e.g. main, for the figures before a fix)

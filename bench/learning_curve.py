@@ -22,9 +22,10 @@ import sys
 import time
 from pathlib import Path
 
+from bench import OUT
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 
 
 def _plot(runs: list[dict], path: Path) -> None:

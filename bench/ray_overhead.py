@@ -35,10 +35,9 @@ from pathlib import Path
 
 import psutil
 
-from bench import save
+from bench import OUT, save
 
 REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "bench" / "out"
 
 
 def _session_pids(sid: int) -> list[int]:

@@ -34,9 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import OUT
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-OUT = REPO / "bench" / "out"
 FP32 = {"precision": "fp32", "fused_optimizer": False}  # the recipe before the precision option
 VARIANTS = {
     "old": {"freeze_layers": 0, "lr": 1e-4, **FP32},

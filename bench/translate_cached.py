@@ -22,10 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench import save
+from bench import OUT, save
 
 REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "bench" / "out"
 
 
 def run_once(args: list[str], env: dict[str, str]) -> tuple[float, dict]:
