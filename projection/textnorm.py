@@ -25,14 +25,32 @@ from typing import Any
 _PROBE = "o\u0301"
 
 
+def _backend(tokenizer: Any) -> Any:
+    """The ``tokenizers.Tokenizer`` of a transformers fast tokenizer (or the tokenizer itself)."""
+    return getattr(tokenizer, "backend_tokenizer", tokenizer)
+
+
+def _normalized(tokenizer: Any, text: str) -> str | None:
+    """``text`` through the tokenizer's normaliser (None without one)."""
+    norm = getattr(_backend(tokenizer), "normalizer", None)
+    return None if norm is None else norm.normalize_str(text)
+
+
+def _prepend(tokenizer: Any, steps: list[Any]) -> Any:
+    """The tokenizer's normaliser preceded by ``steps`` (in place); the tokenizer returned."""
+    from tokenizers import normalizers
+
+    backend = _backend(tokenizer)
+    current = backend.normalizer
+    chain = steps if current is None else [*steps, current]
+    backend.normalizer = chain[0] if len(chain) == 1 else normalizers.Sequence(chain)
+    return tokenizer
+
+
 def composes(tokenizer: Any) -> bool:
     """Whether the fast tokenizer's normaliser composes decomposed letters already."""
-    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    norm = getattr(backend, "normalizer", None)
-    if norm is None:
-        return False
-    out = norm.normalize_str(_PROBE)
-    return "\u0301" not in out
+    out = _normalized(tokenizer, _PROBE)
+    return out is not None and "\u0301" not in out
 
 
 def compose_unicode(tokenizer: Any) -> Any:
@@ -40,19 +58,14 @@ def compose_unicode(tokenizer: Any) -> Any:
     preceded by NFC unless it composes already; changed in place and returned."""
     from tokenizers import normalizers
 
-    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    if not hasattr(backend, "normalizer") or composes(backend):
+    if not hasattr(_backend(tokenizer), "normalizer") or composes(tokenizer):
         return tokenizer
-    current = backend.normalizer
-    backend.normalizer = normalizers.NFC() if current is None else normalizers.Sequence([normalizers.NFC(), current])
-    return tokenizer
+    return _prepend(tokenizer, [normalizers.NFC()])
 
 
 def strips_marks(tokenizer: Any) -> bool:
     """Whether the fast tokenizer's normaliser removes combining marks already (``ó`` -> ``o``)."""
-    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    norm = getattr(backend, "normalizer", None)
-    return norm is not None and norm.normalize_str(unicodedata.normalize("NFC", _PROBE)) == "o"
+    return _normalized(tokenizer, unicodedata.normalize("NFC", _PROBE)) == "o"
 
 
 def strip_marks(tokenizer: Any) -> Any:
@@ -66,15 +79,11 @@ def strip_marks(tokenizer: Any) -> Any:
     that strips marks already is left as it is."""
     from tokenizers import normalizers
 
-    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    if not hasattr(backend, "normalizer"):
+    if not hasattr(_backend(tokenizer), "normalizer"):
         raise ValueError(f"{type(tokenizer).__name__} has no normaliser: marks cannot be stripped")
-    if strips_marks(backend):
+    if strips_marks(tokenizer):
         return tokenizer
-    strip = [normalizers.NFD(), normalizers.StripAccents(), normalizers.NFC()]
-    current = backend.normalizer
-    backend.normalizer = normalizers.Sequence(strip if current is None else [*strip, current])
-    return tokenizer
+    return _prepend(tokenizer, [normalizers.NFD(), normalizers.StripAccents(), normalizers.NFC()])
 
 
 def not_composed(words: Iterable[str]) -> list[str]:
