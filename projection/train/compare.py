@@ -745,7 +745,7 @@ def _ms(v: tuple[float, float] | None) -> str:
 
 def _stripped(rows) -> list[str]:
     """The paragraph naming the languages whose systems read words without combining marks (if any)."""
-    langs = sorted({r["language"] for r in rows if r["_recipe"].get("strip_marks")}, key=list(TARGETS).index)
+    langs = list(dict.fromkeys(r["language"] for r in rows if r["_recipe"].get("strip_marks")))  # rows: TARGETS order
     if not langs:
         return []
     return [f"Combining marks (tone marks, accents) stripped from the encoder's input, in training and evaluation, "
