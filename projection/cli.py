@@ -253,6 +253,8 @@ def train(
     adv_disc_lr: Optional[float] = typer.Option(None, "--adv-disc-lr", help="adversarial: discriminator learning rate (default --adv-lr)."),
     adv_lambda: float = typer.Option(1.0, "--adv-lambda", help="adversarial: gradient-reversal weight."),
     adv_ner_weight: float = typer.Option(1.0, "--adv-ner-weight", help="adversarial: source NER loss weight."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from a trained model folder's weights "
+                                             "(same encoder and arch; e.g. a student from its --teacher)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: model folder and test metrics."),
 ) -> None:
     """Train an NER model (transformers encoder or spaCy) and optionally evaluate it; with --unlabeled and
@@ -270,7 +272,7 @@ def train(
         fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold, confidence=confidence,
         soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
         adv_source=adv_source, adv_max_source=adv_max_source or None, adv_epochs=adv_epochs, adv_lr=adv_lr, adv_disc_lr=adv_disc_lr,
-        adv_lambda=adv_lambda, adv_ner_weight=adv_ner_weight,
+        adv_lambda=adv_lambda, adv_ner_weight=adv_ner_weight, init_from=str(init_from) if init_from else None,
     )
     if not train_sets and unlabeled is None:
         raise ProjectionError("give training data (--train), or unlabeled text and a teacher (--unlabeled, --teacher)")
@@ -378,6 +380,7 @@ def compare(
     temperature: float = typer.Option(1.0, help="System 6: distillation temperature."),
     max_unlabeled: int = typer.Option(0, help="System 6: seeded sample of the unlabeled sentences (0 = all)."),
     student_projected: bool = typer.Option(False, help="System 6: the student also trains on our projection."),
+    student_init: bool = typer.Option(False, help="System 6: the student starts from its teacher's weights (self-training)."),
     back_pipeline: str = typer.Option("translate-test", help="Systems 7 and 8: the back-translation pipeline (name or "
                                       ".toml) that labels target text through English with system 1's model."),
     back_set: Optional[list[str]] = typer.Option(None, "--back-set", help="Systems 7 and 8: override a key of the "
@@ -412,7 +415,8 @@ def compare(
                           precision=precision,
                           keep_models=keep_models, teacher_system=teacher_system, select=select,
                           select_fraction=select_fraction or None, soft_labels=soft, temperature=temperature,
-                          max_unlabeled=max_unlabeled or None, student_projected=student_projected)
+                          max_unlabeled=max_unlabeled or None, student_projected=student_projected,
+                          student_init=student_init)
     langs = [x.strip() for x in lang.split(",") if x.strip()]
     system_ids = [s.strip() for s in systems.split(",") if s.strip()]
     back_label = None

@@ -319,7 +319,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
 
     recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev",
               "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled",
-              "precision", "keep_layers", "strip_marks")}
+              "precision", "keep_layers", "strip_marks", "student_init")}
     data = content_key([(s.id, s.tokens, s.tags) for s in zero.train])
     assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
     assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")
@@ -366,3 +366,64 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     # a second run has nothing to do
     again = compare(["es"], tmp_path / "out", seeds=[13], systems=["1", "6"], options=opts, report=tmp_path / "rep")
     assert len(again["rows"]) == 2
+
+
+# --------------------------------------------------------------------------- a student from its teacher's weights
+
+
+def test_init_from_starts_training_at_the_teachers_weights(tiny_bert, teacher, sample, tmp_path, monkeypatch, capsys):
+    from safetensors.torch import load_file
+
+    words = [s.tokens for s in sample[:32]]
+    # learning rate 0: the trained model is exactly where it started, the teacher
+    cfg = TrainConfig(epochs=1, lr=0.0, threads=1, batch_size=4, seed=2, init_from=str(teacher))
+    same = train_model(sample[40:48], out=tmp_path / "same", model=tiny_bert, config=cfg)
+    assert load_model(same).predict(words) == load_model(teacher).predict(words)
+    info = json.loads((same / "train.json").read_text())
+    assert info["init_from"]["dir"] == str(teacher) and info["config"]["init_from"] == str(teacher)
+    # a student without MISC: each of its labels gets the teacher's classifier row of that label
+    cfg = cfg.replace(ignore=["MISC"])
+    sub = train_model(sample[40:48], out=tmp_path / "sub", model=tiny_bert, config=cfg)
+    t_labels, s_labels = load_model(teacher).labels, load_model(sub).labels
+    assert "B-MISC" in t_labels and "B-MISC" not in s_labels
+    tw, sw = load_file(str(teacher / "model.safetensors")), load_file(str(sub / "model.safetensors"))
+    for i, lab in enumerate(s_labels):
+        assert torch.equal(sw["classifier.weight"][i], tw["classifier.weight"][t_labels.index(lab)])
+    assert json.loads((sub / "train.json").read_text())["init_from"]["labels_copied"] == len(s_labels)
+    # a fresh start differs
+    fresh = train_model(sample[40:48], out=tmp_path / "fresh", model=tiny_bert, config=cfg.replace(init_from=None))
+    assert not torch.equal(load_file(str(fresh / "model.safetensors"))["classifier.weight"], sw["classifier.weight"])
+    # a model of another depth or a folder without weights: a clear error, before any training
+    with pytest.raises(ProjectionError, match="do not fit"):
+        train_model(sample[40:48], out=tmp_path / "x", model=tiny_bert, config=cfg.replace(keep_layers=1))
+    with pytest.raises(ProjectionError, match="no model.safetensors"):
+        train_model(sample[40:48], out=tmp_path / "x", model=tiny_bert, config=cfg.replace(init_from=str(tmp_path)))
+    # the CLI option
+    code, out, err = run_cli(monkeypatch, capsys, "train", "--train", "sample:train", "--max-train-sentences", "8",
+                             "--model", tiny_bert, "--out", tmp_path / "cli", "--epochs", "1", "--threads", "1",
+                             "--lr", "0", "--init-from", teacher)
+    assert code == 0, err
+    assert json.loads((tmp_path / "cli" / "train.json").read_text())["config"]["init_from"] == str(teacher)
+    code, out, err = run_cli(monkeypatch, capsys, "train", "--train", "sample:train", "--max-train-sentences", "8",
+                             "--model", tiny_bert, "--out", tmp_path / "cli2", "--init-from", tmp_path / "nowhere")
+    assert code == 2 and "init_from" in err and "Traceback" not in err
+
+
+def test_system_6_student_init_is_its_own_model_and_keeps_the_other_keys(tiny_bert, fake_data, tmp_path):
+    from dataclasses import replace
+
+    from projection.train.compare import CompareOptions, command, compare, model_key, plan
+
+    opts = CompareOptions(model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, eval_every=None,
+                          select="confidence", select_fraction=0.5, max_unlabeled=40)
+    init = replace(opts, student_init=True)
+    zero, student = plan(["es"], [13], ["1", "6"], opts)[0]
+    assert model_key(zero, init, "d", "e") == model_key(zero, opts, "d", "e")  # the teacher is the same model
+    assert model_key(student, init, "d", "e") != model_key(student, opts, "d", "e")
+    assert "--student-init" in command(student, tmp_path, init) and "--student-init" not in command(student, tmp_path, opts)
+    res = compare(["es"], tmp_path / "out", seeds=[13], systems=["1", "6"], options=replace(init, keep_models=True),
+                  report=tmp_path / "rep")
+    rows = {r["system"]: r for r in res["rows"]}
+    meta = json.loads((tmp_path / "out" / "models" / rows["6 teacher-student"]["model_key"] / "train.json").read_text())
+    assert meta["init_from"]["dir"].endswith(rows["1 zero-shot"]["model_key"])
+    assert meta["data"]["teacher_student"]["teacher"]["dir"] == meta["init_from"]["dir"]

@@ -167,6 +167,7 @@ class CompareOptions:
     # system 6, teacher-student (left out of the other systems' model keys)
     teacher_system: str = "1"  # the system whose model (same language and seed) is the teacher
     student_projected: bool = False  # the student also trains on our projection (the sampled ids)
+    student_init: bool = False  # the student starts from its teacher's weights (self-training), not the pretrained encoder
     select: str = "confidence"
     select_fraction: float | None = 0.5
     soft_labels: bool = False
@@ -185,6 +186,8 @@ class CompareOptions:
                 "--temperature", f"{self.temperature:g}", "--max-unlabeled", str(self.max_unlabeled or 0)]
         if self.student_projected:
             args.append("--student-projected")
+        if self.student_init:
+            args.append("--student-init")
         return args
 
     def marks_stripped(self, target: "Target") -> bool:
@@ -387,7 +390,7 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     """
     data = content_key([(s.id, s.tokens, s.tags) for s in run.train])
     recipe = {k: v for k, v in asdict(opts).items()
-              if k not in ("projected", "keep_models", "model", "dev", *STUDENT_OPTIONS)}
+              if k not in ("projected", "keep_models", "model", "dev", "student_init", *STUDENT_OPTIONS)}
     if recipe["precision"] == "fp32":  # the recipe before the option: the keys of committed results stay
         del recipe["precision"]
     if recipe["keep_layers"] is None:  # likewise
@@ -405,7 +408,10 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     elif run.teacher is not None:  # a student: its options, its teacher's key and the unlabeled text
         from projection.corpora import resolve_corpus
 
-        parts += ["teacher-student", {k: getattr(opts, k) for k in STUDENT_OPTIONS},
+        student = {k: getattr(opts, k) for k in STUDENT_OPTIONS}
+        if opts.student_init:  # only when on: the keys of students trained from scratch stay as they were
+            student["student_init"] = True
+        parts += ["teacher-student", student,
                   model_key(run.teacher, opts, dev_hash, encoder_id), run.unlabeled,
                   file_sha256(resolve_corpus(str(run.unlabeled)))[:16]]
     return content_key(*parts)
@@ -565,7 +571,10 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         logger.info(f"{what}: training on {len(run.train):,} sentences"
                     + (f" and the teacher's labels of {run.unlabeled}" if run.teacher is not None else ""), extra=BATCH_LINE)
         data = {"train": [{"description": run.train_desc, "sentences": len(run.train)}], "dev": dev_desc}
-        train_model(run.train, out=model_dir, model=opts.model, arch=run.arch, dev=dev_s, config=run.config, data=data,
+        config = run.config
+        if teacher_dir is not None and opts.student_init:
+            config = config.replace(init_from=str(teacher_dir))
+        train_model(run.train, out=model_dir, model=opts.model, arch=run.arch, dev=dev_s, config=config, data=data,
                     unlabeled=run.unlabeled, teacher=teacher_dir)
         trained_now.add(key)
         return True

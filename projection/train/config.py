@@ -110,6 +110,9 @@ class TrainConfig:
     adv_disc_lr: float | None = None  # discriminator learning rate (default: adv_lr)
     adv_lambda: float = 1.0  # gradient-reversal weight on the encoder
     adv_ner_weight: float = 1.0  # source NER loss weight during adversarial training (keeps the encoder a tagger)
+    # a trained model folder of this project (same encoder, arch and depth) whose weights start the training
+    # instead of the pretrained encoder and a fresh head: a student from its teacher (self-training)
+    init_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

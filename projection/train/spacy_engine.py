@@ -81,6 +81,9 @@ class SpacyTrainer:
         if config.strip_marks:
             raise ProjectionError("strip_marks applies to transformer encoders (their tokenizer); the spacy "
                                   "engine learns from the words as they are")
+        if config.init_from:
+            raise ProjectionError("init_from starts a transformer tagger from another one's weights; the spacy engine "
+                                  "trains from its blank pipeline")
         train_s, dev_s, labels = prepare(train, dev, config)
         lang = self.lang or config.lang
         try:

@@ -139,6 +139,42 @@ def build_model(encoder, num_labels: int, arch: str, config: TrainConfig):
     return Tagger()
 
 
+def init_from_model(model, labels: Sequence[str], init_dir: str | Path, arch: str) -> dict[str, Any]:
+    """Start ``model`` (built for ``labels``) from a trained model folder of this project: every encoder
+    (and fusion) weight, and the classifier row of each label that model has; a label it lacks keeps its
+    fresh row. The folder's model must have the same encoder, arch and depth; otherwise a clear error."""
+    from safetensors.torch import load_file
+
+    torch = _torch()
+    init_dir = Path(init_dir)
+    weights = init_dir / WEIGHTS
+    if not weights.exists():
+        raise ProjectionError(f"init_from {init_dir}: no {WEIGHTS} (not a trained model folder, or its weights were deleted)")
+    meta = read_train_json(init_dir)
+    if meta.get("arch", "token") != arch:
+        raise ProjectionError(f"init_from {init_dir}: its arch is {meta.get('arch', 'token')}, this training's is {arch}")
+    state = load_file(str(weights))
+    head_w, head_b = state.pop("classifier.weight", None), state.pop("classifier.bias", None)
+    own = model.state_dict()
+    missing = [k for k in own if not k.startswith("classifier.") and k not in state and not k.endswith("position_ids")]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong or head_w is None or head_b is None or head_w.shape[1] != own["classifier.weight"].shape[1]:
+        raise ProjectionError(f"init_from {init_dir}: its weights do not fit this model (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]}, other shapes {wrong[:3]}): the same encoder, arch and "
+                              "keep_layers are needed")
+    model.load_state_dict(state, strict=False)
+    source = list(meta["labels"])
+    copied = [lab for lab in labels if lab in source]
+    with torch.no_grad():
+        for i, lab in enumerate(labels):
+            if lab in source:
+                model.classifier.weight[i].copy_(head_w[source.index(lab)])
+                model.classifier.bias[i].copy_(head_b[source.index(lab)])
+    return {"dir": str(init_dir), "sha256": file_sha256(weights)[:16], "labels_copied": len(copied),
+            "labels_new": [lab for lab in labels if lab not in source]}
+
+
 def encoder_tokenizer(tokenizer, config: TrainConfig):
     """The tokenizer as the model's encoder sees words: composing Unicode (NFC), and without
     combining marks when ``config.strip_marks`` (both in place)."""
@@ -332,7 +368,9 @@ class TransformerTrainer:
         limit = position_limit(encoder.config, tokenizer)
         if config.max_length > limit:  # windows must fit the position table
             config = config.replace(max_length=limit)
-        model = build_model(encoder, len(labels), self.arch, config).to(device)
+        model = build_model(encoder, len(labels), self.arch, config)
+        init = init_from_model(model, labels, config.init_from, self.arch) if config.init_from else None
+        model = model.to(device)
         if config.freeze_embeddings:
             encoder.get_input_embeddings().weight.requires_grad_(False)
         sub = SubwordEncoder(tokenizer, config.max_length)
@@ -398,6 +436,7 @@ class TransformerTrainer:
             "precision": tagger.precision,  # what config.precision resolved to on the training device
             "optimizer": "AdamW (fused)" if optimizer.defaults.get("fused") else "AdamW",
             "split_check": check,
+            "init_from": init,
         }
         tagger.info = info
         history: list[dict[str, Any]] = []
