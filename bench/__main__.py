@@ -34,6 +34,7 @@ ORDER = [
     "train_speed",
     "learning_curve",
     "train_quality",
+    "teacher_select",
 ]
 # Benchmarks that take sub-commands: each argument list is one call, in order.
 CALLS: dict[str, list[list[str]]] = {"translate_speed": [["build"], ["run"]]}
