@@ -87,7 +87,10 @@ from projection.train.config import TrainConfig, subsample
 logger = logging.getLogger(__name__)
 
 STUDENT_OPTIONS = ("teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature",
-                   "max_unlabeled")
+                   "max_unlabeled", "student_init")
+# options added after results were committed, at the value that trains what those results trained: a model key
+# leaves such an option out at that value, so the committed keys stay valid
+LATER_OPTIONS: dict[str, Any] = {"precision": "fp32", "keep_layers": None, "student_init": False}
 
 SYSTEM_JSON = "system.json"
 SOURCE_TRAIN = "conll2003-en:train"
@@ -379,6 +382,11 @@ def _encoder_id(model: str) -> str:
     return file_sha256(weights)[:16] if weights.exists() else model
 
 
+def _key_options(opts: CompareOptions, names: Sequence[str]) -> dict[str, Any]:
+    """``names`` of ``opts`` and their values, without the :data:`LATER_OPTIONS` at their earlier value."""
+    return {k: getattr(opts, k) for k in names if k not in LATER_OPTIONS or getattr(opts, k) != LATER_OPTIONS[k]}
+
+
 def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, back: dict[str, Any] | None = None) -> str:
     """Everything that determines the trained model (not the language it is evaluated on).
 
@@ -389,13 +397,9 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     back-translation pipeline's signature).
     """
     data = content_key([(s.id, s.tokens, s.tags) for s in run.train])
-    recipe = {k: v for k, v in asdict(opts).items()
-              if k not in ("projected", "keep_models", "model", "dev", "student_init", *STUDENT_OPTIONS)}
-    if recipe["precision"] == "fp32":  # the recipe before the option: the keys of committed results stay
-        del recipe["precision"]
-    if recipe["keep_layers"] is None:  # likewise
-        del recipe["keep_layers"]
-    del recipe["strip_marks"]  # the run's own (a target's default or the option): off keeps the committed keys
+    # strip_marks: the run's own (a target's default or the option), below; off keeps the committed keys
+    recipe = _key_options(opts, [k for k in asdict(opts) if k not in ("projected", "keep_models", "model", "dev",
+                                                                      "strip_marks", *STUDENT_OPTIONS)])
     if run.config.strip_marks:
         recipe["strip_marks"] = True
     parts: list[Any] = ["compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
@@ -408,10 +412,7 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     elif run.teacher is not None:  # a student: its options, its teacher's key and the unlabeled text
         from projection.corpora import resolve_corpus
 
-        student = {k: getattr(opts, k) for k in STUDENT_OPTIONS}
-        if opts.student_init:  # only when on: the keys of students trained from scratch stay as they were
-            student["student_init"] = True
-        parts += ["teacher-student", student,
+        parts += ["teacher-student", _key_options(opts, STUDENT_OPTIONS),
                   model_key(run.teacher, opts, dev_hash, encoder_id), run.unlabeled,
                   file_sha256(resolve_corpus(str(run.unlabeled)))[:16]]
     return content_key(*parts)
