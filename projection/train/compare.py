@@ -693,7 +693,8 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
                "train_sentences": meta["train_sentences"], "dev_f1": m["model"].get("best_dev_f1"),
                "best_step": m["model"].get("best_step"),
                "minutes": meta.get("train_minutes"), "model_key": meta["model_key"], "per_label": m["per_label"],
-               "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or [], "teacher": meta.get("teacher")}
+               "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or [], "teacher": meta.get("teacher"),
+               "_teacher_student": (m["model"].get("train_data") or {}).get("teacher_student")}
         for lab in LABELS:
             v = m["per_label"].get(lab)
             row[f"f1_{lab}"] = v["f1"] if v else None
