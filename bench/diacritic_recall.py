@@ -35,11 +35,16 @@ def has_marks(text: str) -> bool:
     return any(unicodedata.category(c) == "Mn" for c in unicodedata.normalize("NFD", text))
 
 
+def share(flags: list[bool]) -> float | None:
+    """The share of true flags (None for none)."""
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
 def word_rates(sentences) -> dict:
     """Shares of alphabetic words, and of capitalised ones, that carry a combining mark."""
     words = [t for s in sentences for t in s.tokens if any(c.isalpha() for c in t)]
     caps = [t for t in words if t[0].isupper()]
-    share = lambda ws: round(sum(map(has_marks, ws)) / len(ws), 4) if ws else None  # noqa: E731
+    words, caps = [has_marks(t) for t in words], [has_marks(t) for t in caps]
     return {"words": len(words), "with_marks": share(words), "capitalised": len(caps), "capitalised_with_marks": share(caps)}
 
 
@@ -83,12 +88,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         row = {"train": args.train, **word_rates(train)}
         for name, entity in (("entity_tokens", True), ("other_tokens", False)):
             group = [m for e, m in tokens if e == entity]
-            row[name] = {"tokens": len(group), "with_marks": round(sum(group) / len(group), 4) if group else None}
+            row[name] = {"tokens": len(group), "with_marks": share(group)}
         inner = [(has_marks(tok), tag != "O") for s in train for tok, tag in list(zip(s.tokens, s.tags))[1:]
                  if tok[:1].isupper()]
         for name, marks in (("capitalised_inner_with_marks", True), ("capitalised_inner_without_marks", False)):
             group = [e for m, e in inner if m == marks]
-            row[name] = {"words": len(group), "entity_share": round(sum(group) / len(group), 4) if group else None}
+            row[name] = {"words": len(group), "entity_share": share(group)}
         emit(rows, row)
     if args.unlabeled:
         emit(rows, {"unlabeled": args.unlabeled, **word_rates(load_corpus(args.unlabeled))})
