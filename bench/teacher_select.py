@@ -84,6 +84,24 @@ def _cost(student_rows: list[dict]) -> tuple[str, str, str]:
             f"{sum(mins) / len(mins):.1f}" if mins else "")
 
 
+def teacher_entities(ts: dict) -> str:
+    """Entities per sentence in the teacher's labels, kept sentences / all, from the teacher-label store (the
+    teacher's weights must still be in its folder: ``--keep-models``; else empty)."""
+    from projection.errors import ProjectionError
+    from projection.train.teacher import label_with_teacher
+    from projection.train.unlabeled import read_unlabeled
+
+    try:
+        sents = read_unlabeled(ts["unlabeled"]["name"], fmt=ts["unlabeled"].get("format"))
+        tl = label_with_teacher(ts["teacher"]["dir"], sents)
+    except (ProjectionError, OSError, KeyError):
+        return ""
+    kept = set(ts["kept_lines"])
+    ents = [sum(t.startswith("B-") for t in tl.tags(i)) for i in range(len(sents))]
+    mine = [e for e, s in zip(ents, sents) if s.meta.get("line") in kept]
+    return f"{sum(mine) / max(len(mine), 1):.2f} / {sum(ents) / max(len(ents), 1):.2f}"
+
+
 def markdown(rows, init: bool, projected: bool) -> str:
     from projection.scores import pct_mean_sd
     from projection.train.compare import paired, summarise
@@ -100,8 +118,8 @@ def markdown(rows, init: bool, projected: bool) -> str:
            "(self-training)." if init else " Each student starts from the pretrained encoder and a fresh head.") +
           (" The students also train on our projection (`--student-projected`)." if projected else ""), "",
           "| language | selection | seeds | kept / unlabeled | teacher F1 | student F1 | student - teacher (paired) "
-          "| P | R | labelling s | student min |",
-          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "| P | R | teacher entities / sentence, kept / all | labelling s | student min |",
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     commands = {}
     for variant in dict.fromkeys(r["variant"] for r in rows):
         mine = [r for r in rows if r["variant"] == variant]
@@ -117,7 +135,7 @@ def markdown(rows, init: bool, projected: bool) -> str:
             md.append(f"| {lang} | {variant} | {','.join(map(str, st['seeds']))} | {kept} | "
                       f"{ms(tt['f1']) if tt else ''} (system {teacher}) | {ms(st['f1'])} | "
                       f"{pct_mean_sd(d[0], d[1], sign=True) if (d := paired(summary, lang, '6', teacher)) else ''} | "
-                      f"{ms(st['precision'])} | {ms(st['recall'])} | "
+                      f"{ms(st['precision'])} | {ms(st['recall'])} | {teacher_entities(students[0]['_teacher_student'] or {})} | "
                       f"{labelling} | {minutes} |")
     md += ["", "*labelling s*: the teacher's labelling of the unlabeled text (once per teacher and text; `stored`: read "
            "from the teacher-label store, labelled by an earlier variant). *student min*: labelling (when not stored), "
