@@ -69,13 +69,14 @@ class SplitEncoder:
 
     # ------------------------------------------------------------------ masks
     def _mask(self, mask: torch.Tensor, hidden: torch.Tensor) -> Any:
-        """The attention mask in the form the layers take (4-d additive, or what the model builds)."""
+        """The attention mask in the form the layers take, built as the model's own forward builds it: transformers 5
+        through its public ``create_bidirectional_mask`` (eager, sdpa or flex form, from the config), transformers 4
+        through ``get_extended_attention_mask`` (4-d additive)."""
         enc = self.encoder
-        build = getattr(enc, "_create_attention_masks", None)
-        if build is not None:  # transformers 5
-            made = build(attention_mask=mask, encoder_attention_mask=None, embedding_output=hidden,
-                         encoder_hidden_states=None, cache=None)
-            return made[0] if isinstance(made, tuple) else made
+        if hasattr(enc, "_create_attention_masks"):  # transformers 5: the model builds its masks from masking_utils
+            from transformers.masking_utils import create_bidirectional_mask
+
+            return create_bidirectional_mask(config=enc.config, inputs_embeds=hidden, attention_mask=mask)
         return enc.get_extended_attention_mask(mask, tuple(mask.shape))  # transformers 4
 
     def _run(self, hidden: torch.Tensor, mask: torch.Tensor, layers: Iterable[nn.Module], first: int,
