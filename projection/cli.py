@@ -253,6 +253,9 @@ def train(
     adv_disc_lr: Optional[float] = typer.Option(None, "--adv-disc-lr", help="adversarial: discriminator learning rate (default --adv-lr)."),
     adv_lambda: float = typer.Option(1.0, "--adv-lambda", help="adversarial: gradient-reversal weight."),
     adv_ner_weight: float = typer.Option(1.0, "--adv-ner-weight", help="adversarial: source NER loss weight."),
+    adv_probe_epochs: int = typer.Option(30, "--adv-probe-epochs", help="adversarial: passes of the cross-fitted probe "
+                                         "that scores the sentences (0 = score with the adversarial discriminator)."),
+    adv_probe_folds: int = typer.Option(5, "--adv-probe-folds", help="adversarial: folds of the probe."),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from a trained model folder's weights "
                                              "(same encoder and arch; e.g. a student from its --teacher)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: model folder and test metrics."),
@@ -272,7 +275,8 @@ def train(
         fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold, confidence=confidence,
         soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
         adv_source=adv_source, adv_max_source=adv_max_source or None, adv_epochs=adv_epochs, adv_lr=adv_lr, adv_disc_lr=adv_disc_lr,
-        adv_lambda=adv_lambda, adv_ner_weight=adv_ner_weight, init_from=str(init_from) if init_from else None,
+        adv_lambda=adv_lambda, adv_ner_weight=adv_ner_weight, adv_probe_epochs=adv_probe_epochs,
+        adv_probe_folds=adv_probe_folds, init_from=str(init_from) if init_from else None,
     )
     if not train_sets and unlabeled is None:
         raise ProjectionError("give training data (--train), or unlabeled text and a teacher (--unlabeled, --teacher)")

@@ -412,7 +412,9 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     elif run.teacher is not None:  # a student: its options, its teacher's key and the unlabeled text
         from projection.corpora import resolve_corpus
 
+        # adversarial selection scores with a cross-fitted probe since "adversarial-probe-v1" (before: the discriminator)
         parts += ["teacher-student", _key_options(opts, STUDENT_OPTIONS),
+                  *(["adversarial-probe-v1"] if opts.select == "adversarial" else []),
                   model_key(run.teacher, opts, dev_hash, encoder_id), run.unlabeled,
                   file_sha256(resolve_corpus(str(run.unlabeled)))[:16]]
     return content_key(*parts)

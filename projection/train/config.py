@@ -110,6 +110,11 @@ class TrainConfig:
     adv_disc_lr: float | None = None  # discriminator learning rate (default: adv_lr)
     adv_lambda: float = 1.0  # gradient-reversal weight on the encoder
     adv_ner_weight: float = 1.0  # source NER loss weight during adversarial training (keeps the encoder a tagger)
+    # scoring: a fresh discriminator trained on the adversarially trained encoder's frozen sentence vectors, cross-fitted
+    # over adv_probe_folds (each sentence scored by a probe that never saw it), adv_probe_epochs passes; 0 scores with
+    # the adversarial discriminator itself (which gradient reversal drives to chance)
+    adv_probe_epochs: int = 30
+    adv_probe_folds: int = 5
     # a trained model folder of this project (same encoder, arch and depth) whose weights start the training
     # instead of the pretrained encoder and a fresh head: a student from its teacher (self-training)
     init_from: str | None = None
@@ -188,6 +193,9 @@ class TrainConfig:
             raise ProjectionError("max_unlabeled_sentences must be at least 1")
         if self.adv_epochs < 1:
             raise ProjectionError("adv_epochs must be at least 1")
+        if self.adv_probe_epochs < 0 or self.adv_probe_folds < 2:
+            raise ProjectionError(f"adv_probe_epochs must be at least 0 and adv_probe_folds at least 2 "
+                                  f"({self.adv_probe_epochs} and {self.adv_probe_folds} given)")
         if self.adv_lambda < 0 or self.adv_ner_weight < 0:
             raise ProjectionError("adv_lambda and adv_ner_weight are weights, at least 0")
 
