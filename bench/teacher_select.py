@@ -62,7 +62,8 @@ def run(args) -> None:
         r = compare(args.lang, out, seeds=args.seeds, systems=systems, options=options(args, variant),
                     models=args.models, report=Path(args.reports) / out.name, dry_run=args.dry_run)
         for state in r.get("plan", []):
-            print(json.dumps({k: state[k] for k in ("language", "system", "seed", "state")}), flush=True)
+            print(json.dumps({k: state[k] for k in ("language", "system", "seed", "state", "changed") if k in state}),
+                  flush=True)
 
 
 def collect_rows(langs, variants, init: bool, projected: bool) -> list[dict]:

@@ -438,7 +438,8 @@ def compare(
         for col in ("language", "system", "seed", "state"):
             plan_table.add_column(col)
         for item in res["plan"]:
-            plan_table.add_row(item["language"], SYSTEMS[item["system"]], str(item["seed"]), item["state"])
+            state = item["state"] + (f": {', '.join(item['changed'])}" if item.get("changed") else "")
+            plan_table.add_row(item["language"], SYSTEMS[item["system"]], str(item["seed"]), state)
         console.print(plan_table)
         todo = sum(item["state"] != "done" for item in res["plan"])
         console.print(f"{todo} of {len(res['plan'])} evaluations to do" + (" (--force: all)" if force else ""))

@@ -171,6 +171,9 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     sample = load_corpus("sample:train")
     ours = tmp_path / "ours.conll"
     ours.write_text("x\n", encoding="utf-8")
+    manifest = {"created": "then", "stages": {"align": {"key": "a1"}, "project": {"key": "p1"}},
+                "engines": {"align": {"backend": "ct2"}}, "files": {"ours.conll": {"sha256": "f1"}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     monkeypatch.setattr(cmp, "load_corpus", lambda name: sample)
     monkeypatch.setattr(cmp, "TARGETS", {"xx": cmp.Target("xx", "sample:train", str(ours), "pub", "P")})
     opts = cmp.CompareOptions(model=tiny_bert, max_train=40, max_dev=20, epochs=1, batch_size=8, freeze_layers=2,
@@ -202,6 +205,20 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     assert states(opts) == [("1", "done"), ("3", "done")]
     assert states(opts, ("1", "4")) == [("1", "done"), ("4", "new")]
     assert states(cmp.CompareOptions(**{**opts.__dict__, "lr": 3e-4})) == [("1", "model changed"), ("3", "model changed")]
+    # the result records the projection it trained on; a projection made since then names the stage that changed
+    done3 = json.loads((out / "xx" / "3-seed1" / "system.json").read_text())
+    assert done3["projection"]["stages"] == {"align": "a1", "project": "p1"} and done3["projection"]["sha256"] == "f1"
+    assert done3["projection"]["dir"] == str(tmp_path) and set(done3["key_parts"]) >= {"train data", "recipe", "encoder"}
+    plan = lambda o: {x["system"]: x.get("changed") for x in cmp.compare(  # noqa: E731
+        ["xx"], out, seeds=[1], systems=["1", "3"], options=o, models=models, dry_run=True)["plan"]}
+    assert plan(cmp.CompareOptions(**{**opts.__dict__, "lr": 3e-4})) == {"1": ["recipe"], "3": ["recipe"]}
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "stages": {**manifest["stages"],
+                                                                              "align": {"key": "a2"}}}))
+    relabelled = [Sentence(x.id, x.tokens, ["O"] * len(x.tokens)) for x in sample]
+    monkeypatch.setattr(cmp, "load_corpus", lambda name: relabelled if name == str(ours) else sample)
+    assert plan(opts) == {"1": None, "3": ["train data", "projection stage align"]}
+    monkeypatch.setattr(cmp, "load_corpus", lambda name: sample)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     monkeypatch.setattr(cmp, "TARGETS", {"xx": cmp.Target("xx", "sample:train", str(ours), "pub", "P", eval_ignore=("MISC",))})
     assert states(opts) == [("1", "evaluation changed"), ("3", "evaluation changed")]
     assert sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*")) == before

@@ -45,7 +45,8 @@ scoring. The zero-shot systems need no target data, so one model per seed serves
 
 Layout of ``out`` (``docs/downstream`` from ``make compare``/``make results``)::
 
-    <lang>/<system>-seed<N>/ system.json (what ran, the command) and metrics.json: small, no
+    <lang>/<system>-seed<N>/ system.json (what ran, the command, the parts of its model key, the
+                             signature of the projection it trained on) and metrics.json: small, no
                              test-set text, so the folder can be committed and a later checkout
                              resumes from it
 
@@ -230,6 +231,25 @@ def projection_path(target: Target, opts: CompareOptions) -> Path:
     return path
 
 
+def projection_record(path: Path) -> dict[str, Any] | None:
+    """The signature of the projection run that wrote ``path`` (its ``manifest.json``): the stages'
+    cache keys, each engine's settings as one key, the file's hash, when it was made. Stored with
+    every result trained on it, so that a later run whose projection differs says which stage
+    differs (:func:`changed_parts`). None for a file outside a run directory."""
+    manifest = path.parent / "manifest.json"
+    if not manifest.exists():
+        return None
+    try:
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProjectionError(f"{manifest}: not a readable manifest ({exc})") from exc
+    return {"dir": str(path.parent), "created": m.get("created"),
+            "sha256": (m.get("files") or {}).get(path.name, {}).get("sha256"),
+            "stages": {k: v.get("key") for k, v in sorted((m.get("stages") or {}).items()) if isinstance(v, dict)},
+            "engines": {k: content_key(v) for k, v in sorted((m.get("engines") or {}).items())},
+            "versions": m.get("versions")}
+
+
 def _load_published(target: Target) -> list[Sentence]:
     if target.published.startswith("tprojection-nllb-"):
         from projection.corpora import tprojection_sentences
@@ -254,6 +274,7 @@ class Run:
     teacher: "Run | None" = None  # system 6: the run whose model labels the unlabeled text
     unlabeled: str | None = None
     back_source: str | None = None  # systems 7 and 8: the target corpus labelled through English
+    projection: dict[str, Any] | None = None  # the projected corpus it trains on: its run's signature
 
     @property
     def back(self) -> bool:
@@ -315,10 +336,10 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                         return None
                     if s == "3":
                         return Run(lang, s, seed, "token", mine, f"{ours_path} ({len(mine):,} of the sampled ids kept)",
-                                   cfg, t, eval_ignore=t.eval_ignore)
+                                   cfg, t, eval_ignore=t.eval_ignore, projection=projection_record(ours_path))
                     return Run(lang, s, seed, "token", sample + mine,
                                f"{SOURCE_TRAIN} ({note}) + {ours_path} ({len(mine):,})", cfg, t,
-                               eval_ignore=t.eval_ignore)
+                               eval_ignore=t.eval_ignore, projection=projection_record(ours_path))
                 if s == "4":
                     pub = corpus(t.published, lambda t=t: _load_published(t))
                     if pub is None:
@@ -354,7 +375,8 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                     train = mine
                     desc += f" + {ours_path} ({len(mine):,})"
                 return Run(lang, s, seed, "token", train, desc, opts.student_config(seed, t.ignore, strip), t,
-                           eval_ignore=t.eval_ignore, teacher=teacher, unlabeled=t.unlabeled)
+                           eval_ignore=t.eval_ignore, teacher=teacher, unlabeled=t.unlabeled,
+                           projection=projection_record(ours_path) if opts.student_projected else None)
 
             def ours_ids(s: str) -> list[Sentence] | None:
                 ours = corpus(str(ours_path), lambda p=ours_path: load_corpus(str(p)) if p.exists() else
@@ -387,6 +409,46 @@ def _key_options(opts: CompareOptions, names: Sequence[str]) -> dict[str, Any]:
     return {k: getattr(opts, k) for k in names if k not in LATER_OPTIONS or getattr(opts, k) != LATER_OPTIONS[k]}
 
 
+def _data_key(run: Run) -> str:
+    return content_key([(s.id, s.tokens, s.tags) for s in run.train])
+
+
+def _recipe(run: Run, opts: CompareOptions) -> dict[str, Any]:
+    """The comparison options that shape a run's model (its training options, not the student's)."""
+    # strip_marks: the run's own (a target's default or the option), below; off keeps the committed keys
+    recipe = _key_options(opts, [k for k in asdict(opts) if k not in ("projected", "keep_models", "model", "dev",
+                                                                      "strip_marks", *STUDENT_OPTIONS)])
+    if run.config.strip_marks:
+        recipe["strip_marks"] = True
+    return recipe
+
+
+def key_parts(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str) -> dict[str, Any]:
+    """The parts of :func:`model_key`, each as its own key, stored with a result so that a later
+    ``model changed`` can say which part changed (:func:`changed_parts`)."""
+    parts = {"train data": _data_key(run), "recipe": content_key(run.arch, _recipe(run, opts), sorted(run.config.ignore)),
+             "seed": run.seed, "dev": dev_hash, "encoder": encoder_id}
+    if run.teacher is not None and not run.back:
+        parts["student options"] = content_key(_key_options(opts, STUDENT_OPTIONS))
+        parts["teacher"] = model_key(run.teacher, opts, dev_hash, encoder_id)
+    return parts
+
+
+def changed_parts(done: dict[str, Any], parts: dict[str, Any], projection: dict[str, Any] | None) -> list[str]:
+    """What differs between a committed result (its ``system.json``) and a run of today: the key parts, and for
+    changed training data the projection stages whose keys differ. Empty when the result predates the record."""
+    before = done.get("key_parts") or {}
+    out = [k for k in parts if k in before and before[k] != parts[k]]
+    old, new = done.get("projection") or {}, projection or {}
+    if "train data" in out and old and new:
+        stages = [f"projection stage {k}" for k in new.get("stages", {})
+                  if k in old.get("stages", {}) and old["stages"][k] != new["stages"][k]]
+        engines = [f"projection engine {k}" for k in new.get("engines", {})
+                   if k in old.get("engines", {}) and old["engines"][k] != new["engines"][k]]
+        out += stages + engines
+    return out
+
+
 def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, back: dict[str, Any] | None = None) -> str:
     """Everything that determines the trained model (not the language it is evaluated on).
 
@@ -396,12 +458,8 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     Systems 7 and 8 add system 1's key, the corpus labelled through English and ``back`` (the
     back-translation pipeline's signature).
     """
-    data = content_key([(s.id, s.tokens, s.tags) for s in run.train])
-    # strip_marks: the run's own (a target's default or the option), below; off keeps the committed keys
-    recipe = _key_options(opts, [k for k in asdict(opts) if k not in ("projected", "keep_models", "model", "dev",
-                                                                      "strip_marks", *STUDENT_OPTIONS)])
-    if run.config.strip_marks:
-        recipe["strip_marks"] = True
+    data = _data_key(run)
+    recipe = _recipe(run, opts)
     parts: list[Any] = ["compare-model-v2", run.arch, recipe, run.seed, sorted(run.config.ignore), data, dev_hash,
                         encoder_id]
     if run.back:
@@ -515,11 +573,15 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             eval_key = content_key(eval_key, "nfc-input", recomposed)
         meta_path = sys_dir / SYSTEM_JSON
         state = "new"
+        changed: list[str] = []
         if meta_path.exists() and (sys_dir / "metrics.json").exists():
             done = json.loads(meta_path.read_text(encoding="utf-8"))
             state = ("done" if done.get("eval_key") == eval_key else
                      "evaluation changed" if done.get("model_key") == key else "model changed")
-        states.append({"language": run.lang, "system": run.system, "seed": run.seed, "state": state, "model_key": key})
+            if state == "model changed":
+                changed = changed_parts(done, key_parts(run, opts, dev_hash, encoder_id), run.projection)
+        states.append({"language": run.lang, "system": run.system, "seed": run.seed, "state": state, "model_key": key,
+                       **({"changed": changed} if changed else {})})
         if state == "done" and not force:
             continue
         todo.append((run, key, eval_key, sys_dir))
@@ -600,7 +662,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         # predictions hold test-set text: they stay with the model, out of the committed folder
         atomic_write_json(sys_dir / "metrics.json", portable(metrics))
         atomic_write_json(sys_dir / SYSTEM_JSON, {
-            "eval_key": eval_key, "model_key": key, "language": run.lang, "system": run.system,
+            "eval_key": eval_key, "model_key": key, "key_parts": key_parts(run, opts, dev_hash, encoder_id),
+            "projection": portable(run.projection), "language": run.lang, "system": run.system,
             "label": SYSTEMS[run.system], "arch": run.arch, "train": run.train_desc,
             "train_sentences": len(run.train) if not run.back else _trained_sentences(models_dir / key),
             "teacher": run.teacher.system if run.teacher is not None else None, "unlabeled": run.unlabeled,
