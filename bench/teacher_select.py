@@ -6,7 +6,10 @@ target's train split (never its tags), and a student trains on
 
 * ``none``: every teacher-labelled sentence;
 * ``confidence``: the top ``--fraction`` by the teacher's mean word probability of its own tag;
-* ``adversarial``: the top ``--fraction`` by AdvPicker's language discriminator, P(source);
+* ``adversarial``: the top ``--fraction`` by AdvPicker's language discriminator, P(source)
+  (scored by a cross-fitted probe on the adversarially trained encoder);
+* ``confidence-balanced``, ``adversarial-balanced``: the same top ``--fraction`` within each
+  stratum of the teacher's entities per sentence (0, 1, 2, 3+; ``--select-balance``);
 
 each variant through ``projection compare`` into ``docs/ablation/select-VARIANT[-init][-projected]/`` (small JSON files
 per row, committed; a rerun resumes there and trains only what is missing; models go to
@@ -31,7 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-VARIANTS = ("none", "confidence", "adversarial")
+# "-balanced": the top fraction within each stratum of the teacher's entities per sentence (--select-balance)
+VARIANTS = ("none", "confidence", "adversarial", "confidence-balanced", "adversarial-balanced")
 DOCS = REPO / "docs"
 ABLATION = Path("docs/ablation")
 
@@ -47,8 +51,9 @@ def variant_dir(variant: str, init: bool = False, projected: bool = False) -> Pa
 def options(args, variant: str):
     from projection.train.compare import CompareOptions
 
-    return CompareOptions(model=args.model, teacher_system=args.teacher_system, select=variant,
-                          select_fraction=None if variant == "none" else args.fraction,
+    select, _, balanced = variant.partition("-")
+    return CompareOptions(model=args.model, teacher_system=args.teacher_system, select=select,
+                          select_fraction=None if variant == "none" else args.fraction, select_balance=bool(balanced),
                           student_projected=args.student_projected, student_init=args.student_init, keep_models=True)
 
 

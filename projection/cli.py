@@ -241,6 +241,8 @@ def train(
     teacher: Optional[Path] = typer.Option(None, "--teacher", help="Teacher-student: a trained model folder that labels --unlabeled."),
     select: str = typer.Option("none", "--select", help="Which teacher-labelled sentences to keep: none, confidence or adversarial."),
     select_fraction: Optional[float] = typer.Option(None, "--select-fraction", help="Keep this top share (0-1] of the sentences."),
+    select_balance: bool = typer.Option(False, "--select-balance", help="Keep the top share within each stratum of the "
+                                        "teacher's entities per sentence (0, 1, 2, 3+), not of all sentences."),
     select_threshold: Optional[float] = typer.Option(None, "--select-threshold", help="Or keep every sentence scoring at least this."),
     confidence: str = typer.Option("mean", "--confidence", help="Sentence confidence: mean or min word probability."),
     soft: bool = typer.Option(False, "--soft/--hard", help="Distil the teacher's word distributions (KL) or train on its tags."),
@@ -272,7 +274,8 @@ def train(
         max_train_sentences=max_train_sentences, max_dev_sentences=max_dev_sentences, threads=threads, lang=lang,
         freeze_layers=freeze_layers, keep_layers=keep_layers, batch_tokens=batch_tokens, eval_every=eval_every, precision=precision,
         strip_marks=strip_marks,
-        fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold, confidence=confidence,
+        fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold,
+        select_balance=select_balance, confidence=confidence,
         soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
         adv_source=adv_source, adv_max_source=adv_max_source or None, adv_epochs=adv_epochs, adv_lr=adv_lr, adv_disc_lr=adv_disc_lr,
         adv_lambda=adv_lambda, adv_ner_weight=adv_ner_weight, adv_probe_epochs=adv_probe_epochs,
@@ -380,6 +383,8 @@ def compare(
     teacher_system: str = typer.Option("1", help="System 6: the system (1-5) whose model labels the unlabeled target text."),
     select: str = typer.Option("confidence", help="System 6: selection of the teacher-labelled sentences: none, confidence, adversarial."),
     select_fraction: float = typer.Option(0.5, help="System 6: the top share kept (0 = no fraction: every sentence with --select none)."),
+    select_balance: bool = typer.Option(False, "--select-balance", help="System 6: keep the top share within each "
+                                        "stratum of the teacher's entities per sentence (0, 1, 2, 3+)."),
     soft: bool = typer.Option(False, "--soft/--hard", help="System 6: distil the teacher's distributions or train on its tags."),
     temperature: float = typer.Option(1.0, help="System 6: distillation temperature."),
     max_unlabeled: int = typer.Option(0, help="System 6: seeded sample of the unlabeled sentences (0 = all)."),
@@ -420,7 +425,7 @@ def compare(
                           keep_models=keep_models, teacher_system=teacher_system, select=select,
                           select_fraction=select_fraction or None, soft_labels=soft, temperature=temperature,
                           max_unlabeled=max_unlabeled or None, student_projected=student_projected,
-                          student_init=student_init)
+                          student_init=student_init, select_balance=select_balance)
     langs = [x.strip() for x in lang.split(",") if x.strip()]
     system_ids = [s.strip() for s in systems.split(",") if s.strip()]
     back_label = None

@@ -210,6 +210,31 @@ def english_lines(english) -> int:
     return sum(len(s.tokens) + 1 for s in english)
 
 
+def test_balanced_selection_keeps_the_entity_distribution(teacher, sample, tmp_path):
+    from projection.train.teacher import entity_counts, select_top, student_data
+
+    # six sentences without entities are the most confident; the top half alone keeps no entity at all
+    scores = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.7, 0.6, 0.8, 0.5, 0.9, 0.4])
+    strata = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 3, 3, 3])
+    assert select_top(scores, 0.5, None) == [0, 1, 2, 3, 4, 5]
+    # the top half of each stratum (3 of 6; 1.5 of 3 rounds to 2)
+    assert select_top(scores, 0.5, None, strata) == [0, 1, 2, 6, 8, 9, 10]
+    assert select_top(scores, 0.01, None, strata) == [0]  # at least one sentence of a corpus
+    assert entity_counts([["B-PER", "I-PER", "O", "B-LOC"], ["O"], []]).tolist() == [2, 0, 0]
+    # with a real teacher: kept and all have (nearly) the same entities per sentence, and train.json says so
+    _hostile_conll(sample[100:160], tmp_path / "u.conll")
+    cfg = TrainConfig(select="confidence", select_fraction=0.5, select_balance=True, seed=3)
+    kept, desc = student_data(tmp_path / "u.conll", teacher, cfg)
+    sel = desc["selection"]
+    assert "stratum" in sel["balance"] and len(kept) == sel["kept"]
+    per = sel["teacher_entities_per_sentence"]
+    plain = student_data(tmp_path / "u.conll", teacher, cfg.replace(select_balance=False))[1]["selection"]
+    assert "balance" not in plain
+    assert abs(per["kept"] - per["all"]) <= abs(plain["teacher_entities_per_sentence"]["kept"] - per["all"]) + 1e-9
+    with pytest.raises(ProjectionError, match="select_balance keeps a top share"):
+        TrainConfig(select="none", select_balance=True).validate()
+
+
 # --------------------------------------------------------------------------- distillation
 
 
@@ -294,7 +319,7 @@ def test_models_saved_before_the_teacher_options_still_load(teacher, sample, tmp
     meta = json.loads((old_dir / "train.json").read_text())
     new = [k for k in meta["config"] if k.startswith(("select", "adv_")) or k in
            ("confidence", "soft_labels", "temperature", "max_unlabeled_sentences")]
-    assert len(new) == 16
+    assert len(new) == 17
     for k in new:
         del meta["config"][k]
     (old_dir / "train.json").write_text(json.dumps(meta))
@@ -342,7 +367,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
 
     recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev",
               "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled",
-              "precision", "keep_layers", "strip_marks", "student_init")}
+              "precision", "keep_layers", "strip_marks", "student_init", "select_balance")}
     data = content_key([(s.id, s.tokens, s.tags) for s in zero.train])
     assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
     assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")

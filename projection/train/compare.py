@@ -88,10 +88,10 @@ from projection.train.config import TrainConfig, subsample
 logger = logging.getLogger(__name__)
 
 STUDENT_OPTIONS = ("teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature",
-                   "max_unlabeled", "student_init")
+                   "max_unlabeled", "student_init", "select_balance")
 # options added after results were committed, at the value that trains what those results trained: a model key
 # leaves such an option out at that value, so the committed keys stay valid
-LATER_OPTIONS: dict[str, Any] = {"precision": "fp32", "keep_layers": None, "student_init": False}
+LATER_OPTIONS: dict[str, Any] = {"precision": "fp32", "keep_layers": None, "student_init": False, "select_balance": False}
 
 SYSTEM_JSON = "system.json"
 SOURCE_TRAIN = "conll2003-en:train"
@@ -174,13 +174,14 @@ class CompareOptions:
     student_init: bool = False  # the student starts from its teacher's weights (self-training), not the pretrained encoder
     select: str = "confidence"
     select_fraction: float | None = 0.5
+    select_balance: bool = False  # the top share within each stratum of the teacher's entities per sentence
     soft_labels: bool = False
     temperature: float = 1.0
     max_unlabeled: int | None = None  # seeded sample of the unlabeled text (None: all)
 
     def student_config(self, seed: int, ignore: Sequence[str], strip_marks: bool = False) -> TrainConfig:
         return self.config(seed, ignore, strip_marks).replace(select=self.select, select_fraction=self.select_fraction,
-                                                 soft_labels=self.soft_labels, temperature=self.temperature,
+                                                 select_balance=self.select_balance, soft_labels=self.soft_labels, temperature=self.temperature,
                                                  max_unlabeled_sentences=self.max_unlabeled)
 
     def student_args(self) -> list[str]:
@@ -192,6 +193,8 @@ class CompareOptions:
             args.append("--student-projected")
         if self.student_init:
             args.append("--student-init")
+        if self.select_balance:
+            args.append("--select-balance")
         return args
 
     def marks_stripped(self, target: "Target") -> bool:

@@ -99,6 +99,9 @@ class TrainConfig:
     select: str = "none"  # none | confidence | adversarial
     select_fraction: float | None = None  # keep this top share of the unlabeled sentences
     select_threshold: float | None = None  # or every sentence scoring at least this (a probability)
+    # keep the top select_fraction within each stratum of the teacher's entity count per sentence (0, 1, 2, 3+), so the
+    # kept sentences have the entity distribution of all (a confident top alone is mostly sentences without entities)
+    select_balance: bool = False
     confidence: str = "mean"  # sentence confidence: mean or min of the teacher's word probabilities
     soft_labels: bool = False  # distil the teacher's word distributions (KL) instead of its argmax tags
     temperature: float = 1.0  # distillation temperature (teacher and student scores divided by it)
@@ -185,6 +188,9 @@ class TrainConfig:
             raise ProjectionError(f"select_threshold is a probability in [0, 1], not {self.select_threshold}")
         if self.select != "none" and self.select_fraction is None and self.select_threshold is None:
             raise ProjectionError(f"select = {self.select}: give select_fraction (a top share) or select_threshold")
+        if self.select_balance and (self.select == "none" or self.select_fraction is None):
+            raise ProjectionError("select_balance keeps a top share per stratum: give select confidence or adversarial "
+                                  "with select_fraction")
         if self.select_fraction is not None and self.select_threshold is not None:
             raise ProjectionError("give select_fraction or select_threshold, not both")
         if not self.temperature > 0:

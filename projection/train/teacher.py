@@ -136,17 +136,38 @@ def label_with_teacher(teacher_dir: str | Path, sentences: Sequence[Sentence] | 
     return TeacherLabels(ident["labels"], lps, {**info, "from_cache": False, "seconds": round(seconds, 1)})
 
 
-def select_top(scores: np.ndarray, fraction: float | None, threshold: float | None) -> list[int]:
+def select_top(scores: np.ndarray, fraction: float | None, threshold: float | None,
+               strata: Sequence[int] | None = None) -> list[int]:
     """Indices (in corpus order) of the sentences kept: every one at least ``threshold``, or the
-    ``fraction`` with the highest scores (at least one; ties broken by corpus order)."""
+    ``fraction`` with the highest scores (at least one; ties broken by corpus order); with
+    ``strata`` (a group per sentence), the top ``fraction`` of each group, so the kept sentences
+    have the groups' shares of all."""
     n = len(scores)
     if threshold is not None:
         return [i for i in range(n) if scores[i] >= threshold]
     if fraction is None:
         return list(range(n))
-    k = min(n, max(1, int(round(fraction * n))))
-    order = np.argsort(-scores, kind="stable")[:k]
-    return sorted(int(i) for i in order)
+    if strata is not None:
+        groups: dict[int, list[int]] = {}
+        for i, g in enumerate(strata):
+            groups.setdefault(int(g), []).append(i)
+        keep = [i for members in groups.values() for i in _top(scores, members, fraction)]
+        return sorted(keep) or _top(scores, list(range(n)), fraction)
+    return _top(scores, list(range(n)), fraction)
+
+
+def _top(scores: np.ndarray, members: list[int], fraction: float) -> list[int]:
+    """The ``fraction`` of ``members`` with the highest scores (at least one of a whole corpus), in corpus order."""
+    k = min(len(members), int(round(fraction * len(members))))
+    if len(members) == len(scores):
+        k = max(1, k)
+    order = np.argsort(-scores[members], kind="stable")[:k]
+    return sorted(members[int(i)] for i in order)
+
+
+def entity_counts(tags: Sequence[Sequence[str]]) -> np.ndarray:
+    """Entities per sentence of IOB2 tag sequences."""
+    return np.array([sum(t.startswith("B-") for t in seq) for seq in tags])
 
 
 def _summary(scores: np.ndarray, keep: Sequence[int]) -> dict[str, Any]:
@@ -187,13 +208,20 @@ def student_data(unlabeled: str | Path, teacher: str | Path, config: TrainConfig
     else:
         scores = confidence
         selection["score"] = f"{config.confidence} word probability of the teacher's tag (not used to select)"
+    entities = entity_counts([tl.tags(i) for i in range(len(sents))])
+    strata = None
+    if config.select_balance:
+        strata = np.minimum(entities, 3)
+        selection["balance"] = "the top fraction within each stratum of the teacher's entities per sentence (0, 1, 2, 3+)"
     keep = list(range(len(sents))) if config.select == "none" else select_top(scores, config.select_fraction,
-                                                                                config.select_threshold)
+                                                                                config.select_threshold, strata)
     if not keep:
         raise ProjectionError(f"selection {config.select} kept no sentence of {unlabeled} "
                               f"(threshold {config.select_threshold}; scores up to {scores.max():.3f})")
     selection.update(_summary(scores, keep))
     selection["teacher_confidence_mean_kept"] = round(float(confidence[keep].mean()), 4)
+    selection["teacher_entities_per_sentence"] = {"all": round(float(entities.mean()), 3),
+                                                  "kept": round(float(entities[keep].mean()), 3)}
     selection["seconds"] = round(time.perf_counter() - t_sel, 1)
     out = []
     for i in keep:
