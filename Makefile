@@ -39,7 +39,7 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh scripts/constraints.txt
 	@bash scripts/setup.sh $(VENV)
 	@touch $(STAMP)
 

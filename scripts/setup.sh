@@ -25,8 +25,10 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   echo "installing torch 2.13.0 (CPU)"
   quiet_pip install "torch==2.13.0"
 fi
-echo "installing projection[$EXTRAS] and its dependencies"
-quiet_pip install -e ".[$EXTRAS]"
+# the tested versions (scripts/constraints.txt); PROJECTION_CONSTRAINTS= (empty) installs the newest instead
+CONSTRAINTS="${PROJECTION_CONSTRAINTS-scripts/constraints.txt}"
+echo "installing projection[$EXTRAS] and its dependencies${CONSTRAINTS:+ (versions of $CONSTRAINTS)}"
+quiet_pip install ${CONSTRAINTS:+-c "$CONSTRAINTS"} -e ".[$EXTRAS]"
 
 # Debian packages: Apertium (rule-based MT, offline) and Chromium (HTML report tests).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
