@@ -463,7 +463,8 @@ def compare(
             table.add_row(Text(label), *[pct_mean_sd(*c["f1"]) if c else "" for c in cells])
     console.print(table)
     for m in res["missing"]:
-        console.print(Text(f"{m['language']} system {m['system']} not run: {m['reason']}", style="yellow"))
+        seed = f" seed {m['seed']}" if "seed" in m else ""
+        console.print(Text(f"{m['language']} system {m['system']}{seed} not run: {m['reason']}", style="yellow"))
     where = report or out
     console.print(Text(f"wrote {where / 'results.md'}, {where / 'results.csv'}, {where / 'results.png'}"))
 

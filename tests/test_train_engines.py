@@ -219,6 +219,19 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     assert plan(opts) == {"1": None, "3": ["train data", "projection stage align"]}
     monkeypatch.setattr(cmp, "load_corpus", lambda name: sample)
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    # a run whose data cannot train a model is reported as not run, with the reason; the others go on
+    from projection.errors import ProjectionError
+    from projection.train import api
+
+    def refuse(*a, **k):
+        raise ProjectionError("the teacher tagged no entity")
+
+    monkeypatch.setattr(api, "train_model", refuse)
+    res = cmp.compare(["xx"], tmp_path / "res2", seeds=[1], systems=["1", "3"], options=opts, models=tmp_path / "m2",
+                      report=tmp_path / "rep2")
+    assert [(m["system"], m["seed"], m["reason"]) for m in res["missing"]] == [
+        ("1", 1, "the teacher tagged no entity"), ("3", 1, "the teacher tagged no entity")]
+    assert "- xx system 1 seed 1: the teacher tagged no entity" in (tmp_path / "rep2" / "results.md").read_text()
     monkeypatch.setattr(cmp, "TARGETS", {"xx": cmp.Target("xx", "sample:train", str(ours), "pub", "P", eval_ignore=("MISC",))})
     assert states(opts) == [("1", "evaluation changed"), ("3", "evaluation changed")]
     assert sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*")) == before

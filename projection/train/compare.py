@@ -650,7 +650,12 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     for n, (run, key, eval_key, sys_dir) in enumerate(todo, start=1):
         model_dir = models_dir / key
         t0 = time.perf_counter()
-        trained = not ensure_trained(run, key, f"compare {n}/{len(todo)}: {run.lang} system {run.system} seed {run.seed}")
+        try:
+            trained = not ensure_trained(run, key, f"compare {n}/{len(todo)}: {run.lang} system {run.system} seed {run.seed}")
+        except ProjectionError as exc:  # this run's data cannot train a model (e.g. a teacher that tagged no entity)
+            logger.warning(f"compare: {run.lang} system {run.system} seed {run.seed} not trained: {exc}")
+            missing.append({"language": run.lang, "system": run.system, "seed": run.seed, "reason": str(exc)})
+            continue
         train_minutes = round((time.perf_counter() - t0) / 60, 1)
         t1 = time.perf_counter()
         if run.system == "7":  # the English model's labels of the test set, projected back: no target model
@@ -869,10 +874,18 @@ def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | Non
             "missing": list(missing), "report": str(report)}
 
 
+def _not_run(missing) -> list[str]:
+    """The *Not run* section: each run that could not run, and why."""
+    if not missing:
+        return []
+    return ["## Not run", "", *sorted({f"- {m['language']} system {m['system']}" + (f" seed {m['seed']}" if "seed" in m
+                                       else "") + f": {m['reason']}" for m in missing})]
+
+
 def _markdown(rows, summary, langs, missing) -> str:
     md = ["# Downstream NER: zero-shot vs translate-train on seven target test sets", ""]
     if not rows:
-        return "\n".join(md + ["No finished runs yet.", ""])
+        return "\n".join(md + ["No finished runs yet.", "", *_not_run(missing), ""])
     recipe = rows[0]["_recipe"]
     seeds = sorted({r["seed"] for r in rows})
     md += [
@@ -948,7 +961,7 @@ def _markdown(rows, summary, langs, missing) -> str:
     md += ["## Goal checks", ""]
     md += _goals(summary, langs)
     if missing:
-        md += ["", "## Not run", "", *sorted({f"- {m['language']} system {m['system']}: {m['reason']}" for m in missing})]
+        md += ["", *_not_run(missing)]
     md += ["", "## Commands", "", "Every row of `results.csv` carries the exact command that produced it; by system:", ""]
     for sid in ALL_SYSTEMS:
         ex = next((r["command"] for r in rows if r["_id"] == sid), None)
