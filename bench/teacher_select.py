@@ -69,6 +69,25 @@ def run(args) -> None:
         for state in r.get("plan", []):
             print(json.dumps({k: state[k] for k in ("language", "system", "seed", "state", "changed") if k in state}),
                   flush=True)
+        if not args.dry_run:  # the students that could not train, and why: rows of the table too
+            _write_not_run(out, args.lang, args.seeds, r.get("missing", []))
+
+
+NOT_RUN = "not-run.json"
+
+
+def _write_not_run(out: Path, langs, seeds, missing) -> None:
+    """Keep ``out``'s record of runs that could not train current: this run's languages and seeds are replaced."""
+    from projection.store import atomic_write_json
+
+    path = out / NOT_RUN
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    keep = [m for m in old if not (m["language"] in langs and m.get("seed") in seeds)]
+    new = keep + [{k: m[k] for k in ("language", "system", "seed", "reason")} for m in missing if "seed" in m]
+    if new:
+        atomic_write_json(path, new)
+    elif path.exists():
+        path.unlink()
 
 
 def collect_rows(langs, variants, init: bool, projected: bool) -> list[dict]:
@@ -108,7 +127,18 @@ def teacher_entities(ts: dict) -> str:
     return f"{sum(mine) / max(len(mine), 1):.2f} / {sum(ents) / max(len(ents), 1):.2f}"
 
 
-def markdown(rows, init: bool, projected: bool) -> str:
+def not_run_rows(langs, variants, init: bool, projected: bool) -> list[dict]:
+    """The students of every variant's folder that could not train (``not-run.json``), tagged with the variant."""
+    out = []
+    for variant in variants:
+        path = REPO / variant_dir(variant, init, projected) / NOT_RUN
+        if path.exists():
+            out += [{**m, "variant": variant} for m in json.loads(path.read_text(encoding="utf-8"))
+                    if m["language"] in langs]
+    return out
+
+
+def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = None) -> str:
     from projection.scores import pct_mean_sd
     from projection.train.compare import paired, summarise
 
@@ -143,6 +173,8 @@ def markdown(rows, init: bool, projected: bool) -> str:
                       f"{pct_mean_sd(d[0], d[1], sign=True) if (d := paired(summary, lang, '6', teacher)) else ''} | "
                       f"{ms(st['precision'])} | {ms(st['recall'])} | {teacher_entities(students[0]['_teacher_student'] or {})} | "
                       f"{labelling} | {minutes} |")
+    for m in not_run or []:
+        md.append(f"| {m['language']} | {m['variant']} | {m['seed']} | not trained: {m['reason']} |||||||||")
     md += ["", "*labelling s*: the teacher's labelling of the unlabeled text (once per teacher and text; `stored`: read "
            "from the teacher-label store, labelled by an earlier variant). *student min*: labelling (when not stored), "
            "selection (AdvPicker: its discriminator training) and student training, wall time on this 2-core CPU.", "",
@@ -155,7 +187,8 @@ def report(args) -> Path:
 
     rows = collect_rows(args.lang, args.variants, args.student_init, args.student_projected)
     path = DOCS / f"teacher-student{suffix(args.student_init, args.student_projected)}.md"
-    atomic_write_text(path, markdown(rows, args.student_init, args.student_projected))
+    atomic_write_text(path, markdown(rows, args.student_init, args.student_projected,
+                                     not_run_rows(args.lang, args.variants, args.student_init, args.student_projected)))
     for r in rows:
         print(json.dumps({k: r[k] for k in ("language", "variant", "system", "seed", "f1", "minutes")}))
     return path
