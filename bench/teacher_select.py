@@ -110,21 +110,24 @@ def _cost(student_rows: list[dict]) -> tuple[str, str, str]:
 
 
 def teacher_entities(ts: dict) -> str:
-    """Entities per sentence in the teacher's labels, kept sentences / all, from the teacher-label store (the
-    teacher's weights must still be in its folder: ``--keep-models``; else empty)."""
+    """Entities per sentence in the teacher's labels, kept sentences / all: as the selection recorded them, or, for a
+    student trained before that record, from the teacher-label store (the teacher's weights must still be in its
+    folder: ``--keep-models``; else empty)."""
     from projection.errors import ProjectionError
-    from projection.train.teacher import label_with_teacher
+    from projection.train.teacher import entity_counts, label_with_teacher
     from projection.train.unlabeled import read_unlabeled
 
+    if per := (ts.get("selection") or {}).get("teacher_entities_per_sentence"):
+        return f"{per['kept']:.2f} / {per['all']:.2f}"
     try:
         sents = read_unlabeled(ts["unlabeled"]["name"], fmt=ts["unlabeled"].get("format"))
         tl = label_with_teacher(ts["teacher"]["dir"], sents)
     except (ProjectionError, OSError, KeyError):
         return ""
     kept = set(ts["kept_lines"])
-    ents = [sum(t.startswith("B-") for t in tl.tags(i)) for i in range(len(sents))]
+    ents = entity_counts([tl.tags(i) for i in range(len(sents))])
     mine = [e for e, s in zip(ents, sents) if s.meta.get("line") in kept]
-    return f"{sum(mine) / max(len(mine), 1):.2f} / {sum(ents) / max(len(ents), 1):.2f}"
+    return f"{sum(mine) / max(len(mine), 1):.2f} / {ents.mean() if len(ents) else 0:.2f}"
 
 
 def not_run_rows(langs, variants, init: bool, projected: bool) -> list[dict]:

@@ -315,6 +315,14 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
         got = loaded[key]
         return None if isinstance(got, str) else got
 
+    records: dict[Path, dict[str, Any] | None] = {}
+
+    def ours_record(path: Path) -> dict[str, Any] | None:
+        """The signature of our projection's run, its manifest read once."""
+        if path not in records:
+            records[path] = projection_record(path)
+        return records[path]
+
     for seed in seeds:
         sample = subsample(english, opts.max_train, seed)
         ids = {s.id for s in sample}
@@ -339,10 +347,10 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                         return None
                     if s == "3":
                         return Run(lang, s, seed, "token", mine, f"{ours_path} ({len(mine):,} of the sampled ids kept)",
-                                   cfg, t, eval_ignore=t.eval_ignore, projection=projection_record(ours_path))
+                                   cfg, t, eval_ignore=t.eval_ignore, projection=ours_record(ours_path))
                     return Run(lang, s, seed, "token", sample + mine,
                                f"{SOURCE_TRAIN} ({note}) + {ours_path} ({len(mine):,})", cfg, t,
-                               eval_ignore=t.eval_ignore, projection=projection_record(ours_path))
+                               eval_ignore=t.eval_ignore, projection=ours_record(ours_path))
                 if s == "4":
                     pub = corpus(t.published, lambda t=t: _load_published(t))
                     if pub is None:
@@ -379,7 +387,7 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                     desc += f" + {ours_path} ({len(mine):,})"
                 return Run(lang, s, seed, "token", train, desc, opts.student_config(seed, t.ignore, strip), t,
                            eval_ignore=t.eval_ignore, teacher=teacher, unlabeled=t.unlabeled,
-                           projection=projection_record(ours_path) if opts.student_projected else None)
+                           projection=ours_record(ours_path) if opts.student_projected else None)
 
             def ours_ids(s: str) -> list[Sentence] | None:
                 ours = corpus(str(ours_path), lambda p=ours_path: load_corpus(str(p)) if p.exists() else

@@ -152,15 +152,13 @@ def select_top(scores: np.ndarray, fraction: float | None, threshold: float | No
         for i, g in enumerate(strata):
             groups.setdefault(int(g), []).append(i)
         keep = [i for members in groups.values() for i in _top(scores, members, fraction)]
-        return sorted(keep) or _top(scores, list(range(n)), fraction)
-    return _top(scores, list(range(n)), fraction)
+        return sorted(keep) or _top(scores, list(range(n)), fraction, at_least=1)
+    return _top(scores, list(range(n)), fraction, at_least=1)
 
 
-def _top(scores: np.ndarray, members: list[int], fraction: float) -> list[int]:
-    """The ``fraction`` of ``members`` with the highest scores (at least one of a whole corpus), in corpus order."""
-    k = min(len(members), int(round(fraction * len(members))))
-    if len(members) == len(scores):
-        k = max(1, k)
+def _top(scores: np.ndarray, members: list[int], fraction: float, at_least: int = 0) -> list[int]:
+    """The ``fraction`` of ``members`` (but ``at_least``) with the highest scores, in corpus order."""
+    k = min(len(members), max(at_least, int(round(fraction * len(members)))))
     order = np.argsort(-scores[members], kind="stable")[:k]
     return sorted(members[int(i)] for i in order)
 
@@ -208,7 +206,8 @@ def student_data(unlabeled: str | Path, teacher: str | Path, config: TrainConfig
     else:
         scores = confidence
         selection["score"] = f"{config.confidence} word probability of the teacher's tag (not used to select)"
-    entities = entity_counts([tl.tags(i) for i in range(len(sents))])
+    tags = [tl.tags(i) for i in range(len(sents))]
+    entities = entity_counts(tags)
     strata = None
     if config.select_balance:
         strata = np.minimum(entities, 3)
@@ -230,7 +229,7 @@ def student_data(unlabeled: str | Path, teacher: str | Path, config: TrainConfig
                 "selection_score": float(scores[i])}
         if config.soft_labels:
             meta[SOFT_KEY] = SoftTargets(tuple(tl.labels), tl.log_probs[i])
-        out.append(Sentence(f"teacher-{s.id}", list(s.tokens), tl.tags(i), meta))
+        out.append(Sentence(f"teacher-{s.id}", list(s.tokens), tags[i], meta))
     desc = {"teacher": {k: ident[k] for k in ("dir", "sha256", "engine", "encoder", "labels", "best_dev_f1", "data")},
             "unlabeled": text_desc, "labels": "soft" if config.soft_labels else "hard",
             "temperature": config.temperature if config.soft_labels else None,
