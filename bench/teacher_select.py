@@ -11,11 +11,11 @@ target's train split (never its tags), and a student trains on
 * ``confidence-balanced``, ``adversarial-balanced``: the same top ``--fraction`` within each
   stratum of the teacher's entities per sentence (0, 1, 2, 3+; ``--select-balance``);
 
-each variant through ``projection compare`` into ``docs/ablation/select-VARIANT[-init][-projected]/`` (small JSON files
-per row, committed; a rerun resumes there and trains only what is missing; models go to
+each variant through ``projection compare`` into
+``docs/ablation/select-VARIANT[-init][-projected][-teacherN]/`` (small JSON files per row, committed; a rerun resumes there and trains only what is missing; models go to
 ``--models``). Then the table of student against teacher (means over seeds, paired per-seed
 differences) and the cost (teacher labelling, selection, student training) is written to
-``docs/teacher-student[-init][-projected].md``.
+``docs/teacher-student[-init][-projected][-teacherN].md`` (``-teacherN``: a teacher other than system 1).
 
     PROJECTION_DATA=../shared/data python -m bench.teacher_select --lang es,hau --seeds 13 \\
         [--variants none,confidence,adversarial] [--teacher-system 1] [--student-init] [--student-projected] \\
@@ -40,12 +40,13 @@ DOCS = REPO / "docs"
 ABLATION = Path("docs/ablation")
 
 
-def suffix(init: bool, projected: bool) -> str:
-    return ("-init" if init else "") + ("-projected" if projected else "")
+def suffix(init: bool, projected: bool, teacher: str = "1") -> str:
+    """``-init``, ``-projected``, ``-teacherN`` (a teacher other than system 1): the students of one setting."""
+    return ("-init" if init else "") + ("-projected" if projected else "") + ("" if teacher == "1" else f"-teacher{teacher}")
 
 
-def variant_dir(variant: str, init: bool = False, projected: bool = False) -> Path:
-    return ABLATION / f"select-{variant}{suffix(init, projected)}"
+def variant_dir(variant: str, init: bool = False, projected: bool = False, teacher: str = "1") -> Path:
+    return ABLATION / f"select-{variant}{suffix(init, projected, teacher)}"
 
 
 def options(args, variant: str):
@@ -62,7 +63,7 @@ def run(args) -> None:
 
     systems = [args.teacher_system, "6"]
     for variant in args.variants:
-        out = variant_dir(variant, args.student_init, args.student_projected)
+        out = variant_dir(variant, args.student_init, args.student_projected, args.teacher_system)
         print(f"== {variant}: {out}", flush=True)
         r = compare(args.lang, out, seeds=args.seeds, systems=systems, options=options(args, variant),
                     models=args.models, report=Path(args.reports) / out.name, dry_run=args.dry_run)
@@ -90,12 +91,12 @@ def _write_not_run(out: Path, langs, seeds, missing) -> None:
         path.unlink()
 
 
-def collect_rows(langs, variants, init: bool, projected: bool) -> list[dict]:
+def collect_rows(langs, variants, init: bool, projected: bool, teacher: str = "1") -> list[dict]:
     """The finished rows (``projection.train.compare.collect``) of every variant's folder, tagged with the variant."""
     from projection.train.compare import collect
 
     return [{**r, "variant": variant} for variant in variants
-            for r in collect(REPO / variant_dir(variant, init, projected)) if r["language"] in langs]
+            for r in collect(REPO / variant_dir(variant, init, projected, teacher)) if r["language"] in langs]
 
 
 def _cost(student_rows: list[dict]) -> tuple[str, str, str]:
@@ -130,11 +131,11 @@ def teacher_entities(ts: dict) -> str:
     return f"{sum(mine) / max(len(mine), 1):.2f} / {ents.mean() if len(ents) else 0:.2f}"
 
 
-def not_run_rows(langs, variants, init: bool, projected: bool) -> list[dict]:
+def not_run_rows(langs, variants, init: bool, projected: bool, teacher: str = "1") -> list[dict]:
     """The students of every variant's folder that could not train (``not-run.json``), tagged with the variant."""
     out = []
     for variant in variants:
-        path = REPO / variant_dir(variant, init, projected) / NOT_RUN
+        path = REPO / variant_dir(variant, init, projected, teacher) / NOT_RUN
         if path.exists():
             out += [{**m, "variant": variant} for m in json.loads(path.read_text(encoding="utf-8"))
                     if m["language"] in langs]
@@ -207,10 +208,11 @@ def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = Non
 def report(args) -> Path:
     from projection.store import atomic_write_text
 
-    rows = collect_rows(args.lang, args.variants, args.student_init, args.student_projected)
-    path = DOCS / f"teacher-student{suffix(args.student_init, args.student_projected)}.md"
+    setting = (args.student_init, args.student_projected, args.teacher_system)
+    rows = collect_rows(args.lang, args.variants, *setting)
+    path = DOCS / f"teacher-student{suffix(*setting)}.md"
     atomic_write_text(path, markdown(rows, args.student_init, args.student_projected,
-                                     not_run_rows(args.lang, args.variants, args.student_init, args.student_projected)))
+                                     not_run_rows(args.lang, args.variants, *setting)))
     for r in rows:
         print(json.dumps({k: r[k] for k in ("language", "variant", "system", "seed", "f1", "minutes")}))
     return path
