@@ -235,3 +235,38 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     monkeypatch.setattr(cmp, "TARGETS", {"xx": cmp.Target("xx", "sample:train", str(ours), "pub", "P", eval_ignore=("MISC",))})
     assert states(opts) == [("1", "evaluation changed"), ("3", "evaluation changed")]
     assert sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*")) == before
+
+
+def test_compare_report_checks_the_teacher_student_goals(tmp_path):
+    """results.md says how the students learnt and checks their goals: above the teacher on enough languages, the
+    mean paired gain, and the students' mean against the best other system on the same languages."""
+    from projection.store import atomic_write_json
+    from projection.train.compare import write_report
+    from projection.train.metrics import evaluate_predictions
+
+    gold = [Sentence("a", ["Ana", "en", "Roma", "y", "Pablo"], ["B-PER", "O", "B-LOC", "O", "B-PER"])]
+    found = {"1": ["B-PER", "O", "O", "O", "O"], "5": ["B-PER", "O", "B-LOC", "O", "O"],
+             "6": ["B-PER", "O", "B-LOC", "O", "B-PER"]}
+    student = {"select": "confidence", "select_fraction": 0.5, "select_balance": True, "student_init": True}
+    for lang in ("es", "hau"):
+        for sid, pred in found.items():
+            if lang == "hau" and sid == "6":  # hau's student learnt nothing: no better than its teacher
+                pred = found["1"]
+            d = tmp_path / "runs" / lang / f"{sid}-seed1"
+            evaluate_predictions(gold, [pred], d, model={"best_dev_f1": 0.8, "best_step": 10,
+                                                         "config": TrainConfig().to_dict()}, data={}, seed=1)
+            atomic_write_json(d / "system.json", {
+                "eval_key": "e", "model_key": f"m{sid}", "language": lang, "system": sid, "train": "t",
+                "train_sentences": 5, "test": f"{lang}:test", "seed": 1, "command": f"projection compare --systems {sid}",
+                "train_minutes": 1.0, "teacher": "1" if sid == "6" else None,
+                "recipe": {"model": "enc", "epochs": 1, **(student if sid == "6" else {})}})
+    write_report(tmp_path / "runs", tmp_path / "docs")
+    md = (tmp_path / "docs" / "results.md").read_text()
+    assert ("Students of system 1: the top 50% by confidence within each stratum of the teacher's entities per "
+            "sentence of the teacher's labels of the target's unlabeled text, hard labels, starting from the teacher's "
+            "weights (es, hau).") in md
+    # es: 1.0 - 0.5; hau: 0.5 - 0.5 -> above on 1 of 2 (goal ceil(10/7) = 2), mean +25.0
+    assert ("- teacher-student (teacher: system 1): student above its teacher on 1 of 2 languages (goal 2) -> NO; "
+            "mean paired gain +25.0 F1 (goal +1.5) -> yes") in md
+    # students' mean (1.0 + 0.5) / 2 = 75.0 against system 5's 80.0 (2/3 found: P 1, R 2/3)
+    assert "- teacher-student: students' mean over es, hau 75.0 vs the best other system there (5 English + our projection) 80.0 -> NO" in md

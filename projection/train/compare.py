@@ -953,6 +953,7 @@ def _markdown(rows, summary, langs, missing) -> str:
                 p = paired(summary, lang, "6", t)
                 cells.append(_diff(p))
             md.append(f"| {lang} | " + " | ".join(cells) + " |")
+        md += ["", *_student_recipes(rows)]
     md += ["", "## Per language: precision, recall, per-label F1 (mean over seeds)", ""]
     for lang in langs:
         md += [f"### {lang} (`{summary[next(k for k in summary if k[0] == lang)]['test']}`)", "",
@@ -967,7 +968,7 @@ def _markdown(rows, summary, langs, missing) -> str:
                       + " | ".join(lab) + f" | {misc_p} | {s['train']} |")
         md.append("")
     md += ["## Goal checks", ""]
-    md += _goals(summary, langs)
+    md += _goals(summary, langs) + _student_goals(summary, langs, teachers)
     if missing:
         md += ["", *_not_run(missing)]
     md += ["", "## Commands", "", "Every row of `results.csv` carries the exact command that produced it; by system:", ""]
@@ -1003,6 +1004,55 @@ def _goals(summary, langs) -> list[str]:
         lines.append(f"- es: translate-train on ours {100 * es['f1'][0]:.1f} F1 (goal 69) -> "
                      f"{'yes' if es['f1'][0] >= 0.69 else 'NO'}; MISC precision {100 * mp:.1f} % (goal 40) -> "
                      f"{'yes' if mp >= 0.40 else 'NO'}")
+    return lines
+
+
+def _student_recipes(rows) -> list[str]:
+    """How the students (system 6) of the table learnt: each distinct selection setting, with its languages."""
+    settings: dict[str, list[str]] = {}
+    for r in rows:
+        if r["_id"] != "6":
+            continue
+        rec = r["_recipe"]
+        what = "every teacher-labelled sentence" if not rec.get("select_fraction") else (
+            f"the top {rec['select_fraction']:.0%} by {rec.get('select', 'confidence')}"
+            + (" within each stratum of the teacher's entities per sentence" if rec.get("select_balance") else ""))
+        how = (f"Students of system {r['teacher']}: {what} of the teacher's labels of the target's unlabeled text, "
+               + ("soft labels" if rec.get("soft_labels") else "hard labels")
+               + (", starting from the teacher's weights" if rec.get("student_init") else "")
+               + (", with our projection" if rec.get("student_projected") else ""))
+        settings.setdefault(how, [])
+        if r["language"] not in settings[how]:
+            settings[how].append(r["language"])
+    return [f"{how} ({', '.join(langs)})." for how, langs in settings.items()]
+
+
+def _student_goals(summary, langs, teachers: Sequence[str]) -> list[str]:
+    """The teacher-student goals: the student above its teacher on at least 5 of 7 languages with a mean paired gain
+    of at least +1.5 F1, and the students' mean above every other system's (over the languages all of them have)."""
+    lines = []
+    for t in teachers:
+        diffs = [p[0] for lang in langs if (p := paired(summary, lang, "6", t))]
+        if not diffs:
+            continue
+        above, mean = sum(d > 0 for d in diffs), sum(diffs) / len(diffs)
+        need = math.ceil(5 * len(diffs) / 7)
+        lines.append(f"- teacher-student (teacher: system {t}): student above its teacher on {above} of {len(diffs)} "
+                     f"languages (goal {need}) -> {'yes' if above >= need else 'NO'}; mean paired gain "
+                     f"{100 * mean:+.1f} F1 (goal +1.5) -> {'yes' if mean >= 0.015 else 'NO'}")
+    mine = [lang for lang in langs if (lang, "6") in summary]
+    if mine:
+        def avg(sid: str) -> float | None:
+            vals = [summary[(lang, sid)]["f1"][0] for lang in mine if (lang, sid) in summary]
+            return sum(vals) / len(vals) if len(vals) == len(mine) else None
+
+        student = avg("6")
+        others = {sid: m for sid in ALL_SYSTEMS if sid != "6" and (m := avg(sid)) is not None}
+        if others and student is not None:
+            best = max(others, key=others.get)
+            lines.append(f"- teacher-student: students' mean over {', '.join(mine)} {100 * student:.1f} vs the best "
+                         f"other system there ({SYSTEMS[best]}) {100 * others[best]:.1f} -> "
+                         f"{'yes' if student > others[best] else 'NO'}")
     return lines
 
 
