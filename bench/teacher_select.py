@@ -152,7 +152,7 @@ def _scorer(student: dict) -> str:
 
 def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = None) -> str:
     from projection.scores import pct_mean_sd
-    from projection.train.compare import paired, summarise
+    from projection.train.compare import student_gain, summarise
 
     def ms(v) -> str:  # the seeds are a column of their own
         return pct_mean_sd(*v) if v else ""
@@ -181,7 +181,7 @@ def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = Non
             teacher = str(students[0]["teacher"])
             st, tt = summary[(lang, "6")], summary.get((lang, teacher))
             kept, labelling, minutes = _cost(students)
-            d = paired(summary, lang, '6', teacher)
+            d = student_gain(summary, lang, teacher)
             if d:
                 gains.setdefault(variant, []).append(d[0])
             md.append(f"| {lang} | {variant}{_scorer(students[0])} | {','.join(map(str, st['seeds']))} | {kept} | "

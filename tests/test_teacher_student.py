@@ -409,6 +409,10 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     meta = json.loads((tmp_path / "out" / "models" / key / "train.json").read_text())
     assert meta["data"]["teacher_student"]["teacher"]["dir"].endswith(rows["1 zero-shot"]["model_key"])
     assert meta["data"]["teacher_student"]["selection"]["kept"] == 20
+    # the student's row scores the weights it learnt from: here the teacher's own row
+    sys6 = json.loads((tmp_path / "out" / "es" / "6-seed13" / "system.json").read_text())
+    assert sys6["teacher_scores"]["f1"] == rows["1 zero-shot"]["f1"]
+    assert sys6["teacher_scores"]["model_key"] == rows["1 zero-shot"]["model_key"]
     # every evaluation done: weights of teacher and student dropped, train.json kept
     assert not list((tmp_path / "out" / "models").glob("*/model.safetensors"))
     # a second run has nothing to do

@@ -582,6 +582,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         eval_key = content_key(key, run.target.test, run.eval_ignore, run.target.ignore)
         if recomposed := composed_words(opts.model, run.target.test):  # the test words the encoder now reads composed
             eval_key = content_key(eval_key, "nfc-input", recomposed)
+        if run.system == "6":  # a student's evaluation also scores the weights it learnt from (teacher_scores)
+            eval_key = content_key(eval_key, "teacher-scores-v1")
         meta_path = sys_dir / SYSTEM_JSON
         state = "new"
         changed: list[str] = []
@@ -616,6 +618,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             teacher_keys[key] = model_key(run.teacher, opts, dev_hash, encoder_id)
             pending.setdefault(teacher_keys[key], set()).add(sys_dir)
     trained_now: set[str] = set()
+    scored: dict[tuple[str, str], dict[str, Any]] = {}  # (model key, language) -> metrics of this run
 
     def ensure_trained(run: Run, key: str, what: str) -> bool:
         """Train ``run``'s model unless its weights are there (a student's teacher first); True when trained now."""
@@ -675,6 +678,11 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             predictor = load_model(model_dir)
             eval_dir = model_dir / "eval" / run.lang
         metrics = evaluate(predictor, run.target.test, eval_dir, model_dir=model_dir, ignore=run.eval_ignore)
+        scored[(key, run.lang)] = metrics
+        teacher_scores = None
+        if run.system == "6":  # the teacher's weights, scored now unless this run just scored them on this test set
+            tkey = teacher_keys[key]
+            teacher_scores = _teacher_scores(models_dir / tkey, run, scored.get((tkey, run.lang)))
         # predictions hold test-set text: they stay with the model, out of the committed folder
         atomic_write_json(sys_dir / "metrics.json", portable(metrics))
         atomic_write_json(sys_dir / SYSTEM_JSON, {
@@ -683,6 +691,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             "label": SYSTEMS[run.system], "arch": run.arch, "train": run.train_desc,
             "train_sentences": len(run.train) if not run.back else _trained_sentences(models_dir / key),
             "teacher": run.teacher.system if run.teacher is not None else None, "unlabeled": run.unlabeled,
+            **({"teacher_scores": teacher_scores} if teacher_scores else {}),
             "dev": f"{opts.dev} ({opts.max_dev or 'all'} sentences)", "test": run.target.test,
             "ignore": list(run.config.ignore), "eval_ignore": list(run.eval_ignore), "seed": run.seed,
             "command": command(run, out, opts, back_sig), "train_minutes": train_minutes if not trained else None,
@@ -697,6 +706,26 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             if not pending[k] and not opts.keep_models:
                 _drop_weights(models_dir / k)
     return write_report(out, report or out, langs=list(langs), missing=missing)
+
+
+def _teacher_scores(teacher_dir: Path, run: Run, metrics: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """F1, precision and recall on ``run``'s test set of the teacher weights a student learnt from, scored as the
+    student is. Usually they are the teacher system's row of the same seed, but not always: a teacher retrained on
+    other hardware has that row's model key and other weights. ``metrics``: the teacher's scores of this comparison,
+    when it scored them. None when the weights are gone and were never scored here."""
+    from projection.train.api import evaluate, load_model
+
+    scores = teacher_dir / "eval" / run.lang / "metrics.json"
+    if metrics is not None:  # scored by this comparison already
+        m = metrics
+    elif (teacher_dir / "model.safetensors").exists():
+        m = evaluate(load_model(teacher_dir), run.target.test, teacher_dir / "eval" / run.lang, model_dir=teacher_dir,
+                     ignore=run.eval_ignore)
+    elif scores.exists():
+        m = json.loads(scores.read_text(encoding="utf-8"))
+    else:
+        return None
+    return {"f1": m["f1"], "precision": m["precision"], "recall": m["recall"], "model_key": teacher_dir.name}
 
 
 def _trained_sentences(model_dir: Path) -> int:
@@ -775,6 +804,7 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
                "best_step": m["model"].get("best_step"),
                "minutes": meta.get("train_minutes"), "model_key": meta["model_key"], "per_label": m["per_label"],
                "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or [], "teacher": meta.get("teacher"),
+               "_teacher_f1": (meta.get("teacher_scores") or {}).get("f1"),
                "_teacher_student": (m["model"].get("train_data") or {}).get("teacher_student")}
         for lab in LABELS:
             v = m["per_label"].get(lab)
@@ -807,6 +837,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str,
             vals = [r[metric] for r in rs if r.get(metric) is not None]
             s[metric] = _mean_sd(vals) if vals else None
         s["by_seed"] = {r["seed"]: r["f1"] for r in rs}
+        s["teacher_by_seed"] = {r["seed"]: r["_teacher_f1"] for r in rs if r.get("_teacher_f1") is not None}
         out[key] = s
     return out
 
@@ -821,6 +852,21 @@ def paired(summary: dict, lang: str, a: str, b: str) -> tuple[float, float, int]
         return None
     mean, sd = _mean_sd([sa["by_seed"][s] - sb["by_seed"][s] for s in seeds])
     return mean, sd, len(seeds)
+
+
+def student_gain(summary: dict, lang: str, teacher: str) -> tuple[float, float, int] | None:
+    """Mean and sd over seeds of the student's F1 (system 6) minus its teacher's: the scores of the weights it learnt
+    from, recorded with the student, else the teacher system's row of the same seed."""
+    st = summary.get((lang, "6"))
+    if not st:
+        return None
+    rows = (summary.get((lang, teacher)) or {}).get("by_seed", {})
+    diffs = [f1 - t for seed, f1 in sorted(st["by_seed"].items())
+             if (t := st.get("teacher_by_seed", {}).get(seed, rows.get(seed))) is not None]
+    if not diffs:
+        return None
+    mean, sd = _mean_sd(diffs)
+    return mean, sd, len(diffs)
 
 
 def _diff(p: tuple[float, float, int] | None) -> str:
@@ -945,13 +991,15 @@ def _markdown(rows, summary, langs, missing) -> str:
     teachers = sorted({str(r["teacher"]) for r in rows if r["_id"] == "6" and r.get("teacher")})
     if teachers:
         md += ["", "## Teacher-student: student - its teacher (per seed, then mean ± sd)", "",
+               "The teacher's F1 is that of the weights the student learnt from, scored with the student; it can "
+               "differ from the teacher system's row of the same seed when the teacher was retrained on other "
+               "hardware (same model key, other weights).", "",
                "| language | " + " | ".join(f"6 - {t} (teacher: system {t})" for t in teachers) + " |",
                "|---|" + "---:|" * len(teachers)]
         for lang in langs:
             cells = []
             for t in teachers:
-                p = paired(summary, lang, "6", t)
-                cells.append(_diff(p))
+                cells.append(_diff(student_gain(summary, lang, t)))
             md.append(f"| {lang} | " + " | ".join(cells) + " |")
         md += ["", *_student_recipes(rows)]
     md += ["", "## Per language: precision, recall, per-label F1 (mean over seeds)", ""]
@@ -1032,7 +1080,7 @@ def _student_goals(summary, langs, teachers: Sequence[str]) -> list[str]:
     of at least +1.5 F1, and the students' mean above every other system's (over the languages all of them have)."""
     lines = []
     for t in teachers:
-        diffs = [p[0] for lang in langs if (p := paired(summary, lang, "6", t))]
+        diffs = [p[0] for lang in langs if (p := student_gain(summary, lang, t))]
         if not diffs:
             continue
         above, mean = sum(d > 0 for d in diffs), sum(diffs) / len(diffs)
