@@ -479,3 +479,33 @@ def test_system_6_student_init_is_its_own_model_and_keeps_the_other_keys(tiny_be
     meta = json.loads((tmp_path / "out" / "models" / rows["6 teacher-student"]["model_key"] / "train.json").read_text())
     assert meta["init_from"]["dir"].endswith(rows["1 zero-shot"]["model_key"])
     assert meta["data"]["teacher_student"]["teacher"]["dir"] == meta["init_from"]["dir"]
+
+
+def test_a_students_teacher_is_scored_as_its_own_row_is(fake_data, tmp_path, monkeypatch):
+    """On MasakhaNER the zero-shot teacher's MISC predictions are removed at scoring (its row's eval_ignore), the
+    student's are not (it never learnt MISC): the teacher's scores recorded with a student use the teacher's."""
+    from dataclasses import replace
+
+    from projection.train import api
+    from projection.train.compare import TARGETS, CompareOptions, _teacher_scores, plan
+
+    assert TARGETS["hau"].eval_ignore == ("DATE",) and TARGETS["hau"].ignore == ("MISC",)
+    runs, _ = plan(["es"], [13], ["1", "6"], CompareOptions(model="m", max_train=10))
+    zero = replace(runs[0], eval_ignore=("DATE", "MISC"))  # hau's rows (compare.plan)
+    student = replace(runs[1], teacher=zero, eval_ignore=("DATE",))
+    seen = {}
+
+    def fake_evaluate(predictor, test, out, model_dir=None, ignore=()):
+        seen.update(test=test, ignore=tuple(ignore))
+        return {"f1": 0.5, "precision": 0.4, "recall": 0.6}
+
+    monkeypatch.setattr(api, "evaluate", fake_evaluate)
+    monkeypatch.setattr(api, "load_model", lambda d: None)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "model.safetensors").write_bytes(b"")
+    scores = _teacher_scores(tmp_path / "t", student)
+    assert seen == {"test": "conll2002-es:test", "ignore": ("DATE", "MISC")}
+    assert scores == {"f1": 0.5, "precision": 0.4, "recall": 0.6, "model_key": "t"}
+    # scores this comparison already has are used as they are; no weights and no scores: None
+    assert _teacher_scores(tmp_path / "t", student, {"f1": 0.7, "precision": 0.7, "recall": 0.7})["f1"] == 0.7
+    assert _teacher_scores(tmp_path / "none", student) is None

@@ -720,7 +720,7 @@ def _teacher_scores(teacher_dir: Path, run: Run, metrics: dict[str, Any] | None 
         m = metrics
     elif (teacher_dir / "model.safetensors").exists():
         m = evaluate(load_model(teacher_dir), run.target.test, teacher_dir / "eval" / run.lang, model_dir=teacher_dir,
-                     ignore=run.eval_ignore)
+                     ignore=run.teacher.eval_ignore)  # as its own row scores it (zero-shot: MISC removed too)
     elif scores.exists():
         m = json.loads(scores.read_text(encoding="utf-8"))
     else:
