@@ -264,8 +264,8 @@ def test_compare_report_checks_the_teacher_student_goals(tmp_path):
                 "recipe": {"model": "enc", "epochs": 1, **(student if sid == "6" else {})}})
     write_report(tmp_path / "runs", tmp_path / "docs")
     md = (tmp_path / "docs" / "results.md").read_text()
-    assert ("Students of system 1: the top 50% by confidence within each stratum of the teacher's entities per "
-            "sentence of the teacher's labels of the target's unlabeled text, hard labels, starting from the teacher's "
+    assert ("Students of system 1 learn from its labels of the target's unlabeled text: the top 50% by confidence "
+            "within each stratum of the teacher's entities per sentence; hard labels, starting from the teacher's "
             "weights (es, hau).") in md
     # es: 1.0 - 0.8 (the recorded teacher weights); hau: 0.5 - 0.5 (its system 1 row) -> above on 1 of 2
     # (goal ceil(10/7) = 2), mean +10.0

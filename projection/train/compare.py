@@ -1065,7 +1065,7 @@ def _student_recipes(rows) -> list[str]:
         what = "every teacher-labelled sentence" if not rec.get("select_fraction") else (
             f"the top {rec['select_fraction']:.0%} by {rec.get('select', 'confidence')}"
             + (" within each stratum of the teacher's entities per sentence" if rec.get("select_balance") else ""))
-        how = (f"Students of system {r['teacher']}: {what} of the teacher's labels of the target's unlabeled text, "
+        how = (f"Students of system {r['teacher']} learn from its labels of the target's unlabeled text: {what}; "
                + ("soft labels" if rec.get("soft_labels") else "hard labels")
                + (", starting from the teacher's weights" if rec.get("student_init") else "")
                + (", with our projection" if rec.get("student_projected") else ""))
