@@ -71,6 +71,7 @@ from projection.pipeline_config import (PIPELINES_DIR, REPO, PipelineConfig, loa
 from projection.pipeline_eval import EVAL_LANGS, EVAL_LOWERCASE, eval_projection
 from projection.project import apply_policy
 from projection.records import ProjectedSentence, Sentence
+from projection.retype import MIN_COUNT as MISC_MIN_COUNT, MIN_SHARE as MISC_MIN_SHARE, misc_default, retype_misc
 from projection.pipeline_engines import (CORPUS_LEVEL_ALIGNERS, SOURCE_LANG, make_projector, project_rows,
                                          projector_options, tokenizer_signature, translate_rows)
 from projection.stages import ALIGN_CHUNK, sentence_key
@@ -155,6 +156,8 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
     what ran (engines, versions, inputs) and how (``executor``)."""
     config, projected = job.config, output.projected
     t_info, a_info, p_info = output.stages["translate"], output.stages["align"], output.stages["project"]
+    misc = _misc_options(config, job.lang)
+    retyped = retype_misc(projected, **misc)
     apply_policy(projected, config.filter["policy"], float(config.filter["min_score"]))
     stats = projection_stats(projected)
     manifest = {
@@ -170,8 +173,8 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
         "source": {"corpus": job.source_ref, "path": str(job.src_path), "sha256": file_sha256(job.src_path)[:16],
                    "content_key": job.src_key, "sentences": len(job.sentences), "fallback": job.fallback},
         "engines": {"translate": t_info["signature"], "tokenizer": t_info["tokenizer"], "align": a_info["signature"],
-                    "project": p_info["signature"], "filter": dict(config.filter)},
-        "label_convention": _label_convention(config, job.lang, p_info["signature"]),
+                    "project": p_info["signature"], "filter": {**config.filter, **_misc_signature(misc)}},
+        "label_convention": _label_convention(config, job.lang, p_info["signature"], retyped),
         "stages": {
             "translate": {k: v for k, v in t_info.items() if k not in ("signature", "tokenizer")},
             "align": {k: v for k, v in a_info.items() if k != "signature"},
@@ -213,12 +216,29 @@ def _target_manifest(manifest: dict[str, Any], output: JobOutput) -> None:
         manifest["timings"]["refine"] = r_info["seconds"]
 
 
-def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, Any]) -> dict[str, Any] | None:
-    """Which lower-case convention the projector used, and whether the pipeline or the target's default chose it."""
-    if "lowercase" not in signature:
-        return None
-    return {"lowercase": signature["lowercase"],
-            "from": "pipeline" if "lowercase" in config.project else f"default for {lang}"}
+def _misc_options(config: PipelineConfig, lang: str) -> dict[str, Any]:
+    """The MISC retyping of ``[filter]`` (:mod:`projection.retype`), the target's default where the file is silent."""
+    mode = config.filter.get("misc") or misc_default(lang)
+    return {"mode": mode, "min_count": int(config.filter.get("misc_min_count", MISC_MIN_COUNT)),
+            "min_share": float(config.filter.get("misc_min_share", MISC_MIN_SHARE))}
+
+
+def _misc_signature(misc: dict[str, Any]) -> dict[str, Any]:
+    if misc["mode"] == "keep":
+        return {"misc": "keep"}
+    return {"misc": misc["mode"], "misc_min_count": misc["min_count"], "misc_min_share": misc["min_share"]}
+
+
+def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, Any],
+                      retyped: dict[str, Any]) -> dict[str, Any]:
+    """The target's label conventions and whether the pipeline or the target's default chose them: the
+    projector's lower-case convention (when it has one) and the MISC retyping, with what it changed."""
+    out: dict[str, Any] = {}
+    if "lowercase" in signature:
+        out = {"lowercase": signature["lowercase"],
+               "from": "pipeline" if "lowercase" in config.project else f"default for {lang}"}
+    out["misc"] = {**retyped, "from": "pipeline" if config.filter.get("misc") else f"default for {lang}"}
+    return out
 
 
 def _executor_name(jobs: Sequence[Job], requested: str | None) -> str:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from projection.corpora import data_dir
 from projection.errors import ProjectionError
 from projection.filtering import POLICIES
+from projection.retype import MIN_COUNT as MISC_MIN_COUNT, MIN_SHARE as MISC_MIN_SHARE, MODES as MISC_MODES
 from projection.options import check_options, describe, options_model, parse_override  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,6 +91,10 @@ class FilterSection(_Section):
 
     policy: Literal[POLICIES] = "drop-sentence"  # type: ignore[valid-type]
     min_score: float = Field(0.0, ge=0.0, le=1.0)
+    # projected MISC entities retyped by the corpus (projection.retype); None: the target's default
+    misc: Literal[MISC_MODES] | None = None  # type: ignore[valid-type]
+    misc_min_count: int = Field(MISC_MIN_COUNT, ge=1)
+    misc_min_share: float = Field(MISC_MIN_SHARE, gt=0.0, le=1.0)
 
 
 SECTIONS: dict[str, type[_Section]] = {"pipeline": PipelineSection, "translate": TranslateSection,

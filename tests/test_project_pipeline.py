@@ -80,6 +80,8 @@ def test_shipped_pipelines_are_valid():
      "[project] threshold must be a number"),
     ("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\nmethod='ngram'\n[filter]\npolicy='all'\n",
      "[filter] policy = 'all' is not one of"),
+    ("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\nmethod='ngram'\n[filter]\nmisc='loc'\n",
+     "[filter] misc = 'loc' is not one of: keep, corpus"),
     ("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\nmethod='ngram'\n[output]\nx=1\n",
      "unknown section [output]"),
     ("[translate]\nengine='given'\n[align]\nengine='embed'\n[project]\n", "[project] missing key 'method'"),
@@ -323,7 +325,10 @@ def test_run_with_translations_that_are_not_line_parallel(tmp_path, small_source
     assert m["counts"]["dropped"]["untranslated"] == 2
     n_untranslated = sum(len(sents[k].spans) for k in missing)
     assert sum(v.get("untranslated", 0) for v in m["counts"]["per_label"].values()) == n_untranslated
-    assert m["label_convention"] == {"lowercase": "drop", "from": "default for es"}
+    conv = m["label_convention"]
+    assert (conv["lowercase"], conv["from"]) == ("drop", "default for es")
+    assert (conv["misc"]["mode"], conv["misc"]["from"], conv["misc"]["retyped"]) == ("keep", "default for es", 0)
+    assert m["engines"]["filter"]["misc"] == "keep"
     # a rerun reads the match from the stage store: the manifest still has it
     res2 = pl.run("es", pfile, str(src), out)
     assert res2.manifest["stages"]["translate"]["cached"]
@@ -422,3 +427,36 @@ def test_a_bug_inside_an_engine_constructor_surfaces_as_itself(tmp_path, small_s
     monkeypatch.setattr(GivenTranslator, "__init__", broken_init)
     with pytest.raises(TypeError, match="inside the translator"):
         pl.run("es", pfile, str(src), tmp_path / "run2")
+
+
+def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_model):
+    """A target without MISC (sw) retypes a projected MISC entity on words the run projects as LOC
+    elsewhere; a target with MISC (es) keeps it; ``[filter] misc`` overrides the target's default."""
+    from projection.records import Sentence
+
+    rows = [["Talks", "in", "Ujerumani", "ended", "."], ["Ujerumani", "won", "the", "match", "."],
+            ["Rain", "fell", "across", "Ujerumani", "."], ["The", "Ujerumani", "call", "failed", "."]]
+    tags = [["O", "O", "B-LOC", "O", "O"], ["B-LOC", "O", "O", "O", "O"], ["O", "O", "O", "B-LOC", "O"],
+            ["O", "B-MISC", "O", "O", "O"]]
+    sents = [Sentence(f"d{k}", toks, tg) for k, (toks, tg) in enumerate(zip(rows, tags))]
+    src = tmp_path / "src.conll"
+    write_conll(sents, src)
+    trans = tmp_path / "translations.txt"
+    trans.write_text("".join(" ".join(s.tokens) + "\n" for s in sents), encoding="utf-8")
+    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
+
+    def last_tags(lang: str, overrides=()) -> tuple[list[str], dict]:
+        out = tmp_path / f"run-{lang}-{len(overrides)}"
+        res = pl.run(lang, pfile, str(src), out, overrides=list(overrides))
+        return [s.tags for s in read_conll(out / rundir.PROJECTED_CONLL)][-1], res.manifest
+
+    tags_sw, m = last_tags("sw")
+    assert tags_sw == ["O", "B-LOC", "O", "O", "O"]
+    misc = m["label_convention"]["misc"]
+    assert (misc["mode"], misc["from"], misc["retyped"], misc["strings"]) == ("corpus", "default for sw", 1,
+                                                                               [["ujerumani", "LOC", 1]])
+    assert m["engines"]["filter"]["misc"] == "corpus" and m["engines"]["filter"]["misc_min_share"] == 0.4
+    assert last_tags("es")[0] == ["O", "B-MISC", "O", "O", "O"]
+    tags_kept, m = last_tags("sw", ["filter.misc=keep"])
+    assert tags_kept == ["O", "B-MISC", "O", "O", "O"] and m["label_convention"]["misc"]["from"] == "pipeline"
+    assert last_tags("sw", ["filter.misc=corpus", "filter.misc_min_count=4"])[0] == ["O", "B-MISC", "O", "O", "O"]

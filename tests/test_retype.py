@@ -1,0 +1,75 @@
+"""Retyping projected MISC entities by the corpus (projection.retype), and its place in the pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from projection.errors import ProjectionError
+from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Sentence, Span
+from projection.retype import misc_default, retype_misc
+
+
+def _ps(k: int, target: list[str], source_label: str, start: int, end: int,
+        status: EntityStatus = EntityStatus.PROJECTED) -> ProjectedSentence:
+    src = Sentence(f"s{k}", ["x"] * 3, ["O"] * 3)
+    ent = ProjectedEntity(Span(0, 1, source_label), Span(start, end, source_label), 0.9, "ngram", status)
+    return ProjectedSentence(src, target, [ent])
+
+
+def _corpus(n_loc: int, n_misc: int, word: str = "Ujerumani") -> list[ProjectedSentence]:
+    loc = [_ps(k, ["wa", word, "."], "LOC", 1, 2) for k in range(n_loc)]
+    misc = [_ps(100 + k, ["wito", "wa", word.lower()], "MISC", 2, 3) for k in range(n_misc)]
+    return loc + misc
+
+
+def _labels(corpus: list[ProjectedSentence]) -> list[str]:
+    return [e.target.label for ps in corpus for e in ps.entities if e.target is not None]
+
+
+def test_a_misc_entity_on_words_the_corpus_projects_as_a_place_becomes_loc():
+    corpus = _corpus(n_loc=3, n_misc=2)
+    summary = retype_misc(corpus)
+    assert _labels(corpus) == ["LOC"] * 5  # case-folded: "ujerumani" is "Ujerumani"
+    retyped = [e for ps in corpus[3:] for e in ps.entities]
+    assert all(e.method == "ngram+retyped" and e.source.label == "MISC" for e in retyped)
+    assert [e.method for ps in corpus[:3] for e in ps.entities] == ["ngram"] * 3
+    assert summary["retyped"] == 2 and summary["by_label"] == {"LOC": 2}
+    assert summary["strings"] == [["ujerumani", "LOC", 2]]
+
+
+@pytest.mark.parametrize("n_loc, n_misc, kwargs, retyped", [
+    (2, 2, {}, 0),                         # fewer than min_count (3) LOC projections
+    (3, 6, {}, 0),                         # LOC 3 of 9 = 0.33 < min_share 0.4: an adjective stays MISC
+    (4, 6, {}, 6),                         # 4 of 10 = 0.4
+    (4, 6, {"min_share": 0.5}, 0),
+    (2, 2, {"min_count": 2}, 2),
+    (9, 9, {"mode": "keep"}, 0),
+])
+def test_thresholds_and_keep(n_loc, n_misc, kwargs, retyped):
+    corpus = _corpus(n_loc, n_misc)
+    summary = retype_misc(corpus, **kwargs)
+    assert summary["retyped"] == retyped
+    assert _labels(corpus).count("MISC") == n_misc - retyped
+
+
+def test_only_projected_entities_count_and_change():
+    corpus = _corpus(n_loc=3, n_misc=1)
+    # three unaligned LOC entities with a target span (as a below-threshold candidate has) do not count
+    corpus += [_ps(200 + k, ["ya", "Ufaransa"], "LOC", 1, 2, EntityStatus.BELOW_THRESHOLD) for k in range(3)]
+    corpus += [_ps(300, ["wa", "Ufaransa"], "MISC", 1, 2)]
+    removed = _ps(400, ["wa", "ujerumani"], "MISC", 1, 2, EntityStatus.REMOVED)
+    corpus.append(removed)
+    summary = retype_misc(corpus)
+    assert summary["retyped"] == 1 and corpus[-2].entities[0].target.label == "MISC"
+    assert removed.entities[0].target.label == "MISC" and removed.entities[0].method == "ngram"
+
+
+def test_bad_settings_and_defaults():
+    with pytest.raises(ProjectionError, match="unknown MISC mode 'loc'"):
+        retype_misc([], mode="loc")
+    with pytest.raises(ProjectionError, match="misc_min_share"):
+        retype_misc([], min_share=0)
+    with pytest.raises(ProjectionError, match="misc_min_count"):
+        retype_misc([], min_count=0)
+    assert [misc_default(c) for c in ("sw", "swa", "swh_Latn", "hau", "yo", "zul_Latn")] == ["corpus"] * 6
+    assert [misc_default(c) for c in ("es", "nl", "deu_Latn", "fr")] == ["keep"] * 4
