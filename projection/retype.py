@@ -33,20 +33,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from projection.errors import ProjectionError
+from projection.languages import resolve_language
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
 MODES = ("keep", "corpus")
 SUFFIX = "+retyped"
-# targets whose guidelines have no MISC (MasakhaNER 2.0: PER/ORG/LOC/DATE), by ISO 639-1 / 639-3 code
-MISC_DEFAULTS: dict[str, str] = {"ha": "corpus", "hau": "corpus", "sw": "corpus", "swa": "corpus", "swh": "corpus",
-                                 "yo": "corpus", "yor": "corpus", "zu": "corpus", "zul": "corpus"}
+# targets whose guidelines have no MISC (MasakhaNER 2.0: PER/ORG/LOC/DATE), by their shortest code
+MISC_DEFAULTS: dict[str, str] = {"ha": "corpus", "sw": "corpus", "yo": "corpus", "zu": "corpus"}
 MIN_COUNT = 3
 MIN_SHARE = 0.4
 
 
 def misc_default(lang: str) -> str:
     """The default MISC mode for a target language code (ISO 639-1, 639-3 or NLLB, any case)."""
-    code = str(lang).replace("-", "_").split("_")[0].lower()
+    try:
+        code = resolve_language(lang).short
+    except ProjectionError:  # a language NLLB-200 does not know has no default of its own
+        code = str(lang).lower()
     return MISC_DEFAULTS.get(code, "keep")
 
 

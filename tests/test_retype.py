@@ -72,4 +72,4 @@ def test_bad_settings_and_defaults():
     with pytest.raises(ProjectionError, match="misc_min_count"):
         retype_misc([], min_count=0)
     assert [misc_default(c) for c in ("sw", "swa", "swh_Latn", "hau", "yo", "zul_Latn")] == ["corpus"] * 6
-    assert [misc_default(c) for c in ("es", "nl", "deu_Latn", "fr")] == ["keep"] * 4
+    assert [misc_default(c) for c in ("es", "nl", "deu_Latn", "fr", "xx")] == ["keep"] * 5
