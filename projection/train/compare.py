@@ -38,7 +38,9 @@ sentences (the projections on those of them they kept: CoNLL-2003, the DeepL/AWE
 our runs and the matched T-Projection files all carry CoNLL-2003 train ids).
 
 Label conventions: MasakhaNER 2.0 has PER/ORG/LOC/DATE and no MISC. For those targets the
-systems trained on target-language data (3, 4, 5) train without MISC (MISC entities become O);
+systems trained on target-language data (3, 4, 5) train without MISC (MISC entities become O; our
+projections of those targets have already retyped a MISC entity on words the run projects as a
+place elsewhere to LOC, :mod:`projection.retype`);
 every system is scored on PER/ORG/LOC: DATE is removed from the gold side (a model trained
 without DATE never predicts it), and the English-only systems' MISC predictions become O at
 scoring. The zero-shot systems need no target data, so one model per seed serves every language.
