@@ -71,7 +71,7 @@ from projection.pipeline_config import (PIPELINES_DIR, REPO, PipelineConfig, loa
 from projection.pipeline_eval import EVAL_LANGS, EVAL_LOWERCASE, eval_projection
 from projection.project import apply_policy
 from projection.records import ProjectedSentence, Sentence
-from projection.retype import MIN_COUNT as MISC_MIN_COUNT, MIN_SHARE as MISC_MIN_SHARE, misc_default, retype_misc
+from projection.retype import misc_default, retype_misc
 from projection.pipeline_engines import (CORPUS_LEVEL_ALIGNERS, SOURCE_LANG, make_projector, project_rows,
                                          projector_options, tokenizer_signature, translate_rows)
 from projection.stages import ALIGN_CHUNK, sentence_key
@@ -173,7 +173,7 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
         "source": {"corpus": job.source_ref, "path": str(job.src_path), "sha256": file_sha256(job.src_path)[:16],
                    "content_key": job.src_key, "sentences": len(job.sentences), "fallback": job.fallback},
         "engines": {"translate": t_info["signature"], "tokenizer": t_info["tokenizer"], "align": a_info["signature"],
-                    "project": p_info["signature"], "filter": {**config.filter, **_misc_signature(misc)}},
+                    "project": p_info["signature"], "filter": {**config.filter, "misc": misc["mode"]}},
         "label_convention": _label_convention(config, job.lang, p_info["signature"], retyped),
         "stages": {
             "translate": {k: v for k, v in t_info.items() if k not in ("signature", "tokenizer")},
@@ -217,16 +217,9 @@ def _target_manifest(manifest: dict[str, Any], output: JobOutput) -> None:
 
 
 def _misc_options(config: PipelineConfig, lang: str) -> dict[str, Any]:
-    """The MISC retyping of ``[filter]`` (:mod:`projection.retype`), the target's default where the file is silent."""
-    mode = config.filter.get("misc") or misc_default(lang)
-    return {"mode": mode, "min_count": int(config.filter.get("misc_min_count", MISC_MIN_COUNT)),
-            "min_share": float(config.filter.get("misc_min_share", MISC_MIN_SHARE))}
-
-
-def _misc_signature(misc: dict[str, Any]) -> dict[str, Any]:
-    if misc["mode"] == "keep":
-        return {"misc": "keep"}
-    return {"misc": misc["mode"], "misc_min_count": misc["min_count"], "misc_min_share": misc["min_share"]}
+    """The MISC retyping of ``[filter]`` (:mod:`projection.retype`), the target's default mode where the file is silent."""
+    return {"mode": config.filter["misc"] or misc_default(lang), "min_count": config.filter["misc_min_count"],
+            "min_share": config.filter["misc_min_share"]}
 
 
 def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, Any],

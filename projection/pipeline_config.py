@@ -265,8 +265,7 @@ def validate_pipeline(raw: dict[str, Any], where: str = "<pipeline>", name: str 
                 raise ProjectionError(f"{at(section, key)}: [{section}] {message}")
     meta = PipelineSection.model_validate(tables["pipeline"])
     filt = FilterSection.model_validate(tables["filter"])
-    filters = {**tables["filter"], "policy": tables["filter"].get("policy", filt.policy),
-               "min_score": tables["filter"].get("min_score", filt.min_score)}
+    filters = filt.model_dump()  # every key of [filter], its default where the file is silent
     return PipelineConfig(name=meta.name or name, file=file, description=meta.description, source=meta.source,
                           executor=meta.executor, translate=tables["translate"], align=tables["align"],
                           project=tables["project"], filter=filters, direction=meta.direction,

@@ -84,10 +84,9 @@ def retype_misc(projected: Sequence[ProjectedSentence], mode: str = "corpus", mi
     for key, c in counts.items():
         if not c.get("MISC"):
             continue
-        total = sum(c.values())
-        others = sorted(((n, label) for label, n in c.items() if label != "MISC"), reverse=True)
-        if others and others[0][0] >= min_count and others[0][0] / total >= min_share:
-            new_label[key] = others[0][1]
+        n, label = max(((n, label) for label, n in c.items() if label != "MISC"), default=(0, ""))
+        if n >= min_count and n / sum(c.values()) >= min_share:
+            new_label[key] = label
     changed: Counter = Counter()
     for ps in projected:
         for k, e in enumerate(ps.entities):
@@ -100,7 +99,7 @@ def retype_misc(projected: Sequence[ProjectedSentence], mode: str = "corpus", mi
                                                  e.method + SUFFIX, e.status)
                 changed[(key, label)] += 1
     by_label: Counter = Counter()
-    for (_key_, label), n in changed.items():
+    for (_, label), n in changed.items():
         by_label[label] += n
     summary.update(retyped=sum(changed.values()), by_label=dict(sorted(by_label.items())),
                    strings=[[key, label, n] for (key, label), n in changed.most_common(show)])
