@@ -151,3 +151,19 @@ def test_conll_file_keeps_its_tokens_when_matched(tmp_path):
     out = eng.translate(src)
     assert eng.untranslated == [5] and eng.tokens[5] == [] and eng.tokens[6] == src[6].split()
     assert out[6] == src[6]
+
+
+def test_conll_tokens_cut_at_hyphens_when_asked(tmp_path):
+    """``hyphens = "split"``: the test set's tokenisation (MasakhaNER: ``e - Afrika``), counted; ``keep`` by default."""
+    f = tmp_path / "zul.conll"
+    f.write_text("I-HOUSTON O\nvs O\ne-Afrika O\n- O\n1996-08-22 O\n\nnoma O\n-- O\nkanjalo O\n", encoding="utf-8")
+    split = translators.create("given", src_lang="en", tgt_lang="zu", path=str(f), hyphens="split")
+    assert split.translate(["HOUSTON vs Africa - 1996-08-22", "or so"]) == [
+        "I - HOUSTON vs e - Afrika - 1996 - 08 - 22", "noma -- kanjalo"]
+    assert split.tokens[0] == ["I", "-", "HOUSTON", "vs", "e", "-", "Afrika", "-", "1996", "-", "08", "-", "22"]
+    assert split.last_stats["hyphens_split"] == 3 and split.signature()["hyphens"] == "split"
+    kept = translators.create("given", src_lang="en", tgt_lang="zu", path=str(f))
+    assert kept.translate(["a", "b"])[0] == "I-HOUSTON vs e-Afrika - 1996-08-22"
+    assert "hyphens" not in kept.signature()  # the default leaves the signature of committed runs as it was
+    with pytest.raises(ProjectionError, match="hyphens must be one of keep, split"):
+        translators.create("given", src_lang="en", tgt_lang="zu", path=str(f), hyphens="yes")
