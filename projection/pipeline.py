@@ -71,6 +71,7 @@ from projection.pipeline_config import (PIPELINES_DIR, REPO, PipelineConfig, loa
 from projection.pipeline_eval import EVAL_LANGS, EVAL_LOWERCASE, eval_projection
 from projection.project import apply_policy
 from projection.records import ProjectedSentence, Sentence
+from projection.prefix import attach_prefixes, prefix_default
 from projection.retype import misc_default, retype_misc
 from projection.pipeline_engines import (CORPUS_LEVEL_ALIGNERS, SOURCE_LANG, make_projector, project_rows,
                                          projector_options, tokenizer_signature, translate_rows)
@@ -157,7 +158,9 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
     config, projected = job.config, output.projected
     t_info, a_info, p_info = output.stages["translate"], output.stages["align"], output.stages["project"]
     misc = _misc_options(config, job.lang)
-    retyped = retype_misc(projected, **misc)
+    retyped = retype_misc(projected, **misc)  # on the strings as projected, before any prefix joins them
+    prefix_mode = config.filter["prefix"] or prefix_default(job.lang)
+    attached = attach_prefixes(projected, prefix_mode)
     apply_policy(projected, config.filter["policy"], float(config.filter["min_score"]))
     stats = projection_stats(projected)
     manifest = {
@@ -173,8 +176,8 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
         "source": {"corpus": job.source_ref, "path": str(job.src_path), "sha256": file_sha256(job.src_path)[:16],
                    "content_key": job.src_key, "sentences": len(job.sentences), "fallback": job.fallback},
         "engines": {"translate": t_info["signature"], "tokenizer": t_info["tokenizer"], "align": a_info["signature"],
-                    "project": p_info["signature"], "filter": {**config.filter, "misc": misc["mode"]}},
-        "label_convention": _label_convention(config, job.lang, p_info["signature"], retyped),
+                    "project": p_info["signature"], "filter": {**config.filter, "misc": misc["mode"], "prefix": prefix_mode}},
+        "label_convention": _label_convention(config, job.lang, p_info["signature"], retyped, attached),
         "stages": {
             "translate": {k: v for k, v in t_info.items() if k not in ("signature", "tokenizer")},
             "align": {k: v for k, v in a_info.items() if k != "signature"},
@@ -223,14 +226,16 @@ def _misc_options(config: PipelineConfig, lang: str) -> dict[str, Any]:
 
 
 def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, Any],
-                      retyped: dict[str, Any]) -> dict[str, Any]:
+                      retyped: dict[str, Any], attached: dict[str, Any]) -> dict[str, Any]:
     """The target's label conventions and whether the pipeline or the target's default chose them: the
-    projector's lower-case convention (when it has one) and the MISC retyping, with what it changed."""
+    projector's lower-case convention (when it has one), the MISC retyping and the hyphenated prefixes
+    (:mod:`projection.prefix`), with what they changed."""
     out: dict[str, Any] = {}
     if "lowercase" in signature:
         out = {"lowercase": signature["lowercase"],
                "from": "pipeline" if "lowercase" in config.project else f"default for {lang}"}
     out["misc"] = {**retyped, "from": "pipeline" if config.filter.get("misc") else f"default for {lang}"}
+    out["prefix"] = {**attached, "from": "pipeline" if config.filter.get("prefix") else f"default for {lang}"}
     return out
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from projection.corpora import data_dir
 from projection.errors import ProjectionError
 from projection.filtering import POLICIES
+from projection.prefix import MODES as PREFIX_MODES
 from projection.retype import MIN_COUNT as MISC_MIN_COUNT, MIN_SHARE as MISC_MIN_SHARE, MODES as MISC_MODES
 from projection.options import check_options, describe, options_model, parse_override  # noqa: F401
 
@@ -95,6 +96,8 @@ class FilterSection(_Section):
     misc: Literal[MISC_MODES] | None = None  # type: ignore[valid-type]
     misc_min_count: int = Field(MISC_MIN_COUNT, ge=1)
     misc_min_share: float = Field(MISC_MIN_SHARE, gt=0.0, le=1.0)
+    # hyphenated class prefixes joined to their entity (projection.prefix); None: the target's default
+    prefix: Literal[PREFIX_MODES] | None = None  # type: ignore[valid-type]
 
 
 SECTIONS: dict[str, type[_Section]] = {"pipeline": PipelineSection, "translate": TranslateSection,

@@ -460,3 +460,36 @@ def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_mod
     tags_kept, m = last_tags("sw", ["filter.misc=keep"])
     assert tags_kept == ["O", "B-MISC", "O", "O", "O"] and m["label_convention"]["misc"]["from"] == "pipeline"
     assert last_tags("sw", ["filter.misc=corpus", "filter.misc_min_count=4"])[0] == ["O", "B-MISC", "O", "O", "O"]
+
+
+def test_hyphenated_prefix_joins_its_entity_for_zulu(tmp_path, tiny_model):
+    """A CoNLL translation cut at its hyphens (``hyphens = "split"``): for Zulu the class prefix joins
+    the projected entity (``[i - ANC]``, like ``[eGoli]``), elsewhere it stays out; ``[filter] prefix``
+    overrides the target's default; the manifest says what moved and who chose."""
+    from projection.records import Sentence
+
+    sents = [Sentence("d0", ["ANC", "won", "."], ["B-ORG", "O", "O"])]
+    src = tmp_path / "src.conll"
+    write_conll(sents, src)
+    trans = tmp_path / "translations.conll"
+    trans.write_text("i-ANC O\niwinile O\n. O\n", encoding="utf-8")
+    pfile = tmp_path / "p2.toml"
+    pfile.write_text(_write_pipeline(tmp_path / "p.toml", tiny_model, trans).read_text(encoding="utf-8")
+                     .replace('engine = "given"', 'engine = "given"\nhyphens = "split"'), encoding="utf-8")
+
+    def run(lang: str, overrides=()) -> tuple[list[str], list[str], dict]:
+        out = tmp_path / f"run-{lang}-{len(overrides)}"
+        res = pl.run(lang, pfile, str(src), out, overrides=list(overrides))
+        sent = read_conll(out / rundir.PROJECTED_CONLL)[0]
+        return sent.tokens, sent.tags, res.manifest
+
+    tokens, tags, m = run("zu")
+    assert tokens == ["i", "-", "ANC", "iwinile", "."] and tags == ["B-ORG", "I-ORG", "I-ORG", "O", "O"]
+    prefix = m["label_convention"]["prefix"]
+    assert (prefix["mode"], prefix["from"], prefix["attached"], prefix["prefixes"]) == ("attach", "default for zu", 1,
+                                                                                         [["i", 1]])
+    assert m["engines"]["filter"]["prefix"] == "attach" and m["engines"]["translate"]["hyphens"] == "split"
+    assert run("sw")[1] == ["O", "O", "B-ORG", "O", "O"]
+    _, tags, m = run("zu", ["filter.prefix=keep"])
+    assert tags == ["O", "O", "B-ORG", "O", "O"] and m["label_convention"]["prefix"]["from"] == "pipeline"
+    assert run("sw", ["filter.prefix=attach"])[1] == ["B-ORG", "I-ORG", "I-ORG", "O", "O"]
