@@ -344,3 +344,13 @@ def resolve_language(code: str) -> Language:
 def nllb_code(code: str) -> str:
     """The NLLB-200 code (``spa_Latn``) for any accepted language code."""
     return resolve_language(code).nllb
+
+
+def language_key(code: str) -> str:
+    """The key of a target's per-language defaults (label conventions): the shortest code of
+    :func:`resolve_language` (``es`` for ``spa``, ``spa_Latn``, ``es-ES``, ``ger`` for ``de``), or the
+    code itself, lower-cased, for a language NLLB-200 does not know (it then has no defaults of its own)."""
+    try:
+        return resolve_language(code).short
+    except ProjectionError:
+        return str(code).lower()

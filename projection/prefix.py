@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.languages import resolve_language
+from projection.languages import language_key
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
 MODES = ("keep", "attach")
@@ -49,11 +49,7 @@ PREFIX_DEFAULTS: dict[str, str] = {"zu": "attach", "xh": "attach", "ss": "attach
 
 def prefix_default(lang: str) -> str:
     """The default prefix mode for a target language code (ISO 639-1, 639-3 or NLLB, any case)."""
-    try:
-        code = resolve_language(lang).short
-    except ProjectionError:  # a language NLLB-200 does not know has no default of its own
-        code = str(lang).lower()
-    return PREFIX_DEFAULTS.get(code, "keep")
+    return PREFIX_DEFAULTS.get(language_key(lang), "keep")
 
 
 def glued(tokens: Sequence[str], text: str) -> list[bool] | None:

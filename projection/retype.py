@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.languages import resolve_language
+from projection.languages import language_key
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
 MODES = ("keep", "corpus")
@@ -46,11 +46,7 @@ MIN_SHARE = 0.4
 
 def misc_default(lang: str) -> str:
     """The default MISC mode for a target language code (ISO 639-1, 639-3 or NLLB, any case)."""
-    try:
-        code = resolve_language(lang).short
-    except ProjectionError:  # a language NLLB-200 does not know has no default of its own
-        code = str(lang).lower()
-    return MISC_DEFAULTS.get(code, "keep")
+    return MISC_DEFAULTS.get(language_key(lang), "keep")
 
 
 def _key(ps: ProjectedSentence, span: Span) -> str:

@@ -66,6 +66,7 @@ from typing import Any, Literal, Sequence, get_args
 import numpy as np
 from pydantic import Field
 
+from projection.languages import language_key
 from projection.project.base import (APOSTROPHES, ProjectionInput, batch_spans, code_hash, is_break_token, make_sentence,
                                      no_gc)
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
@@ -526,10 +527,7 @@ LOWERCASE_DEFAULTS: dict[str, str] = {"es": "drop", "nl": "drop", "de": "misc",
 
 def lowercase_default(lang: str) -> str:
     """The default lower-case convention for a target language code (ISO 639-1, 639-3 or NLLB)."""
-    code = lang.replace("-", "_").split("_")[0].lower()
-    iso3 = {"spa": "es", "nld": "nl", "deu": "de", "ger": "de", "dut": "nl", "hau": "ha", "swa": "sw",
-            "swh": "sw", "yor": "yo", "zul": "zu"}
-    return LOWERCASE_DEFAULTS.get(iso3.get(code, code), "misc")
+    return LOWERCASE_DEFAULTS.get(language_key(lang), "misc")
 
 
 def is_lowercase_span(tokens: Sequence[str]) -> bool:
