@@ -69,8 +69,14 @@ def test_glued_reads_the_spacing_of_raw_text_only():
     assert glued(["Bosnia", "-", "Herzegovina"], "Bosnia -Herzegovina") == [False, True]
 
 
-@pytest.mark.parametrize("lang, mode", [("zu", "attach"), ("zul", "attach"), ("zul_Latn", "attach"), ("xh", "attach"),
-                                        ("sw", "keep"), ("es", "keep"), ("hau", "keep"), ("nbl", "attach"),
-                                        ("qqq", "keep")])
-def test_default_by_target(lang, mode):
-    assert prefix_default(lang) == mode
+@pytest.mark.parametrize("lang", ["zu", "zul", "zul_Latn", "xh", "sw", "es", "hau", "qqq"])
+def test_the_prefix_stays_outside_by_default(lang):
+    """MasakhaNER 2.0 Zulu tags ``i - [ANC]``: no target attaches by default (see the module docstring)."""
+    assert prefix_default(lang) == "keep"
+
+
+def test_a_target_with_its_own_default(monkeypatch):
+    import projection.prefix as prefix
+
+    monkeypatch.setitem(prefix.PREFIX_DEFAULTS, "xh", "attach")
+    assert [prefix_default(x) for x in ("xh", "xho", "xho_Latn", "zu")] == ["attach", "attach", "attach", "keep"]

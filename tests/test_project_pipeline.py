@@ -462,10 +462,10 @@ def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_mod
     assert last_tags("sw", ["filter.misc=corpus", "filter.misc_min_count=4"])[0] == ["O", "B-MISC", "O", "O", "O"]
 
 
-def test_hyphenated_prefix_joins_its_entity_for_zulu(tmp_path, tiny_model):
-    """A CoNLL translation cut at its hyphens (``hyphens = "split"``): for Zulu the class prefix joins
-    the projected entity (``[i - ANC]``, like ``[eGoli]``), elsewhere it stays out; ``[filter] prefix``
-    overrides the target's default; the manifest says what moved and who chose."""
+def test_hyphens_cut_and_the_prefix_outside_unless_attached(tmp_path, tiny_model):
+    """A CoNLL translation cut at its hyphens (``hyphens = "split"``): the class prefix stays outside the
+    projected entity (``i - [ANC]``, MasakhaNER's Zulu convention) unless ``[filter] prefix = "attach"``;
+    the manifest says what moved and who chose."""
     from projection.records import Sentence
 
     sents = [Sentence("d0", ["ANC", "won", "."], ["B-ORG", "O", "O"])]
@@ -484,12 +484,12 @@ def test_hyphenated_prefix_joins_its_entity_for_zulu(tmp_path, tiny_model):
         return sent.tokens, sent.tags, res.manifest
 
     tokens, tags, m = run("zu")
-    assert tokens == ["i", "-", "ANC", "iwinile", "."] and tags == ["B-ORG", "I-ORG", "I-ORG", "O", "O"]
+    assert tokens == ["i", "-", "ANC", "iwinile", "."] and tags == ["O", "O", "B-ORG", "O", "O"]
     prefix = m["label_convention"]["prefix"]
-    assert (prefix["mode"], prefix["from"], prefix["attached"], prefix["prefixes"]) == ("attach", "default for zu", 1,
+    assert (prefix["mode"], prefix["from"], prefix["attached"]) == ("keep", "default for zu", 0)
+    assert m["engines"]["filter"]["prefix"] == "keep" and m["engines"]["translate"]["hyphens"] == "split"
+    _, tags, m = run("zu", ["filter.prefix=attach"])
+    assert tags == ["B-ORG", "I-ORG", "I-ORG", "O", "O"]
+    prefix = m["label_convention"]["prefix"]
+    assert (prefix["mode"], prefix["from"], prefix["attached"], prefix["prefixes"]) == ("attach", "pipeline", 1,
                                                                                          [["i", 1]])
-    assert m["engines"]["filter"]["prefix"] == "attach" and m["engines"]["translate"]["hyphens"] == "split"
-    assert run("sw")[1] == ["O", "O", "B-ORG", "O", "O"]
-    _, tags, m = run("zu", ["filter.prefix=keep"])
-    assert tags == ["O", "O", "B-ORG", "O", "O"] and m["label_convention"]["prefix"]["from"] == "pipeline"
-    assert run("sw", ["filter.prefix=attach"])[1] == ["B-ORG", "I-ORG", "I-ORG", "O", "O"]
