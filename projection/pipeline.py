@@ -70,8 +70,8 @@ from projection.pipeline_config import (PIPELINES_DIR, REPO, PipelineConfig, loa
                                         pipeline_names, pipeline_path, validate_pipeline)
 from projection.pipeline_eval import EVAL_LANGS, EVAL_LOWERCASE, eval_projection
 from projection.project import apply_policy
-from projection.records import ProjectedSentence, Sentence
 from projection.prefix import attach_prefixes, prefix_default
+from projection.records import ProjectedSentence, Sentence
 from projection.retype import misc_default, retype_misc
 from projection.pipeline_engines import (CORPUS_LEVEL_ALIGNERS, SOURCE_LANG, make_projector, project_rows,
                                          projector_options, tokenizer_signature, translate_rows)
@@ -176,7 +176,8 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
         "source": {"corpus": job.source_ref, "path": str(job.src_path), "sha256": file_sha256(job.src_path)[:16],
                    "content_key": job.src_key, "sentences": len(job.sentences), "fallback": job.fallback},
         "engines": {"translate": t_info["signature"], "tokenizer": t_info["tokenizer"], "align": a_info["signature"],
-                    "project": p_info["signature"], "filter": {**config.filter, "misc": misc["mode"], "prefix": prefix_mode}},
+                    "project": p_info["signature"],
+                    "filter": {**config.filter, "misc": misc["mode"], "prefix": prefix_mode}},
         "label_convention": _label_convention(config, job.lang, p_info["signature"], retyped, attached),
         "stages": {
             "translate": {k: v for k, v in t_info.items() if k not in ("signature", "tokenizer")},
