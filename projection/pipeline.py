@@ -70,7 +70,7 @@ from projection.pipeline_config import (PIPELINES_DIR, REPO, PipelineConfig, loa
                                         pipeline_names, pipeline_path, validate_pipeline)
 from projection.pipeline_eval import EVAL_LANGS, EVAL_LOWERCASE, eval_projection
 from projection.project import apply_policy
-from projection.prefix import attach_prefixes, prefix_default
+from projection.prefix import DEFAULT as PREFIX_DEFAULT, attach_prefixes
 from projection.records import ProjectedSentence, Sentence
 from projection.retype import misc_default, retype_misc
 from projection.pipeline_engines import (CORPUS_LEVEL_ALIGNERS, SOURCE_LANG, make_projector, project_rows,
@@ -159,7 +159,7 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
     t_info, a_info, p_info = output.stages["translate"], output.stages["align"], output.stages["project"]
     misc = _misc_options(config, job.lang)
     retyped = retype_misc(projected, **misc)  # on the strings as projected, before any prefix joins them
-    prefix_mode = config.filter["prefix"] or prefix_default(job.lang)
+    prefix_mode = config.filter["prefix"] or PREFIX_DEFAULT
     attached = attach_prefixes(projected, prefix_mode)
     apply_policy(projected, config.filter["policy"], float(config.filter["min_score"]))
     stats = projection_stats(projected)
@@ -236,7 +236,7 @@ def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, An
         out = {"lowercase": signature["lowercase"],
                "from": "pipeline" if "lowercase" in config.project else f"default for {lang}"}
     out["misc"] = {**retyped, "from": "pipeline" if config.filter.get("misc") else f"default for {lang}"}
-    out["prefix"] = {**attached, "from": "pipeline" if config.filter.get("prefix") else f"default for {lang}"}
+    out["prefix"] = {**attached, "from": "pipeline" if config.filter.get("prefix") else "default"}
     return out
 
 

@@ -96,7 +96,7 @@ class FilterSection(_Section):
     misc: Literal[MISC_MODES] | None = None  # type: ignore[valid-type]
     misc_min_count: int = Field(MISC_MIN_COUNT, ge=1)
     misc_min_share: float = Field(MISC_MIN_SHARE, gt=0.0, le=1.0)
-    # hyphenated class prefixes joined to their entity (projection.prefix); None: the target's default
+    # hyphenated class prefixes joined to their entity (projection.prefix); None: its DEFAULT, keep
     prefix: Literal[PREFIX_MODES] | None = None  # type: ignore[valid-type]
 
 

@@ -20,8 +20,7 @@ prefix); a translation that came tokenised (a CoNLL file, tokens joined by singl
 its spacing, and the pattern alone decides. Nothing moves when the prefix or the hyphen already
 belongs to another entity. ``prefix = "keep"`` changes nothing.
 
-The default is ``keep`` for every target (:data:`PREFIX_DEFAULTS` names none): the one test set of
-such a language here, MasakhaNER 2.0 Zulu, puts the hyphenated prefix outside the entity, though
+The default is ``keep`` for every target (:data:`DEFAULT`): the one test set of such a language here, MasakhaNER 2.0 Zulu, puts the hyphenated prefix outside the entity, though
 the solid one is necessarily inside. In its train split, of the names right after ``PREFIX -``,
 479 start after a prefix tagged O (``i - [ANC]``: 305 ORG, 105 LOC, 69 PER) and 23 start at the prefix
 (counted on the train split's tags, as a convention of the test data, like the lower-case
@@ -42,21 +41,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from projection.errors import ProjectionError
-from projection.languages import language_key
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Span
 
 MODES = ("keep", "attach")
 SUFFIX = "+prefix"
 MAX_PREFIX = 5  # letters: Zulu's longest concord + locative prefixes (wase-, yase-, ezase-)
 HYPHENS = frozenset({"-", "\u2010", "\u2011"})
-# targets whose test data put a hyphenated class prefix inside the entity (ISO 639-1 codes). None known:
-# MasakhaNER 2.0 Zulu leaves it outside (see the module docstring), so every target keeps it out by default.
-PREFIX_DEFAULTS: dict[str, str] = {}
-
-
-def prefix_default(lang: str) -> str:
-    """The default prefix mode for a target language code (ISO 639-1, 639-3 or NLLB, any case)."""
-    return PREFIX_DEFAULTS.get(language_key(lang), "keep")
+# no target's test data here puts a hyphenated prefix inside the entity (MasakhaNER 2.0 Zulu leaves it out)
+DEFAULT = "keep"
 
 
 def glued(tokens: Sequence[str], text: str) -> list[bool] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from projection.errors import ProjectionError
-from projection.prefix import attach_prefixes, glued, prefix_default
+from projection.prefix import attach_prefixes, glued
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Sentence, Span
 
 
@@ -67,16 +67,3 @@ def test_glued_reads_the_spacing_of_raw_text_only():
     assert glued(["e", "-", "Afrika"], "e - Afrika") is None  # the tokens joined by spaces: spacing lost
     assert glued(["x", "y"], "a b") is None
     assert glued(["Bosnia", "-", "Herzegovina"], "Bosnia -Herzegovina") == [False, True]
-
-
-@pytest.mark.parametrize("lang", ["zu", "zul", "zul_Latn", "xh", "sw", "es", "hau", "qqq"])
-def test_the_prefix_stays_outside_by_default(lang):
-    """MasakhaNER 2.0 Zulu tags ``i - [ANC]``: no target attaches by default (see the module docstring)."""
-    assert prefix_default(lang) == "keep"
-
-
-def test_a_target_with_its_own_default(monkeypatch):
-    import projection.prefix as prefix
-
-    monkeypatch.setitem(prefix.PREFIX_DEFAULTS, "xh", "attach")
-    assert [prefix_default(x) for x in ("xh", "xho", "xho_Latn", "zu")] == ["attach", "attach", "attach", "keep"]

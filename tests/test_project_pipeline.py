@@ -486,7 +486,7 @@ def test_hyphens_cut_and_the_prefix_outside_unless_attached(tmp_path, tiny_model
     tokens, tags, m = run("zu")
     assert tokens == ["i", "-", "ANC", "iwinile", "."] and tags == ["O", "O", "B-ORG", "O", "O"]
     prefix = m["label_convention"]["prefix"]
-    assert (prefix["mode"], prefix["from"], prefix["attached"]) == ("keep", "default for zu", 0)
+    assert (prefix["mode"], prefix["from"], prefix["attached"]) == ("keep", "default", 0)
     assert m["engines"]["filter"]["prefix"] == "keep" and m["engines"]["translate"]["hyphens"] == "split"
     _, tags, m = run("zu", ["filter.prefix=attach"])
     assert tags == ["B-ORG", "I-ORG", "I-ORG", "O", "O"]

@@ -186,11 +186,11 @@ class GivenTranslator:
         else:
             kept = [b for b in blocks if not is_docstart(b[1])]
         tokens = [toks for _, toks in kept]
-        groups, self.mark_stats = mark_groups(tokens, self.marks)
-        if self.mark_stats["marks_attached"]:
+        groups, self.file_stats = mark_groups(tokens, self.marks)
+        if self.file_stats["marks_attached"]:
             tokens = [regroup(toks, g) for toks, g in zip(tokens, groups)]
         if self.hyphens == "split":
-            tokens, self.mark_stats["hyphens_split"] = split_hyphens(tokens)
+            tokens, self.file_stats["hyphens_split"] = split_hyphens(tokens)
         self.tokens = self._file_tokens = tokens
         self.block_lines = [line for line, _ in kept]
         self._translations = [" ".join(toks) for toks in self.tokens]
@@ -240,7 +240,7 @@ class GivenTranslator:
     def translate(self, texts: list[str]) -> list[str]:
         out = self._load()
         self.untranslated, self.match_info = [], None
-        self.last_stats = {k: v for k, v in getattr(self, "mark_stats", {}).items() if v}
+        self.last_stats = {k: v for k, v in getattr(self, "file_stats", {}).items() if v}
         self.tokens = self._file_tokens
         if self.match == "sentences" or (self.match == "auto" and len(out) != len(texts)):
             return self._matched(list(texts), out)
