@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from projection.errors import ProjectionError
 from projection.project import ProjectionInput, projectors
 from projection.project.base import is_break_token
-from projection.project.ngram import COPY_MIN, NgramProjector, _Candidates, _normalise, exact_match, greedy_match
+from projection.project.ngram import (COPY_MIN, NgramProjector, _Candidates, _is_copy, _normalise, exact_match, greedy_match,
+                                      initial_words)
 from projection.records import Alignment, EntityStatus, Sentence, Span
 
 
@@ -143,6 +144,30 @@ def test_function_words_at_edges_and_inside():
     inp = _inp("Mrs de Palacio", "O B-PER I-PER", "Sra. de Palacio", "0-0 1-1 2-2")
     ps = projectors.create("ngram", **PLAIN).project([inp])[0]
     assert _targets(ps) == [("de Palacio", "projected", "PER")]
+
+
+def test_the_article_that_opens_a_sentence_is_a_function_word():
+    # "Iraqi" linked to both the article and the adjective: the article alone was a perfect candidate
+    inp = _inp("Iraqi President Saddam Hussein", "B-MISC O B-PER I-PER", "El presidente iraquí Saddam Hussein",
+               "0-0 0-2 1-1 2-3 3-4")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert _targets(ps) == [("iraquí", "projected", "MISC"), ("Saddam Hussein", "projected", "PER")]
+    # after leading punctuation too, and the article stays outside a name ("El Banco de México")
+    inp = _inp("- Bank of Mexico said", "O B-ORG I-ORG I-ORG O", "- El Banco de México dijo", "1-1 1-2 2-3 3-4 4-5")
+    ps = projectors.create("ngram", **PLAIN).project([inp])[0]
+    assert _targets(ps) == [("Banco de México", "projected", "ORG")]
+    # the same word inside a sentence was a function word already; a short name that opens the sentence is not
+    # one for its own entity (a copy, or the start of a word: "O" of "O'Neal"), with or without name evidence
+    for opts in (PLAIN, dict(PLAIN, name_weight=0.9)):
+        ps = projectors.create("ngram", **opts).project([_inp("Jim left", "B-PER O", "Jim se fue", "0-0 1-1 1-2")])[0]
+        assert _targets(ps) == [("Jim", "projected", "PER")]
+        ps = projectors.create("ngram", **opts).project([_inp("El Jadida won", "B-ORG I-ORG O", "El Jadida ganó",
+                                                              "0-0 1-1 2-2")])[0]
+        assert _targets(ps) == [("El Jadida", "projected", "ORG")]
+    assert _is_copy("o", "o'neal", 0.7) and _is_copy("al", "al-anwar", 0.7) and _is_copy("jim", "jim", 0.7)
+    assert not _is_copy("el", "israeli", 0.7) and not _is_copy("al", "alvaro", 0.7)
+    assert initial_words([["-", "El", "presidente"], ["Los", "x"], ["La"], ["ONU", "dijo"], ["Die"], ["--"], []]) == \
+        [1, 0, 0, -1, 0, -1, -1]
 
 
 def test_lowercase_conventions():
@@ -292,13 +317,29 @@ def reference_ngram(inp: ProjectionInput, p: NgramProjector) -> list[tuple[Span 
     for i, j in inp.alignment.links:
         A[i, j] = 1.0
     linked_anywhere = [any(A[i, j] > 0 for i in range(m)) for j in range(n)]
-    fun = [len(t) <= 3 and t.isalpha() and t.islower() for t in tgt]
+    fun_words = [len(t) <= 3 and t.isalpha() and t.islower() for t in tgt]
+    # the sentence's first word with a letter, when a short word capitalised only at its start
+    first = next((j for j, t in enumerate(tgt) if any(ch.isalpha() for ch in t)), None)
+    opener = first if first is not None and len(tgt[first]) <= 3 and tgt[first].isalpha() and \
+        tgt[first][0].isupper() and tgt[first][1:] == tgt[first][1:].lower() else None
     spans = inp.source.spans
     cands = []  # (score, entity, start, length)
     best = []
     has_link = []
     for k, sp in enumerate(spans):
         E = list(range(sp.start, sp.end))
+        fun = list(fun_words)
+        if opener is not None:  # a function word for this entity unless a copy of (the start of) one of its words
+            from rapidfuzz.distance import Indel
+
+            word = _normalise(tgt[opener])
+            copied = False
+            for i in E:
+                w = _normalise(src[i])
+                if w == word or (w.startswith(word) and not w[len(word)].isalpha()) or \
+                        Indel.normalized_similarity(word, w) >= p.name_min:
+                    copied = True
+            fun[opener] = not copied
         Wk, linked = _evidence(inp, sp, p)
         W = np.zeros((m, n), dtype=np.float32)
         W[sp.start : sp.end] = Wk
@@ -359,7 +400,7 @@ def reference_ngram(inp: ProjectionInput, p: NgramProjector) -> list[tuple[Span 
     return out
 
 
-VOCAB = ["Ana", "Bo", "Cy", "de", "la", ",", ".", "x", "y", "Zed"]
+VOCAB = ["Ana", "Bo", "Cy", "de", "la", ",", ".", "x", "y", "Zed", "El", "O'Bo"]
 
 
 @st.composite
@@ -382,7 +423,7 @@ def sentence_pairs(draw):
     return ProjectionInput(Sentence("h", src, tags), tgt, Alignment.of(links))
 
 
-NAMES = ["Ana", "Anna", "Anabel", "Álvaro", "Alvaro", "Zed", "Zedd", "de", "la", ",", ".", "x"]
+NAMES = ["Ana", "Anna", "Anabel", "Álvaro", "Alvaro", "Zed", "Zedd", "de", "la", ",", ".", "x", "El", "Al", "Al-Zed"]
 
 
 @st.composite

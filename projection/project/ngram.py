@@ -24,7 +24,9 @@ Two refinements of the plain Dice count the way names are translated:
 
 * a short lower-case word (``de``, ``la``, ``der``, ``für``) at the edge of a candidate adds
   to its length but only ``edge_weight`` of its link (articles and prepositions around a
-  name are outside the gold span), unless the entity itself begins (ends) with one;
+  name are outside the gold span), unless the entity itself begins (ends) with one; so does a
+  short capitalised word that opens the sentence (``El``, ``Die``, ``Het``), unless it is a copy
+  of one of the entity's words (:func:`initial_words`);
 * a word *inside* a candidate that is linked to nothing in the sentence costs only
   ``inner_cost`` of a word ("Fondo de Cohesión" for "Cohesion Fund": the ``de`` has no
   English counterpart).
@@ -84,6 +86,46 @@ def _normalise(token: str) -> str:
         return token.lower()
     decomposed = unicodedata.normalize("NFKD", token.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def is_initial_function_word(token: str) -> bool:
+    """A word of at most three letters written with a capital first letter only (``El``, ``Die``, ``Het``, ``A``).
+
+    At the start of a sentence such a word is most often an article or preposition capitalised by
+    its position; see :func:`initial_words`.
+    """
+    return len(token) <= 3 and token.isalpha() and token[:1].isupper() and token[1:] == token[1:].lower()
+
+
+def _is_copy(word: str, entity_word: str, name_min: float) -> bool:
+    """Is the (normalised) target ``word`` a copy of the entity word, or its first part before a
+    non-letter (``O`` of ``O'Meara``, ``Al`` of ``Al-Anwar``, ``S`` of ``S&P``)?"""
+    from rapidfuzz.distance import Indel
+
+    n = len(word)
+    if entity_word.startswith(word) and (len(entity_word) == n or not entity_word[n].isalpha()):
+        return True
+    return Indel.normalized_similarity(word, entity_word) >= name_min
+
+
+def initial_words(sentences: Sequence[Sequence[str]]) -> list[int]:
+    """Per sentence, the index of its first word with a letter when that word is a short capitalised
+    word (:func:`is_initial_function_word`), else -1.
+
+    Function words are found by case (short lower-case words), so the article that opens a
+    sentence (``El presidente iraquí``, ``Die deutsche Regierung``) escaped them, and a source
+    entity linked to both it and the name ("Iraqi" -> ``El`` and ``iraquí``) could be projected onto
+    the article alone. Such a word counts as a function word for every entity of which it is not a
+    copy (``Jim`` for "Jim", ``El`` for "El Jadida", ``O`` for "O'Meara"). A source entity that
+    opens its sentence gets no exemption ("The Washington Post" -> ``Washington Post``, the article
+    outside as the CoNLL guidelines have it; "Sri Lankan" must not pull in the ``de`` of
+    ``de Sri Lanka``).
+    """
+    out = []
+    for tokens in sentences:
+        j = next((i for i, t in enumerate(tokens) if any(ch.isalpha() for ch in t)), -1)
+        out.append(j if j >= 0 and is_initial_function_word(tokens[j]) else -1)
+    return out
 
 
 class _TokenFeatures:
@@ -270,6 +312,8 @@ class NgramProjector:
             t_key[rows, cols] = keys
             t_id[rows, cols] = tgt_ids
 
+        t_init = np.asarray(initial_words([inp.target_tokens for inp in inputs]), dtype=np.int64)
+
         # alignment links -> (entity, entity word, target word)
         src_off = np.cumsum(n_src) - n_src
         tok2ent = np.full(int(n_src.sum()) + 1, -1, dtype=np.int64)
@@ -390,7 +434,14 @@ class NgramProjector:
                 k = int(idx[r])
                 own = ent_ids[ent_off[k] : ent_off[k] + elen[k]]
                 brk[r] &= ~np.isin(t_id[sg[r], :Ng], own[f_brk[own]]) | pad[r]
-            scores = self._window_scores(X, elen[idx].astype(np.float32), n_tgt[sg], brk, t_fun[sg, :Ng],
+            fw = t_fun[sg, :Ng]
+            for r in np.flatnonzero(t_init[sg] >= 0).tolist():  # the sentence's opening article, unless copied
+                k, j0 = int(idx[r]), int(t_init[sg[r]])
+                word = feat.norm[int(t_id[sg[r], j0])]
+                own = (feat.norm[i] for i in ent_ids[ent_off[k] : ent_off[k] + elen[k]].tolist())
+                if not any(_is_copy(word, w, self.name_min) for w in own):
+                    fw[r, j0] = 1.0
+            scores = self._window_scores(X, elen[idx].astype(np.float32), n_tgt[sg], brk, fw,
                                          t_neu[sg, :Ng], src_fun[idx], lim_all[idx], Lmax, t_apo[sg, :Ng])
             flat = scores.reshape(Kg, -1)
             arg = flat.argmax(axis=1)
