@@ -20,16 +20,17 @@ prefix); a translation that came tokenised (a CoNLL file, tokens joined by singl
 its spacing, and the pattern alone decides. Nothing moves when the prefix or the hyphen already
 belongs to another entity. ``prefix = "keep"`` changes nothing.
 
-The default is ``keep`` for every target (:data:`DEFAULT`): the one test set of such a language here, MasakhaNER 2.0 Zulu, puts the hyphenated prefix outside the entity, though
-the solid one is necessarily inside. In its train split, of the names right after ``PREFIX -``,
-479 start after a prefix tagged O (``i - [ANC]``: 305 ORG, 105 LOC, 69 PER) and 23 start at the prefix
-(counted on the train split's tags, as a convention of the test data, like the lower-case
-conventions of :mod:`projection.project.ngram`; no model was selected on them). ``attach`` was
-the first default for Zulu; trained on the projection cut at hyphens with the prefix attached,
-Zulu translate-train scored 44.16 F1 at seed 13 against 47.82 on the uncut projection (ORG 42.1 ->
-24.5; docs/project.md), which led to that count. ``attach`` stays for data whose guidelines tag
-whole written words. The ``[filter]`` table of a pipeline sets it (``prefix``); the manifest records the mode, where it
-came from, and what moved.
+The default is ``keep`` for every target (:data:`DEFAULT`): the one test set of such a language
+here, MasakhaNER 2.0 Zulu, puts the hyphenated prefix outside the entity, though the solid one is
+necessarily inside. In its train split, of the names right after ``PREFIX -``, 479 start after a
+prefix tagged O (``i - [ANC]``: 305 ORG, 105 LOC, 69 PER) and 23 start at the prefix (counted on the
+train split's tags, as a convention of the test data, like the lower-case conventions of
+:mod:`projection.project.ngram`; no model was selected on them). ``attach`` was the first default
+for Zulu; trained on the projection cut at hyphens with the prefix attached, Zulu translate-train
+scored 44.16 F1 at seed 13 against 47.82 on the uncut projection (ORG 42.1 -> 24.5;
+docs/project.md), which led to that count. ``attach`` stays for data whose guidelines tag whole
+written words. The ``[filter]`` table of a pipeline sets it (``prefix``); the manifest records the
+mode, where it came from, and what moved.
 
 A core module: it reads and edits records only and imports no stage.
 """
