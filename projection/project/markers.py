@@ -70,7 +70,8 @@ class MarkersProjector(NgramProjector):
         all_c = _Candidates(np.concatenate([cands.ent, np.asarray(m_ent, dtype=np.int64)]),
                             np.concatenate([cands.start, np.asarray(m_start, dtype=np.int64)]),
                             np.concatenate([cands.end, np.asarray(m_end, dtype=np.int64)]),
-                            np.concatenate([cands.score, MARK_BONUS + np.asarray(m_base, dtype=np.float32)]).astype(np.float32))
+                            np.concatenate([cands.score, MARK_BONUS + np.asarray(m_base, dtype=np.float32)]).astype(np.float32),
+                            np.concatenate([cands.shared, np.zeros(len(m_ent), dtype=np.int64)]))
         chosen = self._match(ent_sent, K, all_c)
         out: list[list[ProjectedEntity]] = [[] for _ in inputs]
         for k, sp in enumerate(ent_span):

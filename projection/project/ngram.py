@@ -29,7 +29,8 @@ Two refinements of the plain Dice count the way names are translated:
   of one of the entity's words (:func:`initial_words`);
 * a word *inside* a candidate that is linked to nothing in the sentence costs only
   ``inner_cost`` of a word ("Fondo de Cohesión" for "Cohesion Fund": the ``de`` has no
-  English counterpart).
+  English counterpart), and brings at most ``inner_cost`` of coverage (its embedding
+  similarity), so that no score exceeds 1.
 
 ``lowercase`` is the target's convention for a source entity that begins with a capital and
 is projected onto words that are entirely lower-case (no capital anywhere: Zulu ``uFischler`` or Spanish
@@ -194,6 +195,10 @@ class _Candidates:
     start: np.ndarray
     end: np.ndarray
     score: np.ndarray  # float32
+    # per candidate, its words that the alignment also links to source words outside the entity: of two
+    # equally scored windows the one with fewer such words wins ("Estados Unidos" for "U.S.", but "polnischer"
+    # and not "polnischer Diplomat" for "Polish" when "Diplomat" is linked to "Polish" and to "diplomat")
+    shared: np.ndarray | None = None
 
 
 LowercaseConvention = Literal["misc", "drop", "keep"]
@@ -327,6 +332,8 @@ class NgramProjector:
         li_a, lj_a = parr[:, 0], parr[:, 1]
         t_linked = np.zeros((B, N), dtype=bool)
         t_linked[lb_a, lj_a] = True
+        t_nlinks = np.zeros((B, N), dtype=np.int64)  # links into each target word
+        np.add.at(t_nlinks, (lb_a, lj_a), 1)
         t_neu = (~t_linked).astype(np.float32)
         lk = tok2ent[src_off[lb_a] + li_a]
         sel = lk >= 0
@@ -357,6 +364,7 @@ class NgramProjector:
         c_start: list[np.ndarray] = []
         c_end: list[np.ndarray] = []
         c_score: list[np.ndarray] = []
+        c_shared: list[np.ndarray] = []
         extra_scores: dict[int, list[float]] = {}
         soft_cache: dict[int, np.ndarray] = {}
         lim_all = np.maximum(self.max_len, 2 * elen)
@@ -375,6 +383,11 @@ class NgramProjector:
             X[pos[lk[m]], le[m], lj_e[m]] = 1.0
             has_link[lk[m]] = True
             sg = ent_sent[idx]
+            # target words linked to a source word outside the entity, as running counts over the sentence
+            n_in = np.zeros((Kg, Ng), dtype=np.int64)
+            np.add.at(n_in, (pos[lk[m]], lj_e[m]), 1)
+            shared_run = np.zeros((Kg, Ng + 1), dtype=np.int64)
+            np.cumsum(t_nlinks[sg, :Ng] > n_in, axis=1, out=shared_run[:, 1:])
             # name similarity between entity words and target words with the same key
             copies = None
             if self.name_weight > 0:
@@ -453,6 +466,7 @@ class NgramProjector:
             c_start.append(ss)
             c_end.append(ss + ll + 1)
             c_score.append(scores[kk, ll, ss])
+            c_shared.append(shared_run[kk, ss + ll + 1] - shared_run[kk, ss])
             if extra:
                 for r, k in enumerate(idx.tolist()):
                     for s0, s1 in extra.get(k, ()):
@@ -460,7 +474,8 @@ class NgramProjector:
                         ok = 1 <= L <= Lmax and 0 <= s0 and s1 <= Ng
                         extra_scores.setdefault(k, []).append(float(scores[r, L - 1, s0]) if ok else -1.0)
         cands = _Candidates(*(np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (c_ent, c_start, c_end)),
-                            np.concatenate(c_score) if c_score else np.zeros(0, dtype=np.float32))
+                            np.concatenate(c_score) if c_score else np.zeros(0, dtype=np.float32),
+                            np.concatenate(c_shared) if c_shared else np.zeros(0, dtype=np.int64))
         return ent_sent, ent_span, cands, best, best_start, best_end, has_link, extra_scores
 
     def _window_scores(self, X, elen, tlen, brk, fw, neu, src_fun, lim, Lmax, apo=None) -> np.ndarray:
@@ -481,6 +496,8 @@ class NgramProjector:
         R = X.copy()  # running max over the window, per entity word
         T = t.copy()  # running sum of target coverage over the window
         U = neu.copy()  # running count of unlinked words
+        tn = np.maximum(t - np.float32(self.inner_cost), np.float32(0.0)) * neu  # unlinked coverage above inner_cost
+        TN = tn.copy()  # running sum of that excess
         Bk = brk.copy()  # running "window contains a break token"
         saving = np.float32(1.0 - self.inner_cost)
         elen_c = elen[:, None]
@@ -490,6 +507,7 @@ class NgramProjector:
                 np.maximum(R[:, :, :w], X[:, :, L - 1 :], out=R[:, :, :w])
                 T[:, :w] += t[:, L - 1 :]
                 U[:, :w] += neu[:, L - 1 :]
+                TN[:, :w] += tn[:, L - 1 :]
                 Bk[:, :w] |= brk[:, L - 1 :]
             num = R[:, 0, :w].copy() if E == 1 else R[:, :, :w].sum(axis=1)
             num += T[:, :w]
@@ -499,6 +517,12 @@ class NgramProjector:
             else:
                 num -= weak_first[:, :w]
                 num -= weak_last[:, L - 1 :]
+                # an unlinked inner word counts inner_cost of a word: in the length, and at most as much in the
+                # coverage it brings (else its similarity lifts a score above 1, and then a shorter window above a
+                # longer one: "Abierto de Estados" over "Abierto de Estados Unidos")
+                inner_t = TN[:, :w] - tn[:, :w]
+                inner_t -= tn[:, L - 1 :]
+                num -= inner_t
                 inner = U[:, :w] - neu[:, :w]
                 inner -= neu[:, L - 1 :]
                 inner *= -saving
@@ -610,7 +634,9 @@ def apply_lowercase(convention: str, inp: ProjectionInput, source: Span, target:
 def greedy_match(ent_sent: np.ndarray, K: int, cands: _Candidates) -> np.ndarray:
     """Greedy one-to-one matching without overlapping candidates, all sentences at once.
 
-    Candidates are sorted by sentence, then score (descending), entity, start and length.
+    Candidates are sorted by sentence, then score (descending), entity, the number of their
+    words also linked outside the entity (``shared``, when given), start and length
+    (descending: of two equally good windows from one start, the one that takes in more words).
     In each round every sentence takes its first remaining candidate, then removes the
     other candidates of that entity and every candidate overlapping the chosen span.
     Returns, per entity, the index of its chosen candidate or -1.
@@ -619,7 +645,8 @@ def greedy_match(ent_sent: np.ndarray, K: int, cands: _Candidates) -> np.ndarray
     if cands.ent.size == 0:
         return chosen
     sent = ent_sent[cands.ent]
-    order = np.lexsort((cands.end - cands.start, cands.start, cands.ent, -cands.score, sent))
+    shared = cands.shared if cands.shared is not None else np.zeros_like(cands.start)
+    order = np.lexsort((cands.start - cands.end, cands.start, shared, cands.ent, -cands.score, sent))
     sent_o, ent_o = sent[order], cands.ent[order]
     start_o, end_o = cands.start[order], cands.end[order]
     B = int(ent_sent.max()) + 1
