@@ -51,6 +51,7 @@ def main() -> None:
     logging.getLogger("projection").addHandler(logging.StreamHandler())  # the evaluation's notes on stderr
     logging.getLogger("projection").setLevel(logging.INFO)
     from projection.pipeline import eval_projection
+    from projection.scores import pct
 
     rows = []
     for lang, al, method in itertools.product(args.lang, args.aligner, args.method):
@@ -68,14 +69,15 @@ def main() -> None:
                  "seconds": round(time.perf_counter() - t0, 1),
                  "aligner_signature": res["aligner"], "method_signature": res["method"]}
             rows.append(r)
-            print(f"{lang} {al:8s} {r['backend'] or '':5s} {method:9s} r{rep} {half:6s} F1 {r['f1']:5.1f}  P {r['precision']:5.1f}  "
-                  f"R {r['recall']:5.1f}  " + "  ".join(f"{k} {v:5.1f}" for k, v in r["per_label"].items()), flush=True)
+            print(f"{lang} {al:8s} {r['backend'] or '':5s} {method:9s} r{rep} {half:6s} F1 {pct(r['f1'], 2):>6s}  "
+                  f"P {pct(r['precision'], 2):>6s}  R {pct(r['recall'], 2):>6s}  "
+                  + "  ".join(f"{k} {pct(v, 1):>5s}" for k, v in r["per_label"].items()), flush=True)
     print("mean over alignment runs:")
     keys = sorted({(r["lang"], r["aligner"], r["method"], r["half"]) for r in rows})
     for key in keys:
         f1s = [r["f1"] for r in rows if (r["lang"], r["aligner"], r["method"], r["half"]) == key]
-        print(f"{key[0]} {key[1]:8s} {key[2]:9s} {key[3]:6s} F1 {sum(f1s) / len(f1s):5.1f}  "
-              f"(runs: {', '.join(f'{x:.1f}' for x in f1s)})")
+        print(f"{key[0]} {key[1]:8s} {key[2]:9s} {key[3]:6s} F1 {pct(sum(f1s) / len(f1s), 2):>6s}  "
+              f"(runs: {', '.join(pct(x, 2) for x in f1s)})")
     path = save("project_europarl.json", rows)
     print(f"wrote {path}")
 
