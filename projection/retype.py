@@ -17,9 +17,14 @@ projection); a place name is projected from LOC sources at least as often (Swahi
 ``ujerumani``: 141 LOC, 78 MISC).
 
 ``misc = "keep"`` changes nothing. The default depends on the target (:data:`MISC_DEFAULTS`):
-``corpus`` for the MasakhaNER languages (no MISC in their guidelines), ``keep`` for targets
-whose guidelines have MISC (CoNLL-2002, German CoNLL-2003, Europarl-NER), where a projected
-MISC keeps the source's type. The ``[filter]`` table of a pipeline sets it (``misc``,
+``corpus`` for the MasakhaNER languages (no MISC in their guidelines) and for Spanish, ``keep``
+for the other targets. Spanish writes nationality adjectives in lower case and CoNLL-2002 tags
+them O, so the projection drops them (``lowercase = "drop"``): what stays MISC is capitalised,
+and a capitalised string projected from LOC sources as often is a place name, which CoNLL-2002
+tags LOC ("Sri Lankan" -> ``Sri Lanka``, "European" -> ``Europa``). Dutch and German capitalise
+or keep their adjectives, and translations of "U.S." make them LOC projections too (Dutch
+``Amerikaanse`` 22 times, German ``tschechische``): there the rule would retype adjectives, whose
+guidelines say MISC, so a projected MISC keeps the source's type. The ``[filter]`` table of a pipeline sets it (``misc``,
 ``misc_min_count``, ``misc_min_share``); the run's manifest records the mode, where it came
 from, and what changed.
 
@@ -38,8 +43,9 @@ from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence,
 
 MODES = ("keep", "corpus")
 SUFFIX = "+retyped"
-# targets whose guidelines have no MISC (MasakhaNER 2.0: PER/ORG/LOC/DATE), by their shortest code
-MISC_DEFAULTS: dict[str, str] = {"ha": "corpus", "sw": "corpus", "yo": "corpus", "zu": "corpus"}
+# by the target's shortest code: targets whose guidelines have no MISC (MasakhaNER 2.0: PER/ORG/LOC/DATE), and
+# Spanish, whose lower-case adjectives the projection drops, so that its capitalised MISC strings are names
+MISC_DEFAULTS: dict[str, str] = {"ha": "corpus", "sw": "corpus", "yo": "corpus", "zu": "corpus", "es": "corpus"}
 MIN_COUNT = 3
 MIN_SHARE = 0.4
 

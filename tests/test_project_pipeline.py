@@ -327,8 +327,8 @@ def test_run_with_translations_that_are_not_line_parallel(tmp_path, small_source
     assert sum(v.get("untranslated", 0) for v in m["counts"]["per_label"].values()) == n_untranslated
     conv = m["label_convention"]
     assert (conv["lowercase"], conv["from"]) == ("drop", "default for es")
-    assert (conv["misc"]["mode"], conv["misc"]["from"], conv["misc"]["retyped"]) == ("keep", "default for es", 0)
-    assert m["engines"]["filter"]["misc"] == "keep"
+    assert (conv["misc"]["mode"], conv["misc"]["from"]) == ("corpus", "default for es")
+    assert m["engines"]["filter"]["misc"] == "corpus"
     # a rerun reads the match from the stage store: the manifest still has it
     res2 = pl.run("es", pfile, str(src), out)
     assert res2.manifest["stages"]["translate"]["cached"]
@@ -431,7 +431,8 @@ def test_a_bug_inside_an_engine_constructor_surfaces_as_itself(tmp_path, small_s
 
 def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_model):
     """A target without MISC (sw) retypes a projected MISC entity on words the run projects as LOC
-    elsewhere; a target with MISC (es) keeps it; ``[filter] misc`` overrides the target's default."""
+    elsewhere, and so does es (its MISC adjectives are lower-case and dropped); a target whose capitalised
+    adjectives stay MISC (nl) keeps it; ``[filter] misc`` overrides the target's default."""
     from projection.records import Sentence
 
     rows = [["Talks", "in", "Ujerumani", "ended", "."], ["Ujerumani", "won", "the", "match", "."],
@@ -456,7 +457,8 @@ def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_mod
     assert (misc["mode"], misc["from"], misc["retyped"], misc["strings"]) == ("corpus", "default for sw", 1,
                                                                                [["ujerumani", "LOC", 1]])
     assert m["engines"]["filter"]["misc"] == "corpus" and m["engines"]["filter"]["misc_min_share"] == 0.4
-    assert last_tags("es")[0] == ["O", "B-MISC", "O", "O", "O"]
+    assert last_tags("es")[0] == ["O", "B-LOC", "O", "O", "O"]
+    assert last_tags("nl")[0] == ["O", "B-MISC", "O", "O", "O"]
     tags_kept, m = last_tags("sw", ["filter.misc=keep"])
     assert tags_kept == ["O", "B-MISC", "O", "O", "O"] and m["label_convention"]["misc"]["from"] == "pipeline"
     assert last_tags("sw", ["filter.misc=corpus", "filter.misc_min_count=4"])[0] == ["O", "B-MISC", "O", "O", "O"]
