@@ -23,10 +23,10 @@ them O, so the projection drops them (``lowercase = "drop"``): what stays MISC i
 and a capitalised string projected from LOC sources as often is a place name, which CoNLL-2002
 tags LOC ("Sri Lankan" -> ``Sri Lanka``, "European" -> ``Europa``). Dutch and German capitalise
 or keep their adjectives, and translations of "U.S." make them LOC projections too (Dutch
-``Amerikaanse`` 22 times, German ``tschechische``): there the rule would retype adjectives, whose
-guidelines say MISC, so a projected MISC keeps the source's type. The ``[filter]`` table of a pipeline sets it (``misc``,
-``misc_min_count``, ``misc_min_share``); the run's manifest records the mode, where it came
-from, and what changed.
+``Amerikaanse`` 22 times, German ``tschechische``): there the rule would retype adjectives,
+which their guidelines tag MISC, so a projected MISC keeps the source's type. The ``[filter]``
+table of a pipeline sets it (``misc``, ``misc_min_count``, ``misc_min_share``); the run's
+manifest records the mode, where it came from, and what changed.
 
 A core module: it reads and edits records only and imports no stage.
 """

@@ -48,7 +48,8 @@ The pipeline picks the default for the target language from :data:`LOWERCASE_DEF
 (:func:`lowercase_default`); ``misc`` otherwise.
 
 Entities are then matched one-to-one with non-overlapping candidates, greedily by score
-(``matching="greedy"``) or exactly (``matching="exact"``: the assignment maximising the total
+(``matching="greedy"``; of equally scored candidates the one with the fewest words that the
+alignment also links outside the entity, then the earlier, then the longer) or exactly (``matching="exact"``: the assignment maximising the total
 score, by branch and bound over scipy's ``linear_sum_assignment``). Candidates under
 ``threshold`` are never chosen.
 
