@@ -327,7 +327,7 @@ def test_run_with_translations_that_are_not_line_parallel(tmp_path, small_source
     assert sum(v.get("untranslated", 0) for v in m["counts"]["per_label"].values()) == n_untranslated
     conv = m["label_convention"]
     assert (conv["lowercase"], conv["from"]) == ("drop", "default for es")
-    assert (conv["misc"]["mode"], conv["misc"]["from"]) == ("corpus", "default for es")
+    assert (conv["misc"]["mode"], conv["misc"]["from"], conv["misc"]["retyped"]) == ("corpus", "default for es", 0)
     assert m["engines"]["filter"]["misc"] == "corpus"
     # a rerun reads the match from the stage store: the manifest still has it
     res2 = pl.run("es", pfile, str(src), out)

@@ -71,5 +71,6 @@ def test_bad_settings_and_defaults():
         retype_misc([], min_share=0)
     with pytest.raises(ProjectionError, match="misc_min_count"):
         retype_misc([], min_count=0)
-    assert [misc_default(c) for c in ("sw", "swa", "swh_Latn", "hau", "yo", "zul_Latn", "es", "spa_Latn")] == ["corpus"] * 8
+    corpus_targets = ("sw", "swa", "swh_Latn", "hau", "yo", "zul_Latn", "es", "spa_Latn")
+    assert [misc_default(c) for c in corpus_targets] == ["corpus"] * 8
     assert [misc_default(c) for c in ("nl", "deu_Latn", "fr", "xx")] == ["keep"] * 4

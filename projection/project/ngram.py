@@ -49,8 +49,9 @@ The pipeline picks the default for the target language from :data:`LOWERCASE_DEF
 
 Entities are then matched one-to-one with non-overlapping candidates, greedily by score
 (``matching="greedy"``; of equally scored candidates the one with the fewest words that the
-alignment also links outside the entity, then the earlier, then the longer) or exactly (``matching="exact"``: the assignment maximising the total
-score, by branch and bound over scipy's ``linear_sum_assignment``). Candidates under
+alignment also links outside the entity, then the earlier, then the longer) or exactly
+(``matching="exact"``: the assignment maximising the total score, by branch and bound over
+scipy's ``linear_sum_assignment``; it does not use that tie order). Candidates under
 ``threshold`` are never chosen.
 
 Everything runs as NumPy array operations over batches: sentences of similar target length
@@ -384,11 +385,10 @@ class NgramProjector:
             X[pos[lk[m]], le[m], lj_e[m]] = 1.0
             has_link[lk[m]] = True
             sg = ent_sent[idx]
-            # target words linked to a source word outside the entity, as running counts over the sentence
-            n_in = np.zeros((Kg, Ng), dtype=np.int64)
-            np.add.at(n_in, (pos[lk[m]], lj_e[m]), 1)
+            # target words linked to a source word outside the entity (more links than X, still links only,
+            # holds from the entity), as running counts over the sentence
             shared_run = np.zeros((Kg, Ng + 1), dtype=np.int64)
-            np.cumsum(t_nlinks[sg, :Ng] > n_in, axis=1, out=shared_run[:, 1:])
+            np.cumsum(t_nlinks[sg, :Ng] > X.sum(axis=1), axis=1, out=shared_run[:, 1:])
             # name similarity between entity words and target words with the same key
             copies = None
             if self.name_weight > 0:
