@@ -72,7 +72,7 @@ from projection.pipeline_eval import EVAL_LANGS, EVAL_LOWERCASE, eval_projection
 from projection.project import apply_policy
 from projection.prefix import DEFAULT as PREFIX_DEFAULT, attach_prefixes
 from projection.records import ProjectedSentence, Sentence
-from projection.retype import misc_default, retype_misc
+from projection.retype import derived_default, misc_default, retype_derived, retype_misc
 from projection.pipeline_engines import (CORPUS_LEVEL_ALIGNERS, SOURCE_LANG, make_projector, project_rows,
                                          projector_options, tokenizer_signature, translate_rows)
 from projection.stages import ALIGN_CHUNK, sentence_key
@@ -159,6 +159,8 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
     t_info, a_info, p_info = output.stages["translate"], output.stages["align"], output.stages["project"]
     misc = _misc_options(config, job.lang)
     retyped = retype_misc(projected, **misc)  # on the strings as projected, before any prefix joins them
+    derived = _derived_options(config, job.lang)
+    derived_retyped = retype_derived(projected, **derived)  # after the MISC retyping: LOC as it left
     prefix_mode = config.filter["prefix"] or PREFIX_DEFAULT
     attached = attach_prefixes(projected, prefix_mode)
     apply_policy(projected, config.filter["policy"], float(config.filter["min_score"]))
@@ -177,8 +179,10 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
                    "content_key": job.src_key, "sentences": len(job.sentences), "fallback": job.fallback},
         "engines": {"translate": t_info["signature"], "tokenizer": t_info["tokenizer"], "align": a_info["signature"],
                     "project": p_info["signature"],
-                    "filter": {**config.filter, "misc": misc["mode"], "prefix": prefix_mode}},
-        "label_convention": _label_convention(config, job.lang, p_info["signature"], retyped, attached),
+                    "filter": {**config.filter, "misc": misc["mode"], "derived": derived["mode"],
+                               "derived_suffix": derived["suffix"], "prefix": prefix_mode}},
+        "label_convention": _label_convention(config, job.lang, p_info["signature"], retyped, derived_retyped,
+                                              attached),
         "stages": {
             "translate": {k: v for k, v in t_info.items() if k not in ("signature", "tokenizer")},
             "align": {k: v for k, v in a_info.items() if k != "signature"},
@@ -226,16 +230,25 @@ def _misc_options(config: PipelineConfig, lang: str) -> dict[str, Any]:
             "min_share": config.filter["misc_min_share"]}
 
 
+def _derived_options(config: PipelineConfig, lang: str) -> dict[str, Any]:
+    """The derived-adjective retyping of ``[filter]`` (:mod:`projection.retype`): the target's default mode
+    and suffix where the file is silent."""
+    mode, suffix = derived_default(lang)
+    return {"mode": config.filter["derived"] or mode, "suffix": config.filter["derived_suffix"] or suffix,
+            "min_count": config.filter["derived_min_count"]}
+
+
 def _label_convention(config: PipelineConfig, lang: str, signature: dict[str, Any],
-                      retyped: dict[str, Any], attached: dict[str, Any]) -> dict[str, Any]:
+                      retyped: dict[str, Any], derived: dict[str, Any], attached: dict[str, Any]) -> dict[str, Any]:
     """The target's label conventions and whether the pipeline or the target's default chose them: the
-    projector's lower-case convention (when it has one), the MISC retyping and the hyphenated prefixes
-    (:mod:`projection.prefix`), with what they changed."""
+    projector's lower-case convention (when it has one), the MISC and derived-adjective retyping and the
+    hyphenated prefixes (:mod:`projection.prefix`), with what they changed."""
     out: dict[str, Any] = {}
     if "lowercase" in signature:
         out = {"lowercase": signature["lowercase"],
                "from": "pipeline" if "lowercase" in config.project else f"default for {lang}"}
     out["misc"] = {**retyped, "from": "pipeline" if config.filter.get("misc") else f"default for {lang}"}
+    out["derived"] = {**derived, "from": "pipeline" if config.filter.get("derived") else f"default for {lang}"}
     out["prefix"] = {**attached, "from": "pipeline" if config.filter.get("prefix") else "default"}
     return out
 

@@ -25,7 +25,8 @@ from projection.corpora import data_dir
 from projection.errors import ProjectionError
 from projection.filtering import POLICIES
 from projection.prefix import MODES as PREFIX_MODES
-from projection.retype import MIN_COUNT as MISC_MIN_COUNT, MIN_SHARE as MISC_MIN_SHARE, MODES as MISC_MODES
+from projection.retype import (DERIVED_MODES, MIN_COUNT as MISC_MIN_COUNT, MIN_SHARE as MISC_MIN_SHARE,
+                               MODES as MISC_MODES)
 from projection.options import check_options, describe, options_model, parse_override  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,6 +97,11 @@ class FilterSection(_Section):
     misc: Literal[MISC_MODES] | None = None  # type: ignore[valid-type]
     misc_min_count: int = Field(MISC_MIN_COUNT, ge=1)
     misc_min_share: float = Field(MISC_MIN_SHARE, gt=0.0, le=1.0)
+    # projected LOC words that derive from a place of the run, retyped MISC (projection.retype); None: the
+    # target's default mode and suffix
+    derived: Literal[DERIVED_MODES] | None = None  # type: ignore[valid-type]
+    derived_suffix: str | None = None
+    derived_min_count: int = Field(MISC_MIN_COUNT, ge=1)
     # hyphenated class prefixes joined to their entity (projection.prefix); None: its DEFAULT, keep
     prefix: Literal[PREFIX_MODES] | None = None  # type: ignore[valid-type]
 

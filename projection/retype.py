@@ -1,4 +1,5 @@
-"""Retyping projected MISC entities by the corpus: a nationality that the translation made a place.
+"""Retyping projected entities by the corpus: a nationality that the translation made a place, and a
+place that the translation made an adjective.
 
 English CoNLL tags "German" MISC and "Germany" LOC. A translation often renders the adjective as
 the place: "German call" becomes Swahili "wito wa Ujerumani" (call of Germany), Hausa "kiran
@@ -28,6 +29,17 @@ which their guidelines tag MISC, so a projected MISC keeps the source's type. Th
 table of a pipeline sets it (``misc``, ``misc_min_count``, ``misc_min_share``); the run's
 manifest records the mode, where it came from, and what changed.
 
+The other way round (``derived = "misc"``): English "London" is LOC, and German renders "the London
+market" as ``der Londoner Markt``, Dutch as ``de Londense markt``. The projection puts the source's LOC on a
+derived adjective, which German CoNLL-2003 and Dutch CoNLL-2002 tag MISC, as they tag ``deutschen`` and
+``Nederlandse``. A projected single-word LOC entity whose word (case-folded) is a string that the run
+projects as LOC at least ``derived_min_count`` times plus the target's derivation suffix
+(:data:`DERIVED_SUFFIXES`: German ``-er``: ``Londoner``, ``Pariser``, ``Japaner``; Dutch ``-se``:
+``Londense``, ``Japanse``) takes MISC, method suffix ``+derived``. The stem must be a place of the same
+run, so a place name that merely ends in the suffix (``Hannover``, ``Ulster``) keeps LOC. On by default
+where a suffix is known (German, Dutch); Spanish writes these adjectives in lower case (the lower-case
+convention handles them), MasakhaNER has no MISC.
+
 A core module: it reads and edits records only and imports no stage.
 """
 
@@ -43,6 +55,10 @@ from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence,
 
 MODES = ("keep", "corpus")
 SUFFIX = "+retyped"
+DERIVED_MODES = ("keep", "misc")
+DERIVED_SUFFIX = "+derived"
+# by the target's shortest code: the suffix that derives an adjective (or demonym) from a place name
+DERIVED_SUFFIXES: dict[str, str] = {"de": "er", "nl": "se"}
 # by the target's shortest code: targets whose guidelines have no MISC (MasakhaNER 2.0: PER/ORG/LOC/DATE), and
 # Spanish, whose lower-case adjectives the projection drops, so that its capitalised MISC strings are names
 MISC_DEFAULTS: dict[str, str] = {"ha": "corpus", "sw": "corpus", "yo": "corpus", "zu": "corpus", "es": "corpus"}
@@ -53,6 +69,13 @@ MIN_SHARE = 0.4
 def misc_default(lang: str) -> str:
     """The default MISC mode for a target language code (ISO 639-1, 639-3 or NLLB, any case)."""
     return MISC_DEFAULTS.get(language_key(lang), "keep")
+
+
+def derived_default(lang: str) -> tuple[str, str]:
+    """The default derived-adjective mode and suffix for a target language code: ``("misc", suffix)``
+    where the target has a known suffix, ``("keep", "")`` otherwise."""
+    suffix = DERIVED_SUFFIXES.get(language_key(lang), "")
+    return ("misc" if suffix else "keep"), suffix
 
 
 def _key(ps: ProjectedSentence, span: Span) -> str:
@@ -105,4 +128,42 @@ def retype_misc(projected: Sequence[ProjectedSentence], mode: str = "corpus", mi
         by_label[label] += n
     summary.update(retyped=sum(changed.values()), by_label=dict(sorted(by_label.items())),
                    strings=[[key, label, n] for (key, label), n in changed.most_common(show)])
+    return summary
+
+
+def retype_derived(projected: Sequence[ProjectedSentence], mode: str = "misc", suffix: str = "",
+                   min_count: int = MIN_COUNT, show: int = 20) -> dict[str, Any]:
+    """Retype to MISC, in place, the projected single-word LOC entities that are a place of the run
+    plus ``suffix`` (see the module docstring). Returns a summary for the manifest like
+    :func:`retype_misc`'s (``retyped``, ``strings``: word, stem and count)."""
+    if mode not in DERIVED_MODES:
+        raise ProjectionError(f"unknown derived mode {mode!r}; choose one of: {', '.join(DERIVED_MODES)}")
+    if int(min_count) < 1:
+        raise ProjectionError(f"derived_min_count must be at least 1, not {min_count}")
+    suffix = suffix.casefold()
+    if mode == "misc" and (not suffix or not suffix.isalpha()):
+        raise ProjectionError(f"derived = \"misc\" needs a suffix of letters (derived_suffix), not {suffix!r}")
+    summary: dict[str, Any] = {"mode": mode, "suffix": suffix, "min_count": int(min_count), "retyped": 0,
+                               "strings": []}
+    if mode == "keep":
+        return summary
+    places: Counter = Counter()
+    for ps in projected:
+        for e in ps.entities:
+            if e.status == EntityStatus.PROJECTED and e.target is not None and e.target.label == "LOC":
+                places[_key(ps, e.target)] += 1
+    changed: Counter = Counter()
+    for ps in projected:
+        for k, e in enumerate(ps.entities):
+            t = e.target
+            if e.status != EntityStatus.PROJECTED or t is None or t.label != "LOC" or t.end - t.start != 1:
+                continue
+            key = _key(ps, t)
+            stem = key[:-len(suffix)]
+            if key.endswith(suffix) and stem and places[stem] >= min_count:
+                ps.entities[k] = ProjectedEntity(e.source, Span(t.start, t.end, "MISC"), e.score,
+                                                 e.method + DERIVED_SUFFIX, e.status)
+                changed[(key, stem)] += 1
+    summary.update(retyped=sum(changed.values()),
+                   strings=[[key, stem, n] for (key, stem), n in changed.most_common(show)])
     return summary

@@ -464,6 +464,45 @@ def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_mod
     assert last_tags("sw", ["filter.misc=corpus", "filter.misc_min_count=4"])[0] == ["O", "B-MISC", "O", "O", "O"]
 
 
+def test_a_derived_adjective_of_a_place_becomes_misc_in_german_and_dutch(tmp_path, tiny_model):
+    """German and Dutch retype a projected LOC word that is a place of the run plus the target's suffix
+    (``Londoner``, ``Londense``) to MISC; a target without a suffix (es) keeps LOC; ``[filter] derived``
+    overrides the default, and the manifest says what changed and who chose."""
+    from projection.records import Sentence
+
+    rows = [["Talks", "in", "London", "ended", "."], ["London", "won", "the", "match", "."],
+            ["Rain", "fell", "across", "London", "."], ["The", "Londoner", "market", "fell", "."]]
+    tags = [["O", "O", "B-LOC", "O", "O"], ["B-LOC", "O", "O", "O", "O"], ["O", "O", "O", "B-LOC", "O"],
+            ["O", "B-LOC", "O", "O", "O"]]
+    sents = [Sentence(f"d{k}", toks, tg) for k, (toks, tg) in enumerate(zip(rows, tags))]
+    src = tmp_path / "src.conll"
+    write_conll(sents, src)
+    trans = tmp_path / "translations.txt"
+    trans.write_text("".join(" ".join(s.tokens) + "\n" for s in sents), encoding="utf-8")
+    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
+
+    def last_tags(lang: str, overrides=()) -> tuple[list[str], dict]:
+        out = tmp_path / f"run-{lang}-{len(overrides)}"
+        res = pl.run(lang, pfile, str(src), out, overrides=list(overrides))
+        return [s.tags for s in read_conll(out / rundir.PROJECTED_CONLL)][-1], res.manifest
+
+    tags_de, m = last_tags("de")
+    assert tags_de == ["O", "B-MISC", "O", "O", "O"]
+    derived = m["label_convention"]["derived"]
+    assert (derived["mode"], derived["suffix"], derived["from"], derived["retyped"], derived["strings"]) == (
+        "misc", "er", "default for de", 1, [["londoner", "london", 1]])
+    assert (m["engines"]["filter"]["derived"], m["engines"]["filter"]["derived_suffix"]) == ("misc", "er")
+    entity = rundir.read_projections(tmp_path / "run-de-0")[-1].entities[0]
+    assert (entity.method, entity.source.label, entity.target.label) == ("ngram+derived", "LOC", "MISC")
+    assert last_tags("es")[0] == ["O", "B-LOC", "O", "O", "O"]
+    assert last_tags("nl")[0] == ["O", "B-LOC", "O", "O", "O"]  # Dutch derives with -se
+    tags_kept, m = last_tags("de", ["filter.derived=keep"])
+    assert tags_kept == ["O", "B-LOC", "O", "O", "O"] and m["label_convention"]["derived"]["from"] == "pipeline"
+    assert last_tags("es", ["filter.derived=misc", "filter.derived_suffix=er"])[0] == ["O", "B-MISC", "O", "O", "O"]
+    with pytest.raises(ProjectionError, match="needs a suffix"):
+        last_tags("es", ["filter.derived=misc"])
+
+
 def test_hyphens_cut_and_the_prefix_outside_unless_attached(tmp_path, tiny_model):
     """A CoNLL translation cut at its hyphens (``hyphens = "split"``): the class prefix stays outside the
     projected entity (``i - [ANC]``, MasakhaNER's Zulu convention) unless ``[filter] prefix = "attach"``;

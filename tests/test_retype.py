@@ -6,7 +6,7 @@ import pytest
 
 from projection.errors import ProjectionError
 from projection.records import EntityStatus, ProjectedEntity, ProjectedSentence, Sentence, Span
-from projection.retype import misc_default, retype_misc
+from projection.retype import derived_default, misc_default, retype_derived, retype_misc
 
 
 def _ps(k: int, target: list[str], source_label: str, start: int, end: int,
@@ -74,3 +74,53 @@ def test_bad_settings_and_defaults():
     corpus_targets = ("sw", "swa", "swh_Latn", "hau", "yo", "zul_Latn", "es", "spa_Latn")
     assert [misc_default(c) for c in corpus_targets] == ["corpus"] * 8
     assert [misc_default(c) for c in ("nl", "deu_Latn", "fr", "xx")] == ["keep"] * 4
+
+
+def _derived_corpus(n_place: int, word: str = "Londoner", place: str = "London") -> list[ProjectedSentence]:
+    places = [_ps(k, ["in", place, "."], "LOC", 1, 2) for k in range(n_place)]
+    return places + [_ps(500, ["der", word, "Markt"], "LOC", 1, 2)]
+
+
+def test_a_place_word_plus_the_suffix_becomes_misc():
+    corpus = _derived_corpus(3)
+    summary = retype_derived(corpus, suffix="er")
+    assert _labels(corpus) == ["LOC"] * 3 + ["MISC"]
+    derived = corpus[-1].entities[0]
+    assert derived.method == "ngram+derived" and derived.source.label == "LOC" and derived.score == 0.9
+    assert [e.method for ps in corpus[:3] for e in ps.entities] == ["ngram"] * 3
+    assert (summary["retyped"], summary["strings"], summary["suffix"]) == (1, [["londoner", "london", 1]], "er")
+
+
+@pytest.mark.parametrize("corpus, kwargs, retyped", [
+    (_derived_corpus(2), {"suffix": "er"}, 0),                        # the stem is LOC fewer than min_count times
+    (_derived_corpus(2), {"suffix": "er", "min_count": 2}, 1),
+    (_derived_corpus(3, "LONDONER"), {"suffix": "ER"}, 1),           # case-folded, word and suffix
+    (_derived_corpus(3, "Hannover", "Hannov"), {"suffix": "er"}, 1),  # only a stem of the run counts...
+    (_derived_corpus(9, "Hannover"), {"suffix": "er"}, 0),            # ...so a place ending in -er stays LOC
+    (_derived_corpus(3, "Londense", "Londen"), {"suffix": "se"}, 1),
+    (_derived_corpus(3, "Londense", "Londen"), {"suffix": "er"}, 0),
+    (_derived_corpus(9), {"mode": "keep"}, 0),
+])
+def test_derived_thresholds_stems_and_keep(corpus, kwargs, retyped):
+    assert retype_derived(corpus, **kwargs)["retyped"] == retyped
+    assert _labels(corpus)[-1] == ("MISC" if retyped else "LOC")
+
+
+def test_derived_touches_single_word_projected_loc_only():
+    corpus = _derived_corpus(3)
+    corpus += [_ps(600, ["der", "Londoner", "Markt"], "LOC", 1, 3),  # two words: a name, not an adjective
+               _ps(601, ["die", "Londoner"], "ORG", 1, 2),
+               _ps(602, ["die", "Londoner"], "LOC", 1, 2, EntityStatus.BELOW_THRESHOLD)]
+    assert retype_derived(corpus, suffix="er")["retyped"] == 1
+    assert _labels(corpus)[-4:] == ["MISC", "LOC", "ORG", "LOC"]
+
+
+def test_derived_bad_settings_and_defaults():
+    with pytest.raises(ProjectionError, match="unknown derived mode 'loc'"):
+        retype_derived([], mode="loc", suffix="er")
+    with pytest.raises(ProjectionError, match="needs a suffix"):
+        retype_derived([], suffix="")
+    with pytest.raises(ProjectionError, match="derived_min_count"):
+        retype_derived([], suffix="er", min_count=0)
+    assert [derived_default(c) for c in ("de", "deu_Latn", "nl", "nld")] == [("misc", "er")] * 2 + [("misc", "se")] * 2
+    assert [derived_default(c) for c in ("es", "sw", "yo", "fr")] == [("keep", "")] * 4
