@@ -320,6 +320,8 @@ def evaluate(
                                                 "before scoring, e.g. DATE (MasakhaNER against a CoNLL-trained model)."),
     precision: Optional[str] = typer.Option(None, help="torch backend: auto, fp32 or bf16 (bf16 autocast) instead of "
                                             "the model's own (fp32 for models trained before the option)."),
+    decode: str = typer.Option("argmax", help="How word scores become tags: argmax (each word's best tag, repaired "
+                               "to IOB2) or bio (the best sequence where I-X follows only B-X or I-X)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON metrics."),
 ) -> None:
     """Score a trained model with seqeval; write predictions.conll and metrics.json."""
@@ -331,7 +333,7 @@ def evaluate(
     results = {}
     for t in test:
         target = None if out is None else (out if len(test) == 1 else out / slug(t))
-        results[t] = run_eval(predictor, t, target, model_dir=model,
+        results[t] = run_eval(predictor, t, target, model_dir=model, decode=decode,
                               ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()])
     if as_json:
         _print_json({t: {x: m[x] for x in ("f1", "precision", "recall", "per_label")} for t, m in results.items()})
@@ -379,6 +381,8 @@ def compare(
     precision: str = typer.Option("fp32", help="fp32 (the committed results' recipe), bf16 or auto: bf16 autocast "
                                   "and the fused AdamW for training and prediction (docs/train.md)."),
     freeze_embeddings: bool = typer.Option(True, help="Freeze the word embeddings (identically for all systems)."),
+    decode: str = typer.Option("argmax", help="How every system's word scores become tags: argmax (the committed "
+                               "results) or bio (the best valid IOB2 sequence); evaluation only, the models are the same."),
     keep_models: bool = typer.Option(False, help="Keep every model's weights (~470 MB each) after evaluation."),
     teacher_system: str = typer.Option("1", help="System 6: the system (1-5) whose model labels the unlabeled target text."),
     select: str = typer.Option("confidence", help="System 6: selection of the teacher-labelled sentences: none, confidence, adversarial."),
@@ -421,7 +425,7 @@ def compare(
                           batch_size=batch_size, freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers,
                           keep_layers=keep_layers or None, fusion_layer=fusion_layer, strip_marks=strip_marks,
                           eval_every=eval_every or None, dev=dev, projected=proj,
-                          precision=precision,
+                          precision=precision, decode=decode,
                           keep_models=keep_models, teacher_system=teacher_system, select=select,
                           select_fraction=select_fraction or None, soft_labels=soft, temperature=temperature,
                           max_unlabeled=max_unlabeled or None, student_projected=student_projected,

@@ -367,7 +367,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
 
     recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev",
               "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled",
-              "precision", "keep_layers", "strip_marks", "student_init", "select_balance")}
+              "precision", "keep_layers", "strip_marks", "student_init", "select_balance", "decode")}
     data = content_key([(s.id, s.tokens, s.tags) for s in zero.train])
     assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
     assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")
@@ -376,6 +376,9 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert opts.precision == "fp32" and zero.config.precision == "fp32" and not zero.config.fused_optimizer
     assert model_key(zero, replace(opts, precision="bf16"), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--precision" not in opts.recipe_args() and "--precision bf16" in " ".join(replace(opts, precision="bf16").recipe_args())
+    # the decoder is evaluation only: the same model, its option in the command when it is not argmax
+    assert model_key(zero, replace(opts, decode="bio"), "d", "e") == model_key(zero, opts, "d", "e")
+    assert "--decode" not in opts.recipe_args() and "--decode bio" in " ".join(replace(opts, decode="bio").recipe_args())
     # so does keep_layers unset; a kept depth is another model, and its option reproduces it
     assert model_key(zero, replace(opts, keep_layers=3), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--keep-layers" not in opts.recipe_args() and "--keep-layers 3" in " ".join(replace(opts, keep_layers=3).recipe_args())
@@ -495,8 +498,8 @@ def test_a_students_teacher_is_scored_as_its_own_row_is(fake_data, tmp_path, mon
     student = replace(runs[1], teacher=zero, eval_ignore=("DATE",))
     seen = {}
 
-    def fake_evaluate(predictor, test, out, model_dir=None, ignore=()):
-        seen.update(test=test, ignore=tuple(ignore))
+    def fake_evaluate(predictor, test, out, model_dir=None, ignore=(), decode=None):
+        seen.update(test=test, ignore=tuple(ignore), decode=decode)
         return {"f1": 0.5, "precision": 0.4, "recall": 0.6}
 
     monkeypatch.setattr(api, "evaluate", fake_evaluate)
@@ -504,8 +507,10 @@ def test_a_students_teacher_is_scored_as_its_own_row_is(fake_data, tmp_path, mon
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "model.safetensors").write_bytes(b"")
     scores = _teacher_scores(tmp_path / "t", student)
-    assert seen == {"test": "conll2002-es:test", "ignore": ("DATE", "MISC")}
+    assert seen == {"test": "conll2002-es:test", "ignore": ("DATE", "MISC"), "decode": "argmax"}
     assert scores == {"f1": 0.5, "precision": 0.4, "recall": 0.6, "model_key": "t"}
+    _teacher_scores(tmp_path / "t", student, decode="bio")  # decoded as the student's row is
+    assert seen["decode"] == "bio"
     # scores this comparison already has are used as they are; no weights and no scores: None
     assert _teacher_scores(tmp_path / "t", student, {"f1": 0.7, "precision": 0.7, "recall": 0.7})["f1"] == 0.7
     assert _teacher_scores(tmp_path / "none", student) is None

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from projection.corpora import load_corpus
+from projection.errors import ProjectionError
 from projection.records import Sentence
+from projection.tags import to_iob2
 from projection.train import TrainConfig, evaluate, load_model, train_model, trainers
 
 
@@ -47,7 +49,15 @@ def test_token_trainer_learns_and_writes_predictions(encoder, sample, tmp_path):
     assert [r[0] for r in rows[: len(sample[0].tokens)]] == sample[0].tokens
     # The reloaded model predicts exactly what the evaluation wrote.
     again = evaluate(out, "sample:train", tmp_path / "again")
-    assert again["f1"] == metrics["f1"]
+    assert again["f1"] == metrics["f1"] and again["model"]["decode"] == "argmax"
+    # BIO decoding: every predicted sequence is valid IOB2 as it comes out of the decoder
+    tagger = load_model(out)
+    tagger.decode = "bio"
+    assert all(to_iob2(p) == p for p in tagger.predict([s.tokens for s in sample]))
+    bio = evaluate(tagger, "sample:train", tmp_path / "bio", decode="bio")
+    assert bio["model"]["decode"] == "bio"
+    with pytest.raises(ProjectionError, match="unknown decoder"):
+        evaluate(tagger, "sample:train", tmp_path / "x", decode="crf")
 
 
 def test_long_sentence_keeps_every_prediction(encoder, sample, tmp_path):
@@ -92,8 +102,6 @@ def test_spacy_engine_on_the_sample_with_label_mapping(sample, tmp_path):
 
 
 def test_errors_are_user_facing(encoder, tmp_path):
-    from projection.errors import ProjectionError
-
     no_entities = [Sentence("a", ["x", "y"], ["O", "O"])]
     with pytest.raises(ProjectionError, match="no entities"):
         train_model(no_entities, out=tmp_path / "x", model=encoder)
@@ -158,8 +166,16 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     assert "+25.0 ± 35.4 (n=2)" in md  # 3 - 1 paired by seed: 1.0 - 0.5 and 0.8 - 0.8
     assert "es system 4: absent" in md and "## Goal checks" in md
     assert "stripped from the encoder's input, in training and evaluation, for every system of: hau (" in md
+    assert "tags by each word's argmax (repaired to IOB2)." in md
     assert (tmp_path / "docs" / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert len(res["rows"]) == 8
+    # rows scored with another decoder are named, not mixed in silently
+    meta = json.loads((tmp_path / "runs" / "es" / "3-seed1" / "system.json").read_text())
+    atomic_write_json(tmp_path / "runs" / "es" / "3-seed1" / "system.json",
+                      {**meta, "recipe": {**meta["recipe"], "decode": "bio"}})
+    md = write_report(tmp_path / "runs", tmp_path / "docs2") and (tmp_path / "docs2" / "results.md").read_text()
+    assert ("tags decoded differently by row: by each word's argmax (repaired to IOB2): es system 1, es system 3, "
+            "hau system 1, hau system 3; by BIO-constrained Viterbi decoding: es system 3.") in md
 
 def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, tmp_path, monkeypatch, caplog, logged):
     """compare trains, scores and resumes; the result folder holds only system.json + metrics.json per system
@@ -205,6 +221,8 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     assert states(opts) == [("1", "done"), ("3", "done")]
     assert states(opts, ("1", "4")) == [("1", "done"), ("4", "new")]
     assert states(cmp.CompareOptions(**{**opts.__dict__, "lr": 3e-4})) == [("1", "model changed"), ("3", "model changed")]
+    bio = cmp.CompareOptions(**{**opts.__dict__, "decode": "bio"})  # another decoder: the same models, scored again
+    assert states(bio) == [("1", "evaluation changed"), ("3", "evaluation changed")]
     # the result records the projection it trained on; a projection made since then names the stage that changed
     done3 = json.loads((out / "xx" / "3-seed1" / "system.json").read_text())
     assert done3["projection"]["stages"] == {"align": "a1", "project": "p1"} and done3["projection"]["sha256"] == "f1"
@@ -220,7 +238,6 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     monkeypatch.setattr(cmp, "load_corpus", lambda name: sample)
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     # a run whose data cannot train a model is reported as not run, with the reason; the others go on
-    from projection.errors import ProjectionError
     from projection.train import api
 
     def refuse(*a, **k):

@@ -132,6 +132,7 @@ def evaluate(
     model_dir: str | Path | None = None,
     map_gold: bool = True,
     ignore: Sequence[str] = (),
+    decode: str | None = None,
 ) -> dict[str, Any]:
     """Predict ``test`` with ``model`` and score it (seqeval); write ``predictions.conll`` and
     ``metrics.json`` to ``out`` (default ``<model>/eval/<test name>/``).
@@ -139,8 +140,11 @@ def evaluate(
     The model's own label mapping (e.g. MISC dropped) is applied to the gold side too
     (``map_gold``), so a model is scored on the label set it was trained for. ``ignore``
     removes more labels from both sides before scoring: ``["DATE"]`` scores a CoNLL-trained
-    model on MasakhaNER's PER/ORG/LOC (its DATE entities become O).
+    model on MasakhaNER's PER/ORG/LOC (its DATE entities become O). ``decode`` (transformer
+    engines) sets how word scores become tags: ``argmax`` (the default) or ``bio`` (the best valid
+    IOB2 sequence, :mod:`projection.train.decode`).
     """
+    from projection.train.decode import DECODERS
     from projection.train.metrics import evaluate_predictions
 
     if isinstance(model, (str, Path)):
@@ -154,6 +158,14 @@ def evaluate(
     else:
         gold = list(test)
         data = {"name": None, "path": None, "sentences": len(gold)}
+    if decode is not None:
+        if decode not in DECODERS:
+            raise ProjectionError(f"unknown decoder {decode!r}; choose one of: {', '.join(DECODERS)}")
+        if decode != "argmax" and not hasattr(predictor, "decode"):  # argmax: what every engine does
+            engine = predictor.info.get("engine")
+            raise ProjectionError(f"decode={decode!r}: the {engine} engine has no choice of decoder")
+        if hasattr(predictor, "decode"):
+            predictor.decode = decode
     mapping = predictor.config.mapping()
     if map_gold and mapping:
         gold = map_labels(gold, mapping)
@@ -178,6 +190,7 @@ def evaluate(
         "labels": predictor.labels,
         "label_map": mapping,
         "ignored_at_scoring": sorted(dropped),
+        "decode": getattr(predictor, "decode", "argmax"),
         "train_data": info.get("data", {}),
         "best_epoch": info.get("best_epoch"),
         "best_dev_f1": info.get("best_dev_f1"),

@@ -167,6 +167,7 @@ class CompareOptions:
     strip_marks: bool | None = None  # words without combining marks: None each target's default, True/False every target
     eval_every: int | None = 200
     precision: str = "fp32"  # fp32: the committed rows' recipe; bf16 / auto: bf16 autocast and the fused AdamW
+    decode: str = "argmax"  # how every system's word scores become tags (evaluation only: not in the model key)
     dev: str = SOURCE_DEV
     projected: dict[str, str] = field(default_factory=dict)  # lang -> our projection (run dir or file)
     keep_models: bool = False
@@ -224,6 +225,8 @@ class CompareOptions:
             args += ["--keep-layers", str(self.keep_layers)]
         if self.strip_marks is not None:
             args.append("--strip-marks" if self.strip_marks else "--no-strip-marks")
+        if self.decode != "argmax":
+            args += ["--decode", self.decode]
         return args
 
 
@@ -430,7 +433,7 @@ def _recipe(run: Run, opts: CompareOptions) -> dict[str, Any]:
     """The comparison options that shape a run's model (its training options, not the student's)."""
     # strip_marks: the run's own (a target's default or the option), below; off keeps the committed keys
     recipe = _key_options(opts, [k for k in asdict(opts) if k not in ("projected", "keep_models", "model", "dev",
-                                                                      "strip_marks", *STUDENT_OPTIONS)])
+                                                                      "strip_marks", "decode", *STUDENT_OPTIONS)])
     if run.config.strip_marks:
         recipe["strip_marks"] = True
     return recipe
@@ -586,6 +589,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             eval_key = content_key(eval_key, "nfc-input", recomposed)
         if run.system == "6":  # a student's evaluation also scores the weights it learnt from (teacher_scores)
             eval_key = content_key(eval_key, "teacher-scores-v1")
+        if opts.decode != "argmax":  # argmax: the committed rows' keys unchanged
+            eval_key = content_key(eval_key, "decode", opts.decode)
         meta_path = sys_dir / SYSTEM_JSON
         state = "new"
         changed: list[str] = []
@@ -679,12 +684,13 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         else:
             predictor = load_model(model_dir)
             eval_dir = model_dir / "eval" / run.lang
-        metrics = evaluate(predictor, run.target.test, eval_dir, model_dir=model_dir, ignore=run.eval_ignore)
+        metrics = evaluate(predictor, run.target.test, eval_dir, model_dir=model_dir, ignore=run.eval_ignore,
+                           decode=opts.decode if hasattr(predictor, "decode") else None)  # system 7: English tags
         scored[(key, run.lang)] = metrics
         teacher_scores = None
         if run.system == "6":  # the teacher's weights, scored now unless this run just scored them on this test set
             tkey = teacher_keys[key]
-            teacher_scores = _teacher_scores(models_dir / tkey, run, scored.get((tkey, run.lang)))
+            teacher_scores = _teacher_scores(models_dir / tkey, run, scored.get((tkey, run.lang)), opts.decode)
         # predictions hold test-set text: they stay with the model, out of the committed folder
         atomic_write_json(sys_dir / "metrics.json", portable(metrics))
         atomic_write_json(sys_dir / SYSTEM_JSON, {
@@ -710,7 +716,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     return write_report(out, report or out, langs=list(langs), missing=missing)
 
 
-def _teacher_scores(teacher_dir: Path, run: Run, metrics: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def _teacher_scores(teacher_dir: Path, run: Run, metrics: dict[str, Any] | None = None,
+                    decode: str = "argmax") -> dict[str, Any] | None:
     """F1, precision and recall on ``run``'s test set of the teacher weights a student learnt from, scored as the
     student is. Usually they are the teacher system's row of the same seed, but not always: a teacher retrained on
     other hardware has that row's model key and other weights. ``metrics``: the teacher's scores of this comparison,
@@ -722,7 +729,7 @@ def _teacher_scores(teacher_dir: Path, run: Run, metrics: dict[str, Any] | None 
         m = metrics
     elif (teacher_dir / "model.safetensors").exists():
         m = evaluate(load_model(teacher_dir), run.target.test, teacher_dir / "eval" / run.lang, model_dir=teacher_dir,
-                     ignore=run.teacher.eval_ignore)  # as its own row scores it (zero-shot: MISC removed too)
+                     ignore=run.teacher.eval_ignore, decode=decode)  # as its own row scores it (zero-shot: MISC removed too)
     elif scores.exists():
         m = json.loads(scores.read_text(encoding="utf-8"))
     else:
@@ -956,7 +963,7 @@ def _markdown(rows, summary, langs, missing) -> str:
         f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}, lr {recipe.get('lr')}, "
         f"batch {recipe.get('batch_size')}, {_frozen(recipe)}, "
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
-        f"{recipe.get('max_dev')} English dev sentences. MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
+        f"{recipe.get('max_dev')} English dev sentences, tags {_decoding(rows)}. MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
         "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
         "set to O at scoring (one English model per seed serves every language with the same recipe).",
         "",
@@ -1055,6 +1062,17 @@ def _goals(summary, langs) -> list[str]:
                      f"{'yes' if es['f1'][0] >= 0.69 else 'NO'}; MISC precision {100 * mp:.1f} % (goal 40) -> "
                      f"{'yes' if mp >= 0.40 else 'NO'}")
     return lines
+
+
+def _decoding(rows) -> str:
+    """How the rows' word scores became tags; every decoder used is named when the rows differ."""
+    names = {"argmax": "by each word's argmax (repaired to IOB2)", "bio": "by BIO-constrained Viterbi decoding"}
+    used = sorted({r["_recipe"].get("decode", "argmax") for r in rows})
+    if len(used) == 1:
+        return names.get(used[0], used[0])
+    return "decoded differently by row: " + "; ".join(
+        f"{names.get(d, d)}: " + ", ".join(sorted({f"{r['language']} system {r['_id']}" for r in rows
+                                                   if r["_recipe"].get("decode", "argmax") == d})) for d in used)
 
 
 def _student_recipes(rows) -> list[str]:

@@ -35,7 +35,6 @@ from projection.errors import ProjectionError
 from projection.progress import BATCH_LINE, bar
 from projection.records import Sentence
 from projection.store import atomic_path, file_sha256, package_versions
-from projection.tags import to_iob2
 from projection.textnorm import compose_unicode, strip_marks
 from projection.train.base import cpu_threads, prepare, read_train_json, sentence_tokens, write_train_json
 from projection.train.config import TrainConfig
@@ -240,6 +239,7 @@ class TransformerTagger:
         self._features = None
         self._ct2 = None
         self.backend = "torch"
+        self.decode = "argmax"  # how word scores become tags (projection.train.decode.DECODERS)
         self.model_dir: Path | None = None
 
     def feature_cache(self):
@@ -257,9 +257,10 @@ class TransformerTagger:
         """IOB2 tags for every word. ``backend = "ct2"`` runs the encoder on CTranslate2
         (:class:`~projection.train.fast_predict.Ct2Encoder`) and the head in torch; ``torch``
         runs the whole model (with the frozen part's outputs from the feature store for
-        ``freeze_layers`` models)."""
-        scores = self.word_logits(sentences, description)
-        return [to_iob2([self.labels[i] for i in s.argmax(-1).tolist()]) if len(s) else [] for s in scores]
+        ``freeze_layers`` models). :attr:`decode` picks the decoder (:mod:`projection.train.decode`)."""
+        from projection.train.decode import decode
+
+        return [decode(s, self.labels, self.decode) for s in self.word_logits(sentences, description)]
 
     def predict_proba(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict"
                       ) -> list["np.ndarray"]:
