@@ -6,7 +6,10 @@ ways (:mod:`projection.train.decode`), then scored exactly as the row was (the m
 the row's ignored labels). The argmax score must reproduce the row's committed F1: the bench stops if
 it does not. Nothing here reads a target-language gold label except the test set being scored.
 
-    PROJECTION_DATA=../shared/data python -m bench.decode [--systems 3] [--languages es de ...]
+    PROJECTION_DATA=../shared/data python -m bench.decode [--systems 3] [--languages es de ...] [--test CORPUS]
+
+``--test conll2003-en:test`` scores the same models on English test instead (source-language gold: the
+check of the decoder that the zero-resource rule allows; the target test sets only measure it).
 
 Prints one line per model, then per language the mean over seeds of F1, MISC precision and the
 paired difference; writes ``bench/out/decode.json`` after every model (a rerun skips those done).
@@ -34,8 +37,9 @@ def _misc_precision(m: dict) -> float | None:
     return None if v is None else v["precision"]
 
 
-def score(row_dir: Path) -> dict | None:
-    """Both decodings of one result row's model; None when its model folder is gone."""
+def score(row_dir: Path, test: str | None = None) -> dict | None:
+    """Both decodings of one result row's model on its test set (or on ``test``, e.g. English test: a check of
+    the decoder on source-language data); None when its model folder is gone."""
     from projection.train import evaluate, load_model
 
     metrics = json.loads((row_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -54,15 +58,15 @@ def score(row_dir: Path) -> dict | None:
 
     tagger.word_logits = once
     out: dict = {"row": f"{row_dir.parent.name}/{row_dir.name}", "model": str(model_dir),
-                 "committed_f1": metrics["f1"]}
+                 "committed_f1": metrics["f1"], "test": test or system["test"]}
     with tempfile.TemporaryDirectory() as tmp:
         for mode in MODES:
-            m = evaluate(tagger, system["test"], Path(tmp) / mode, ignore=system.get("eval_ignore") or [],
-                         decode=mode)
+            m = evaluate(tagger, test or system["test"], Path(tmp) / mode,
+                         ignore=(system.get("eval_ignore") or []) if test is None else [], decode=mode)
             out[mode] = {"f1": m["f1"], "precision": m["precision"], "recall": m["recall"],
                          "misc_precision": _misc_precision(m),
                          "per_label_f1": {k: v["f1"] for k, v in m["per_label"].items()}}
-    if abs(out["argmax"]["f1"] - metrics["f1"]) > 1e-9:
+    if test is None and abs(out["argmax"]["f1"] - metrics["f1"]) > 1e-9:
         raise SystemExit(f"{out['row']}: argmax F1 {out['argmax']['f1']:.6f} is not the committed "
                          f"{metrics['f1']:.6f}: the model folder no longer matches the row")
     return out
@@ -73,8 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--results", type=Path, default=REPO / "docs" / "downstream")
     ap.add_argument("--systems", nargs="+", default=["3"])
     ap.add_argument("--languages", nargs="+", default=None)
-    ap.add_argument("--out", type=Path, default=OUT / "decode.json")
+    ap.add_argument("--test", default=None, help="score every model on this corpus instead of its row's test set "
+                    "(e.g. conll2003-en:test); results go to decode-<corpus>.json")
+    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = OUT / ("decode.json" if args.test is None else f"decode-{args.test.replace(':', '-')}.json")
     done: dict = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
     rows = sorted(p for p in args.results.glob("*/*-seed*") if p.name.split("-")[0] in args.systems
                   and (args.languages is None or p.parent.name in args.languages))
@@ -83,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics = json.loads((row_dir / "metrics.json").read_text(encoding="utf-8"))
         if key in done and done[key]["model"] == metrics["model"]["dir"]:
             continue
-        res = score(row_dir)
+        res = score(row_dir, args.test)
         if res is None:
             print(f"{key}: model folder gone, skipped", flush=True)
             continue
