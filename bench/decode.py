@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
             return f"{100 * statistics.mean(xs):.1f}" if xs else ""
         diffs = [r["bio"]["f1"] - r["argmax"]["f1"] for r in res]
         sd = f" ± {100 * statistics.stdev(diffs):.2f}" if len(diffs) > 1 else ""
-        print(f"| {lang} | {len(res)} | {mean([r['argmax']['f1'] for r in res])} | {mean([r['bio']['f1'] for r in res])}"
+        f1 = {mode: mean([r[mode]["f1"] for r in res]) for mode in MODES}
+        print(f"| {lang} | {len(res)} | {f1['argmax']} | {f1['bio']}"
               f" | {100 * statistics.mean(diffs):+.2f}{sd} | {mean([r['argmax']['misc_precision'] for r in res])}"
               f" | {mean([r['bio']['misc_precision'] for r in res])} |")
 

@@ -378,7 +378,8 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert "--precision" not in opts.recipe_args() and "--precision bf16" in " ".join(replace(opts, precision="bf16").recipe_args())
     # the decoder is evaluation only: the same model, its option in the command when it is not argmax
     assert model_key(zero, replace(opts, decode="bio"), "d", "e") == model_key(zero, opts, "d", "e")
-    assert "--decode" not in opts.recipe_args() and "--decode bio" in " ".join(replace(opts, decode="bio").recipe_args())
+    assert "--decode" not in opts.recipe_args()
+    assert "--decode bio" in " ".join(replace(opts, decode="bio").recipe_args())
     # so does keep_layers unset; a kept depth is another model, and its option reproduces it
     assert model_key(zero, replace(opts, keep_layers=3), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--keep-layers" not in opts.recipe_args() and "--keep-layers 3" in " ".join(replace(opts, keep_layers=3).recipe_args())

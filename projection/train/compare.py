@@ -729,7 +729,7 @@ def _teacher_scores(teacher_dir: Path, run: Run, metrics: dict[str, Any] | None 
         m = metrics
     elif (teacher_dir / "model.safetensors").exists():
         m = evaluate(load_model(teacher_dir), run.target.test, teacher_dir / "eval" / run.lang, model_dir=teacher_dir,
-                     ignore=run.teacher.eval_ignore, decode=decode)  # as its own row scores it (zero-shot: MISC removed too)
+                     ignore=run.teacher.eval_ignore, decode=decode)  # as its own row scores it (zero-shot: no MISC)
     elif scores.exists():
         m = json.loads(scores.read_text(encoding="utf-8"))
     else:
@@ -963,7 +963,8 @@ def _markdown(rows, summary, langs, missing) -> str:
         f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}, lr {recipe.get('lr')}, "
         f"batch {recipe.get('batch_size')}, {_frozen(recipe)}, "
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
-        f"{recipe.get('max_dev')} English dev sentences, tags {_decoding(rows)}. MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
+        f"{recipe.get('max_dev')} English dev sentences, tags {_decoding(rows)}. "
+        "MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
         "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
         "set to O at scoring (one English model per seed serves every language with the same recipe).",
         "",
