@@ -429,16 +429,11 @@ def test_a_bug_inside_an_engine_constructor_surfaces_as_itself(tmp_path, small_s
         pl.run("es", pfile, str(src), tmp_path / "run2")
 
 
-def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_model):
-    """A target without MISC (sw) retypes a projected MISC entity on words the run projects as LOC
-    elsewhere, and so does es (its MISC adjectives are lower-case and dropped); a target whose capitalised
-    adjectives stay MISC (nl) keeps it; ``[filter] misc`` overrides the target's default."""
+def _last_tags_of_runs(tmp_path, tiny_model, rows, tags):
+    """``last_tags(lang, overrides)``: run the tiny pipeline on ``rows`` (the translation is the source itself)
+    and return the projected tags of the last sentence and the run's manifest."""
     from projection.records import Sentence
 
-    rows = [["Talks", "in", "Ujerumani", "ended", "."], ["Ujerumani", "won", "the", "match", "."],
-            ["Rain", "fell", "across", "Ujerumani", "."], ["The", "Ujerumani", "call", "failed", "."]]
-    tags = [["O", "O", "B-LOC", "O", "O"], ["B-LOC", "O", "O", "O", "O"], ["O", "O", "O", "B-LOC", "O"],
-            ["O", "B-MISC", "O", "O", "O"]]
     sents = [Sentence(f"d{k}", toks, tg) for k, (toks, tg) in enumerate(zip(rows, tags))]
     src = tmp_path / "src.conll"
     write_conll(sents, src)
@@ -450,6 +445,19 @@ def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_mod
         out = tmp_path / f"run-{lang}-{len(overrides)}"
         res = pl.run(lang, pfile, str(src), out, overrides=list(overrides))
         return [s.tags for s in read_conll(out / rundir.PROJECTED_CONLL)][-1], res.manifest
+
+    return last_tags
+
+
+def test_misc_retyped_by_the_corpus_for_a_target_without_misc(tmp_path, tiny_model):
+    """A target without MISC (sw) retypes a projected MISC entity on words the run projects as LOC
+    elsewhere, and so does es (its MISC adjectives are lower-case and dropped); a target whose capitalised
+    adjectives stay MISC (nl) keeps it; ``[filter] misc`` overrides the target's default."""
+    rows = [["Talks", "in", "Ujerumani", "ended", "."], ["Ujerumani", "won", "the", "match", "."],
+            ["Rain", "fell", "across", "Ujerumani", "."], ["The", "Ujerumani", "call", "failed", "."]]
+    tags = [["O", "O", "B-LOC", "O", "O"], ["B-LOC", "O", "O", "O", "O"], ["O", "O", "O", "B-LOC", "O"],
+            ["O", "B-MISC", "O", "O", "O"]]
+    last_tags = _last_tags_of_runs(tmp_path, tiny_model, rows, tags)
 
     tags_sw, m = last_tags("sw")
     assert tags_sw == ["O", "B-LOC", "O", "O", "O"]
@@ -468,23 +476,11 @@ def test_a_derived_adjective_of_a_place_becomes_misc_in_german_and_dutch(tmp_pat
     """German and Dutch retype a projected LOC word that is a place of the run plus the target's suffix
     (``Londoner``, ``Londense``) to MISC; a target without a suffix (es) keeps LOC; ``[filter] derived``
     overrides the default, and the manifest says what changed and who chose."""
-    from projection.records import Sentence
-
     rows = [["Talks", "in", "London", "ended", "."], ["London", "won", "the", "match", "."],
             ["Rain", "fell", "across", "London", "."], ["The", "Londoner", "market", "fell", "."]]
     tags = [["O", "O", "B-LOC", "O", "O"], ["B-LOC", "O", "O", "O", "O"], ["O", "O", "O", "B-LOC", "O"],
             ["O", "B-LOC", "O", "O", "O"]]
-    sents = [Sentence(f"d{k}", toks, tg) for k, (toks, tg) in enumerate(zip(rows, tags))]
-    src = tmp_path / "src.conll"
-    write_conll(sents, src)
-    trans = tmp_path / "translations.txt"
-    trans.write_text("".join(" ".join(s.tokens) + "\n" for s in sents), encoding="utf-8")
-    pfile = _write_pipeline(tmp_path / "p.toml", tiny_model, trans)
-
-    def last_tags(lang: str, overrides=()) -> tuple[list[str], dict]:
-        out = tmp_path / f"run-{lang}-{len(overrides)}"
-        res = pl.run(lang, pfile, str(src), out, overrides=list(overrides))
-        return [s.tags for s in read_conll(out / rundir.PROJECTED_CONLL)][-1], res.manifest
+    last_tags = _last_tags_of_runs(tmp_path, tiny_model, rows, tags)
 
     tags_de, m = last_tags("de")
     assert tags_de == ["O", "B-MISC", "O", "O", "O"]
