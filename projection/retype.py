@@ -86,6 +86,23 @@ def _key(ps: ProjectedSentence, span: Span) -> str:
     return " ".join(ps.target_tokens[span.start:span.end]).casefold()
 
 
+def _label_counts(projected: Sequence[ProjectedSentence]) -> dict[str, Counter]:
+    """Per target string (case-folded), the labels of the run's projected entities on it."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for ps in projected:
+        for e in ps.entities:
+            if e.status == EntityStatus.PROJECTED and e.target is not None:
+                counts[_key(ps, e.target)][e.target.label] += 1
+    return counts
+
+
+def _relabel(ps: ProjectedSentence, k: int, label: str, suffix: str) -> None:
+    """Give entity ``k`` of ``ps`` the target label ``label``; its method gets ``suffix``."""
+    e = ps.entities[k]
+    ps.entities[k] = ProjectedEntity(e.source, Span(e.target.start, e.target.end, label), e.score, e.method + suffix,
+                                     e.status)
+
+
 def retype_misc(projected: Sequence[ProjectedSentence], mode: str = "corpus", min_count: int = MIN_COUNT,
                 min_share: float = MIN_SHARE, show: int = 20) -> dict[str, Any]:
     """Retype the projected MISC entities of ``projected`` in place (see the module docstring).
@@ -104,13 +121,8 @@ def retype_misc(projected: Sequence[ProjectedSentence], mode: str = "corpus", mi
                                "retyped": 0, "by_label": {}, "strings": []}
     if mode == "keep":
         return summary
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for ps in projected:
-        for e in ps.entities:
-            if e.status == EntityStatus.PROJECTED and e.target is not None:
-                counts[_key(ps, e.target)][e.target.label] += 1
     new_label: dict[str, str] = {}
-    for key, c in counts.items():
+    for key, c in _label_counts(projected).items():
         if not c.get("MISC"):
             continue
         n, label = max(((n, label) for label, n in c.items() if label != "MISC"), default=(0, ""))
@@ -124,8 +136,7 @@ def retype_misc(projected: Sequence[ProjectedSentence], mode: str = "corpus", mi
             key = _key(ps, e.target)
             if key in new_label:
                 label = new_label[key]
-                ps.entities[k] = ProjectedEntity(e.source, Span(e.target.start, e.target.end, label), e.score,
-                                                 e.method + SUFFIX, e.status)
+                _relabel(ps, k, label, SUFFIX)
                 changed[(key, label)] += 1
     by_label: Counter = Counter()
     for (_, label), n in changed.items():
@@ -151,11 +162,7 @@ def retype_derived(projected: Sequence[ProjectedSentence], mode: str = "misc", s
                                "strings": []}
     if mode == "keep":
         return summary
-    places: Counter = Counter()
-    for ps in projected:
-        for e in ps.entities:
-            if e.status == EntityStatus.PROJECTED and e.target is not None and e.target.label == "LOC":
-                places[_key(ps, e.target)] += 1
+    counts = _label_counts(projected)
     changed: Counter = Counter()
     for ps in projected:
         for k, e in enumerate(ps.entities):
@@ -164,9 +171,8 @@ def retype_derived(projected: Sequence[ProjectedSentence], mode: str = "misc", s
                 continue
             key = _key(ps, t)
             stem = key[:-len(suffix)]
-            if key.endswith(suffix) and stem and places[stem] >= min_count:
-                ps.entities[k] = ProjectedEntity(e.source, Span(t.start, t.end, "MISC"), e.score,
-                                                 e.method + DERIVED_SUFFIX, e.status)
+            if key.endswith(suffix) and stem and stem in counts and counts[stem]["LOC"] >= min_count:
+                _relabel(ps, k, "MISC", DERIVED_SUFFIX)
                 changed[(key, stem)] += 1
     summary.update(retyped=sum(changed.values()),
                    strings=[[key, stem, n] for (key, stem), n in changed.most_common(show)])
