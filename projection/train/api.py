@@ -161,11 +161,11 @@ def evaluate(
     if decode is not None:
         if decode not in DECODERS:
             raise ProjectionError(f"unknown decoder {decode!r}; choose one of: {', '.join(DECODERS)}")
-        if decode != "argmax" and not hasattr(predictor, "decode"):  # argmax: what every engine does
-            engine = predictor.info.get("engine")
-            raise ProjectionError(f"decode={decode!r}: the {engine} engine has no choice of decoder")
         if hasattr(predictor, "decode"):
             predictor.decode = decode
+        elif decode != "argmax":  # argmax: what every engine does
+            engine = predictor.info.get("engine")
+            raise ProjectionError(f"decode={decode!r}: the {engine} engine has no choice of decoder")
     mapping = predictor.config.mapping()
     if map_gold and mapping:
         gold = map_labels(gold, mapping)

@@ -40,9 +40,9 @@ from projection.errors import ProjectionError
 from projection.progress import BATCH_LINE
 from projection.records import Sentence
 from projection.store import atomic_path, cache_root, content_key, file_sha256
-from projection.tags import to_iob2
 from projection.train.base import read_train_json
 from projection.train.config import TrainConfig, subsample
+from projection.train.decode import decode
 from projection.train.distill import SOFT_KEY, SoftTargets
 from projection.train.unlabeled import describe_unlabeled, read_unlabeled, text_hash
 
@@ -61,7 +61,7 @@ class TeacherLabels:
     info: dict[str, Any]
 
     def tags(self, i: int) -> list[str]:
-        return to_iob2([self.labels[k] for k in self.log_probs[i].argmax(-1).tolist()])
+        return decode(self.log_probs[i], self.labels, "argmax")
 
     def confidence(self, how: str = "mean") -> np.ndarray:
         """Per sentence: mean or minimum over words of the probability of the teacher's own tag."""
