@@ -103,8 +103,9 @@ def main(argv: list[str] | None = None) -> None:
         a, b = res["argmax"], res["bio"]
         print(f"{key}: F1 argmax {100 * a['f1']:.2f} bio {100 * b['f1']:.2f}", flush=True)
     by_lang: dict[str, list] = {}
+    wanted = {f"{p.parent.name}/{p.name}" for p in rows}
     for key, res in sorted(done.items()):
-        if key.split("/")[1].split("-")[0] in args.systems and key in {f"{p.parent.name}/{p.name}" for p in rows}:
+        if key in wanted:
             by_lang.setdefault(key.split("/")[0], []).append(res)
     print("| language | seeds | F1 argmax | F1 bio | bio - argmax | MISC P argmax | MISC P bio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
