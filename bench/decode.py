@@ -2,7 +2,7 @@
 
 For every row of ``--results`` (``docs/downstream/<language>/<system>-seed<N>/``) whose model folder
 is still on disk, the test set of the row is predicted once (the head's word scores) and decoded both
-ways (:mod:`projection.train.decode`), then scored exactly as the row was (the model's label mapping,
+ways (:mod:`projection.decoding`), then scored exactly as the row was (the model's label mapping,
 the row's ignored labels). The argmax score must reproduce the row's committed F1: the bench stops if
 it does not. Nothing here reads a target-language gold label except the test set being scored.
 

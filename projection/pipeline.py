@@ -319,9 +319,10 @@ class BackLabeller:
     pipeline ``pipeline`` (with ``overrides``) whose ``[label] model`` is the model folder. ``projection
     compare`` (systems 7 and 8) gets one from the command line, so the train stage never imports the pipeline.
 
-    ``labeller(model_dir, lang, corpus, out, policy)`` writes the run to ``out`` and returns the target
-    sentences with their labels: every sentence for ``keep-all`` (translate-test, in corpus order), the
-    kept ones for ``drop-sentence`` (training data)."""
+    ``labeller(model_dir, lang, corpus, out, policy, decode)`` writes the run to ``out`` and returns the
+    target sentences with their labels: every sentence for ``keep-all`` (translate-test, in corpus order),
+    the kept ones for ``drop-sentence`` (training data); ``decode`` is the English tagger's decoder
+    (``[label] decode``: ``argmax`` or ``bio``)."""
 
     def __init__(self, pipeline: str = "translate-test", overrides: Sequence[str] = ()):
         self.pipeline = pipeline
@@ -338,7 +339,8 @@ class BackLabeller:
                 "sha256": file_sha256(self.file)[:16] if self.file else None, "overrides": self.overrides}
 
     def __call__(self, model_dir: str | Path, lang: str, corpus: str, out: str | Path,
-                 policy: str = "keep-all") -> list[Sentence]:
+                 policy: str = "keep-all", decode: str = "argmax") -> list[Sentence]:
+        decoder = [f"label.decode={decode}"] if decode != "argmax" else []  # argmax: the runs cached before, reused
         res = run(lang, self.pipeline, corpus, out,
-                  overrides=[*self.overrides, f"label.model={model_dir}", f"filter.policy={policy}"])
+                  overrides=[*self.overrides, f"label.model={model_dir}", f"filter.policy={policy}", *decoder])
         return [ps.target_sentence() for ps in res.projected if ps.kept or policy == "keep-all"]

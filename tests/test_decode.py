@@ -1,4 +1,4 @@
-"""Decoding word scores into IOB2 tags (projection.train.decode): argmax and the BIO-constrained Viterbi."""
+"""Decoding word scores into IOB2 tags (projection.decoding): argmax and the BIO-constrained Viterbi."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from projection.errors import ProjectionError
 from projection.tags import to_iob2
-from projection.train.decode import bio_viterbi, decode, transitions
+from projection.decoding import bio_viterbi, decode, transitions
 
 LABELS = ["O", "B-MISC", "I-MISC", "B-LOC", "I-LOC"]
 

@@ -32,6 +32,12 @@ def test_decode_spans_and_label_mass_confidence():
     assert decode(TAGS, np.zeros((0, 5))) == []
     with pytest.raises(ValueError):
         decode(TAGS, np.zeros((2, 3)))
+    # bio: I-LOC cannot follow I-PER, and B-LOC has probability 0 there, so the word takes O
+    assert decode(TAGS, p, mode="bio") == [LabelledSpan(1, 3, "PER", pytest.approx(0.8))]
+    p[3] = [0.2, 0.0, 0.3, 0.0, 0.5]  # I-LOC best, I-PER next: the word joins the name before it
+    assert decode(TAGS, p, mode="bio") == [LabelledSpan(1, 4, "PER", pytest.approx((0.8 + 0.8 + 0.3) / 3))]
+    with pytest.raises(ProjectionError, match="unknown decoder"):
+        decode(TAGS, p, mode="crf")
 
 
 def test_normalise_tags_reads_iobes_and_bare_labels():
@@ -124,6 +130,16 @@ def test_transformers_engine_errors_name_the_folder(tmp_path, tiny_bert):
         guess_engine(tiny_bert)
     with pytest.raises(ProjectionError, match="label_map"):
         labellers.create("transformers", model=tiny_bert, label_map={"MISC": 1})
+    with pytest.raises(ProjectionError, match=r"decode must be one of argmax, bio, not 'crf'"):
+        labellers.create("transformers", model=tiny_bert, decode="crf")
+
+
+def test_bio_decoding_needs_a_begin_tag_for_every_inside_tag():
+    from projection.label.base import check_decode
+
+    assert check_decode("bio", "m", TAGS) == "bio" and check_decode("argmax", "m", ["O", "I-PER"]) == "argmax"
+    with pytest.raises(ProjectionError, match=r"m: \[label\] decode = \"bio\": .*no B- for MISC, PER"):
+        check_decode("bio", "m", ["O", "I-PER", "B-LOC", "I-MISC"])
 
 
 def test_trained_engine_uses_the_taggers_probabilities(tiny_bert, tmp_path):
@@ -145,6 +161,13 @@ def test_trained_engine_uses_the_taggers_probabilities(tiny_bert, tmp_path):
         [[(s.start, s.end, s.label) for s in tags_to_spans(t)] for t in pred]
     assert sum(map(len, got)) > 0 and all(0 < s.confidence <= 1 for spans in got for s in spans)
     sig = lab.signature()
-    assert sig["model_engine"] == "token" and sig["tags"] == load_model(out).labels
+    assert sig["model_engine"] == "token" and sig["tags"] == load_model(out).labels and "decode" not in sig
+    # decode = "bio": the tagger's own bio decoding of the same probabilities
+    bio = labellers.create("trained", model=str(out), load=load_model, decode="bio")
+    tagger = load_model(out)
+    tagger.decode = "bio"
+    assert [[(s.start, s.end, s.label) for s in spans] for spans in bio.label(words)] == \
+        [[(s.start, s.end, s.label) for s in tags_to_spans(t)] for t in tagger.predict(words)]
+    assert bio.signature()["decode"] == "bio"
     with pytest.raises(ProjectionError, match="train.json"):
         labellers.create("trained", model=str(tmp_path))

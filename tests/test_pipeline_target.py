@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -325,3 +326,8 @@ policy = "keep-all"
     assert not list(models.glob("*/model.safetensors"))  # every evaluation done: weights dropped
     again = compare(["es"], tmp_path / "out", seeds=[13], systems=["1", "7", "8"], options=opts, back_label=back)
     assert len(again["rows"]) == 3
+    # the English tagger's decoder makes system 8's training labels and system 7's tags: their models change
+    bio = compare(["es"], tmp_path / "out", seeds=[13], systems=["1", "7", "8"], back_label=back, dry_run=True,
+                  options=dataclasses.replace(opts, decode="bio"))
+    assert [(p["system"].split()[0], p["state"]) for p in bio["plan"]] == \
+        [("1", "evaluation changed"), ("7", "model changed"), ("8", "model changed")]

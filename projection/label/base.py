@@ -5,7 +5,9 @@ it is of each: ``label(sentences) -> one list of LabelledSpan per sentence``. En
 per-word tag distributions; :func:`decode` turns them into spans:
 
 * the tag of a word is its most probable one, the sequence repaired to IOB2 (an ``I-X``
-  after ``O`` starts an entity, as everywhere in this project);
+  after ``O`` starts an entity, as everywhere in this project); or, with the option
+  ``decode = "bio"`` of every engine, the most probable valid IOB2 sequence
+  (:mod:`projection.decoding`: an ``I-X`` only after ``B-X`` or ``I-X``);
 * the confidence of a span is the mean over its words of the probability mass of its label
   (``B-X`` plus ``I-X``, so a B/I hesitation inside a name does not count as doubt).
 
@@ -23,9 +25,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from projection.decoding import DECODERS, decode as decode_scores, transitions
 from projection.errors import ProjectionError
 from projection.records import Span
-from projection.tags import tags_to_spans, to_iob2
+from projection.tags import tags_to_spans
 
 _TAG = re.compile(r"^([BIES])-(.+)$")
 _GENERIC = re.compile(r"^LABEL_\d+$")
@@ -102,21 +105,37 @@ def check_label_map(label_map: Mapping[str, str] | None, where: str) -> dict[str
     return {k: v.strip() for k, v in label_map.items()}
 
 
-def decode(tags: Sequence[str], proba: np.ndarray, label_map: Mapping[str, str] | None = None) -> list[LabelledSpan]:
-    """Spans and confidences of one sentence from its ``(words, tags)`` probabilities (see the module doc)."""
+def check_decode(mode: str, where: str, tags: Sequence[str] | None = None) -> str:
+    """``mode`` if it is one of :data:`projection.decoding.DECODERS` (and, for ``bio``, ``tags`` when given
+    are IOB2 tags with a ``B-`` for every ``I-``), else a clear error naming ``where``."""
+    if mode not in DECODERS:
+        raise ProjectionError(f"{where}: [label] decode must be one of {', '.join(DECODERS)}, not {mode!r}")
+    if mode == "bio" and tags is not None:
+        try:
+            transitions(tags)
+        except ProjectionError as e:
+            raise ProjectionError(f"{where}: [label] decode = \"bio\": {e}") from None
+    return mode
+
+
+def decode(tags: Sequence[str], proba: np.ndarray, label_map: Mapping[str, str] | None = None,
+           mode: str = "argmax") -> list[LabelledSpan]:
+    """Spans and confidences of one sentence from its ``(words, tags)`` probabilities (see the module doc);
+    ``mode`` is the decoder (``argmax`` or ``bio``, :mod:`projection.decoding`)."""
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2 or proba.shape[1] != len(tags):
         raise ValueError(f"probabilities of shape {proba.shape} for {len(tags)} tags")
     if len(proba) == 0:
         return []
-    best = [tags[k] for k in proba.argmax(-1).tolist()]
+    with np.errstate(divide="ignore"):  # a tag of probability 0 scores -inf: never on the best path
+        best = decode_scores(np.log(proba), tags, mode)
     mass: dict[str, np.ndarray] = {}
     for k, tag in enumerate(tags):
         if tag != "O":
             lab = tag[2:]
             mass[lab] = mass.get(lab, 0) + proba[:, k]
     out = []
-    for sp in tags_to_spans(to_iob2(best)):
+    for sp in tags_to_spans(best):
         conf = float(np.clip(mass[sp.label][sp.start:sp.end].mean(), 0.0, 1.0))
         label = (label_map or {}).get(sp.label, sp.label)
         if label != "O":

@@ -16,7 +16,7 @@ import numpy as np
 
 from projection.devices import resolve_device
 from projection.errors import ProjectionError
-from projection.label.base import LabelledSpan, check_label_map, decode, normalise_tags, weights_hash
+from projection.label.base import LabelledSpan, check_decode, check_label_map, decode, normalise_tags, weights_hash
 from projection.progress import bar
 from projection.store import code_hash
 from projection.textnorm import compose_unicode
@@ -28,7 +28,7 @@ class HfTokenLabeller:
     name = "transformers"
 
     def __init__(self, model: str = "", device: str = "cpu", batch_size: int = 32, max_length: int = 512,
-                 label_map: dict | None = None, threads: int = 0):
+                 label_map: dict | None = None, threads: int = 0, decode: str = "argmax"):
         if not model:
             raise ProjectionError("[label] transformers: give model = a token-classification folder")
         self.model_path = Path(model)
@@ -37,6 +37,7 @@ class HfTokenLabeller:
         self.device = resolve_device(device)
         self.batch_size, self.max_length, self.threads = int(batch_size), int(max_length), int(threads)
         self.label_map = check_label_map(label_map, f"{model}: [label]")
+        self.decode = check_decode(decode, str(model))
         self._model = self._tok = None
         self._tags: list[str] | None = None
 
@@ -56,6 +57,7 @@ class HfTokenLabeller:
         if not getattr(self._tok, "is_fast", False):
             raise ProjectionError(f"{self.model_path}: the tokenizer is not a fast tokenizer (word ids are needed)")
         self._tags = self.tags()
+        check_decode(self.decode, str(self.model_path), self._tags)
         # subwords per model input, special tokens included (RoBERTa-like models lose 2 positions to padding)
         limit = int(getattr(self._model.config, "max_position_embeddings", None) or self.max_length) - 2
         self.max_length = max(min(self.max_length, limit, int(getattr(self._tok, "model_max_length", limit))), 4)
@@ -73,7 +75,8 @@ class HfTokenLabeller:
         return {"engine": self.name, "model": str(self.model_path),
                 "weights": weights_hash(self.model_path, WEIGHT_FILES), "tags": self.tags(),
                 "label_map": dict(sorted(self.label_map.items())),
-                "code": code_hash(__name__, "projection.label.base", "projection.textnorm")}
+                "code": code_hash(__name__, "projection.label.base", "projection.decoding", "projection.textnorm"),
+                **({"decode": self.decode} if self.decode != "argmax" else {})}
 
     def _pieces(self, words: Sequence[str]) -> list[tuple[int, int]]:
         """Consecutive word ranges whose subwords fit the model (one range for most sentences)."""
@@ -121,7 +124,7 @@ class HfTokenLabeller:
     def label(self, sentences: Sequence[Sequence[str]]) -> list[list[LabelledSpan]]:
         probas = self.word_proba(sentences)
         assert self._tags is not None
-        return [decode(self._tags, p, self.label_map) for p in probas]
+        return [decode(self._tags, p, self.label_map, self.decode) for p in probas]
 
 
 def is_token_classifier(folder: str | Path) -> bool:

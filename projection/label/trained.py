@@ -4,7 +4,9 @@ This stage does not import the train stage: the model is loaded by the ``load`` 
 the pipeline passes in (``projection.train.load_model``), and used through its prediction
 interface only. A transformer tagger gives per-word tag probabilities (``predict_proba``),
 so spans get a confidence (see :func:`~projection.label.base.decode`); an engine without
-them (spaCy) gives tags only, and every span then has confidence 1.
+them (spaCy) gives tags only, and every span then has confidence 1. ``decode`` (``argmax`` or
+``bio``) turns the probabilities into tags (:mod:`projection.decoding`); a spaCy model's own tags
+are taken as they are.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 
 from projection.errors import ProjectionError
-from projection.label.base import LabelledSpan, check_label_map, decode, weights_hash
+from projection.label.base import LabelledSpan, check_decode, check_label_map, decode, weights_hash
 from projection.store import code_hash
 from projection.tags import tags_to_spans, to_iob2
 
@@ -33,7 +35,7 @@ class TrainedLabeller:
     name = "trained"
 
     def __init__(self, model: str = "", load: Callable[[str], Any] | None = None, label_map: dict | None = None,
-                 backend: str = "torch"):
+                 backend: str = "torch", decode: str = "argmax"):
         if not model:
             raise ProjectionError("[label] trained: give model = a folder written by `projection train`")
         self.model_path = Path(model)
@@ -47,6 +49,7 @@ class TrainedLabeller:
             raise ProjectionError(f"{self.model_path / TRAIN_JSON}: no list of labels")
         self.load, self.backend = load, backend
         self.label_map = check_label_map(label_map, f"{model}: [label]")
+        self.decode = check_decode(decode, str(model), self.meta["labels"])
         self._predictor = None
 
     def predictor(self) -> Any:
@@ -60,14 +63,16 @@ class TrainedLabeller:
     def signature(self) -> dict[str, Any]:
         return {"engine": self.name, "model": str(self.model_path), "model_engine": self.meta.get("engine"),
                 "weights": weights_hash(self.model_path, WEIGHT_FILES), "tags": list(self.meta["labels"]),
-                "label_map": dict(sorted(self.label_map.items())), "code": code_hash(__name__, "projection.label.base")}
+                "label_map": dict(sorted(self.label_map.items())),
+                "code": code_hash(__name__, "projection.label.base", "projection.decoding"),
+                **({"decode": self.decode} if self.decode != "argmax" else {})}
 
     def label(self, sentences: Sequence[Sequence[str]]) -> list[list[LabelledSpan]]:
         pred = self.predictor()
         words = [list(s) for s in sentences]
         if hasattr(pred, "predict_proba"):
             tags = list(pred.labels)
-            return [decode(tags, p, self.label_map) if len(w) else []
+            return [decode(tags, p, self.label_map, self.decode) if len(w) else []
                     for w, p in zip(words, pred.predict_proba(words, description="label"))]
         out = []
         for tag_seq in pred.predict(words):

@@ -142,9 +142,9 @@ def evaluate(
     removes more labels from both sides before scoring: ``["DATE"]`` scores a CoNLL-trained
     model on MasakhaNER's PER/ORG/LOC (its DATE entities become O). ``decode`` (transformer
     engines) sets how word scores become tags: ``argmax`` (the default) or ``bio`` (the best valid
-    IOB2 sequence, :mod:`projection.train.decode`).
+    IOB2 sequence, :mod:`projection.decoding`).
     """
-    from projection.train.decode import DECODERS
+    from projection.decoding import DECODERS
     from projection.train.metrics import evaluate_predictions
 
     if isinstance(model, (str, Path)):

@@ -549,9 +549,10 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     trained once and scored on every language; then language by language, all its seeds, so
     that each language is finished before the next begins.
 
-    ``back_label`` (systems 7 and 8): ``back_label(model_dir, lang, corpus, out, policy)`` labels a
-    target corpus through English with an English model and returns its sentences (see
-    :class:`projection.pipeline.BackLabeller`); it has a ``signature()``.
+    ``back_label`` (systems 7 and 8): ``back_label(model_dir, lang, corpus, out, policy, decode)`` labels a
+    target corpus through English with an English model, its tags decoded by ``decode`` (the recipe's), and
+    returns its sentences (see :class:`projection.pipeline.BackLabeller`); it has a ``signature()``. The
+    decoder is part of system 8's model key (it makes its training labels).
 
     ``dry_run``: train and evaluate nothing; return ``{"plan": [...], "missing": [...]}``, one
     entry per evaluation (``language``, ``system``, ``seed``, ``state``): ``done``, ``new`` (no
@@ -576,6 +577,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         raise ProjectionError("systems 7 and 8 label target text through English with a back-translation pipeline: "
                               "give back_label (`projection compare` does, --back-pipeline)")
     back_sig = back_label.signature() if back_label is not None else None
+    if back_sig is not None and opts.decode != "argmax":  # argmax: the committed rows' keys unchanged
+        back_sig = {**back_sig, "decode": opts.decode}
     dev_s, dev_desc = load_sentences(opts.dev)
     dev_hash = dev_desc[0].get("sha256", "")
     encoder_id = _encoder_id(opts.model)
@@ -642,7 +645,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             teacher_dir = models_dir / tkey
         if run.back:  # system 8: the target train split labelled through English by system 1's model
             logger.info(f"{what}: labelling {run.back_source} through English with system 1's model", extra=BATCH_LINE)
-            train = back_label(teacher_dir, run.lang, run.back_source, model_dir.parent / f"{key}.run", "drop-sentence")
+            train = back_label(teacher_dir, run.lang, run.back_source, model_dir.parent / f"{key}.run", "drop-sentence",
+                               opts.decode)
             if run.config.ignore:
                 from projection.train.config import map_labels
 
@@ -678,14 +682,15 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         t1 = time.perf_counter()
         if run.system == "7":  # the English model's labels of the test set, projected back: no target model
             model_dir = models_dir / teacher_keys[key]
-            tags = [s.tags for s in back_label(model_dir, run.lang, run.target.test, models_dir / f"{key}.run")]
-            predictor = FixedPredictor(load_model(model_dir), tags)
+            tags = [s.tags for s in back_label(model_dir, run.lang, run.target.test, models_dir / f"{key}.run",
+                                               "keep-all", opts.decode)]
+            predictor = FixedPredictor(load_model(model_dir), tags, opts.decode)
             eval_dir = models_dir / f"{key}.eval" / run.lang
         else:
             predictor = load_model(model_dir)
             eval_dir = model_dir / "eval" / run.lang
         metrics = evaluate(predictor, run.target.test, eval_dir, model_dir=model_dir, ignore=run.eval_ignore,
-                           decode=opts.decode if hasattr(predictor, "decode") else None)  # system 7: English tags
+                           decode=opts.decode)
         scored[(key, run.lang)] = metrics
         teacher_scores = None
         if run.system == "6":  # the teacher's weights, scored now unless this run just scored them on this test set
@@ -748,11 +753,13 @@ def _trained_sentences(model_dir: Path) -> int:
 
 class FixedPredictor:
     """A model's identity (labels, config, info) with predictions made elsewhere (system 7: the English
-    model's labels projected back onto the test words), in test-set order."""
+    model's labels projected back onto the test words), in test-set order; ``decode`` names the decoder
+    that made them (recorded with the scores)."""
 
-    def __init__(self, model: Any, tags: Sequence[Sequence[str]]):
+    def __init__(self, model: Any, tags: Sequence[Sequence[str]], decode: str = "argmax"):
         self.labels, self.config, self.info = model.labels, model.config, model.info
         self._tags = [list(t) for t in tags]
+        self.decode = decode
 
     def predict(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict"
                 ) -> list[list[str]]:

@@ -42,7 +42,7 @@ from projection.records import Sentence
 from projection.store import atomic_path, cache_root, content_key, file_sha256
 from projection.train.base import read_train_json
 from projection.train.config import TrainConfig, subsample
-from projection.train.decode import decode
+from projection.decoding import decode
 from projection.train.distill import SOFT_KEY, SoftTargets
 from projection.train.unlabeled import describe_unlabeled, read_unlabeled, text_hash
 

@@ -239,7 +239,7 @@ class TransformerTagger:
         self._features = None
         self._ct2 = None
         self.backend = "torch"
-        self.decode = "argmax"  # how word scores become tags (projection.train.decode.DECODERS)
+        self.decode = "argmax"  # how word scores become tags (projection.decoding.DECODERS)
         self.model_dir: Path | None = None
 
     def feature_cache(self):
@@ -257,8 +257,8 @@ class TransformerTagger:
         """IOB2 tags for every word. ``backend = "ct2"`` runs the encoder on CTranslate2
         (:class:`~projection.train.fast_predict.Ct2Encoder`) and the head in torch; ``torch``
         runs the whole model (with the frozen part's outputs from the feature store for
-        ``freeze_layers`` models). :attr:`decode` picks the decoder (:mod:`projection.train.decode`)."""
-        from projection.train.decode import decode
+        ``freeze_layers`` models). :attr:`decode` picks the decoder (:mod:`projection.decoding`)."""
+        from projection.decoding import decode
 
         return [decode(s, self.labels, self.decode) for s in self.word_logits(sentences, description)]
 

@@ -6,6 +6,9 @@ own. ``bio`` (Viterbi over the same scores) takes the sequence with the highest 
 those where ``I-X`` only follows ``B-X`` or ``I-X`` and no sentence opens with ``I-X``: a word whose
 best tag is ``I-X`` either joins the entity before it or takes its next-best valid tag. The scores
 are the head's logits (or log-probabilities: a per-word constant does not change the best path).
+
+A core module (it imports no stage): the train stage decodes its tagger's scores with it, and the
+label stage its labellers' probabilities.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             raise ProjectionError(f"BIO decoding needs IOB2 tags (O, B-X, I-X), not {label!r}")
         kinds.append("O" if label == "O" else kind)
         types.append(typ)
+    if unopened := sorted({t for k, t in zip(kinds, types) if k == "I"} - {t for k, t in zip(kinds, types) if k == "B"}):
+        raise ProjectionError(f"BIO decoding needs a B- tag for every I- tag; no B- for {', '.join(unopened)}")
     inside = np.array([k == "I" for k in kinds])
     same_type = np.array([[a == b for b in types] for a in types])
     opens_or_continues = np.array([k in ("B", "I") for k in kinds])
