@@ -382,7 +382,8 @@ def compare(
                                   "and the fused AdamW for training and prediction (docs/train.md)."),
     freeze_embeddings: bool = typer.Option(True, help="Freeze the word embeddings (identically for all systems)."),
     decode: str = typer.Option("argmax", help="How every system's word scores become tags: argmax (the committed "
-                               "results) or bio (the best valid IOB2 sequence); evaluation only, the same models."),
+                               "results) or bio (the best valid IOB2 sequence); evaluation only, the same models "
+                               "(systems 7 and 8: the English tagger's labels, so their models change)."),
     keep_models: bool = typer.Option(False, help="Keep every model's weights (~470 MB each) after evaluation."),
     teacher_system: str = typer.Option("1", help="System 6: the system (1-5) whose model labels the unlabeled target text."),
     select: str = typer.Option("confidence", help="System 6: selection of the teacher-labelled sentences: none, confidence, adversarial."),
