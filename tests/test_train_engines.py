@@ -176,6 +176,14 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     md = write_report(tmp_path / "runs", tmp_path / "docs2") and (tmp_path / "docs2" / "results.md").read_text()
     assert ("tags decoded differently by row: by each word's argmax (repaired to IOB2): es system 1, es system 3, "
             "hau system 1, hau system 3; by BIO-constrained Viterbi decoding: es system 3.") in md
+    assert "different recipes" not in md
+    # rows of another budget (a comparison half re-run) are named with the fields that differ
+    atomic_write_json(tmp_path / "runs" / "es" / "3-seed1" / "system.json",
+                      {**meta, "recipe": {**meta["recipe"], "epochs": 1, "precision": "bf16"}})
+    md = write_report(tmp_path / "runs", tmp_path / "docs3") and (tmp_path / "docs3" / "results.md").read_text()
+    assert ("**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
+            "epochs 2, precision None: es 1 (seeds 1, 2), es 3 (seeds 2), hau 1 (seeds 1, 2), hau 3 (seeds 1, 2); "
+            "epochs 1, precision bf16: es 3 (seeds 1).") in md
 
 def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, tmp_path, monkeypatch, caplog, logged):
     """compare trains, scores and resumes; the result folder holds only system.json + metrics.json per system

@@ -907,6 +907,31 @@ def _stripped(rows) -> list[str]:
             "[train.md](train.md#yoruba-words-split-at-their-marks-and-entities-without-tone-marks)).", ""]
 
 
+RECIPE_FIELDS = ("model", "max_train", "max_dev", "dev", "epochs", "lr", "batch_size", "freeze_embeddings", "freeze_layers",
+                 "keep_layers", "fusion_layer", "eval_every", "precision")  # the training recipe shared by every system
+
+
+def _mixed_recipes(rows) -> list[str]:
+    """A warning paragraph when the rows were trained with different recipes (say, a comparison half re-run at a
+    new budget): the fields that differ, and which rows have which values."""
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault(tuple(r["_recipe"].get(f) for f in RECIPE_FIELDS), []).append(r)
+    if len(groups) < 2:
+        return []
+    differ = [i for i, f in enumerate(RECIPE_FIELDS) if len({g[i] for g in groups}) > 1]
+    parts = []
+    for values, members in groups.items():
+        which = ", ".join(f"{RECIPE_FIELDS[i]} {values[i]}" for i in differ)
+        seeds: dict[tuple[str, str], list[int]] = {}
+        for r in members:
+            seeds.setdefault((r["language"], r["_id"]), []).append(r["seed"])
+        parts.append(f"{which}: " + ", ".join(f"{lang} {sid} (seeds {', '.join(map(str, sorted(v)))})"
+                                              for (lang, sid), v in seeds.items()))
+    return ["**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
+            + "; ".join(parts) + ".", ""]
+
+
 def _frozen(recipe: dict[str, Any]) -> str:
     """What the recipe freezes, in words."""
     k = recipe.get("freeze_layers") or 0
@@ -975,6 +1000,7 @@ def _markdown(rows, summary, langs, missing) -> str:
         "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
         "set to O at scoring (one English model per seed serves every language with the same recipe).",
         "",
+        *_mixed_recipes(rows),
         *_stripped(rows),
         "![test F1 by language and system](results.png)",
         "",
