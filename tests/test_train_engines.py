@@ -182,7 +182,7 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
                       {**meta, "recipe": {**meta["recipe"], "epochs": 1, "precision": "bf16"}})
     md = write_report(tmp_path / "runs", tmp_path / "docs3") and (tmp_path / "docs3" / "results.md").read_text()
     assert ("**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
-            "epochs 2, precision None: es 1 (seeds 1, 2), es 3 (seeds 2), hau 1 (seeds 1, 2), hau 3 (seeds 1, 2); "
+            "epochs 2, precision fp32: es 1 (seeds 1, 2), es 3 (seeds 2), hau 1 (seeds 1, 2), hau 3 (seeds 1, 2); "
             "epochs 1, precision bf16: es 3 (seeds 1).") in md
 
 def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, tmp_path, monkeypatch, caplog, logged):

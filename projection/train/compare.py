@@ -909,6 +909,7 @@ def _stripped(rows) -> list[str]:
 
 RECIPE_FIELDS = ("model", "max_train", "max_dev", "dev", "epochs", "lr", "batch_size", "freeze_embeddings", "freeze_layers",
                  "keep_layers", "fusion_layer", "eval_every", "precision")  # the training recipe shared by every system
+RECIPE_BEFORE = {"precision": "fp32"}  # what a row recorded before the field existed trained with
 
 
 def _mixed_recipes(rows) -> list[str]:
@@ -916,7 +917,7 @@ def _mixed_recipes(rows) -> list[str]:
     new budget): the fields that differ, and which rows have which values."""
     groups: dict[tuple, list] = {}
     for r in rows:
-        groups.setdefault(tuple(r["_recipe"].get(f) for f in RECIPE_FIELDS), []).append(r)
+        groups.setdefault(tuple(r["_recipe"].get(f, RECIPE_BEFORE.get(f)) for f in RECIPE_FIELDS), []).append(r)
     if len(groups) < 2:
         return []
     differ = [i for i, f in enumerate(RECIPE_FIELDS) if len({g[i] for g in groups}) > 1]
