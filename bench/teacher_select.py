@@ -93,7 +93,7 @@ def _write_not_run(out: Path, langs, seeds, missing) -> None:
 
 def collect_rows(langs, variants, init: bool, projected: bool, teacher: str = "1") -> list[dict]:
     """The finished rows (``projection.train.compare.collect``) of every variant's folder, tagged with the variant."""
-    from projection.train.compare import collect
+    from projection.train.report import collect
 
     return [{**r, "variant": variant} for variant in variants
             for r in collect(REPO / variant_dir(variant, init, projected, teacher)) if r["language"] in langs]
@@ -152,7 +152,7 @@ def _scorer(student: dict) -> str:
 
 def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = None) -> str:
     from projection.scores import pct_mean_sd
-    from projection.train.compare import student_gain, summarise
+    from projection.train.report import student_gain, summarise
 
     def ms(v) -> str:  # the seeds are a column of their own
         return pct_mean_sd(*v) if v else ""

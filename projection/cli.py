@@ -407,7 +407,8 @@ def compare(
     """Zero-shot vs DLFA vs translate-train (ours / published projection) vs teacher-student over seeds and languages; tables and a chart."""
     from rich.text import Text
 
-    from projection.train.compare import SYSTEMS, CompareOptions, collect, summarise
+    from projection.train.compare import SYSTEMS, CompareOptions
+    from projection.train.report import collect, summarise
     from projection.train.compare import compare as run_compare
 
     def ints(text: str, what: str) -> list[int]:

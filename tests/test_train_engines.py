@@ -137,7 +137,7 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     import csv
 
     from projection.store import atomic_write_json
-    from projection.train.compare import CSV_COLUMNS, write_report
+    from projection.train.report import CSV_COLUMNS, write_report
     from projection.train.metrics import evaluate_predictions
 
     gold = [Sentence("a", ["Ana", "en", "Roma", "y", "Pablo"], ["B-PER", "O", "B-LOC", "O", "B-PER"])]
@@ -266,7 +266,7 @@ def test_compare_report_checks_the_teacher_student_goals(tmp_path):
     """results.md says how the students learnt and checks their goals: above the teacher on enough languages, the
     mean paired gain, and the students' mean against the best other system on the same languages."""
     from projection.store import atomic_write_json
-    from projection.train.compare import write_report
+    from projection.train.report import write_report
     from projection.train.metrics import evaluate_predictions
 
     gold = [Sentence("a", ["Ana", "en", "Roma", "y", "Pablo"], ["B-PER", "O", "B-LOC", "O", "B-PER"])]

@@ -1,0 +1,450 @@
+"""The comparison's report: ``results.md``, ``results.csv``, ``results.png`` and ``learning-curve.png``
+from the result folder of :func:`projection.train.compare.compare` (one ``system.json`` and
+``metrics.json`` per language, system and seed).
+
+:func:`write_report` reads every finished evaluation (:func:`collect`), summarises it per
+language and system (:func:`summarise`: mean and sample standard deviation over the seeds,
+per-label F1), pairs systems seed by seed (:func:`paired`, :func:`student_gain`) and writes
+the page, its CSV and its charts. It trains and predicts nothing, so ``make results`` on a
+finished comparison only rebuilds the page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from projection.scores import pct, pct_mean_sd
+from projection.store import atomic_path, atomic_write_text
+from projection.train.compare import ALL_SYSTEMS, LABELS, SYSTEM_JSON, SYSTEMS, TARGETS
+
+CSV_COLUMNS = ["system", "train", "test", "f1", "precision", "recall", "seed", "command"]
+EXTRA_COLUMNS = ["language", "train_sentences", "dev_f1", "best_step", "minutes", "model_key", "teacher"]
+
+def collect(out: str | Path) -> list[dict[str, Any]]:
+    """One row per finished (language, system, seed) in ``out``."""
+    rows = []
+    for meta_path in sorted(Path(out).glob(f"*/*/{SYSTEM_JSON}")):
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        metrics_path = meta_path.parent / "metrics.json"
+        if "language" not in meta or not metrics_path.exists():
+            continue
+        m = json.loads(metrics_path.read_text(encoding="utf-8"))
+        row = {"language": meta["language"], "system": SYSTEMS.get(meta["system"], meta["system"]), "_id": meta["system"],
+               "train": meta["train"], "test": meta["test"], "f1": m["f1"], "precision": m["precision"],
+               "recall": m["recall"], "seed": meta["seed"], "command": meta["command"],
+               "train_sentences": meta["train_sentences"], "dev_f1": m["model"].get("best_dev_f1"),
+               "best_step": m["model"].get("best_step"),
+               "minutes": meta.get("train_minutes"), "model_key": meta["model_key"], "per_label": m["per_label"],
+               "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or [], "teacher": meta.get("teacher"),
+               "_teacher_f1": (meta.get("teacher_scores") or {}).get("f1"),
+               "_teacher_student": (m["model"].get("train_data") or {}).get("teacher_student")}
+        for lab in LABELS:
+            v = m["per_label"].get(lab)
+            row[f"f1_{lab}"] = v["f1"] if v else None
+            row[f"precision_{lab}"] = v["precision"] if v else None
+            row[f"recall_{lab}"] = v["recall"] if v else None
+        rows.append(row)
+    order = {lang: k for k, lang in enumerate(TARGETS)}
+    rows.sort(key=lambda r: (order.get(r["language"], len(order)), r["language"], r["_id"], r["seed"]))
+    return rows
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan  # one seed: no spread
+    return mean, sd
+
+
+def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(language, system id) -> mean and sd over seeds of F1, P, R and per-label F1/P/R."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["language"], r["_id"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        s: dict[str, Any] = {"n": len(rs), "seeds": sorted(r["seed"] for r in rs), "label": rs[0]["system"],
+                             "train": rs[0]["train"], "test": rs[0]["test"]}
+        for metric in ("f1", "precision", "recall", *[f"{m}_{lab}" for m in ("f1", "precision", "recall") for lab in LABELS]):
+            vals = [r[metric] for r in rs if r.get(metric) is not None]
+            s[metric] = _mean_sd(vals) if vals else None
+        s["by_seed"] = {r["seed"]: r["f1"] for r in rs}
+        s["teacher_by_seed"] = {r["seed"]: r["_teacher_f1"] for r in rs if r.get("_teacher_f1") is not None}
+        out[key] = s
+    return out
+
+
+def paired(summary: dict, lang: str, a: str, b: str) -> tuple[float, float, int] | None:
+    """Mean and sd of the per-seed differences F1(a) - F1(b) over the seeds both have."""
+    sa, sb = summary.get((lang, a)), summary.get((lang, b))
+    if not sa or not sb:
+        return None
+    seeds = sorted(set(sa["by_seed"]) & set(sb["by_seed"]))
+    if not seeds:
+        return None
+    mean, sd = _mean_sd([sa["by_seed"][s] - sb["by_seed"][s] for s in seeds])
+    return mean, sd, len(seeds)
+
+
+def student_gain(summary: dict, lang: str, teacher: str) -> tuple[float, float, int] | None:
+    """Mean and sd over seeds of the student's F1 (system 6) minus its teacher's: the scores of the weights it learnt
+    from, recorded with the student, else the teacher system's row of the same seed."""
+    st = summary.get((lang, "6"))
+    if not st:
+        return None
+    rows = (summary.get((lang, teacher)) or {}).get("by_seed", {})
+    diffs = [f1 - t for seed, f1 in sorted(st["by_seed"].items())
+             if (t := st.get("teacher_by_seed", {}).get(seed, rows.get(seed))) is not None]
+    if not diffs:
+        return None
+    mean, sd = _mean_sd(diffs)
+    return mean, sd, len(diffs)
+
+
+def _diff(p: tuple[float, float, int] | None) -> str:
+    if p is None:
+        return ""
+    return pct_mean_sd(p[0], p[1], sign=True, one=" (n=1)") + ("" if math.isnan(p[1]) else f" (n={p[2]})")
+
+
+def _ms(v: tuple[float, float] | None) -> str:
+    if v is None:
+        return ""
+    return pct_mean_sd(v[0], v[1], one=" (1 seed)")
+
+
+def _stripped(rows) -> list[str]:
+    """The paragraph naming the languages whose systems read words without combining marks (if any)."""
+    langs = list(dict.fromkeys(r["language"] for r in rows if r["_recipe"].get("strip_marks")))  # rows: TARGETS order
+    if not langs:
+        return []
+    return [f"Combining marks (tone marks, accents) stripped from the encoder's input, in training and evaluation, "
+            f"for every system of: {', '.join(langs)} (`--strip-marks`, on by default for yor; why: "
+            "[train.md](train.md#yoruba-words-split-at-their-marks-and-entities-without-tone-marks)).", ""]
+
+
+RECIPE_FIELDS = ("model", "max_train", "max_dev", "dev", "epochs", "lr", "batch_size", "freeze_embeddings", "freeze_layers",
+                 "keep_layers", "fusion_layer", "eval_every", "precision")  # the training recipe shared by every system
+RECIPE_BEFORE = {"precision": "fp32"}  # what a row recorded before the field existed trained with
+
+
+def _mixed_recipes(rows) -> list[str]:
+    """A warning paragraph when the rows were trained with different recipes (say, a comparison half re-run at a
+    new budget): the fields that differ, and which rows have which values."""
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault(tuple(r["_recipe"].get(f, RECIPE_BEFORE.get(f)) for f in RECIPE_FIELDS), []).append(r)
+    if len(groups) < 2:
+        return []
+    differ = [i for i, f in enumerate(RECIPE_FIELDS) if len({g[i] for g in groups}) > 1]
+    parts = []
+    for values, members in groups.items():
+        which = ", ".join(f"{RECIPE_FIELDS[i]} {values[i]}" for i in differ)
+        seeds: dict[tuple[str, str], list[int]] = {}
+        for r in members:
+            seeds.setdefault((r["language"], r["_id"]), []).append(r["seed"])
+        parts.append(f"{which}: " + ", ".join(f"{lang} {sid} (seeds {', '.join(map(str, sorted(v)))})"
+                                              for (lang, sid), v in seeds.items()))
+    return ["**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
+            + "; ".join(parts) + ".", ""]
+
+
+def _frozen(recipe: dict[str, Any]) -> str:
+    """What the recipe freezes, in words."""
+    k = recipe.get("freeze_layers") or 0
+    words = "word embeddings frozen" if recipe.get("freeze_embeddings") else "word embeddings trained"
+    extra = ", bf16 autocast" if recipe.get("precision", "fp32") != "fp32" else ""
+    if recipe.get("keep_layers"):
+        extra += f", encoder cut to its lower {recipe['keep_layers']} layers"
+    if k:
+        return f"embeddings and layers 1-{k} frozen (their output computed once){extra}"
+    return f"{words}, every encoder layer trained{extra}"
+
+
+def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | None = None,
+                 missing: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
+    """``results.csv``, ``results.md``, ``results.png`` and ``learning-curve.png`` in ``report`` from every
+    finished run in ``out``."""
+    report = Path(report)
+    rows = collect(out)
+    buf = io.StringIO()
+    fields = CSV_COLUMNS + EXTRA_COLUMNS + [f"{m}_{lab}" for lab in LABELS for m in ("f1", "precision", "recall")]
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) and k not in ("minutes",) else v) for k, v in r.items()})
+    report.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(report / "results.csv", buf.getvalue())
+    summary = summarise(rows)
+    order = {lang: k for k, lang in enumerate(TARGETS)}  # the known targets first, then any other, by name
+    present = sorted({r["language"] for r in rows}, key=lambda lang: (order.get(lang, len(order)), lang))
+    md = _markdown(rows, summary, present, missing)
+    atomic_write_text(report / "results.md", md)
+    if rows:
+        _plot(summary, present, report / "results.png")
+        _plot_curves(rows, report / "learning-curve.png")
+    return {"rows": [{k: v for k, v in r.items() if not k.startswith("_") and k != "per_label"} for r in rows],
+            "missing": list(missing), "report": str(report)}
+
+
+def _not_run(missing) -> list[str]:
+    """The *Not run* section: each run that could not run, and why."""
+    if not missing:
+        return []
+    return ["## Not run", "", *sorted({f"- {m['language']} system {m['system']}" + (f" seed {m['seed']}" if "seed" in m
+                                       else "") + f": {m['reason']}" for m in missing})]
+
+
+def _markdown(rows, summary, langs, missing) -> str:
+    md = ["# Downstream NER: zero-shot vs translate-train on seven target test sets", ""]
+    if not rows:
+        return "\n".join(md + ["No finished runs yet.", "", *_not_run(missing), ""])
+    recipe = rows[0]["_recipe"]
+    seeds = sorted({r["seed"] for r in rows})
+    md += [
+        "Generated by `projection compare` from its result folder (one command regenerates it: see *Commands*). "
+        "Scores are seqeval exact-span micro F1 (%) on the full gold test sets, mean ± standard deviation over the "
+        f"seeds {', '.join(map(str, seeds))}; every system of a language trains on the same sampled CoNLL-2003 "
+        "sentence ids per seed. No target-language gold label is used for training or model selection (best of the "
+        "English dev evaluations).",
+        "",
+        f"Recipe (every system): encoder `{recipe.get('model')}`, "
+        f"{'all CoNLL-2003 train sentences' if not recipe.get('max_train') else str(recipe.get('max_train')) + ' sampled CoNLL-2003 train ids'}, "
+        f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}, lr {recipe.get('lr')}, "
+        f"batch {recipe.get('batch_size')}, {_frozen(recipe)}, "
+        f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
+        f"{recipe.get('max_dev')} English dev sentences, tags {_decoding(rows)}. "
+        "MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
+        "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
+        "set to O at scoring (one English model per seed serves every language with the same recipe).",
+        "",
+        *_mixed_recipes(rows),
+        *_stripped(rows),
+        "![test F1 by language and system](results.png)",
+        "",
+        "Learning curves on English dev of the trained models (the check that the budget has flattened): "
+        "[learning-curve.png](learning-curve.png).",
+        "",
+        "## F1 by language",
+        "",
+        "| system | " + " | ".join(langs) + " | mean |",
+        "|---|" + "---:|" * (len(langs) + 1),
+    ]
+    for sid in ALL_SYSTEMS:
+        cells, means = [], []
+        for lang in langs:
+            s = summary.get((lang, sid))
+            cells.append(_ms(s["f1"]) if s else "")
+            if s:
+                means.append(s["f1"][0])
+        if not means:
+            continue
+        avg = f"{100 * sum(means) / len(means):.1f}" if len(means) == len(langs) else ""
+        md.append(f"| {SYSTEMS[sid]} | " + " | ".join(cells) + f" | {avg} |")
+    md += ["", "## Paired differences (per seed, then mean ± sd)", "",
+           "| language | 3 - 4 (projection step) | 3 - 1 | 3 - 2 | 5 - 1 |", "|---|---:|---:|---:|---:|"]
+    for lang in langs:
+        cells = []
+        for a, b in (("3", "4"), ("3", "1"), ("3", "2"), ("5", "1")):
+            p = paired(summary, lang, a, b)
+            cells.append(_diff(p))
+        md.append(f"| {lang} | " + " | ".join(cells) + " |")
+    teachers = sorted({str(r["teacher"]) for r in rows if r["_id"] == "6" and r.get("teacher")})
+    if teachers:
+        md += ["", "## Teacher-student: student - its teacher (per seed, then mean ± sd)", "",
+               "The teacher's F1 is that of the weights the student learnt from, scored with the student; it can "
+               "differ from the teacher system's row of the same seed when the teacher was retrained on other "
+               "hardware (same model key, other weights).", "",
+               "| language | " + " | ".join(f"6 - {t} (teacher: system {t})" for t in teachers) + " |",
+               "|---|" + "---:|" * len(teachers)]
+        for lang in langs:
+            cells = []
+            for t in teachers:
+                cells.append(_diff(student_gain(summary, lang, t)))
+            md.append(f"| {lang} | " + " | ".join(cells) + " |")
+        md += ["", *_student_recipes(rows)]
+    md += ["", "## Per language: precision, recall, per-label F1 (mean over seeds)", ""]
+    for lang in langs:
+        md += [f"### {lang} (`{summary[next(k for k in summary if k[0] == lang)]['test']}`)", "",
+               "| system | F1 | P | R | PER | ORG | LOC | MISC | MISC P | train |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for sid in ALL_SYSTEMS:
+            s = summary.get((lang, sid))
+            if not s:
+                continue
+            lab = [pct(s[f"f1_{x}"][0]) if s[f"f1_{x}"] else "" for x in LABELS]
+            misc_p = pct(s["precision_MISC"][0]) if s["precision_MISC"] else ""
+            md.append(f"| {s['label']} | {_ms(s['f1'])} | {_ms(s['precision'])} | {_ms(s['recall'])} | "
+                      + " | ".join(lab) + f" | {misc_p} | {s['train']} |")
+        md.append("")
+    md += ["## Goal checks", ""]
+    md += _goals(summary, langs) + _student_goals(summary, langs, teachers)
+    if missing:
+        md += ["", *_not_run(missing)]
+    md += ["", "## Commands", "", "Every row of `results.csv` carries the exact command that produced it; by system:", ""]
+    for sid in ALL_SYSTEMS:
+        ex = next((r["command"] for r in rows if r["_id"] == sid), None)
+        if ex:
+            md.append(f"- system {sid}: `{ex}`")
+    md.append("")
+    return "\n".join(md)
+
+
+def _goals(summary, langs) -> list[str]:
+    lines = []
+    african = [x for x in langs if x in ("hau", "swa", "yor", "zul")]
+    for lang in langs:
+        for a, b, margin, what in (("3", "4", 0.01, "ours >= published + 1"), ("3", "1", 0.0, "ours > zero-shot"),
+                                   ("3", "2", 0.0, "ours > DLFA")):
+            sa, sb = summary.get((lang, a)), summary.get((lang, b))
+            if sa and sb:
+                d = sa["f1"][0] - sb["f1"][0]
+                ok = d >= margin if margin else d > 0
+                lines.append(f"- {lang}: {what}: {100 * sa['f1'][0]:.1f} vs {100 * sb['f1'][0]:.1f} ({100 * d:+.1f}) -> "
+                             f"{'yes' if ok else 'NO'}")
+    gains = [summary[(x, "3")]["f1"][0] - summary[(x, "1")]["f1"][0] for x in african
+             if (x, "3") in summary and (x, "1") in summary]
+    if gains:
+        g = sum(gains) / len(gains)
+        lines.append(f"- African languages ({len(gains)}): translate-train on ours - zero-shot = {100 * g:+.1f} F1 on "
+                     f"average (goal +10) -> {'yes' if g >= 0.10 else 'NO'}")
+    es = summary.get(("es", "3"))
+    if es:
+        mp = es["precision_MISC"][0] if es["precision_MISC"] else 0.0
+        lines.append(f"- es: translate-train on ours {100 * es['f1'][0]:.1f} F1 (goal 69) -> "
+                     f"{'yes' if es['f1'][0] >= 0.69 else 'NO'}; MISC precision {100 * mp:.1f} % (goal 40) -> "
+                     f"{'yes' if mp >= 0.40 else 'NO'}")
+    return lines
+
+
+def _decoding(rows) -> str:
+    """How the rows' word scores became tags; every decoder used is named when the rows differ."""
+    names = {"argmax": "by each word's argmax (repaired to IOB2)", "bio": "by BIO-constrained Viterbi decoding"}
+    used = sorted({r["_recipe"].get("decode", "argmax") for r in rows})
+    if len(used) == 1:
+        return names.get(used[0], used[0])
+    return "decoded differently by row: " + "; ".join(
+        f"{names.get(d, d)}: " + ", ".join(sorted({f"{r['language']} system {r['_id']}" for r in rows
+                                                   if r["_recipe"].get("decode", "argmax") == d})) for d in used)
+
+
+def _student_recipes(rows) -> list[str]:
+    """How the students (system 6) of the table learnt: each distinct selection setting, with its languages."""
+    settings: dict[str, list[str]] = {}
+    for r in rows:
+        if r["_id"] != "6":
+            continue
+        rec = r["_recipe"]
+        what = "every teacher-labelled sentence" if not rec.get("select_fraction") else (
+            f"the top {rec['select_fraction']:.0%} by {rec.get('select', 'confidence')}"
+            + (" within each stratum of the teacher's entities per sentence" if rec.get("select_balance") else ""))
+        how = (f"Students of system {r['teacher']} learn from its labels of the target's unlabeled text: {what}; "
+               + ("soft labels" if rec.get("soft_labels") else "hard labels")
+               + (", starting from the teacher's weights" if rec.get("student_init") else "")
+               + (", with our projection" if rec.get("student_projected") else ""))
+        settings.setdefault(how, [])
+        if r["language"] not in settings[how]:
+            settings[how].append(r["language"])
+    return [f"{how} ({', '.join(langs)})." for how, langs in settings.items()]
+
+
+def _student_goals(summary, langs, teachers: Sequence[str]) -> list[str]:
+    """The teacher-student goals: the student above its teacher on at least 5 of 7 languages with a mean paired gain
+    of at least +1.5 F1, and the students' mean above every other system's (over the languages all of them have)."""
+    lines = []
+    for t in teachers:
+        diffs = [p[0] for lang in langs if (p := student_gain(summary, lang, t))]
+        if not diffs:
+            continue
+        above, mean = sum(d > 0 for d in diffs), sum(diffs) / len(diffs)
+        need = math.ceil(5 * len(diffs) / 7)
+        lines.append(f"- teacher-student (teacher: system {t}): student above its teacher on {above} of {len(diffs)} "
+                     f"languages (goal {need}) -> {'yes' if above >= need else 'NO'}; mean paired gain "
+                     f"{100 * mean:+.1f} F1 (goal +1.5) -> {'yes' if mean >= 0.015 else 'NO'}")
+    mine = [lang for lang in langs if (lang, "6") in summary]
+    if mine:
+        def avg(sid: str) -> float | None:
+            vals = [summary[(lang, sid)]["f1"][0] for lang in mine if (lang, sid) in summary]
+            return sum(vals) / len(vals) if len(vals) == len(mine) else None
+
+        student = avg("6")
+        others = {sid: m for sid in ALL_SYSTEMS if sid != "6" and (m := avg(sid)) is not None}
+        if others and student is not None:
+            best = max(others, key=others.get)
+            lines.append(f"- teacher-student: students' mean over {', '.join(mine)} {100 * student:.1f} vs the best "
+                         f"other system there ({SYSTEMS[best]}) {100 * others[best]:.1f} -> "
+                         f"{'yes' if student > others[best] else 'NO'}")
+    return lines
+
+
+COLORS = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f", "6": "#8172b3"}
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def _plot_curves(rows, path: Path) -> None:
+    """English dev F1 against training steps of every model that logged a learning curve (one line
+    per model: the English-only systems, each seed), the budget check of the recipe."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seen, lines = set(), []
+    for r in rows:
+        if r["_curve"] and r["model_key"] not in seen:
+            seen.add(r["model_key"])
+            lines.append((f"{r['system']}, seed {r['seed']}" + ("" if r["_id"] in ("1", "2") else f" ({r['language']})"),
+                          r["_id"], r["_curve"]))
+    if not lines:
+        return
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
+    for label, sid, curve in lines:
+        pts = sorted((pt["step"], 100 * pt["dev_f1"]) for pt in curve if pt.get("dev_f1") is not None)
+        ax.plot([x for x, _ in pts], [y for _, y in pts], marker=".", lw=1, color=COLORS.get(sid), alpha=0.8,
+                label=label if sid in ("1", "2") else None)
+    ax.set_xlabel("training step (batch of 16 sentences)")
+    ax.set_ylabel("English dev F1 (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    ax.set_title("Learning curves on English dev (model selection; no target-language label)")
+    _save(fig, path)
+
+
+def _plot(summary, langs: Sequence[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sids = [s for s in ALL_SYSTEMS if any((lang, s) in summary for lang in langs)]
+    width = 0.8 / max(len(sids), 1)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.4 * len(langs) + 2), 4.6))
+    for k, sid in enumerate(sids):
+        xs, ys, es = [], [], []
+        for i, lang in enumerate(langs):
+            s = summary.get((lang, sid))
+            if s:
+                xs.append(i + (k - (len(sids) - 1) / 2) * width)
+                ys.append(100 * s["f1"][0])
+                es.append(0.0 if math.isnan(s["f1"][1]) else 100 * s["f1"][1])
+        ax.bar(xs, ys, width, yerr=es, capsize=2, label=SYSTEMS[sid], color=COLORS.get(sid))
+    ax.set_xticks(range(len(langs)), langs)
+    ax.set_ylabel("test F1 (%), mean ± sd over seeds")
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2, loc="upper right")
+    ax.set_title("Zero-shot vs translate-train (e5-small, CoNLL-2003 source)")
+    _save(fig, path)
