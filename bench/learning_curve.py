@@ -63,6 +63,8 @@ def main() -> None:
     ap.add_argument("--max-train", type=int, default=None)
     ap.add_argument("--max-dev", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--precision", default="auto", help="auto | fp32 | bf16 (TrainConfig.precision; auto: bf16 where "
+                    "the CPU multiplies bf16 natively)")
     ap.add_argument("--out", default=str(OUT / "learning_curve.json"))
     ap.add_argument("--plot", default=str(REPO / "docs" / "budget-curve.png"))
     args = ap.parse_args()
@@ -81,7 +83,8 @@ def main() -> None:
         for lr in args.lr:
             cfg = TrainConfig(lr=lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                               freeze_embeddings=True, freeze_layers=k, eval_every=args.eval_every,
-                              max_train_sentences=args.max_train, max_dev_sentences=args.max_dev)
+                              max_train_sentences=args.max_train, max_dev_sentences=args.max_dev,
+                              precision=args.precision)
             if any(r["config"] == cfg.to_dict() for r in runs):
                 print(f"lr {lr:g}, freeze_layers {k}: done before, skipped", flush=True)
                 continue
@@ -93,7 +96,8 @@ def main() -> None:
                          "train_sentences": meta["train_sentences"], "dev_sentences": meta["dev_sentences"],
                          "curve": meta["curve"], "history": meta["history"], "best_step": meta["best_step"],
                          "best_dev_f1": meta["best_dev_f1"], "train_seconds": meta["train_seconds"],
-                         "threads": meta["threads"], "minutes": round((time.perf_counter() - t0) / 60, 1)})
+                         "threads": meta["threads"], "precision": meta.get("precision"),
+                         "minutes": round((time.perf_counter() - t0) / 60, 1)})
             atomic_write_json(out, {"command": " ".join(["python", "-m", "bench.learning_curve", *sys.argv[1:]]),
                                     "runs": runs})
             best = max(meta["curve"], key=lambda p: p["dev_f1"])
