@@ -33,7 +33,8 @@ def transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
             raise ProjectionError(f"BIO decoding needs IOB2 tags (O, B-X, I-X), not {label!r}")
         kinds.append("O" if label == "O" else kind)
         types.append(typ)
-    if unopened := sorted({t for k, t in zip(kinds, types) if k == "I"} - {t for k, t in zip(kinds, types) if k == "B"}):
+    begun = {t for k, t in zip(kinds, types) if k == "B"}
+    if unopened := sorted({t for k, t in zip(kinds, types) if k == "I"} - begun):
         raise ProjectionError(f"BIO decoding needs a B- tag for every I- tag; no B- for {', '.join(unopened)}")
     inside = np.array([k == "I" for k in kinds])
     same_type = np.array([[a == b for b in types] for a in types])

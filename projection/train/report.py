@@ -129,8 +129,9 @@ def _stripped(rows) -> list[str]:
             "[train.md](train.md#yoruba-words-split-at-their-marks-and-entities-without-tone-marks)).", ""]
 
 
-RECIPE_FIELDS = ("model", "max_train", "max_dev", "dev", "epochs", "lr", "batch_size", "freeze_embeddings", "freeze_layers",
-                 "keep_layers", "fusion_layer", "eval_every", "precision")  # the training recipe shared by every system
+# the training recipe shared by every system
+RECIPE_FIELDS = ("model", "max_train", "max_dev", "dev", "epochs", "lr", "batch_size", "freeze_embeddings",
+                 "freeze_layers", "keep_layers", "fusion_layer", "eval_every", "precision")
 RECIPE_BEFORE = {"precision": "fp32"}  # what a row recorded before the field existed trained with
 
 
