@@ -245,6 +245,8 @@ def train(
                                         "teacher's entities per sentence (0, 1, 2, 3+), not of all sentences."),
     select_threshold: Optional[float] = typer.Option(None, "--select-threshold", help="Or keep every sentence scoring at least this."),
     confidence: str = typer.Option("mean", "--confidence", help="Sentence confidence: mean or min word probability."),
+    teacher_decode: str = typer.Option("argmax", "--teacher-decode", help="The teacher's hard tags: argmax (each word's "
+                                       "best tag) or bio (the best valid IOB2 sequence)."),
     soft: bool = typer.Option(False, "--soft/--hard", help="Distil the teacher's word distributions (KL) or train on its tags."),
     temperature: float = typer.Option(1.0, "--temperature", help="Distillation temperature."),
     max_unlabeled_sentences: Optional[int] = typer.Option(None, help="Use a seeded sample of this many unlabeled sentences."),
@@ -275,7 +277,7 @@ def train(
         freeze_layers=freeze_layers, keep_layers=keep_layers, batch_tokens=batch_tokens, eval_every=eval_every, precision=precision,
         strip_marks=strip_marks,
         fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold,
-        select_balance=select_balance, confidence=confidence,
+        select_balance=select_balance, confidence=confidence, teacher_decode=teacher_decode,
         soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
         adv_source=adv_source, adv_max_source=adv_max_source or None, adv_epochs=adv_epochs, adv_lr=adv_lr, adv_disc_lr=adv_disc_lr,
         adv_lambda=adv_lambda, adv_ner_weight=adv_ner_weight, adv_probe_epochs=adv_probe_epochs,

@@ -110,6 +110,11 @@ def test_confidence_selection_picks_the_most_confident(teacher, sample, tmp_path
     assert np.allclose(tl.confidence("mean"), [0.9, 0.745, (0.8 + 0.7 + 0.95) / 3])
     assert np.allclose(tl.confidence("min"), [0.9, 0.5, 0.7])
     assert tl.tags(2) == ["B-PER", "O", "O"]
+    # the hard tags under either decoder: a lone inside tag opens a name (argmax) or yields to O (bio)
+    lone = TeacherLabels(["O", "B-PER", "I-PER"], [np.log(np.array([[0.2, 0.1, 0.7], [0.9, 0.05, 0.05]]))], {})
+    assert lone.tags(0) == ["B-PER", "O"] and lone.tags(0, "bio") == ["O", "O"]
+    with pytest.raises(ProjectionError, match="teacher_decode must be one of argmax, bio, not 'viterbi'"):
+        TrainConfig(teacher_decode="viterbi").validate_teacher()
     assert select_top(tl.confidence("mean"), 2 / 3, None) == [0, 2]
     assert select_top(tl.confidence("min"), None, 0.6) == [0, 2]
     assert select_top(tl.confidence("min"), 0.01, None) == [0]  # at least one
@@ -376,8 +381,12 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert opts.precision == "fp32" and zero.config.precision == "fp32" and not zero.config.fused_optimizer
     assert model_key(zero, replace(opts, precision="bf16"), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--precision" not in opts.recipe_args() and "--precision bf16" in " ".join(replace(opts, precision="bf16").recipe_args())
-    # the decoder is evaluation only: the same model, its option in the command when it is not argmax
-    assert model_key(zero, replace(opts, decode="bio"), "d", "e") == model_key(zero, opts, "d", "e")
+    # the decoder is evaluation only: the same model, its option in the command when it is not argmax; a student
+    # learns the teacher's tags decoded by it, so its model changes (its teacher's does not)
+    bio = replace(opts, decode="bio")
+    assert model_key(zero, bio, "d", "e") == model_key(zero, opts, "d", "e")
+    assert model_key(student, bio, "d", "e") != model_key(student, opts, "d", "e")
+    assert plan(["es"], [13], ["6"], bio)[0][0].config.teacher_decode == "bio" and student.config.teacher_decode == "argmax"
     assert "--decode" not in opts.recipe_args()
     assert "--decode bio" in " ".join(replace(opts, decode="bio").recipe_args())
     # so does keep_layers unset; a kept depth is another model, and its option reproduces it

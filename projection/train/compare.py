@@ -179,7 +179,7 @@ class CompareOptions:
     def student_config(self, seed: int, ignore: Sequence[str], strip_marks: bool = False) -> TrainConfig:
         return self.config(seed, ignore, strip_marks).replace(select=self.select, select_fraction=self.select_fraction,
                                                  select_balance=self.select_balance, soft_labels=self.soft_labels, temperature=self.temperature,
-                                                 max_unlabeled_sentences=self.max_unlabeled)
+                                                 max_unlabeled_sentences=self.max_unlabeled, teacher_decode=self.decode)
 
     def student_args(self) -> list[str]:
         """The command-line options of system 6 (with the recipe's)."""
@@ -423,6 +423,12 @@ def _data_key(run: Run) -> str:
     return content_key([(s.id, s.tokens, s.tags) for s in run.train])
 
 
+def _student_options(opts: CompareOptions) -> dict[str, Any]:
+    """The options that shape a student (system 6); the teacher's hard tags follow the recipe's decoder
+    (argmax, left out: the committed keys stay)."""
+    return {**_key_options(opts, STUDENT_OPTIONS), **({"teacher_decode": opts.decode} if opts.decode != "argmax" else {})}
+
+
 def _recipe(run: Run, opts: CompareOptions) -> dict[str, Any]:
     """The comparison options that shape a run's model (its training options, not the student's)."""
     # strip_marks: the run's own (a target's default or the option), below; off keeps the committed keys
@@ -439,7 +445,7 @@ def key_parts(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str) ->
     parts = {"train data": _data_key(run), "recipe": content_key(run.arch, _recipe(run, opts), sorted(run.config.ignore)),
              "seed": run.seed, "dev": dev_hash, "encoder": encoder_id}
     if run.teacher is not None and not run.back:
-        parts["student options"] = content_key(_key_options(opts, STUDENT_OPTIONS))
+        parts["student options"] = content_key(_student_options(opts))
         parts["teacher"] = model_key(run.teacher, opts, dev_hash, encoder_id)
     return parts
 
@@ -481,7 +487,7 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
         from projection.corpora import resolve_corpus
 
         # adversarial selection scores with a cross-fitted probe since "adversarial-probe-v1" (before: the discriminator)
-        parts += ["teacher-student", _key_options(opts, STUDENT_OPTIONS),
+        parts += ["teacher-student", _student_options(opts),
                   *(["adversarial-probe-v1"] if opts.select == "adversarial" else []),
                   model_key(run.teacher, opts, dev_hash, encoder_id), run.unlabeled,
                   file_sha256(resolve_corpus(str(run.unlabeled)))[:16]]

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from projection.decoding import DECODERS
 from projection.errors import ProjectionError
 from projection.records import Sentence, Span
 
@@ -103,6 +104,7 @@ class TrainConfig:
     # kept sentences have the entity distribution of all (a confident top alone is mostly sentences without entities)
     select_balance: bool = False
     confidence: str = "mean"  # sentence confidence: mean or min of the teacher's word probabilities
+    teacher_decode: str = "argmax"  # how the teacher's word probabilities become its hard tags (projection.decoding)
     soft_labels: bool = False  # distil the teacher's word distributions (KL) instead of its argmax tags
     temperature: float = 1.0  # distillation temperature (teacher and student scores divided by it)
     max_unlabeled_sentences: int | None = None  # seeded sample of the unlabeled text
@@ -182,6 +184,8 @@ class TrainConfig:
             raise ProjectionError(f"select must be one of {', '.join(SELECT_METHODS)}, not {self.select!r}")
         if self.confidence not in ("mean", "min"):
             raise ProjectionError(f"confidence must be mean or min, not {self.confidence!r}")
+        if self.teacher_decode not in DECODERS:
+            raise ProjectionError(f"teacher_decode must be one of {', '.join(DECODERS)}, not {self.teacher_decode!r}")
         if self.select_fraction is not None and not 0 < self.select_fraction <= 1:
             raise ProjectionError(f"select_fraction is a share of the sentences in (0, 1], not {self.select_fraction}")
         if self.select_threshold is not None and not 0 <= self.select_threshold <= 1:

@@ -36,13 +36,13 @@ from typing import Any
 
 import numpy as np
 
+from projection.decoding import decode
 from projection.errors import ProjectionError
 from projection.progress import BATCH_LINE
 from projection.records import Sentence
 from projection.store import atomic_path, cache_root, content_key, file_sha256
 from projection.train.base import read_train_json
 from projection.train.config import TrainConfig, subsample
-from projection.decoding import decode
 from projection.train.distill import SOFT_KEY, SoftTargets
 from projection.train.unlabeled import describe_unlabeled, read_unlabeled, text_hash
 
@@ -60,8 +60,9 @@ class TeacherLabels:
     log_probs: list[np.ndarray]  # float32 (words, labels) per sentence
     info: dict[str, Any]
 
-    def tags(self, i: int) -> list[str]:
-        return decode(self.log_probs[i], self.labels, "argmax")
+    def tags(self, i: int, mode: str = "argmax") -> list[str]:
+        """The teacher's hard tags of sentence ``i`` under decoder ``mode`` (:mod:`projection.decoding`)."""
+        return decode(self.log_probs[i], self.labels, mode)
 
     def confidence(self, how: str = "mean") -> np.ndarray:
         """Per sentence: mean or minimum over words of the probability of the teacher's own tag."""
@@ -206,7 +207,7 @@ def student_data(unlabeled: str | Path, teacher: str | Path, config: TrainConfig
     else:
         scores = confidence
         selection["score"] = f"{config.confidence} word probability of the teacher's tag (not used to select)"
-    tags = [tl.tags(i) for i in range(len(sents))]
+    tags = [tl.tags(i, config.teacher_decode) for i in range(len(sents))]
     entities = entity_counts(tags)
     strata = None
     if config.select_balance:
@@ -232,6 +233,7 @@ def student_data(unlabeled: str | Path, teacher: str | Path, config: TrainConfig
         out.append(Sentence(f"teacher-{s.id}", list(s.tokens), tags[i], meta))
     desc = {"teacher": {k: ident[k] for k in ("dir", "sha256", "engine", "encoder", "labels", "best_dev_f1", "data")},
             "unlabeled": text_desc, "labels": "soft" if config.soft_labels else "hard",
+            "teacher_decode": config.teacher_decode,
             "temperature": config.temperature if config.soft_labels else None,
             "teacher_labelling": tl.info, "selection": selection, "sentences": len(out),
             "kept_lines": [sents[i].meta.get("line") for i in keep],
