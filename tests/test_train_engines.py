@@ -176,7 +176,10 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     md = write_report(tmp_path / "runs", tmp_path / "docs2") and (tmp_path / "docs2" / "results.md").read_text()
     assert ("tags decoded differently by row: by each word's argmax (repaired to IOB2): es system 1, es system 3, "
             "hau system 1, hau system 3; by BIO-constrained Viterbi decoding: es system 3.") in md
-    assert "different recipes" not in md
+    assert "different recipes" not in md and "budget-curve.png" not in md
+    (tmp_path / "docs2" / "budget-curve.png").write_bytes(b"")  # the budget's curves beside the page: linked
+    md = write_report(tmp_path / "runs", tmp_path / "docs2") and (tmp_path / "docs2" / "results.md").read_text()
+    assert "the budget was chosen from the curves of [budget-curve.png](budget-curve.png)" in md
     # rows of another budget (a comparison half re-run) are named with the fields that differ
     atomic_write_json(tmp_path / "runs" / "es" / "3-seed1" / "system.json",
                       {**meta, "recipe": {**meta["recipe"], "epochs": 1, "precision": "bf16"}})

@@ -24,6 +24,7 @@ from projection.store import atomic_path, atomic_write_text
 from projection.train.compare import ALL_SYSTEMS, LABELS, SYSTEM_JSON, SYSTEMS, TARGETS
 
 CSV_COLUMNS = ["system", "train", "test", "f1", "precision", "recall", "seed", "command"]
+BUDGET_PLOT = "budget-curve.png"  # bench/learning_curve.py's plot, linked when the report folder has it (docs/)
 EXTRA_COLUMNS = ["language", "train_sentences", "dev_f1", "best_step", "minutes", "model_key", "teacher"]
 
 def collect(out: str | Path) -> list[dict[str, Any]]:
@@ -185,7 +186,7 @@ def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | Non
     summary = summarise(rows)
     order = {lang: k for k, lang in enumerate(TARGETS)}  # the known targets first, then any other, by name
     present = sorted({r["language"] for r in rows}, key=lambda lang: (order.get(lang, len(order)), lang))
-    md = _markdown(rows, summary, present, missing)
+    md = _markdown(rows, summary, present, missing, budget=(report / BUDGET_PLOT).exists())
     atomic_write_text(report / "results.md", md)
     if rows:
         _plot(summary, present, report / "results.png")
@@ -202,7 +203,7 @@ def _not_run(missing) -> list[str]:
                                        else "") + f": {m['reason']}" for m in missing})]
 
 
-def _markdown(rows, summary, langs, missing) -> str:
+def _markdown(rows, summary, langs, missing, budget: bool = False) -> str:
     md = ["# Downstream NER: zero-shot vs translate-train on seven target test sets", ""]
     if not rows:
         return "\n".join(md + ["No finished runs yet.", "", *_not_run(missing), ""])
@@ -230,7 +231,9 @@ def _markdown(rows, summary, langs, missing) -> str:
         "![test F1 by language and system](results.png)",
         "",
         "Learning curves on English dev of the trained models (the check that the budget has flattened): "
-        "[learning-curve.png](learning-curve.png).",
+        "[learning-curve.png](learning-curve.png)"
+        + (f"; the budget was chosen from the curves of [{BUDGET_PLOT}]({BUDGET_PLOT}) (`bench/learning_curve.py`)."
+           if budget else "."),
         "",
         "## F1 by language",
         "",
