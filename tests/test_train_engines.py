@@ -179,7 +179,7 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     assert "different recipes" not in md and "budget-curve.png" not in md
     (tmp_path / "docs2" / "budget-curve.png").write_bytes(b"")  # the budget's curves beside the page: linked
     md = write_report(tmp_path / "runs", tmp_path / "docs2") and (tmp_path / "docs2" / "results.md").read_text()
-    assert "the budget was chosen from the curves of [budget-curve.png](budget-curve.png)" in md
+    assert "learning curves of several budgets and learning rates, to choose the budget: [budget-curve.png](" in md
     # rows of another budget (a comparison half re-run) are named with the fields that differ
     atomic_write_json(tmp_path / "runs" / "es" / "3-seed1" / "system.json",
                       {**meta, "recipe": {**meta["recipe"], "epochs": 1, "precision": "bf16"}})

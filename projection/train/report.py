@@ -232,7 +232,8 @@ def _markdown(rows, summary, langs, missing, budget: bool = False) -> str:
         "",
         "Learning curves on English dev of the trained models (the check that the budget has flattened): "
         "[learning-curve.png](learning-curve.png)"
-        + (f"; the budget was chosen from the curves of [{BUDGET_PLOT}]({BUDGET_PLOT}) (`bench/learning_curve.py`)."
+        + (f"; English dev learning curves of several budgets and learning rates, to choose the budget: "
+           f"[{BUDGET_PLOT}]({BUDGET_PLOT}) (`bench/learning_curve.py`)."
            if budget else "."),
         "",
         "## F1 by language",
