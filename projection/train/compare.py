@@ -426,7 +426,8 @@ def _data_key(run: Run) -> str:
 def _student_options(opts: CompareOptions) -> dict[str, Any]:
     """The options that shape a student (system 6); the teacher's hard tags follow the recipe's decoder
     (argmax, left out: the committed keys stay)."""
-    return {**_key_options(opts, STUDENT_OPTIONS), **({"teacher_decode": opts.decode} if opts.decode != "argmax" else {})}
+    decoder = {"teacher_decode": opts.decode} if opts.decode != "argmax" else {}
+    return {**_key_options(opts, STUDENT_OPTIONS), **decoder}
 
 
 def _recipe(run: Run, opts: CompareOptions) -> dict[str, Any]:

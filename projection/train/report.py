@@ -36,13 +36,14 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
         if "language" not in meta or not metrics_path.exists():
             continue
         m = json.loads(metrics_path.read_text(encoding="utf-8"))
-        row = {"language": meta["language"], "system": SYSTEMS.get(meta["system"], meta["system"]), "_id": meta["system"],
-               "train": meta["train"], "test": meta["test"], "f1": m["f1"], "precision": m["precision"],
+        row = {"language": meta["language"], "system": SYSTEMS.get(meta["system"], meta["system"]),
+               "_id": meta["system"], "train": meta["train"], "test": meta["test"], "f1": m["f1"], "precision": m["precision"],
                "recall": m["recall"], "seed": meta["seed"], "command": meta["command"],
                "train_sentences": meta["train_sentences"], "dev_f1": m["model"].get("best_dev_f1"),
                "best_step": m["model"].get("best_step"),
                "minutes": meta.get("train_minutes"), "model_key": meta["model_key"], "per_label": m["per_label"],
-               "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or [], "teacher": meta.get("teacher"),
+               "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or [],
+               "teacher": meta.get("teacher"),
                "_teacher_f1": (meta.get("teacher_scores") or {}).get("f1"),
                "_teacher_student": (m["model"].get("train_data") or {}).get("teacher_student")}
         for lab in LABELS:
@@ -72,7 +73,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str,
     for key, rs in groups.items():
         s: dict[str, Any] = {"n": len(rs), "seeds": sorted(r["seed"] for r in rs), "label": rs[0]["system"],
                              "train": rs[0]["train"], "test": rs[0]["test"]}
-        for metric in ("f1", "precision", "recall", *[f"{m}_{lab}" for m in ("f1", "precision", "recall") for lab in LABELS]):
+        per_label = [f"{m}_{lab}" for m in ("f1", "precision", "recall") for lab in LABELS]
+        for metric in ("f1", "precision", "recall", *per_label):
             vals = [r[metric] for r in rs if r.get(metric) is not None]
             s[metric] = _mean_sd(vals) if vals else None
         s["by_seed"] = {r["seed"]: r["f1"] for r in rs}
@@ -180,7 +182,8 @@ def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | Non
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) and k not in ("minutes",) else v) for k, v in r.items()})
+        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) and k not in ("minutes",) else v)
+                         for k, v in r.items()})
     report.mkdir(parents=True, exist_ok=True)
     atomic_write_text(report / "results.csv", buf.getvalue())
     summary = summarise(rows)
@@ -203,6 +206,12 @@ def _not_run(missing) -> list[str]:
                                        else "") + f": {m['reason']}" for m in missing})]
 
 
+def _train_size(recipe: dict[str, Any]) -> str:
+    if not recipe.get("max_train"):
+        return "all CoNLL-2003 train sentences"
+    return f"{recipe['max_train']} sampled CoNLL-2003 train ids"
+
+
 def _markdown(rows, summary, langs, missing, budget: bool = False) -> str:
     md = ["# Downstream NER: zero-shot vs translate-train on seven target test sets", ""]
     if not rows:
@@ -217,7 +226,7 @@ def _markdown(rows, summary, langs, missing, budget: bool = False) -> str:
         "English dev evaluations).",
         "",
         f"Recipe (every system): encoder `{recipe.get('model')}`, "
-        f"{'all CoNLL-2003 train sentences' if not recipe.get('max_train') else str(recipe.get('max_train')) + ' sampled CoNLL-2003 train ids'}, "
+        f"{_train_size(recipe)}, "
         f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}, lr {recipe.get('lr')}, "
         f"batch {recipe.get('batch_size')}, {_frozen(recipe)}, "
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
