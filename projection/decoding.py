@@ -23,6 +23,13 @@ from projection.tags import to_iob2
 DECODERS: tuple[str, ...] = ("argmax", "bio")
 
 
+def check(mode: str, what: str = "decode") -> str:
+    """``mode`` if it names a decoder, else an error naming the option ``what`` and the choices."""
+    if mode not in DECODERS:
+        raise ProjectionError(f"{what} must be one of {', '.join(DECODERS)}, not {mode!r}")
+    return mode
+
+
 def transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(start, allowed)``: which tags may open a sentence, and ``allowed[i, j]``: may tag ``j`` follow
     tag ``i``. ``labels`` are IOB2 tags (``O``, ``B-X``, ``I-X``)."""
@@ -64,8 +71,6 @@ def bio_viterbi(scores: np.ndarray, labels: Sequence[str]) -> list[int]:
 
 def decode(scores: np.ndarray, labels: Sequence[str], mode: str = "argmax") -> list[str]:
     """IOB2 tags for one sentence's ``(words, labels)`` scores under decoder ``mode`` (:data:`DECODERS`)."""
-    if mode == "argmax":
+    if check(mode) == "argmax":
         return to_iob2([labels[i] for i in np.asarray(scores).argmax(-1).tolist()]) if len(scores) else []
-    if mode == "bio":
-        return [labels[i] for i in bio_viterbi(np.asarray(scores), labels)]
-    raise ProjectionError(f"unknown decoder {mode!r}; choose one of: {', '.join(DECODERS)}")
+    return [labels[i] for i in bio_viterbi(np.asarray(scores), labels)]

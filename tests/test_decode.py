@@ -60,5 +60,5 @@ def test_viterbi_is_the_best_valid_sequence(n, seed):
 def test_bad_labels_and_decoder():
     with pytest.raises(ProjectionError, match="IOB2 tags"):
         bio_viterbi(np.zeros((2, 2)), ["O", "S-PER"])
-    with pytest.raises(ProjectionError, match="unknown decoder 'crf'"):
+    with pytest.raises(ProjectionError, match="decode must be one of argmax, bio, not 'crf'"):
         decode(np.zeros((1, 5)), LABELS, "crf")

@@ -36,7 +36,7 @@ def test_decode_spans_and_label_mass_confidence():
     assert decode(TAGS, p, mode="bio") == [LabelledSpan(1, 3, "PER", pytest.approx(0.8))]
     p[3] = [0.2, 0.0, 0.3, 0.0, 0.5]  # I-LOC best, I-PER next: the word joins the name before it
     assert decode(TAGS, p, mode="bio") == [LabelledSpan(1, 4, "PER", pytest.approx((0.8 + 0.8 + 0.3) / 3))]
-    with pytest.raises(ProjectionError, match="unknown decoder"):
+    with pytest.raises(ProjectionError, match="decode must be one of argmax, bio, not 'crf'"):
         decode(TAGS, p, mode="crf")
 
 

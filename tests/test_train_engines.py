@@ -56,7 +56,7 @@ def test_token_trainer_learns_and_writes_predictions(encoder, sample, tmp_path):
     assert all(to_iob2(p) == p for p in tagger.predict([s.tokens for s in sample]))
     bio = evaluate(tagger, "sample:train", tmp_path / "bio", decode="bio")
     assert bio["model"]["decode"] == "bio"
-    with pytest.raises(ProjectionError, match="unknown decoder"):
+    with pytest.raises(ProjectionError, match="decode must be one of argmax, bio, not 'crf'"):
         evaluate(tagger, "sample:train", tmp_path / "x", decode="crf")
 
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from projection.decoding import DECODERS, decode as decode_scores, transitions
+from projection.decoding import check as check_decoder, decode as decode_scores, transitions
 from projection.errors import ProjectionError
 from projection.records import Span
 from projection.tags import tags_to_spans
@@ -108,8 +108,7 @@ def check_label_map(label_map: Mapping[str, str] | None, where: str) -> dict[str
 def check_decode(mode: str, where: str, tags: Sequence[str] | None = None) -> str:
     """``mode`` if it is one of :data:`projection.decoding.DECODERS` (and, for ``bio``, ``tags`` when given
     are IOB2 tags with a ``B-`` for every ``I-``), else a clear error naming ``where``."""
-    if mode not in DECODERS:
-        raise ProjectionError(f"{where}: [label] decode must be one of {', '.join(DECODERS)}, not {mode!r}")
+    check_decoder(mode, f"{where}: [label] decode")
     if mode == "bio" and tags is not None:
         try:
             transitions(tags)

@@ -144,7 +144,7 @@ def evaluate(
     engines) sets how word scores become tags: ``argmax`` (the default) or ``bio`` (the best valid
     IOB2 sequence, :mod:`projection.decoding`).
     """
-    from projection.decoding import DECODERS
+    from projection.decoding import check as check_decoder
     from projection.train.metrics import evaluate_predictions
 
     if isinstance(model, (str, Path)):
@@ -159,8 +159,7 @@ def evaluate(
         gold = list(test)
         data = {"name": None, "path": None, "sentences": len(gold)}
     if decode is not None:
-        if decode not in DECODERS:
-            raise ProjectionError(f"unknown decoder {decode!r}; choose one of: {', '.join(DECODERS)}")
+        check_decoder(decode)
         if hasattr(predictor, "decode"):
             predictor.decode = decode
         elif decode != "argmax":  # argmax: what every engine does

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from projection.decoding import DECODERS
+from projection.decoding import check as check_decoder
 from projection.errors import ProjectionError
 from projection.records import Sentence, Span
 
@@ -184,8 +184,7 @@ class TrainConfig:
             raise ProjectionError(f"select must be one of {', '.join(SELECT_METHODS)}, not {self.select!r}")
         if self.confidence not in ("mean", "min"):
             raise ProjectionError(f"confidence must be mean or min, not {self.confidence!r}")
-        if self.teacher_decode not in DECODERS:
-            raise ProjectionError(f"teacher_decode must be one of {', '.join(DECODERS)}, not {self.teacher_decode!r}")
+        check_decoder(self.teacher_decode, "teacher_decode")
         if self.select_fraction is not None and not 0 < self.select_fraction <= 1:
             raise ProjectionError(f"select_fraction is a share of the sentences in (0, 1], not {self.select_fraction}")
         if self.select_threshold is not None and not 0 <= self.select_threshold <= 1:

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from projection.decoding import decode
 from projection.devices import resolve_device
 from projection.errors import ProjectionError
 from projection.progress import BATCH_LINE, bar
@@ -258,8 +259,6 @@ class TransformerTagger:
         (:class:`~projection.train.fast_predict.Ct2Encoder`) and the head in torch; ``torch``
         runs the whole model (with the frozen part's outputs from the feature store for
         ``freeze_layers`` models). :attr:`decode` picks the decoder (:mod:`projection.decoding`)."""
-        from projection.decoding import decode
-
         return [decode(s, self.labels, self.decode) for s in self.word_logits(sentences, description)]
 
     def predict_proba(self, sentences: Sequence[Sentence] | Sequence[Sequence[str]], description: str = "predict"
