@@ -21,7 +21,7 @@ from typing import Any
 
 from projection.scores import pct, pct_mean_sd
 from projection.store import atomic_path, atomic_write_text
-from projection.train.compare import ALL_SYSTEMS, LABELS, SYSTEM_JSON, SYSTEMS, TARGETS
+from projection.train.compare import ALL_SYSTEMS, LABELS, LATER_OPTIONS, SYSTEM_JSON, SYSTEMS, TARGETS
 
 CSV_COLUMNS = ["system", "train", "test", "f1", "precision", "recall", "seed", "command"]
 BUDGET_PLOT = "budget-curve.png"  # bench/learning_curve.py's plot, linked when the report folder has it (docs/)
@@ -135,7 +135,6 @@ def _stripped(rows) -> list[str]:
 # the training recipe shared by every system
 RECIPE_FIELDS = ("model", "max_train", "max_dev", "dev", "epochs", "lr", "batch_size", "freeze_embeddings",
                  "freeze_layers", "keep_layers", "fusion_layer", "eval_every", "precision")
-RECIPE_BEFORE = {"precision": "fp32"}  # what a row recorded before the field existed trained with
 
 
 def _mixed_recipes(rows) -> list[str]:
@@ -143,7 +142,8 @@ def _mixed_recipes(rows) -> list[str]:
     new budget): the fields that differ, and which rows have which values."""
     groups: dict[tuple, list] = {}
     for r in rows:
-        groups.setdefault(tuple(r["_recipe"].get(f, RECIPE_BEFORE.get(f)) for f in RECIPE_FIELDS), []).append(r)
+        # a row recorded before an option existed trained at the option's earlier value (LATER_OPTIONS)
+        groups.setdefault(tuple(r["_recipe"].get(f, LATER_OPTIONS.get(f)) for f in RECIPE_FIELDS), []).append(r)
     if len(groups) < 2:
         return []
     differ = [i for i, f in enumerate(RECIPE_FIELDS) if len({g[i] for g in groups}) > 1]
