@@ -29,20 +29,17 @@ from bench import OUT
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-MODES = ("argmax", "bio")
-
-
 def _misc_precision(m: dict) -> float | None:
     v = m["per_label"].get("MISC")  # absent where MISC is not scored (MasakhaNER)
     return None if v is None else v["precision"]
 
 
-def score(row_dir: Path, test: str | None = None) -> dict | None:
-    """Both decodings of one result row's model on its test set (or on ``test``, e.g. English test: a check of
-    the decoder on source-language data); None when its model folder is gone."""
+def score(row_dir: Path, metrics: dict, test: str | None = None) -> dict | None:
+    """Both decodings of one result row's model (``metrics``: the row's ``metrics.json``) on its test set (or on
+    ``test``, e.g. English test: a check of the decoder on source-language data); None when its model folder is gone."""
+    from projection.decoding import DECODERS
     from projection.train import evaluate, load_model
 
-    metrics = json.loads((row_dir / "metrics.json").read_text(encoding="utf-8"))
     system = json.loads((row_dir / "system.json").read_text(encoding="utf-8"))
     model_dir = Path(metrics["model"]["dir"])
     if not (model_dir / "train.json").exists():
@@ -60,7 +57,7 @@ def score(row_dir: Path, test: str | None = None) -> dict | None:
     out: dict = {"row": f"{row_dir.parent.name}/{row_dir.name}", "model": str(model_dir),
                  "committed_f1": metrics["f1"], "test": test or system["test"]}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in MODES:
+        for mode in DECODERS:
             m = evaluate(tagger, test or system["test"], Path(tmp) / mode,
                          ignore=(system.get("eval_ignore") or []) if test is None else [], decode=mode)
             out[mode] = {"f1": m["f1"], "precision": m["precision"], "recall": m["recall"],
@@ -73,6 +70,8 @@ def score(row_dir: Path, test: str | None = None) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from projection.store import atomic_write_json
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=REPO / "docs" / "downstream")
     ap.add_argument("--systems", nargs="+", default=["3"])
@@ -91,15 +90,12 @@ def main(argv: list[str] | None = None) -> None:
         metrics = json.loads((row_dir / "metrics.json").read_text(encoding="utf-8"))
         if key in done and done[key]["model"] == metrics["model"]["dir"]:
             continue
-        res = score(row_dir, args.test)
+        res = score(row_dir, metrics, args.test)
         if res is None:
             print(f"{key}: model folder gone, skipped", flush=True)
             continue
         done[key] = res
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(done, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(args.out)
+        atomic_write_json(args.out, done)
         a, b = res["argmax"], res["bio"]
         print(f"{key}: F1 argmax {100 * a['f1']:.2f} bio {100 * b['f1']:.2f}", flush=True)
     by_lang: dict[str, list] = {}
@@ -115,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             return f"{100 * statistics.mean(xs):.1f}" if xs else ""
         diffs = [r["bio"]["f1"] - r["argmax"]["f1"] for r in res]
         sd = f" ± {100 * statistics.stdev(diffs):.2f}" if len(diffs) > 1 else ""
-        f1 = {mode: mean([r[mode]["f1"] for r in res]) for mode in MODES}
+        f1 = {mode: mean([r[mode]["f1"] for r in res]) for mode in ("argmax", "bio")}
         print(f"| {lang} | {len(res)} | {f1['argmax']} | {f1['bio']}"
               f" | {100 * statistics.mean(diffs):+.2f}{sd} | {mean([r['argmax']['misc_precision'] for r in res])}"
               f" | {mean([r['bio']['misc_precision'] for r in res])} |")
