@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projection.errors import ProjectionError
+from projection.records import Span
+from projection.tags import tags_to_spans
 
 METRICS = ("f1", "precision", "recall")
 
@@ -94,3 +96,77 @@ def pct_mean_sd(mean: float, sd: float | None, digits: int = 1, one: str = "", s
     if sd is None or (isinstance(sd, float) and math.isnan(sd)):
         return f"{pct(mean, digits, sign=sign)}{one}"
     return f"{pct(mean, digits, sign=sign)} ± {pct(sd, digits)}"
+
+
+# ---------------------------------------------------------------------- where the errors are
+
+ERROR_KINDS = ("exact", "type", "boundary", "type_boundary")  # an overlap's kind, best first
+
+
+def _overlap_kind(a: Span, b: Span) -> str:
+    """How span ``b`` overlaps span ``a``: the same words and label (``exact``), the same words and another label
+    (``type``), the same label and other words (``boundary``), or both other (``type_boundary``)."""
+    same_words = (a.start, a.end) == (b.start, b.end)
+    if a.label == b.label:
+        return "exact" if same_words else "boundary"
+    return "type" if same_words else "type_boundary"
+
+
+def _fates(mine: Sequence[Span], theirs: Sequence[Span]) -> list[tuple[str, str | None]]:
+    """For each span of ``mine``: the kind of its best overlapping span of ``theirs`` (:data:`ERROR_KINDS` order,
+    then the larger overlap, then the earlier span) and that span's label; ``(None, None)`` when nothing overlaps."""
+    out: list[tuple[str, str | None]] = []
+    j0 = 0
+    for a in mine:  # both sorted by start; spans of one side do not overlap each other
+        while j0 < len(theirs) and theirs[j0].end <= a.start:
+            j0 += 1
+        best: tuple[int, int, int] | None = None
+        j = j0
+        while j < len(theirs) and theirs[j].start < a.end:
+            b = theirs[j]
+            overlap = min(a.end, b.end) - max(a.start, b.start)
+            rank = (ERROR_KINDS.index(_overlap_kind(a, b)), -overlap, j)
+            best = rank if best is None or rank < best else best
+            j += 1
+        if best is None:
+            out.append(("none", None))
+        else:
+            b = theirs[best[2]]
+            out.append((_overlap_kind(a, b), b.label))
+    return out
+
+
+def span_errors(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Where a tagger's errors are, per label, counted in entities (the spans of well-formed IOB2 tags).
+
+    ``gold[LABEL]``: of the gold entities of LABEL (``support``), how many were predicted ``exact`` (the same words
+    and label: seqeval's true positives), with the same words and another label (``type``: per predicted label), with
+    overlapping words and the same label (``boundary``), overlapping with another label (``type_boundary``: per
+    predicted label), or not at all (``missed``). ``predicted[LABEL]``: the same for each predicted entity of LABEL
+    (``count``) against the gold entities (``type`` and ``type_boundary`` per gold label; ``spurious``: no gold
+    entity overlaps it). Of several overlapping entities the closest kind counts (exact, type, boundary, both), then
+    the larger overlap. Precision of LABEL is ``predicted[LABEL]["exact"] / predicted[LABEL]["count"]``.
+    """
+    if len(gold) != len(pred):
+        raise ProjectionError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+
+    def empty(total: str, none: str) -> dict[str, Any]:
+        return {total: 0, "exact": 0, "type": {}, "boundary": 0, "type_boundary": {}, none: 0}
+
+    out: dict[str, dict[str, dict[str, Any]]] = {"gold": {}, "predicted": {}}
+    for k, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise ProjectionError(f"sentence {k}: {len(g)} gold tags but {len(p)} predicted")
+        gs, ps = tags_to_spans(g), tags_to_spans(p)
+        for side, mine, theirs, total, none in (("gold", gs, ps, "support", "missed"),
+                                                ("predicted", ps, gs, "count", "spurious")):
+            for span, (kind, other) in zip(mine, _fates(mine, theirs)):
+                c = out[side].setdefault(span.label, empty(total, none))
+                c[total] += 1
+                if kind == "none":
+                    c[none] += 1
+                elif kind in ("type", "type_boundary"):
+                    c[kind][other] = c[kind].get(other, 0) + 1
+                else:
+                    c[kind] += 1
+    return {side: dict(sorted(v.items())) for side, v in out.items()}

@@ -169,6 +169,10 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     assert "tags by each word's argmax (repaired to IOB2)." in md
     assert (tmp_path / "docs" / "results.png").read_bytes()[:4] == b"\x89PNG"
     assert len(res["rows"]) == 8
+    errors = (tmp_path / "docs" / "errors.md").read_text()  # where the errors are, pooled over the seeds
+    assert "| 1 zero-shot | 2 | PER | 2.0 | 50.0 | 0.0 | 0.0 | 0.0 | 50.0 | 1.0 | 100.0 | 0.0 | 0.0 | 0.0 | 0.0 |" in errors
+    assert "| 1 zero-shot | 2 | LOC | 1.0 | 50.0 | 0.0 | 0.0 | 0.0 | 50.0 | 0.5 | 100.0 | 0.0 | 0.0 | 0.0 | 0.0 |" in errors
+    assert "[errors.md](errors.md)" in md
     # rows scored with another decoder are named, not mixed in silently
     meta = json.loads((tmp_path / "runs" / "es" / "3-seed1" / "system.json").read_text())
     atomic_write_json(tmp_path / "runs" / "es" / "3-seed1" / "system.json",
@@ -187,6 +191,30 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     assert ("**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
             "epochs 2, precision fp32: es 1 (seeds 1, 2), es 3 (seeds 2), hau 1 (seeds 1, 2), hau 3 (seeds 1, 2); "
             "epochs 1, precision bf16: es 3 (seeds 1).") in md
+
+def test_compare_gives_earlier_rows_their_errors_from_kept_predictions(tmp_path, caplog):
+    """Rows scored before metrics.json recorded the error breakdown get it from the predictions kept with their
+    model, only when those reproduce the row's F1."""
+    from projection.store import atomic_write_json
+    from projection.train.compare import add_errors
+    from projection.train.metrics import evaluate_predictions
+
+    gold = [Sentence("a", ["Ana", "en", "Roma"], ["B-PER", "O", "B-LOC"])]
+    for sid, pred, kept in (("1", ["B-PER", "O", "B-ORG"], ["B-PER", "O", "B-ORG"]),
+                            ("3", ["B-PER", "O", "B-LOC"], ["B-PER", "O", "O"])):  # 3's were overwritten since
+        row = tmp_path / "runs" / "es" / f"{sid}-seed1"
+        metrics = evaluate_predictions(gold, [pred], None, seed=1)
+        atomic_write_json(row / "metrics.json", {k: v for k, v in metrics.items() if k != "errors"})
+        atomic_write_json(row / "system.json", {"model_key": f"k{sid}", "language": "es", "system": sid})
+        evaluate_predictions(gold, [kept], tmp_path / "models" / f"k{sid}" / "eval" / "es", seed=1)
+    with caplog.at_level("WARNING"):
+        assert add_errors(tmp_path / "runs", tmp_path / "models") == 1
+    assert "does not reproduce" in caplog.text and "3-seed1" in caplog.text
+    errors = json.loads((tmp_path / "runs" / "es" / "1-seed1" / "metrics.json").read_text())["errors"]
+    assert errors["gold"]["LOC"]["type"] == {"ORG": 1} and errors["predicted"]["ORG"]["type"] == {"LOC": 1}
+    assert "errors" not in json.loads((tmp_path / "runs" / "es" / "3-seed1" / "metrics.json").read_text())
+    assert add_errors(tmp_path / "runs", tmp_path / "models") == 0  # once given, kept
+
 
 def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, tmp_path, monkeypatch, caplog, logged):
     """compare trains, scores and resumes; the result folder holds only system.json + metrics.json per system

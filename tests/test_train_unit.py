@@ -176,3 +176,53 @@ def test_scores_are_fractions_with_one_formatter():
     assert pct_mean_sd(0.78, 0.007) == "78.0 ± 0.7" and pct_mean_sd(0.78, float("nan"), one=" (1 seed)") == "78.0 (1 seed)"
     with pytest.raises(ProjectionError, match="fractions in"):
         Scores.from_dict({**s.to_dict(), "f1": 66.7})
+
+
+def test_span_errors_say_what_became_of_each_entity():
+    from projection.scores import span_errors
+
+    gold = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-MISC", "I-MISC", "O", "O"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG", "O", "B-MISC", "O", "B-LOC", "O"]]
+    e = span_errors(gold, pred)
+    assert e["gold"]["PER"] == {"support": 1, "exact": 1, "type": {}, "boundary": 0, "type_boundary": {}, "missed": 0}
+    assert e["gold"]["LOC"]["type"] == {"ORG": 1} and e["gold"]["MISC"]["boundary"] == 1
+    assert e["predicted"]["LOC"]["spurious"] == 1 and e["predicted"]["ORG"]["type"] == {"LOC": 1}
+    # overlapping, other label and other words; missed; the closest of two overlapping predictions counts
+    e = span_errors([["B-ORG", "I-ORG", "I-ORG", "O", "B-PER"]], [["B-LOC", "I-LOC", "B-ORG", "O", "O"]])
+    assert e["gold"]["ORG"]["boundary"] == 1 and e["gold"]["PER"]["missed"] == 1
+    assert e["predicted"]["LOC"]["type_boundary"] == {"ORG": 1} and e["predicted"]["ORG"]["boundary"] == 1
+    with pytest.raises(ProjectionError, match="sentence 0: 2 gold tags but 1 predicted"):
+        span_errors([["O", "O"]], [["O"]])
+
+
+def test_span_errors_exact_counts_are_seqevals_true_positives():
+    """On random taggings: found = recall x support and correct = precision x predicted, per label, and every
+    entity of either side is counted once."""
+    import random
+
+    from projection.scores import seqeval_scores, span_errors
+    from projection.tags import to_iob2
+
+    rng = random.Random(7)
+    tags = ["O", "O", "O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    gold = [to_iob2([rng.choice(tags) for _ in range(rng.randint(1, 12))]) for _ in range(300)]
+    pred = [to_iob2([t if rng.random() < 0.6 else rng.choice(tags) for t in g]) for g in gold]
+    e, s = span_errors(gold, pred), seqeval_scores(gold, pred)
+    for label, sc in s.per_label.items():
+        g = e["gold"][label]
+        assert g["support"] == sc.support and g["exact"] == round(sc.recall * sc.support)
+        assert g["support"] == g["exact"] + sum(g["type"].values()) + g["boundary"] + sum(g["type_boundary"].values()) + g["missed"]
+        p = e["predicted"][label]
+        assert p["exact"] == g["exact"] and (p["count"] == 0 or p["exact"] == round(sc.precision * p["count"]))
+        assert p["count"] == p["exact"] + sum(p["type"].values()) + p["boundary"] + sum(p["type_boundary"].values()) + p["spurious"]
+
+
+def test_read_predictions_names_the_bad_line(tmp_path):
+    from projection.train.metrics import read_predictions
+
+    f = tmp_path / "predictions.conll"
+    f.write_text("Ana\tB-PER\tB-PER\nva\tO\tO\n\n\nRoma\tB-LOC\tO\n", encoding="utf-8")
+    assert read_predictions(f) == ([["B-PER", "O"], ["B-LOC"]], [["B-PER", "O"], ["O"]])
+    f.write_text("Ana\tB-PER\tB-PER\nva O O\n", encoding="utf-8")
+    with pytest.raises(ProjectionError, match=r"predictions.conll:2: expected token, gold and predicted tag .* 1 field$"):
+        read_predictions(f)

@@ -719,9 +719,43 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             pending[k].discard(sys_dir)
             if not pending[k] and not opts.keep_models:
                 _drop_weights(models_dir / k)
+    add_errors(out, models_dir)
     from projection.train.report import write_report
 
     return write_report(out, report or out, langs=list(langs), missing=missing)
+
+
+def add_errors(out: str | Path, models: str | Path) -> int:
+    """Give every finished row of ``out`` whose ``metrics.json`` has no ``errors`` (scored before they were
+    recorded) its breakdown (:func:`projection.scores.span_errors`) from the predictions kept with its model in
+    ``models``, when they are there and reproduce the row's scores (a model retrained since may have overwritten
+    them). Returns the number of rows given one."""
+    from projection.scores import seqeval_scores, span_errors
+    from projection.train.metrics import PREDICTIONS, read_predictions
+
+    added = 0
+    for meta_path in sorted(Path(out).glob(f"*/*/{SYSTEM_JSON}")):
+        metrics_path = meta_path.parent / "metrics.json"
+        if not metrics_path.exists():
+            continue
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if "errors" in metrics or "model_key" not in meta or "language" not in meta:
+            continue
+        key, lang = meta["model_key"], meta["language"]
+        path = Path(models) / (f"{key}.eval" if meta.get("system") == "7" else f"{key}/eval") / lang / PREDICTIONS
+        if not path.exists():
+            continue
+        gold, pred = read_predictions(path)
+        if len(gold) != metrics.get("sentences") or abs(seqeval_scores(gold, pred).f1 - metrics["f1"]) > 1e-9:
+            logger.warning(f"compare: {path} does not reproduce {metrics_path}'s F1; no error breakdown for it")
+            continue
+        metrics["errors"] = span_errors(gold, pred)
+        atomic_write_json(metrics_path, metrics)
+        added += 1
+    if added:
+        logger.info(f"compare: {added} finished rows given their error breakdown from their kept predictions")
+    return added
 
 
 def _teacher_scores(teacher_dir: Path, run: Run, metrics: dict[str, Any] | None = None,

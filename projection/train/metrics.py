@@ -8,7 +8,8 @@ starts with ``I-`` is read as conlleval reads it instead of being silently dropp
 
 Every evaluation writes ``predictions.conll`` (token, gold, predicted; a blank line
 between sentences) and ``metrics.json`` (``f1``, ``precision``, ``recall``,
-``per_label``, plus ``model``, ``data`` and ``seed``).
+``per_label``, ``errors``: where the errors are, :func:`projection.scores.span_errors`; plus ``model``,
+``data`` and ``seed``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from projection.errors import ProjectionError
 from projection.records import Sentence
-from projection.scores import seqeval_scores
+from projection.scores import seqeval_scores, span_errors
 from projection.store import atomic_open, atomic_write_json
 from projection.tags import to_iob2
 
@@ -53,6 +55,7 @@ def evaluate_predictions(
     """Score predictions against gold sentences; write both files to ``out_dir`` when given."""
     pred_tags = [to_iob2(p) for p in pred_tags]
     metrics = score([s.tags for s in gold], pred_tags)
+    metrics["errors"] = span_errors([s.tags for s in gold], pred_tags)
     metrics.update(
         {
             "sentences": len(gold),
@@ -68,3 +71,27 @@ def evaluate_predictions(
         write_predictions(out / PREDICTIONS, gold, pred_tags)
         atomic_write_json(out / METRICS, metrics)
     return metrics
+
+
+def read_predictions(path: str | Path) -> tuple[list[list[str]], list[list[str]]]:
+    """The gold and predicted tags of a ``predictions.conll`` (:func:`write_predictions`), sentence by sentence."""
+    gold: list[list[str]] = [[]]
+    pred: list[list[str]] = [[]]
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            line = line.rstrip("\n")
+            if not line:
+                if gold[-1]:
+                    gold.append([])
+                    pred.append([])
+                continue
+            fields = line.split("\t")
+            if len(fields) != 3:
+                raise ProjectionError(f"{path}:{n}: expected token, gold and predicted tag separated by tabs, "
+                                      f"found {len(fields)} field{'s' if len(fields) != 1 else ''}")
+            gold[-1].append(fields[1])
+            pred[-1].append(fields[2])
+    if not gold[-1]:
+        gold.pop()
+        pred.pop()
+    return gold, pred

@@ -1,5 +1,5 @@
-"""The comparison's report: ``results.md``, ``results.csv``, ``results.png`` and ``learning-curve.png``
-from the result folder of :func:`projection.train.compare.compare` (one ``system.json`` and
+"""The comparison's report: ``results.md``, ``results.csv``, ``results.png``, ``learning-curve.png`` and
+``errors.md`` (where each system's errors are, when its rows record them) from the result folder of :func:`projection.train.compare.compare` (one ``system.json`` and
 ``metrics.json`` per language, system and seed).
 
 :func:`write_report` reads every finished evaluation (:func:`collect`), summarises it per
@@ -24,6 +24,7 @@ from projection.store import atomic_path, atomic_write_text
 from projection.train.compare import ALL_SYSTEMS, LABELS, LATER_OPTIONS, SYSTEM_JSON, SYSTEMS, TARGETS
 
 CSV_COLUMNS = ["system", "train", "test", "f1", "precision", "recall", "seed", "command"]
+ERRORS_PAGE = "errors.md"
 BUDGET_PLOT = "budget-curve.png"  # bench/learning_curve.py's plot, linked when the report folder has it (docs/)
 EXTRA_COLUMNS = ["language", "train_sentences", "dev_f1", "best_step", "minutes", "model_key", "teacher"]
 
@@ -45,7 +46,8 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
                "_recipe": meta.get("recipe", {}), "_curve": m["model"].get("curve") or [],
                "teacher": meta.get("teacher"),
                "_teacher_f1": (meta.get("teacher_scores") or {}).get("f1"),
-               "_teacher_student": (m["model"].get("train_data") or {}).get("teacher_student")}
+               "_teacher_student": (m["model"].get("train_data") or {}).get("teacher_student"),
+               "_errors": m.get("errors")}
         for lab in LABELS:
             v = m["per_label"].get(lab)
             row[f"f1_{lab}"] = v["f1"] if v else None
@@ -189,7 +191,10 @@ def write_report(out: str | Path, report: str | Path, langs: Sequence[str] | Non
     summary = summarise(rows)
     order = {lang: k for k, lang in enumerate(TARGETS)}  # the known targets first, then any other, by name
     present = sorted({r["language"] for r in rows}, key=lambda lang: (order.get(lang, len(order)), lang))
-    md = _markdown(rows, summary, present, missing, budget=(report / BUDGET_PLOT).exists())
+    errors = _errors_markdown(rows, present)
+    if errors:
+        atomic_write_text(report / ERRORS_PAGE, errors)
+    md = _markdown(rows, summary, present, missing, budget=(report / BUDGET_PLOT).exists(), errors=bool(errors))
     atomic_write_text(report / "results.md", md)
     if rows:
         _plot(summary, present, report / "results.png")
@@ -212,7 +217,7 @@ def _train_size(recipe: dict[str, Any]) -> str:
     return f"{recipe['max_train']} sampled CoNLL-2003 train ids"
 
 
-def _markdown(rows, summary, langs, missing, budget: bool = False) -> str:
+def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool = False) -> str:
     md = ["# Downstream NER: zero-shot vs translate-train on seven target test sets", ""]
     if not rows:
         return "\n".join(md + ["No finished runs yet.", "", *_not_run(missing), ""])
@@ -245,6 +250,8 @@ def _markdown(rows, summary, langs, missing, budget: bool = False) -> str:
            f"[{BUDGET_PLOT}]({BUDGET_PLOT}) (`bench/learning_curve.py`)."
            if budget else "."),
         "",
+        *([f"Where each system's errors are (entities of the wrong label, the wrong words, missed, spurious): "
+           f"[{ERRORS_PAGE}]({ERRORS_PAGE}).", ""] if errors else []),
         "## F1 by language",
         "",
         "| system | " + " | ".join(langs) + " | mean |",
@@ -394,6 +401,84 @@ def _student_goals(summary, langs, teachers: Sequence[str]) -> list[str]:
                          f"other system there ({SYSTEMS[best]}) {100 * others[best]:.1f} -> "
                          f"{'yes' if student > others[best] else 'NO'}")
     return lines
+
+
+def _errors_markdown(rows, langs: Sequence[str]) -> str | None:
+    """``errors.md``: per language, system and label, what became of the gold entities and where the predicted ones
+    came from, pooled over the seeds whose rows record it (:func:`projection.scores.span_errors`); None when no row
+    does."""
+    with_errors = [r for r in rows if r.get("_errors")]
+    if not with_errors:
+        return None
+    md = ["# Where the errors are", "",
+          "Generated with [results.md](results.md) from the same rows (`projection.scores.span_errors`): for each "
+          "language, system and label, pooled over the seeds whose rows record it, what became of the gold entities "
+          "and where the predicted entities came from, in exact-span terms. Gold side, as % of the gold entities: "
+          "*found* (the same words and label: the recall), *other label* (the same words, another label; the most "
+          "frequent one in brackets), *boundary* (overlapping words, the same label), *both* (overlapping words, "
+          "another label), *missed* (no predicted entity overlaps it). Predicted side, as % of the predicted "
+          "entities: *correct* (the precision), *other label* (the gold entity on those words has another label), "
+          "*boundary*, *both*, *spurious* (no gold entity overlaps it). Counts are per seed (the pooled count divided "
+          "by the seeds).", ""]
+    for lang in langs:
+        lrows = [r for r in with_errors if r["language"] == lang]
+        if not lrows:
+            continue
+        md += [f"## {lang} (`{lrows[0]['test']}`)", "",
+               "| system | seeds | label | gold | found | other label | boundary | both | missed "
+               "| predicted | correct | other label | boundary | both | spurious |",
+               "|---|---:|---|" + "---:|" * 12]
+        for sid in ALL_SYSTEMS:
+            rs = [r for r in lrows if r["_id"] == sid]
+            if not rs:
+                continue
+            pooled = {side: _pool([r["_errors"][side] for r in rs]) for side in ("gold", "predicted")}
+            for lab in sorted(set(pooled["gold"]) | set(pooled["predicted"]), key=_label_order):
+                g, p = pooled["gold"].get(lab), pooled["predicted"].get(lab)
+                md.append(f"| {rs[0]['system']} | {len(rs)} | {lab} | " + _error_cells(g, "support", "missed", len(rs))
+                          + " | " + _error_cells(p, "count", "spurious", len(rs)) + " |")
+        md.append("")
+    return "\n".join(md)
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    return (LABELS.index(label) if label in LABELS else len(LABELS), label)
+
+
+def _pool(sides: Sequence[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The sum of several rows' counts of one side of :func:`projection.scores.span_errors`."""
+    out: dict[str, dict[str, Any]] = {}
+    for side in sides:
+        for lab, counts in side.items():
+            acc = out.setdefault(lab, {})
+            for k, v in counts.items():
+                if isinstance(v, dict):
+                    inner = acc.setdefault(k, {})
+                    for other, n in v.items():
+                        inner[other] = inner.get(other, 0) + n
+                else:
+                    acc[k] = acc.get(k, 0) + v
+    return out
+
+
+def _error_cells(c: dict[str, Any] | None, total: str, none: str, seeds: int) -> str:
+    """``total | exact | type (most frequent) | boundary | both | none`` as per-seed counts and percentages."""
+    if not c or not c.get(total):
+        return " | ".join(["0" if c is not None else "", "", "", "", "", ""])
+    n = c[total]
+
+    def share(x: int) -> str:
+        return f"{100 * x / n:.1f}"
+
+    def confused(d: dict[str, int]) -> str:
+        if not d:
+            return share(0)
+        top = max(sorted(d), key=d.get)
+        return f"{share(sum(d.values()))} ({top} {share(d[top])})"
+
+    per_seed = n / seeds
+    return " | ".join([f"{per_seed:,.0f}" if per_seed >= 10 else f"{per_seed:.1f}", share(c["exact"]),
+                       confused(c["type"]), share(c["boundary"]), confused(c["type_boundary"]), share(c[none])])
 
 
 COLORS = {"1": "#8c8c8c", "2": "#4c72b0", "3": "#55a868", "4": "#dd8452", "5": "#2e7d4f", "6": "#8172b3"}
