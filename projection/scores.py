@@ -114,7 +114,7 @@ def _overlap_kind(a: Span, b: Span) -> str:
 
 def _fates(mine: Sequence[Span], theirs: Sequence[Span]) -> list[tuple[str, str | None]]:
     """For each span of ``mine``: the kind of its best overlapping span of ``theirs`` (:data:`ERROR_KINDS` order,
-    then the larger overlap, then the earlier span) and that span's label; ``(None, None)`` when nothing overlaps."""
+    then the larger overlap, then the earlier span) and that span's label; ``("none", None)`` when nothing overlaps."""
     out: list[tuple[str, str | None]] = []
     j0 = 0
     for a in mine:  # both sorted by start; spans of one side do not overlap each other

@@ -731,6 +731,7 @@ def add_errors(out: str | Path, models: str | Path) -> int:
     ``models``, when they are there and reproduce the row's scores (a model retrained since may have overwritten
     them). Returns the number of rows given one."""
     from projection.scores import seqeval_scores, span_errors
+    from projection.tags import to_iob2
     from projection.train.metrics import PREDICTIONS, read_predictions
 
     added = 0
@@ -746,7 +747,7 @@ def add_errors(out: str | Path, models: str | Path) -> int:
         path = Path(models) / (f"{key}.eval" if meta.get("system") == "7" else f"{key}/eval") / lang / PREDICTIONS
         if not path.exists():
             continue
-        gold, pred = read_predictions(path)
+        gold, pred = (list(map(to_iob2, tags)) for tags in read_predictions(path))  # as train.metrics.score reads them
         if len(gold) != metrics.get("sentences") or abs(seqeval_scores(gold, pred).f1 - metrics["f1"]) > 1e-9:
             logger.warning(f"compare: {path} does not reproduce {metrics_path}'s F1; no error breakdown for it")
             continue
