@@ -424,11 +424,8 @@ VOCAB = ["Ana", "Bo", "Cy", "de", "la", ",", ".", "x", "y", "Zed", "El", "O'Bo"]
 
 
 @st.composite
-def sentence_pairs(draw):
-    m = draw(st.integers(1, 7))
-    n = draw(st.integers(0, 9))
-    src = draw(st.lists(st.sampled_from(VOCAB), min_size=m, max_size=m))
-    tgt = draw(st.lists(st.sampled_from(VOCAB), min_size=n, max_size=n))
+def entity_tags(draw, m: int):
+    """IOB2 tags of ``m`` words: PER and LOC entities of random lengths, never two adjacent."""
     tags, i = ["O"] * m, 0
     while i < m:
         if draw(st.booleans()):
@@ -439,6 +436,16 @@ def sentence_pairs(draw):
                 tags[k] = f"I-{label}"
             i += length
         i += 1
+    return tags
+
+
+@st.composite
+def sentence_pairs(draw):
+    m = draw(st.integers(1, 7))
+    n = draw(st.integers(0, 9))
+    src = draw(st.lists(st.sampled_from(VOCAB), min_size=m, max_size=m))
+    tgt = draw(st.lists(st.sampled_from(VOCAB), min_size=n, max_size=n))
+    tags = draw(entity_tags(m))
     links = draw(st.sets(st.tuples(st.integers(0, m - 1), st.integers(0, max(n - 1, 0))), max_size=12)) if n else set()
     return ProjectionInput(Sentence("h", src, tags), tgt, Alignment.of(links))
 
@@ -454,16 +461,7 @@ def evidence_pairs(draw):
     n = draw(st.integers(0, 8))
     src = draw(st.lists(st.sampled_from(NAMES), min_size=m, max_size=m))
     tgt = draw(st.lists(st.sampled_from(NAMES), min_size=n, max_size=n))
-    tags, i = ["O"] * m, 0
-    while i < m:
-        if draw(st.booleans()):
-            length = draw(st.integers(1, m - i))
-            label = draw(st.sampled_from(["PER", "LOC"]))
-            tags[i] = f"B-{label}"
-            for k in range(i + 1, i + length):
-                tags[k] = f"I-{label}"
-            i += length
-        i += 1
+    tags = draw(entity_tags(m))
     links = draw(st.sets(st.tuples(st.integers(0, m - 1), st.integers(0, max(n - 1, 0))), max_size=8)) if n else set()
     sim = None
     if n and draw(st.booleans()):
