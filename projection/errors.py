@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class ProjectionError(Exception):
@@ -38,6 +39,18 @@ def shorten(value: object, limit: int = 60) -> str:
         return text
     size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} characters as text"
     return f"{text[:limit]}… ({size})"
+
+
+def read_json_file(path: str | Path) -> Any:
+    """A JSON file's content; bad JSON is an :class:`InputError` naming the file and the line of the fault."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(path, e.lineno, f"invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise InputError(path, None, "JSON nested too deeply") from None
 
 
 def parse_json(path: str | Path | None, line: int | None, text: str | bytes) -> object:

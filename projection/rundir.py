@@ -18,13 +18,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from projection.corpus import write_conll, write_jsonl, write_parquet
-from projection.errors import InputError, ProjectionError, parse_json
+from projection.errors import InputError, ProjectionError, parse_json, read_json_file
 from projection.records import ProjectedSentence
 from projection.store import atomic_path, atomic_write_json, file_sha256
 
@@ -109,10 +108,7 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / MANIFEST
     if not path.exists():
         raise ProjectionError(f"{run_dir}: not a finished projection run (no {MANIFEST}); run `projection run` first")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(path, e.lineno, f"invalid JSON: {e.msg}") from None
+    manifest = read_json_file(path)
     if isinstance(manifest, dict):
         check_files(run_dir, manifest)
     return manifest

@@ -216,6 +216,17 @@ def test_compare_gives_earlier_rows_their_errors_from_kept_predictions(tmp_path,
     assert add_errors(tmp_path / "runs", tmp_path / "models") == 0  # once given, kept
 
 
+def test_a_damaged_row_of_a_comparison_names_its_file_and_line(tmp_path):
+    from projection.errors import InputError
+    from projection.train.report import write_report
+
+    row = tmp_path / "runs" / "es" / "1-seed13"
+    row.mkdir(parents=True)
+    (row / "system.json").write_text('{"language": "es",\n "system": "1",\n "seed": 13,,\n}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"system.json:3: invalid JSON"):
+        write_report(tmp_path / "runs", tmp_path / "docs")
+
+
 def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, tmp_path, monkeypatch, caplog, logged):
     """compare trains, scores and resumes; the result folder holds only system.json + metrics.json per system
     (committable: no predictions, which are test-set text), models and predictions go to --models, and a

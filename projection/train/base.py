@@ -11,7 +11,6 @@ hands the folder to that engine's ``load``.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from projection.corpus import label_list
-from projection.errors import InputError, ProjectionError
+from projection.errors import InputError, ProjectionError, read_json_file
 from projection.records import Sentence
 from projection.store import atomic_write_json
 from projection.train.config import TrainConfig, map_labels, subsample
@@ -143,10 +142,7 @@ def read_train_json(model_dir: str | Path) -> dict[str, Any]:
     path = Path(model_dir) / TRAIN_JSON
     if not path.exists():
         raise ProjectionError(f"{model_dir}: not a trained model folder (no {TRAIN_JSON}); train one with `projection train`")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(path, e.lineno, f"invalid JSON: {e.msg}") from None
+    meta = read_json_file(path)
     for key in ("engine", "labels", "config"):
         if key not in meta:
             raise InputError(path, None, f"missing key {key!r}")

@@ -77,7 +77,7 @@ from pathlib import Path
 from typing import Any
 
 from projection.corpora import load_corpus
-from projection.errors import ProjectionError
+from projection.errors import ProjectionError, read_json_file
 from projection.progress import BATCH_LINE
 from projection.records import Sentence
 from projection.store import atomic_write_json, content_key, file_sha256
@@ -599,7 +599,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         state = "new"
         changed: list[str] = []
         if meta_path.exists() and (sys_dir / "metrics.json").exists():
-            done = json.loads(meta_path.read_text(encoding="utf-8"))
+            done = read_json_file(meta_path)
             state = ("done" if done.get("eval_key") == eval_key else
                      "evaluation changed" if done.get("model_key") == key else "model changed")
             if state == "model changed":
@@ -739,8 +739,8 @@ def add_errors(out: str | Path, models: str | Path) -> int:
         metrics_path = meta_path.parent / "metrics.json"
         if not metrics_path.exists():
             continue
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        metrics = read_json_file(metrics_path)
+        meta = read_json_file(meta_path)
         if "errors" in metrics or "model_key" not in meta or "language" not in meta:
             continue
         key, lang = meta["model_key"], meta["language"]
@@ -774,7 +774,7 @@ def _teacher_scores(teacher_dir: Path, run: Run, metrics: dict[str, Any] | None 
         m = evaluate(load_model(teacher_dir), run.target.test, teacher_dir / "eval" / run.lang, model_dir=teacher_dir,
                      ignore=run.teacher.eval_ignore, decode=decode)  # as its own row scores it (zero-shot: no MISC)
     elif scores.exists():
-        m = json.loads(scores.read_text(encoding="utf-8"))
+        m = read_json_file(scores)
     else:
         return None
     return {"f1": m["f1"], "precision": m["precision"], "recall": m["recall"], "model_key": teacher_dir.name}

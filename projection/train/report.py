@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from projection.errors import read_json_file
 from projection.scores import pct, pct_mean_sd
 from projection.store import atomic_path, atomic_write_text
 from projection.train.compare import ALL_SYSTEMS, LABELS, LATER_OPTIONS, SYSTEM_JSON, SYSTEMS, TARGETS
@@ -32,11 +32,11 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
     """One row per finished (language, system, seed) in ``out``."""
     rows = []
     for meta_path in sorted(Path(out).glob(f"*/*/{SYSTEM_JSON}")):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = read_json_file(meta_path)
         metrics_path = meta_path.parent / "metrics.json"
         if "language" not in meta or not metrics_path.exists():
             continue
-        m = json.loads(metrics_path.read_text(encoding="utf-8"))
+        m = read_json_file(metrics_path)
         row = {"language": meta["language"], "system": SYSTEMS.get(meta["system"], meta["system"]),
                "_id": meta["system"], "train": meta["train"], "test": meta["test"], "f1": m["f1"], "precision": m["precision"],
                "recall": m["recall"], "seed": meta["seed"], "command": meta["command"],
