@@ -338,16 +338,32 @@ def evaluate(
         results[t] = run_eval(predictor, t, target, model_dir=model, decode=decode,
                               ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()])
     if as_json:
-        _print_json({t: {x: m[x] for x in ("f1", "precision", "recall", "per_label")} for t, m in results.items()})
+        _print_json({t: {x: m[x] for x in ("f1", "precision", "recall", "per_label", "errors")} for t, m in results.items()})
         return
     for t, m in results.items():
         console.print(_metrics_line(t, m), markup=False, emoji=False, soft_wrap=True)
-        table = Table(show_header=True)
-        for col in ("label", "P", "R", "F1", "support"):
+        table = Table(show_header=True, caption="gold entities given another label on the same words, found with other "
+                      "words (either label), missed; predicted entities overlapping no gold one (% of each side)")
+        for col in ("label", "P", "R", "F1", "support", "other label", "other words", "missed", "spurious"):
             table.add_column(col, justify="left" if col == "label" else "right")
+        errors = m["errors"]
         for lab, v in m["per_label"].items():
-            table.add_row(q(lab), pct(v["precision"], 2), pct(v["recall"], 2), pct(v["f1"], 2), str(v["support"]))
+            table.add_row(q(lab), pct(v["precision"], 2), pct(v["recall"], 2), pct(v["f1"], 2), str(v["support"]),
+                          *_error_shares(errors["gold"].get(lab), errors["predicted"].get(lab)))
         console.print(table)
+
+
+def _error_shares(gold: dict | None, predicted: dict | None) -> list[str]:
+    """A label's gold entities given another label, found with other words and missed, and its spurious predicted
+    entities, as percentages of their side (:func:`projection.scores.span_errors`)."""
+    def share(n: int, total: int) -> str:
+        return pct(n / total, 1) if total else ""
+
+    g_total = gold["support"] if gold else 0
+    cells = [share(sum(gold["type"].values()), g_total) if gold else "",
+             share(gold["boundary"] + sum(gold["type_boundary"].values()), g_total) if gold else "",
+             share(gold["missed"], g_total) if gold else ""]
+    return cells + [share(predicted["spurious"], predicted["count"]) if predicted else ""]
 
 
 @app.command()

@@ -130,6 +130,12 @@ def test_cli_train_and_evaluate(encoder, tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "ev" / "predictions.conll").exists() and (tmp_path / "ev" / "metrics.json").exists()
     assert "MISC" not in json.loads(res.stdout)["sample:train"]["per_label"]
+    errors = json.loads(res.stdout)["sample:train"]["errors"]  # where the errors are, per label and side
+    assert set(errors) == {"gold", "predicted"} and "MISC" not in errors["gold"]
+    res = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "m"), "--test", "sample:train", "--out",
+                              str(tmp_path / "ev")], env={"COLUMNS": "160"})
+    assert res.exit_code == 0, res.output
+    assert "other words" in res.output and "spurious" in res.output and "PER" in res.output
 
 
 def test_compare_report_means_sds_and_paired_differences(tmp_path):
