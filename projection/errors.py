@@ -43,24 +43,18 @@ def shorten(value: object, limit: int = 60) -> str:
 
 def read_json_file(path: str | Path) -> Any:
     """A JSON file's content; bad JSON is an :class:`InputError` naming the file and the line of the fault."""
-    import json
-
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(path, e.lineno, f"invalid JSON: {e.msg}") from None
-    except RecursionError:
-        raise InputError(path, None, "JSON nested too deeply") from None
+    return parse_json(path, None, Path(path).read_text(encoding="utf-8"))
 
 
 def parse_json(path: str | Path | None, line: int | None, text: str | bytes) -> object:
     """``json.loads`` whose failures (bad JSON, nesting too deep for the parser) are one
-    :class:`InputError` naming the file and line."""
+    :class:`InputError` naming the file and line: ``line`` (of a JSON Lines record), or with None
+    the line of the fault within ``text`` (a whole JSON file)."""
     import json
 
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(path, line, f"invalid JSON: {e.msg}") from None
+        raise InputError(path, line if line is not None else e.lineno, f"invalid JSON: {e.msg}") from None
     except RecursionError:
         raise InputError(path, line, "JSON nested too deeply") from None
