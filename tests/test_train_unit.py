@@ -217,12 +217,16 @@ def test_span_errors_exact_counts_are_seqevals_true_positives():
         assert p["count"] == p["exact"] + sum(p["type"].values()) + p["boundary"] + sum(p["type_boundary"].values()) + p["spurious"]
 
 
-def test_read_predictions_names_the_bad_line(tmp_path):
-    from projection.train.metrics import read_predictions
+def test_kept_predictions_read_back_by_the_conll_reader(tmp_path):
+    """predictions.conll (token, gold, predicted) reads back through corpus.read_conll by column, as
+    compare.add_errors reads it; a malformed line names the file and line."""
+    from projection.corpus import read_conll
+    from projection.errors import InputError
 
     f = tmp_path / "predictions.conll"
     f.write_text("Ana\tB-PER\tB-PER\nva\tO\tO\n\n\nRoma\tB-LOC\tO\n", encoding="utf-8")
-    assert read_predictions(f) == ([["B-PER", "O"], ["B-LOC"]], [["B-PER", "O"], ["O"]])
-    f.write_text("Ana\tB-PER\tB-PER\nva O O\n", encoding="utf-8")
-    with pytest.raises(ProjectionError, match=r"predictions.conll:2: expected token, gold and predicted tag .* 1 field$"):
-        read_predictions(f)
+    gold, pred = ([s.tags for s in read_conll(f, tag_col=col)] for col in (1, 2))
+    assert (gold, pred) == ([["B-PER", "O"], ["B-LOC"]], [["B-PER", "O"], ["O"]])
+    f.write_text("Ana\tB-PER\tB-PER\nva O\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"predictions.conll:2: expected 3 columns \(as on line 1\), found 2"):
+        read_conll(f, tag_col=1)

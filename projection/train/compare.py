@@ -730,9 +730,9 @@ def add_errors(out: str | Path, models: str | Path) -> int:
     recorded) its breakdown (:func:`projection.scores.span_errors`) from the predictions kept with its model in
     ``models``, when they are there and reproduce the row's scores (a model retrained since may have overwritten
     them). Returns the number of rows given one."""
-    from projection.scores import seqeval_scores, span_errors
-    from projection.tags import to_iob2
-    from projection.train.metrics import PREDICTIONS, read_predictions
+    from projection.corpus import read_conll
+    from projection.scores import span_errors
+    from projection.train.metrics import PREDICTIONS, score
 
     added = 0
     for meta_path in sorted(Path(out).glob(f"*/*/{SYSTEM_JSON}")):
@@ -747,8 +747,8 @@ def add_errors(out: str | Path, models: str | Path) -> int:
         path = Path(models) / (f"{key}.eval" if meta.get("system") == "7" else f"{key}/eval") / lang / PREDICTIONS
         if not path.exists():
             continue
-        gold, pred = (list(map(to_iob2, tags)) for tags in read_predictions(path))  # as train.metrics.score reads them
-        if len(gold) != metrics.get("sentences") or abs(seqeval_scores(gold, pred).f1 - metrics["f1"]) > 1e-9:
+        gold, pred = ([s.tags for s in read_conll(path, tag_col=col)] for col in (1, 2))  # token, gold, predicted
+        if len(gold) != metrics.get("sentences") or abs(score(gold, pred)["f1"] - metrics["f1"]) > 1e-9:
             logger.warning(f"compare: {path} does not reproduce {metrics_path}'s F1; no error breakdown for it")
             continue
         metrics["errors"] = span_errors(gold, pred)

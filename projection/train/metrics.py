@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from projection.errors import ProjectionError
 from projection.records import Sentence
 from projection.scores import seqeval_scores, span_errors
 from projection.store import atomic_open, atomic_write_json
@@ -54,8 +53,9 @@ def evaluate_predictions(
 ) -> dict[str, Any]:
     """Score predictions against gold sentences; write both files to ``out_dir`` when given."""
     pred_tags = [to_iob2(p) for p in pred_tags]
-    metrics = score([s.tags for s in gold], pred_tags)
-    metrics["errors"] = span_errors([s.tags for s in gold], pred_tags)
+    gold_tags = [to_iob2(s.tags) for s in gold]
+    metrics = score(gold_tags, pred_tags)
+    metrics["errors"] = span_errors(gold_tags, pred_tags)
     metrics.update(
         {
             "sentences": len(gold),
@@ -72,26 +72,3 @@ def evaluate_predictions(
         atomic_write_json(out / METRICS, metrics)
     return metrics
 
-
-def read_predictions(path: str | Path) -> tuple[list[list[str]], list[list[str]]]:
-    """The gold and predicted tags of a ``predictions.conll`` (:func:`write_predictions`), sentence by sentence."""
-    gold: list[list[str]] = [[]]
-    pred: list[list[str]] = [[]]
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
-            if not line:
-                if gold[-1]:
-                    gold.append([])
-                    pred.append([])
-                continue
-            fields = line.split("\t")
-            if len(fields) != 3:
-                raise ProjectionError(f"{path}:{n}: expected token, gold and predicted tag separated by tabs, "
-                                      f"found {len(fields)} field{'s' if len(fields) != 1 else ''}")
-            gold[-1].append(fields[1])
-            pred[-1].append(fields[2])
-    if not gold[-1]:
-        gold.pop()
-        pred.pop()
-    return gold, pred
