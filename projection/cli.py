@@ -338,7 +338,8 @@ def evaluate(
         results[t] = run_eval(predictor, t, target, model_dir=model, decode=decode,
                               ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()])
     if as_json:
-        _print_json({t: {x: m[x] for x in ("f1", "precision", "recall", "per_label", "errors")} for t, m in results.items()})
+        keys = ("f1", "precision", "recall", "per_label", "errors")
+        _print_json({t: {x: m[x] for x in keys} for t, m in results.items()})
         return
     for t, m in results.items():
         console.print(_metrics_line(t, m), markup=False, emoji=False, soft_wrap=True)
@@ -359,10 +360,11 @@ def _error_shares(gold: dict | None, predicted: dict | None) -> list[str]:
     def share(n: int, total: int) -> str:
         return pct(n / total, 1) if total else ""
 
-    g_total = gold["support"] if gold else 0
-    cells = [share(sum(gold["type"].values()), g_total) if gold else "",
-             share(gold["boundary"] + sum(gold["type_boundary"].values()), g_total) if gold else "",
-             share(gold["missed"], g_total) if gold else ""]
+    cells = ["", "", ""]
+    if gold:
+        n = gold["support"]
+        cells = [share(sum(gold["type"].values()), n), share(gold["boundary"] + sum(gold["type_boundary"].values()), n),
+                 share(gold["missed"], n)]
     return cells + [share(predicted["spurious"], predicted["count"]) if predicted else ""]
 
 

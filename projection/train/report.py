@@ -1,6 +1,6 @@
 """The comparison's report: ``results.md``, ``results.csv``, ``results.png``, ``learning-curve.png`` and
-``errors.md`` (where each system's errors are, when its rows record them) from the result folder of :func:`projection.train.compare.compare` (one ``system.json`` and
-``metrics.json`` per language, system and seed).
+``errors.md`` (where each system's errors are, when its rows record them) from the result folder of
+:func:`projection.train.compare.compare` (one ``system.json`` and ``metrics.json`` per language, system and seed).
 
 :func:`write_report` reads every finished evaluation (:func:`collect`), summarises it per
 language and system (:func:`summarise`: mean and sample standard deviation over the seeds,
