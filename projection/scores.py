@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from itertools import islice, takewhile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,19 +121,10 @@ def _fates(mine: Sequence[Span], theirs: Sequence[Span]) -> list[tuple[str, str 
     for a in mine:  # both sorted by start; spans of one side do not overlap each other
         while j0 < len(theirs) and theirs[j0].end <= a.start:
             j0 += 1
-        best: tuple[int, int, int] | None = None
-        j = j0
-        while j < len(theirs) and theirs[j].start < a.end:
-            b = theirs[j]
-            overlap = min(a.end, b.end) - max(a.start, b.start)
-            rank = (ERROR_KINDS.index(_overlap_kind(a, b)), -overlap, j)
-            best = rank if best is None or rank < best else best
-            j += 1
-        if best is None:
-            out.append(("none", None))
-        else:
-            b = theirs[best[2]]
-            out.append((_overlap_kind(a, b), b.label))
+        overlapping = takewhile(lambda b: b.start < a.end, islice(theirs, j0, None))
+        best = min(overlapping, default=None, key=lambda b: (ERROR_KINDS.index(_overlap_kind(a, b)),
+                                                              max(a.start, b.start) - min(a.end, b.end)))
+        out.append(("none", None) if best is None else (_overlap_kind(a, best), best.label))
     return out
 
 
