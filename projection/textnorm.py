@@ -86,6 +86,13 @@ def strip_marks(tokenizer: Any) -> Any:
     return _prepend(tokenizer, [normalizers.NFD(), normalizers.StripAccents(), normalizers.NFC()])
 
 
+def has_marks(words: Iterable[str]) -> bool:
+    """Whether a word of ``words`` holds a combining mark once decomposed (``ó``, ``ọ̀``): the words
+    :func:`strip_marks` changes. A text with none is read the same with marks stripped or kept, so
+    a model trained on it is the same model either way."""
+    return any(unicodedata.category(c).startswith("M") for w in words for c in unicodedata.normalize("NFD", w))
+
+
 def not_composed(words: Iterable[str]) -> list[str]:
     """The words of ``words`` that NFC changes, in their order."""
     return [w for w in words if unicodedata.normalize("NFC", w) != w]

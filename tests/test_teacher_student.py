@@ -399,7 +399,8 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert forced.config.strip_marks and not zero.config.strip_marks
     assert model_key(forced, opts, "d", "e") != model_key(zero, opts, "d", "e")
     assert "--strip-marks" not in " ".join(opts.recipe_args()) and "--strip-marks" in replace(opts, strip_marks=True).recipe_args()
-    # Yoruba strips marks by default for every system (its zero-shot model is then its own), --no-strip-marks keeps them
+    # Yoruba strips marks by default for every system (its zero-shot model has its own key; compare copies its
+    # plain twin's weights when the English text has no marks), --no-strip-marks keeps them
     yor = {r.system: r for r in plan(["yor"], [13], ["1", "2"], opts)[0]}
     assert all(r.config.strip_marks for r in yor.values())
     assert model_key(yor["1"], opts, "d", "e") == model_key(forced, opts, "d", "e") != model_key(zero, opts, "d", "e")

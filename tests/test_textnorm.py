@@ -12,8 +12,8 @@ from transformers import AutoTokenizer
 from projection.corpus import write_conll
 from projection.records import Sentence
 from projection.errors import ProjectionError
-from projection.textnorm import (compose_unicode, composes, is_detached_mark, mark_groups, not_composed, regroup,
-                                 strip_marks, strips_marks)
+from projection.textnorm import (compose_unicode, composes, has_marks, is_detached_mark, mark_groups, not_composed,
+                                 regroup, strip_marks, strips_marks)
 
 WORDS = ["Málaga", "Köln", "está", "lókùn", "Ọ̀yọ́", "Peter"]
 
@@ -141,6 +141,41 @@ def test_a_tagger_trained_with_strip_marks_tags_marked_words_as_bare_ones_and_ke
                         config=TrainConfig(epochs=1, lr=3e-3, threads=1, max_length=32))
     unstripped = load_model(plain, backend="torch")
     assert not all(np.array_equal(a, b) for a, b in zip(unstripped.predict_proba(marked), unstripped.predict_proba(bare)))
+    # no word of the training text has a mark: the plain model, given a stripping tokenizer, is the stripped one
+    from projection.store import file_sha256
+    from projection.train.transformer import strip_marks_copy
+
+    assert not has_marks(w for s in train for w in s.tokens)
+    copy = strip_marks_copy(plain, tmp_path / "c", "no marks")
+    assert file_sha256(copy / "model.safetensors") == file_sha256(out / "model.safetensors") == file_sha256(
+        plain / "model.safetensors")
+    assert (copy / "encoder" / "tokenizer.json").read_bytes() == (out / "encoder" / "tokenizer.json").read_bytes()
+    copied = load_model(copy, backend="torch")
+    assert all(np.array_equal(a, b) for a, b in zip(copied.predict_proba(marked), tagger.predict_proba(marked)))
+    meta = read_train_json(copy)
+    assert meta["config"]["strip_marks"] is True and meta["copied_from"]["model"] == "p"
+    assert read_train_json(plain)["config"]["strip_marks"] is False  # the source is left as it was
+    with pytest.raises(ProjectionError, match="reads words without combining marks already"):
+        strip_marks_copy(copy, tmp_path / "c2", "again")
+    # as a teacher, the copy's labels of marked text are its own, not the plain weights' stored ones
+    from projection.train.teacher import label_with_teacher
+
+    first = label_with_teacher(plain, marked)
+    second = label_with_teacher(copy, marked)
+    assert not second.info["from_cache"] and second.info["key"] != first.info["key"]
+    assert not all(np.array_equal(a, b) for a, b in zip(first.log_probs, second.log_probs))
+    assert label_with_teacher(copy, marked).info["from_cache"]
+
+
+def test_has_marks_finds_composed_and_decomposed_marks_only():
+    assert not has_marks(["Eko", "Oyo", "Ω", "Straße", ""]) and not has_marks([])
+    assert has_marks(["Eko", "Èkó"]) and has_marks(nfd(["lókùn"])) and has_marks(["Ọ"])
+    assert all(has_marks([w]) == (strip(w) != unicodedata.normalize("NFC", w)) for w in WORDS + BARE)
+
+
+def strip(word):
+    return unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", word)
+                                                if not unicodedata.category(c).startswith("M")))
 
 
 def test_strip_marks_is_refused_by_the_spacy_engine(tmp_path):

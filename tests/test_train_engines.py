@@ -311,6 +311,48 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     assert sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*")) == before
 
 
+def test_compare_copies_an_english_model_for_a_target_that_strips_marks(tiny_bert, tmp_path, monkeypatch, logged):
+    """A target whose systems strip combining marks (Yoruba) trains its English-only systems on mark-free English
+    text: the same weights as the plain target's model, so compare copies that model with a stripping tokenizer
+    instead of training it again, keeps the plain weights until then, and trains it when there is no twin."""
+    from projection.corpus import write_conll
+    from projection.textnorm import has_marks
+    from projection.train import api
+    from projection.train import compare as cmp
+
+    marked = load_corpus("sample:train")  # names such as Müller and José
+    sample = [s for s in marked if not has_marks(s.tokens)]
+    bare = tmp_path / "bare.conll"
+    write_conll(sample[:30], bare)
+    monkeypatch.setattr(cmp, "load_corpus", lambda name: sample)
+    monkeypatch.setattr(cmp, "TARGETS", {"yy": cmp.Target("yy", str(bare), "-", "pub", "P", strip_marks=True),
+                                         "xx": cmp.Target("xx", str(bare), "-", "pub", "P")})
+    trained = []
+    real = api.train_model
+    monkeypatch.setattr(api, "train_model", lambda *a, **k: trained.append(k["out"].name) or real(*a, **k))
+    opts = cmp.CompareOptions(model=tiny_bert, max_train=24, max_dev=10, epochs=1, batch_size=8, freeze_layers=2,
+                              fusion_layer=2, eval_every=None, dev=str(bare))
+    out, models = tmp_path / "res", tmp_path / "models"
+    res = cmp.compare(["yy", "xx"], out, seeds=[1], systems=["1"], options=opts, models=models, report=tmp_path / "rep")
+    keys = {r["language"]: json.loads((out / r["language"] / "1-seed1" / "system.json").read_text())["model_key"]
+            for r in res["rows"]}
+    assert keys["yy"] != keys["xx"] and trained == [keys["xx"]]  # the plain twin first, though yy was named first
+    assert any(f"the model of {keys['xx']}, which reads the marks," in m for m in logged())
+    meta = json.loads((models / keys["yy"] / "train.json").read_text())
+    assert meta["config"]["strip_marks"] and meta["copied_from"]["model"] == keys["xx"]
+    f1 = {r["language"]: r["f1"] for r in res["rows"]}
+    assert f1["yy"] == f1["xx"]  # the test text has no marks either: the same tags
+    assert not list(models.glob("*/model.safetensors"))  # both evaluations written: both weights dropped
+    trained.clear()
+    cmp.compare(["yy"], tmp_path / "res2", seeds=[1], systems=["1"], options=opts, models=tmp_path / "m2")
+    assert trained == [keys["yy"]]  # no twin: trained
+    assert "copied_from" not in json.loads((tmp_path / "m2" / keys["yy"] / "train.json").read_text())
+    trained.clear()  # a dev text with marks: stripping changes what model selection reads, so both train
+    marked_dev = cmp.CompareOptions(**{**opts.__dict__, "dev": "sample:train"})
+    cmp.compare(["yy", "xx"], tmp_path / "res3", seeds=[1], systems=["1"], options=marked_dev, models=tmp_path / "m3")
+    assert len(trained) == 2
+
+
 def test_compare_report_checks_the_teacher_student_goals(tmp_path):
     """results.md says how the students learnt and checks their goals: above the teacher on enough languages, the
     mean paired gain, and the students' mean against the best other system on the same languages."""

@@ -72,7 +72,7 @@ import shlex
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -335,8 +335,8 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                 """The run of system ``s`` (None and a ``missing`` entry when its data is absent)."""
                 if s in ("1", "2"):
                     # English-only systems keep every English label, so one model per seed serves every language
-                    # of the same recipe (not Yoruba, whose marks are stripped); a target's ignored labels (MISC
-                    # for MasakhaNER) are removed at scoring, from gold and predictions alike
+                    # of the same recipe (Yoruba, whose marks are stripped, gets a copy: _plain_twins); a target's
+                    # ignored labels (MISC for MasakhaNER) are removed at scoring, from gold and predictions alike
                     return Run(lang, s, seed, "token" if s == "1" else "feature-aggregation", sample,
                                f"{SOURCE_TRAIN} ({note})", opts.config(seed, (), strip), t,
                                eval_ignore=tuple(dict.fromkeys(t.eval_ignore + t.ignore)))
@@ -495,6 +495,32 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     return content_key(*parts)
 
 
+def _plain_twins(runs: Sequence[Run], dev: Sequence[Sentence], opts: CompareOptions, dev_hash: str,
+                 encoder_id: str) -> dict[str, str]:
+    """Model key -> the key of the same run without ``strip_marks``, for every run that strips marks
+    although no word of its training and dev text has one (:func:`projection.textnorm.has_marks`):
+    Yoruba's English-only systems, on CoNLL-2003. Both train on the same subwords, so the twin's
+    weights serve, copied with a tokenizer that strips (:func:`~projection.train.transformer.strip_marks_copy`)
+    instead of trained again. Students and back-translation systems, whose text comes later, have none."""
+    from projection.textnorm import has_marks
+
+    marked: dict[int, bool] = {}
+
+    def has(sentences: Sequence[Sentence]) -> bool:
+        if id(sentences) not in marked:
+            marked[id(sentences)] = has_marks(w for s in sentences for w in s.tokens)
+        return marked[id(sentences)]
+
+    out: dict[str, str] = {}
+    if has(dev):
+        return out
+    for run in runs:
+        if run.config.strip_marks and run.teacher is None and not run.back and not has(run.train):
+            plain = replace(run, config=run.config.replace(strip_marks=False))
+            out[model_key(run, opts, dev_hash, encoder_id)] = model_key(plain, opts, dev_hash, encoder_id)
+    return out
+
+
 _COMPOSED: dict[tuple[str, str], int] = {}
 
 
@@ -583,6 +609,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     dev_s, dev_desc = load_sentences(opts.dev)
     dev_hash = dev_desc[0].get("sha256", "")
     encoder_id = _encoder_id(opts.model)
+    twins = _plain_twins(runs, dev_s, opts, dev_hash, encoder_id)
     todo = []
     states: list[dict[str, Any]] = []
     for run in runs:
@@ -615,8 +642,9 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
 
     def order(item) -> tuple:
         run = item[0]
-        if run.system in ("1", "2"):  # English-only: one model per seed, scored on every language in a row
-            return (0, run.system, run.seed, lang_order[run.lang])
+        if run.system in ("1", "2"):  # English-only: one model per seed, scored on every language in a row (a
+            # model that strips marks after its plain twin, a copy of it)
+            return (0, run.system, run.seed, run.config.strip_marks, lang_order[run.lang])
         return (1, lang_order[run.lang], run.seed, run.system)  # then each language finished before the next
 
     todo.sort(key=order)
@@ -628,6 +656,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         if run.teacher is not None:  # a teacher's weights stay until its students are evaluated
             teacher_keys[key] = model_key(run.teacher, opts, dev_hash, encoder_id)
             pending.setdefault(teacher_keys[key], set()).add(sys_dir)
+        if key in twins:  # a plain twin's weights stay until they are copied
+            pending.setdefault(twins[key], set()).add(sys_dir)
     trained_now: set[str] = set()
     scored: dict[tuple[str, str], dict[str, Any]] = {}  # (model key, language) -> metrics of this run
 
@@ -639,6 +669,16 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         have = (model_dir / "train.json").exists() and (model_dir / "model.safetensors").exists()
         if have and (not force or key in trained_now):
             return False
+        twin = models_dir / twins.get(key, "-")
+        if key in twins and (twin / "train.json").exists() and (twin / "model.safetensors").exists() and (
+                not force or twins[key] in trained_now):
+            from projection.train.transformer import strip_marks_copy
+
+            why = "trained on text without combining marks: stripping them changes nothing it reads"
+            logger.info(f"{what}: the model of {twin.name}, which reads the marks, {why}: copied", extra=BATCH_LINE)
+            strip_marks_copy(twin, model_dir, why)
+            trained_now.add(key)
+            return True
         teacher_dir = None
         if run.teacher is not None:
             tkey = teacher_keys[key]
@@ -713,7 +753,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             "recipe": {**asdict(opts), "strip_marks": run.config.strip_marks},
         })
         logger.info(f"{run.lang} system {run.system} seed {run.seed}: F1 {100 * metrics['f1']:.2f}")
-        for k in (key, teacher_keys.get(key)):
+        for k in (key, teacher_keys.get(key), twins.get(key)):
             if k is None:
                 continue
             pending[k].discard(sys_dir)

@@ -84,9 +84,10 @@ def teacher_identity(model_dir: str | Path) -> dict[str, Any]:
     if not weights.exists():
         raise ProjectionError(f"{model_dir}: no model.safetensors (weights deleted after evaluation?); "
                               "a teacher needs its weights")
+    config = TrainConfig.from_dict(meta["config"])
     return {"dir": str(model_dir), "sha256": file_sha256(weights)[:16], "engine": meta["engine"],
             "encoder": meta.get("encoder"), "labels": list(meta["labels"]), "best_dev_f1": meta.get("best_dev_f1"),
-            "data": meta.get("data", {}), "label_map": TrainConfig.from_dict(meta["config"]).mapping()}
+            "data": meta.get("data", {}), "label_map": config.mapping(), "strip_marks": config.strip_marks}
 
 
 def _cache_path(key: str) -> Path:
@@ -101,7 +102,9 @@ def label_with_teacher(teacher_dir: str | Path, sentences: Sequence[Sentence] | 
 
     ident = identity or teacher_identity(teacher_dir)
     tokens = [list(s.tokens) if isinstance(s, Sentence) else list(s) for s in sentences]
-    key = content_key(f"teacher-labels-v{FORMAT}", ident["sha256"], ident["labels"], text_hash(tokens), length=24)
+    # the same weights read marked words otherwise when their tokenizer strips the marks (strip_marks_copy)
+    reads = ["strip-marks"] if ident.get("strip_marks") else []
+    key = content_key(f"teacher-labels-v{FORMAT}", ident["sha256"], ident["labels"], *reads, text_hash(tokens), length=24)
     path = _cache_path(key)
     info = {"key": key, "sentences": len(tokens), "words": sum(map(len, tokens))}
     if cache and path.exists():

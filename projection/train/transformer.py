@@ -580,6 +580,44 @@ class TransformerTrainer:
         return tagger
 
 
+def strip_marks_copy(model_dir: str | Path, out: str | Path, why: str) -> Path:
+    """``model_dir``'s model as one trained with ``strip_marks`` would be, written to ``out``, when
+    ``why`` says that is what such a training gives: on text without combining marks
+    (:func:`projection.textnorm.has_marks`), stripping changes no subword, so the weights are the
+    same and only the tokenizer differs (it strips the marks of the words it tags). The weights are
+    hard-linked where the file system allows (else copied); ``train.json`` is the source's with
+    ``strip_marks`` set and ``copied_from`` naming the source and ``why``."""
+    import os
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    model_dir, out = Path(model_dir), Path(out)
+    meta = read_train_json(model_dir)
+    if meta.get("engine") not in ("token", "feature-aggregation"):
+        raise ProjectionError(f"{model_dir}: only a transformer model's tokenizer strips marks, not a {meta.get('engine')} model's")
+    config = TrainConfig.from_dict(meta["config"])
+    if config.strip_marks:
+        raise ProjectionError(f"{model_dir}: reads words without combining marks already")
+    weights = model_dir / WEIGHTS
+    if not weights.exists():
+        raise ProjectionError(f"{model_dir}: no {WEIGHTS}")
+    config = config.replace(strip_marks=True)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = encoder_tokenizer(AutoTokenizer.from_pretrained(model_dir / ENCODER_DIR), config)
+    tokenizer.save_pretrained(out / ENCODER_DIR)
+    shutil.copyfile(model_dir / ENCODER_DIR / "config.json", out / ENCODER_DIR / "config.json")
+    with atomic_path(out / WEIGHTS) as tmp:
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(weights, tmp)
+        except OSError:
+            shutil.copyfile(weights, tmp)
+    write_train_json(out, {**meta, "config": config.to_dict(),
+                           "copied_from": {"model": model_dir.name, "sha256": file_sha256(weights)[:16], "why": why}})
+    return out
+
+
 BACKENDS = ("auto", "torch", "ct2", "int8")
 
 
