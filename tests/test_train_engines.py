@@ -311,6 +311,15 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     assert sorted((p, p.stat().st_mtime_ns) for p in out.rglob("*")) == before
 
 
+def test_compare_says_the_time_left_at_the_pace_so_far():
+    from projection.train.compare import _time_left
+
+    assert _time_left(0.0, 0, 5) == ""  # nothing done: no pace yet
+    assert _time_left(600.0, 1, 12) == " (about 2 h 00 min left)"
+    assert _time_left(60.0, 2, 3) == " (about 2 min left)" and _time_left(1.0, 1, 1) == " (about 1 min left)"
+    assert _time_left(3600.0, 4, 7) == " (about 1 h 45 min left)"
+
+
 def test_compare_copies_an_english_model_for_a_target_that_strips_marks(tiny_bert, tmp_path, monkeypatch, logged):
     """A target whose systems strip combining marks (Yoruba) trains its English-only systems on mark-free English
     text: the same weights as the plain target's model, so compare copies that model with a stripping tokenizer
@@ -338,6 +347,7 @@ def test_compare_copies_an_english_model_for_a_target_that_strips_marks(tiny_ber
             for r in res["rows"]}
     assert keys["yy"] != keys["xx"] and trained == [keys["xx"]]  # the plain twin first, though yy was named first
     assert any(f"the model of {keys['xx']}, which reads the marks," in m for m in logged())
+    assert any(m.startswith("compare 2/2 (about 1 min left): yy system 1 seed 1") for m in logged())
     meta = json.loads((models / keys["yy"] / "train.json").read_text())
     assert meta["config"]["strip_marks"] and meta["copied_from"]["model"] == keys["xx"]
     f1 = {r["language"]: r["f1"] for r in res["rows"]}
