@@ -504,12 +504,8 @@ def _plain_twins(runs: Sequence[Run], dev: Sequence[Sentence], opts: CompareOpti
     instead of trained again. Students and back-translation systems, whose text comes later, have none."""
     from projection.textnorm import has_marks
 
-    marked: dict[int, bool] = {}
-
     def has(sentences: Sequence[Sentence]) -> bool:
-        if id(sentences) not in marked:
-            marked[id(sentences)] = has_marks(w for s in sentences for w in s.tokens)
-        return marked[id(sentences)]
+        return has_marks(w for s in sentences for w in s.tokens)
 
     out: dict[str, str] = {}
     if has(dev):
