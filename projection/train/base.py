@@ -25,6 +25,8 @@ from projection.train.config import TrainConfig, map_labels, subsample
 from projection.train.distill import SOFT_KEY
 
 TRAIN_JSON = "train.json"
+#: the engines whose model is a transformer encoder and a head (word scores, a tokenizer of its own)
+TRANSFORMER_ENGINES = ("token", "feature-aggregation")
 
 
 @runtime_checkable

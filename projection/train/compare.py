@@ -335,7 +335,7 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                 """The run of system ``s`` (None and a ``missing`` entry when its data is absent)."""
                 if s in ("1", "2"):
                     # English-only systems keep every English label, so one model per seed serves every language
-                    # of the same recipe (Yoruba, whose marks are stripped, gets a copy: _plain_twins); a target's
+                    # of the same recipe (Yoruba, whose marks are stripped, gets a copy: _plain_twin); a target's
                     # ignored labels (MISC for MasakhaNER) are removed at scoring, from gold and predictions alike
                     return Run(lang, s, seed, "token" if s == "1" else "feature-aggregation", sample,
                                f"{SOURCE_TRAIN} ({note})", opts.config(seed, (), strip), t,
@@ -495,26 +495,21 @@ def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, ba
     return content_key(*parts)
 
 
-def _plain_twins(runs: Sequence[Run], dev: Sequence[Sentence], opts: CompareOptions, dev_hash: str,
-                 encoder_id: str) -> dict[str, str]:
-    """Model key -> the key of the same run without ``strip_marks``, for every run that strips marks
-    although no word of its training and dev text has one (:func:`projection.textnorm.has_marks`):
-    Yoruba's English-only systems, on CoNLL-2003. Both train on the same subwords, so the twin's
-    weights serve, copied with a tokenizer that strips (:func:`~projection.train.transformer.strip_marks_copy`)
-    instead of trained again. Students and back-translation systems, whose text comes later, have none."""
+def _marked(sentences: Sequence[Sentence]) -> bool:
     from projection.textnorm import has_marks
 
-    def has(sentences: Sequence[Sentence]) -> bool:
-        return has_marks(w for s in sentences for w in s.tokens)
+    return has_marks(w for s in sentences for w in s.tokens)
 
-    out: dict[str, str] = {}
-    if has(dev):
-        return out
-    for run in runs:
-        if run.config.strip_marks and run.teacher is None and not run.back and not has(run.train):
-            plain = replace(run, config=run.config.replace(strip_marks=False))
-            out[model_key(run, opts, dev_hash, encoder_id)] = model_key(plain, opts, dev_hash, encoder_id)
-    return out
+
+def _plain_twin(run: Run) -> Run | None:
+    """The same run without ``strip_marks`` when it trains the same model: ``run`` strips marks although no word
+    of its training text has one (:func:`projection.textnorm.has_marks`; the dev text is checked by the caller),
+    so both read the same subwords: Yoruba's English-only systems on CoNLL-2003. The twin's weights then serve,
+    copied with a tokenizer that strips (:func:`~projection.train.transformer.strip_marks_copy`). Students and
+    back-translation systems, whose text comes later, have none."""
+    if run.config.strip_marks and run.teacher is None and not run.back and not _marked(run.train):
+        return replace(run, config=run.config.replace(strip_marks=False))
+    return None
 
 
 _COMPOSED: dict[tuple[str, str], int] = {}
@@ -605,11 +600,14 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     dev_s, dev_desc = load_sentences(opts.dev)
     dev_hash = dev_desc[0].get("sha256", "")
     encoder_id = _encoder_id(opts.model)
-    twins = _plain_twins(runs, dev_s, opts, dev_hash, encoder_id)
+    dev_marked = _marked(dev_s)
+    twins: dict[str, str] = {}  # model key -> its plain twin's (_plain_twin)
     todo = []
     states: list[dict[str, Any]] = []
     for run in runs:
         key = model_key(run, opts, dev_hash, encoder_id, back_sig if run.back else None)
+        if not dev_marked and (twin := _plain_twin(run)) is not None:
+            twins[key] = model_key(twin, opts, dev_hash, encoder_id)
         sys_dir = out / run.lang / run.folder
         eval_key = content_key(key, run.target.test, run.eval_ignore, run.target.ignore)
         if recomposed := composed_words(opts.model, run.target.test):  # the test words the encoder now reads composed
@@ -662,14 +660,12 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         model_dir = models_dir / key
         if run.system == "7":  # no model of its own: system 1's labels the test set through English
             return ensure_trained(run.teacher, teacher_keys[key], f"{what}: its English model, system 1")
-        have = (model_dir / "train.json").exists() and (model_dir / "model.safetensors").exists()
-        if have and (not force or key in trained_now):
+        if _has_weights(model_dir) and (not force or key in trained_now):
             return False
-        twin = models_dir / twins.get(key, "-")
-        if key in twins and (twin / "train.json").exists() and (twin / "model.safetensors").exists() and (
-                not force or twins[key] in trained_now):
+        if key in twins and _has_weights(models_dir / twins[key]) and (not force or twins[key] in trained_now):
             from projection.train.transformer import strip_marks_copy
 
+            twin = models_dir / twins[key]
             why = "trained on text without combining marks: stripping them changes nothing it reads"
             logger.info(f"{what}: the model of {twin.name}, which reads the marks, {why}: copied", extra=BATCH_LINE)
             strip_marks_copy(twin, model_dir, why)
@@ -877,6 +873,10 @@ def portable(obj: Any) -> Any:
         return v
 
     return fix(obj)
+
+
+def _has_weights(model_dir: Path) -> bool:
+    return (model_dir / "train.json").exists() and (model_dir / "model.safetensors").exists()
 
 
 def _drop_weights(model_dir: Path) -> None:

@@ -41,7 +41,7 @@ from projection.errors import ProjectionError
 from projection.progress import BATCH_LINE
 from projection.records import Sentence
 from projection.store import atomic_path, cache_root, content_key, file_sha256
-from projection.train.base import read_train_json
+from projection.train.base import TRANSFORMER_ENGINES, read_train_json
 from projection.train.config import TrainConfig, subsample
 from projection.train.distill import SOFT_KEY, SoftTargets
 from projection.train.unlabeled import describe_unlabeled, read_unlabeled, text_hash
@@ -77,7 +77,7 @@ def teacher_identity(model_dir: str | Path) -> dict[str, Any]:
     """What identifies a teacher: its folder, weights hash, tag set and training data."""
     model_dir = Path(model_dir)
     meta = read_train_json(model_dir)
-    if meta["engine"] not in ("token", "feature-aggregation"):
+    if meta["engine"] not in TRANSFORMER_ENGINES:
         raise ProjectionError(f"{model_dir}: a teacher must be a transformer model (token or feature-aggregation), "
                               f"not {meta['engine']}: its word distributions are needed")
     weights = model_dir / "model.safetensors"

@@ -37,7 +37,8 @@ from projection.progress import BATCH_LINE, bar
 from projection.records import Sentence
 from projection.store import atomic_path, file_sha256, package_versions
 from projection.textnorm import compose_unicode, strip_marks
-from projection.train.base import cpu_threads, prepare, read_train_json, sentence_tokens, write_train_json
+from projection.train.base import (TRANSFORMER_ENGINES, cpu_threads, prepare, read_train_json, sentence_tokens,
+                                   write_train_json)
 from projection.train.config import TrainConfig
 from projection.train.distill import SOFT_KEY, SoftTargets, collate_soft, mixed_loss, student_labels, target_probs
 from projection.train.precision import adamw, autocast, resolve
@@ -594,7 +595,7 @@ def strip_marks_copy(model_dir: str | Path, out: str | Path, why: str) -> Path:
 
     model_dir, out = Path(model_dir), Path(out)
     meta = read_train_json(model_dir)
-    if meta.get("engine") not in ("token", "feature-aggregation"):
+    if meta.get("engine") not in TRANSFORMER_ENGINES:
         raise ProjectionError(f"{model_dir}: only a transformer model's tokenizer strips marks, not a {meta.get('engine')} model's")
     config = TrainConfig.from_dict(meta["config"])
     if config.strip_marks:
