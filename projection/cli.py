@@ -387,6 +387,9 @@ def compare(
     max_dev: int = typer.Option(1000, help="English dev sentences used for model selection (0 = all)."),
     dev: str = typer.Option("conll2003-en:dev", help="Source-side dev set for model selection (no target gold)."),
     epochs: int = typer.Option(1),
+    combined_epochs: int = typer.Option(0, help="System 5's epochs (English + our projection, about twice the "
+                                        "sentences: with --epochs 2, 1 trains every system the same number of steps); "
+                                        "0 = --epochs."),
     lr: float = typer.Option(1e-4),
     batch_size: int = typer.Option(16),
     freeze_layers: int = typer.Option(0, help="Lower encoder layers frozen (their output computed once; it costs "
@@ -443,7 +446,8 @@ def compare(
         if not eq or not key.strip() or not value.strip():
             raise ProjectionError(f"--projected {item!r}: expected LANG=PATH, e.g. es=runs/es-given")
         proj[key.strip()] = value.strip()
-    opts = CompareOptions(model=model, max_train=max_train or None, max_dev=max_dev or None, epochs=epochs, lr=lr,
+    opts = CompareOptions(model=model, max_train=max_train or None, max_dev=max_dev or None, epochs=epochs,
+                          combined_epochs=combined_epochs or None, lr=lr,
                           batch_size=batch_size, freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers,
                           keep_layers=keep_layers or None, fusion_layer=fusion_layer, strip_marks=strip_marks,
                           eval_every=eval_every or None, dev=dev, projected=proj,

@@ -280,6 +280,16 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     assert states(cmp.CompareOptions(**{**opts.__dict__, "lr": 3e-4})) == [("1", "model changed"), ("3", "model changed")]
     bio = cmp.CompareOptions(**{**opts.__dict__, "decode": "bio"})  # another decoder: the same models, scored again
     assert states(bio) == [("1", "evaluation changed"), ("3", "evaluation changed")]
+    # system 5's own epochs train system 5 only: the other systems' models stay, and its command names them
+    five = cmp.CompareOptions(**{**opts.__dict__, "combined_epochs": 2})
+    assert states(five, ("1", "3", "5")) == [("1", "done"), ("3", "done"), ("5", "new")]
+    runs = {r.system: r for r in cmp.plan(["xx"], [1], ["1", "3", "5"], five)[0]}
+    assert [runs[s].config.epochs for s in ("1", "3", "5")] == [1, 1, 2]
+    key5 = lambda o: cmp.model_key(cmp.plan(["xx"], [1], ["5"], o)[0][0], o, "d", "e")  # noqa: E731
+    same = cmp.CompareOptions(**{**opts.__dict__, "combined_epochs": 1})  # = --epochs: the model of no option
+    assert key5(five) == cmp.model_key(runs["5"], five, "d", "e") != key5(opts) == key5(same)
+    assert "--combined-epochs 2" in cmp.command(runs["5"], out, five)
+    assert "--combined-epochs" not in cmp.command(runs["1"], out, five) + cmp.command(runs["5"], out, opts)
     # the result records the projection it trained on; a projection made since then names the stage that changed
     done3 = json.loads((out / "xx" / "3-seed1" / "system.json").read_text())
     assert done3["projection"]["stages"] == {"align": "a1", "project": "p1"} and done3["projection"]["sha256"] == "f1"

@@ -152,6 +152,9 @@ class CompareOptions:
     max_train: int | None = 8000  # seeded sample of CoNLL-2003 train ids (None: all 14,041)
     max_dev: int | None = 1000
     epochs: int = 1
+    # system 5's epochs (English + our projection: about twice the sentences of the others; with epochs 2, 1 trains
+    # it the same number of steps as every other system); None: ``epochs``
+    combined_epochs: int | None = None
     lr: float = 1e-4
     batch_size: int = 16
     freeze_embeddings: bool = True
@@ -193,6 +196,14 @@ class CompareOptions:
         if self.select_balance:
             args.append("--select-balance")
         return args
+
+    def combined_config(self, cfg: TrainConfig) -> TrainConfig:
+        """System 5's training config: ``cfg`` with its own epochs (``combined_epochs``)."""
+        return cfg if self.combined_epochs is None else cfg.replace(epochs=self.combined_epochs)
+
+    def combined_args(self) -> list[str]:
+        """The option of system 5's epochs, for the commands of the runs that train system 5."""
+        return [] if self.combined_epochs is None else ["--combined-epochs", str(self.combined_epochs)]
 
     def marks_stripped(self, target: "Target") -> bool:
         """Whether the encoder of ``target``'s systems reads words without combining marks."""
@@ -348,7 +359,7 @@ def plan(langs: Sequence[str], seeds: Sequence[int], systems: Sequence[str], opt
                         return Run(lang, s, seed, "token", mine, f"{ours_path} ({len(mine):,} of the sampled ids kept)",
                                    cfg, t, eval_ignore=t.eval_ignore, projection=ours_record(ours_path))
                     return Run(lang, s, seed, "token", sample + mine,
-                               f"{SOURCE_TRAIN} ({note}) + {ours_path} ({len(mine):,})", cfg, t,
+                               f"{SOURCE_TRAIN} ({note}) + {ours_path} ({len(mine):,})", opts.combined_config(cfg), t,
                                eval_ignore=t.eval_ignore, projection=ours_record(ours_path))
                 if s == "4":
                     pub = corpus(t.published, lambda t=t: _load_published(t))
@@ -434,7 +445,11 @@ def _recipe(run: Run, opts: CompareOptions) -> dict[str, Any]:
     """The comparison options that shape a run's model (its training options, not the student's)."""
     # strip_marks: the run's own (a target's default or the option), below; off keeps the committed keys
     recipe = _key_options(opts, [k for k in asdict(opts) if k not in ("projected", "keep_models", "model", "dev",
-                                                                      "strip_marks", "decode", *STUDENT_OPTIONS)])
+                                                                      "strip_marks", "decode", "combined_epochs",
+                                                                      *STUDENT_OPTIONS)])
+    # system 5's own epochs: in its key only where they differ from the others' (the other systems' keys stay)
+    if run.system == "5" and run.config.epochs != opts.epochs:
+        recipe["combined_epochs"] = run.config.epochs
     if run.config.strip_marks:
         recipe["strip_marks"] = True
     return recipe
@@ -545,6 +560,8 @@ def command(run: Run, out: Path, opts: CompareOptions, back: dict[str, Any] | No
     uses_ours = run.system in ("3", "5") or (run.system == "6" and (opts.student_projected or opts.teacher_system in ("3", "5")))
     if uses_ours and run.lang in opts.projected:
         parts += ["--projected", f"{run.lang}={opts.projected[run.lang]}"]
+    if run.system == "5" or (run.system == "6" and opts.teacher_system == "5"):
+        parts += opts.combined_args()
     if run.system == "6":
         parts += opts.student_args()
     if run.back and back is not None:
