@@ -474,6 +474,8 @@ def compare(
             plan_table.add_column(col)
         for item in res["plan"]:
             state = item["state"] + (f": {', '.join(item['changed'])}" if item.get("changed") else "")
+            if item.get("copy_of"):
+                state += f" (a copy of {item['copy_of']}, its twin that reads the marks)"
             plan_table.add_row(item["language"], SYSTEMS[item["system"]], str(item["seed"]), state)
         console.print(plan_table)
         todo = sum(item["state"] != "done" for item in res["plan"])

@@ -352,6 +352,9 @@ def test_compare_copies_an_english_model_for_a_target_that_strips_marks(tiny_ber
     opts = cmp.CompareOptions(model=tiny_bert, max_train=24, max_dev=10, epochs=1, batch_size=8, freeze_layers=2,
                               fusion_layer=2, eval_every=None, dev=str(bare))
     out, models = tmp_path / "res", tmp_path / "models"
+    planned = {x["language"]: x for x in cmp.compare(["yy", "xx"], out, seeds=[1], systems=["1"], options=opts,
+                                                      models=models, dry_run=True)["plan"]}
+    assert planned["yy"]["copy_of"] == planned["xx"]["model_key"] and "copy_of" not in planned["xx"]  # a dry run says so
     res = cmp.compare(["yy", "xx"], out, seeds=[1], systems=["1"], options=opts, models=models, report=tmp_path / "rep")
     keys = {r["language"]: json.loads((out / r["language"] / "1-seed1" / "system.json").read_text())["model_key"]
             for r in res["rows"]}
@@ -369,6 +372,8 @@ def test_compare_copies_an_english_model_for_a_target_that_strips_marks(tiny_ber
     assert "copied_from" not in json.loads((tmp_path / "m2" / keys["yy"] / "train.json").read_text())
     trained.clear()  # a dev text with marks: stripping changes what model selection reads, so both train
     marked_dev = cmp.CompareOptions(**{**opts.__dict__, "dev": "sample:train"})
+    assert not any("copy_of" in x for x in cmp.compare(["yy", "xx"], tmp_path / "res3", seeds=[1], systems=["1"],
+                                                        options=marked_dev, dry_run=True)["plan"])
     cmp.compare(["yy", "xx"], tmp_path / "res3", seeds=[1], systems=["1"], options=marked_dev, models=tmp_path / "m3")
     assert len(trained) == 2
 

@@ -643,7 +643,9 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             if state == "model changed":
                 changed = changed_parts(done, key_parts(run, opts, dev_hash, encoder_id), run.projection)
         states.append({"language": run.lang, "system": run.system, "seed": run.seed, "state": state, "model_key": key,
-                       **({"changed": changed} if changed else {})})
+                       **({"changed": changed} if changed else {}),
+                       # not trained: copied from its plain twin's model (when that is there by then)
+                       **({"copy_of": twins[key]} if key in twins and state != "done" else {})})
         if state == "done" and not force:
             continue
         todo.append((run, key, eval_key, sys_dir))
