@@ -324,10 +324,14 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
 def test_compare_says_the_time_left_at_the_pace_so_far():
     from projection.train.compare import _time_left
 
-    assert _time_left(0.0, 0, 5) == ""  # nothing done: no pace yet
-    assert _time_left(600.0, 1, 12) == " (about 2 h 00 min left)"
-    assert _time_left(60.0, 2, 3) == " (about 2 min left)" and _time_left(1.0, 1, 1) == " (about 1 min left)"
-    assert _time_left(3600.0, 4, 7) == " (about 1 h 45 min left)"
+    assert _time_left([], [], 3, 5) == ""  # nothing done: no pace yet
+    # trainings and evaluations at their own pace: 11 trainings of 10 min and 12 evaluations of 1 min
+    assert _time_left([600.0], [60.0], 11, 12) == " (about 2 h 02 min left)"
+    assert _time_left([500.0, 700.0], [30.0, 90.0], 0, 3) == " (about 3 min left)"  # only evaluations left
+    assert _time_left([], [1.0], 0, 1) == " (about 1 min left)"
+    assert _time_left([], [60.0], 2, 3) == " (more than 3 min left: 2 to train)"  # no training measured yet
+    assert _time_left([3000.0], [600.0], 1, 3) == " (about 80 min left)"  # hours from 90 minutes on
+    assert _time_left([5400.0], [1.0], 1, 1) == " (about 1 h 30 min left)"
 
 
 def test_compare_copies_an_english_model_for_a_target_that_strips_marks(tiny_bert, tmp_path, monkeypatch, logged):

@@ -721,11 +721,16 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
         trained_now.add(key)
         return True
     logger.info(f"compare: {len(runs)} evaluations, {len(runs) - len(todo)} done before, {len(todo)} to do")
-    started = time.perf_counter()
+    train_secs: list[float] = []  # each model trained (or copied) by this run, for the time left
+    eval_secs: list[float] = []
     for n, (run, key, eval_key, sys_dir) in enumerate(todo, start=1):
         model_dir = models_dir / key
         t0 = time.perf_counter()
-        left = _time_left(t0 - started, n - 1, len(todo) - n + 1)
+        # models still to train: those not there yet (an English model serves several languages: once; system 7 has
+        # none of its own, a Yoruba English model is a copy); a teacher trained with its first student counts there
+        to_train = {k for r, k, _e, _d in todo[n - 1:] if r.system != "7" and k not in trained_now and k not in twins
+                    and not _has_weights(models_dir / k)}
+        left = _time_left(train_secs, eval_secs, len(to_train), len(todo) - n + 1)
         try:
             trained = not ensure_trained(run, key, f"compare {n}/{len(todo)}{left}: {run.lang} system {run.system} "
                                                    f"seed {run.seed}")
@@ -735,6 +740,8 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             continue
         train_minutes = round((time.perf_counter() - t0) / 60, 1)
         t1 = time.perf_counter()
+        if not trained:
+            train_secs.append(t1 - t0)
         if run.system == "7":  # the English model's labels of the test set, projected back: no target model
             model_dir = models_dir / teacher_keys[key]
             tags = [s.tags for s in back_label(model_dir, run.lang, run.target.test, models_dir / f"{key}.run",
@@ -766,6 +773,7 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
             "eval_minutes": round((time.perf_counter() - t1) / 60, 1),
             "recipe": {**asdict(opts), "strip_marks": run.config.strip_marks},
         })
+        eval_secs.append(time.perf_counter() - t1)
         logger.info(f"{run.lang} system {run.system} seed {run.seed}: F1 {100 * metrics['f1']:.2f}")
         for k in (key, teacher_keys.get(key), twins.get(key)):
             if k is None:
@@ -779,12 +787,23 @@ def compare(langs: Sequence[str], out: str | Path, *, seeds: Sequence[int] = (13
     return write_report(out, report or out, langs=list(langs), missing=missing)
 
 
-def _time_left(elapsed: float, done: int, remaining: int) -> str:
-    """`` (about 2 h 05 min left)`` at the mean pace of the ``done`` evaluations so far ("" before the first)."""
-    if not done:
+def _time_left(train_secs: Sequence[float], eval_secs: Sequence[float], to_train: int, to_evaluate: int) -> str:
+    """`` (about 2 h 05 min left)``: ``to_train`` trainings and ``to_evaluate`` evaluations at the mean time of
+    those done so far ("" before the first evaluation; before the first training, the trainings left are not
+    counted: no pace for them yet, so the estimate says so)."""
+    if not eval_secs:
         return ""
-    minutes = max(1, round(elapsed / done * remaining / 60))
-    return f" (about {minutes // 60} h {minutes % 60:02d} min left)" if minutes >= 90 else f" (about {minutes} min left)"
+    seconds = sum(eval_secs) / len(eval_secs) * to_evaluate
+    if to_train and not train_secs:
+        return f" (more than {_minutes(seconds)} left: {to_train} to train)"
+    if train_secs:
+        seconds += sum(train_secs) / len(train_secs) * to_train
+    return f" (about {_minutes(seconds)} left)"
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 90 else f"{minutes} min"
 
 
 def add_errors(out: str | Path, models: str | Path) -> int:
