@@ -226,6 +226,9 @@ def train(
                                               "only (the upper layers dropped: a smaller, faster model)."),
     batch_tokens: Optional[int] = typer.Option(None, help="Batches by subword budget (rows x longest window) instead of --batch-size."),
     eval_every: Optional[int] = typer.Option(None, help="Also evaluate dev every N steps (learning curve; best kept)."),
+    decode: str = typer.Option("argmax", help="How word scores become tags in the dev evaluations that pick the model "
+                               "and in --test: argmax (each word's best tag, repaired to IOB2) or bio (the best valid "
+                               "IOB2 sequence)."),
     strip_marks: bool = typer.Option(False, "--strip-marks", help="The encoder sees words without combining marks "
                                      "(tone marks, accents: Èkó as Eko), in training and prediction."),
     max_train_sentences: Optional[int] = typer.Option(None, help="Train on a seeded sample of this many sentences."),
@@ -275,7 +278,7 @@ def train(
         ignore=[x.strip() for x in (ignore_labels or "").split(",") if x.strip()], freeze_embeddings=freeze_embeddings,
         max_train_sentences=max_train_sentences, max_dev_sentences=max_dev_sentences, threads=threads, lang=lang,
         freeze_layers=freeze_layers, keep_layers=keep_layers, batch_tokens=batch_tokens, eval_every=eval_every, precision=precision,
-        strip_marks=strip_marks,
+        strip_marks=strip_marks, dev_decode=decode,
         fused_optimizer=fused_optimizer, select=select, select_fraction=select_fraction, select_threshold=select_threshold,
         select_balance=select_balance, confidence=confidence, teacher_decode=teacher_decode,
         soft_labels=soft, temperature=temperature, max_unlabeled_sentences=max_unlabeled_sentences,
@@ -407,6 +410,8 @@ def compare(
     decode: str = typer.Option("argmax", help="How every system's word scores become tags: argmax (the committed "
                                "results) or bio (the best valid IOB2 sequence); evaluation only, the same models "
                                "(systems 7 and 8: the English tagger's labels, so their models change)."),
+    dev_decode: str = typer.Option("argmax", help="How the English dev evaluations that pick each model decode: argmax "
+                                   "(the committed results) or bio (as --decode bio scores: other models)."),
     keep_models: bool = typer.Option(False, help="Keep every model's weights (~470 MB each) after evaluation."),
     teacher_system: str = typer.Option("1", help="System 6: the system (1-5) whose model labels the unlabeled target text."),
     select: str = typer.Option("confidence", help="System 6: selection of the teacher-labelled sentences: none, confidence, adversarial."),
@@ -451,7 +456,7 @@ def compare(
                           batch_size=batch_size, freeze_embeddings=freeze_embeddings, freeze_layers=freeze_layers,
                           keep_layers=keep_layers or None, fusion_layer=fusion_layer, strip_marks=strip_marks,
                           eval_every=eval_every or None, dev=dev, projected=proj,
-                          precision=precision, decode=decode,
+                          precision=precision, decode=decode, dev_decode=dev_decode,
                           keep_models=keep_models, teacher_system=teacher_system, select=select,
                           select_fraction=select_fraction or None, soft_labels=soft, temperature=temperature,
                           max_unlabeled=max_unlabeled or None, student_projected=student_projected,

@@ -372,7 +372,8 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
 
     recipe = {k: v for k, v in asdict(opts).items() if k not in ("projected", "keep_models", "model", "dev",
               "teacher_system", "student_projected", "select", "select_fraction", "soft_labels", "temperature", "max_unlabeled",
-              "precision", "keep_layers", "strip_marks", "student_init", "select_balance", "decode")}
+              "precision", "keep_layers", "strip_marks", "student_init", "select_balance", "decode", "dev_decode",
+              "combined_epochs")}
     data = content_key([(s.id, s.tokens, s.tags) for s in zero.train])
     assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
     assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")
@@ -390,6 +391,12 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert student.config.teacher_decode == "argmax"
     assert "--decode" not in opts.recipe_args()
     assert "--decode bio" in " ".join(replace(opts, decode="bio").recipe_args())
+    # the decoder of the English dev evaluations picks the model: another model, named by its option (argmax: the
+    # committed keys)
+    dev_bio = replace(opts, dev_decode="bio")
+    assert model_key(zero, dev_bio, "d", "e") != model_key(zero, opts, "d", "e")
+    assert plan(["es"], [13], ["1"], dev_bio)[0][0].config.dev_decode == "bio" and zero.config.dev_decode == "argmax"
+    assert "--dev-decode bio" in " ".join(dev_bio.recipe_args()) and "--dev-decode" not in opts.recipe_args()
     # so does keep_layers unset; a kept depth is another model, and its option reproduces it
     assert model_key(zero, replace(opts, keep_layers=3), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--keep-layers" not in opts.recipe_args() and "--keep-layers 3" in " ".join(replace(opts, keep_layers=3).recipe_args())

@@ -294,3 +294,27 @@ def test_keep_layers_rejects_impossible_depths(encoder, sample, tmp_path):
     with pytest.raises(ProjectionError, match="fusion layer 3 must be a lower layer in \\[0, 1\\]"):
         train_model(sample, out=tmp_path / "b", model=encoder, arch="feature-aggregation",
                     config=TrainConfig(epochs=1, threads=1, keep_layers=2, fusion_layer=3))
+
+
+def test_dev_decode_picks_the_model_with_the_decoder_it_is_scored_with(tiny_bert, sample, tmp_path, monkeypatch):
+    """``dev_decode`` decodes the dev evaluations that pick the best step (and ``--test``); the saved model still
+    predicts by argmax unless asked, and an engine without a choice of decoder refuses it."""
+    from projection.train import transformer
+
+    used: list[str] = []
+    real = transformer.decode
+    monkeypatch.setattr(transformer, "decode", lambda s, labels, mode: used.append(mode) or real(s, labels, mode))
+    cfg = TrainConfig(epochs=1, lr=3e-3, batch_size=8, seed=5, max_train_sentences=24, dev_decode="bio")
+    out = train_model(sample[:24], out=tmp_path / "m", model=tiny_bert, dev=sample[24:34], test=["sample:train"], config=cfg)
+    assert set(used) == {"bio"} and len(used) == 10 + len(sample)  # the dev evaluation and the test set, nothing else
+    meta = json.loads((out / "train.json").read_text())
+    assert meta["config"]["dev_decode"] == "bio"
+    assert json.loads((out / "eval" / "sample_train" / "metrics.json").read_text())["model"]["decode"] == "bio"
+    assert load_model(out).decode == "argmax"
+    used.clear()
+    train_model(sample[:24], out=tmp_path / "a", model=tiny_bert, dev=sample[24:34], config=cfg.replace(dev_decode="argmax"))
+    assert set(used) == {"argmax"}
+    with pytest.raises(ProjectionError, match="dev_decode must be one of argmax, bio, not 'crf'"):
+        cfg.replace(dev_decode="crf").validate()
+    with pytest.raises(ProjectionError, match="dev_decode='bio': the spacy engine has no choice of decoder"):
+        train_model(sample[:24], out=tmp_path / "s", arch="spacy", config=cfg)

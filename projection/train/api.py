@@ -85,6 +85,10 @@ def train_model(
 
     config = config or TrainConfig()
     config.validate()
+    from projection.train.base import TRANSFORMER_ENGINES
+
+    if config.dev_decode != "argmax" and arch not in TRANSFORMER_ENGINES:
+        raise ProjectionError(f"dev_decode={config.dev_decode!r}: the {arch} engine has no choice of decoder")
     if (unlabeled is None) != (teacher is None):
         raise ProjectionError("teacher-student training needs both an unlabeled corpus and a teacher model")
     engine = trainers.create(arch, model=model)
@@ -107,7 +111,8 @@ def train_model(
     if test:
         predictor = load_model(out_dir)
         for ref in test:
-            evaluate(predictor, ref, Path(out_dir) / EVAL_DIR / slug(ref), model_dir=out_dir)
+            evaluate(predictor, ref, Path(out_dir) / EVAL_DIR / slug(ref), model_dir=out_dir,
+                     decode=config.dev_decode if arch in TRANSFORMER_ENGINES else None)
     return Path(out_dir)
 
 

@@ -89,7 +89,8 @@ STUDENT_OPTIONS = ("teacher_system", "student_projected", "select", "select_frac
                    "max_unlabeled", "student_init", "select_balance")
 # options added after results were committed, at the value that trains what those results trained: a model key
 # leaves such an option out at that value, so the committed keys stay valid
-LATER_OPTIONS: dict[str, Any] = {"precision": "fp32", "keep_layers": None, "student_init": False, "select_balance": False}
+LATER_OPTIONS: dict[str, Any] = {"precision": "fp32", "keep_layers": None, "student_init": False, "select_balance": False,
+                                 "dev_decode": "argmax"}
 
 SYSTEM_JSON = "system.json"
 SOURCE_TRAIN = "conll2003-en:train"
@@ -165,6 +166,7 @@ class CompareOptions:
     eval_every: int | None = 200
     precision: str = "fp32"  # fp32: the committed rows' recipe; bf16 / auto: bf16 autocast and the fused AdamW
     decode: str = "argmax"  # how every system's word scores become tags (evaluation only: not in the model key)
+    dev_decode: str = "argmax"  # how the English dev evaluations that pick each model decode (in the model key)
     dev: str = SOURCE_DEV
     projected: dict[str, str] = field(default_factory=dict)  # lang -> our projection (run dir or file)
     keep_models: bool = False
@@ -215,6 +217,7 @@ class CompareOptions:
                            keep_layers=self.keep_layers, fusion_layer=self.fusion_layer, eval_every=self.eval_every,
                            strip_marks=strip_marks,
                            max_dev_sentences=self.max_dev, ignore=list(ignore), precision=self.precision,
+                           dev_decode=self.dev_decode,
                            fused_optimizer=self.precision != "fp32")
 
     def recipe_args(self) -> list[str]:
@@ -232,6 +235,8 @@ class CompareOptions:
             args.append("--strip-marks" if self.strip_marks else "--no-strip-marks")
         if self.decode != "argmax":
             args += ["--decode", self.decode]
+        if self.dev_decode != "argmax":
+            args += ["--dev-decode", self.dev_decode]
         return args
 
 

@@ -90,6 +90,7 @@ class TrainConfig:
     feature_cache: bool = True  # keep frozen-layer outputs on disk ($PROJECTION_CACHE/features)
     batch_tokens: int | None = None  # training batches by subword budget instead of batch_size
     eval_every: int | None = None  # also evaluate dev every N optimiser steps (learning curve)
+    dev_decode: str = "argmax"  # how the dev evaluations (model selection) turn word scores into tags (projection.decoding)
     threads: int | None = None  # CPU threads (default: $OMP_NUM_THREADS, else the available cores, at most 8)
     precision: str = "auto"  # auto | fp32 | bf16: bf16 autocast for training and prediction (projection.train.precision)
     fused_optimizer: bool = True  # AdamW in one fused kernel per step (same update, several times faster on CPU)
@@ -174,6 +175,7 @@ class TrainConfig:
             raise ProjectionError(f"batch_tokens ({self.batch_tokens}) must be at least max_length ({self.max_length})")
         if self.eval_every is not None and self.eval_every < 1:
             raise ProjectionError("eval_every is a number of steps, at least 1")
+        check_decoder(self.dev_decode, "dev_decode")
         if self.precision not in PRECISIONS:
             raise ProjectionError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         self.validate_teacher()

@@ -446,7 +446,11 @@ class TransformerTrainer:
 
         def evaluate_dev(epoch: int, step: int) -> dict[str, Any]:
             t1 = time.perf_counter()
-            pred = tagger.predict(dev_s, description=f"dev (step {step})")
+            tagger.decode = config.dev_decode  # model selection reads the tags as the evaluation will
+            try:
+                pred = tagger.predict(dev_s, description=f"dev (step {step})")
+            finally:
+                tagger.decode = "argmax"
             m = score([s.tags for s in dev_s], pred)
             point = {"epoch": epoch, "step": step, "dev_f1": m["f1"], "dev_precision": m["precision"],
                      "dev_recall": m["recall"], "dev_seconds": round(time.perf_counter() - t1, 1)}
