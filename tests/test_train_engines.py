@@ -419,3 +419,22 @@ def test_compare_report_checks_the_teacher_student_goals(tmp_path):
     assert "| es | +20.0 (n=1) |" in md and "| hau | +0.0 (n=1) |" in md
     # students' mean (1.0 + 0.5) / 2 = 75.0 against system 5's 80.0 (2/3 found: P 1, R 2/3)
     assert "- teacher-student: students' mean over es, hau 75.0 vs the best other system there (5 English + our projection) 80.0 -> NO" in md
+
+
+def test_goal_checks_never_round_a_miss_onto_the_goal():
+    """+0.99 F1 against a goal of +1 reads +0.99 and NO (not +1.0 and NO); the African goal is checked on system 3,
+    with system 5 beside it for reference."""
+    from projection.train.report import _goals, _signed
+
+    f1 = {("nl", "1"): 0.714, ("nl", "2"): 0.716, ("nl", "3"): 0.7388, ("nl", "4"): 0.7289,
+          ("swa", "1"): 0.80, ("swa", "3"): 0.86, ("swa", "5"): 0.92, ("hau", "1"): 0.50, ("hau", "3"): 0.64,
+          ("hau", "5"): 0.61}
+    summary = {k: {"f1": (v, 0.0, 3)} for k, v in f1.items()}
+    lines = _goals(summary, ["nl", "swa", "hau"])
+    assert "- nl: ours >= published + 1: 73.9 vs 72.9 (+0.99) -> NO" in lines
+    assert "- nl: ours > zero-shot: 73.9 vs 71.4 (+2.5) -> yes" in lines
+    assert "- African languages (2): translate-train on ours - zero-shot = +10.0 F1 on average (goal +10) -> yes" in lines
+    assert ("- African languages (2): English + our projection (system 5) - zero-shot = +11.5 F1 on average (beside "
+            "the goal's system 3)") in lines
+    assert _signed(0.0995, 0.10) == "+9.95" and _signed(0.1004, 0.10) == "+10.0" and _signed(0.0004, 0.0, strict=True) == "+0.04"
+    assert _signed(-0.0004, 0.0, strict=True) == "-0.0" and _signed(0.05, 0.01) == "+5.0"

@@ -324,16 +324,22 @@ def _goals(summary, langs) -> list[str]:
                                    ("3", "2", 0.0, "ours > DLFA")):
             sa, sb = summary.get((lang, a)), summary.get((lang, b))
             if sa and sb:
-                d = sa["f1"][0] - sb["f1"][0]
+                d = round(sa["f1"][0] - sb["f1"][0], 9)  # float noise off: 0.06 + 0.14 halves to +10, not +9.999...
                 ok = d >= margin if margin else d > 0
-                lines.append(f"- {lang}: {what}: {100 * sa['f1'][0]:.1f} vs {100 * sb['f1'][0]:.1f} ({100 * d:+.1f}) -> "
-                             f"{'yes' if ok else 'NO'}")
-    gains = [summary[(x, "3")]["f1"][0] - summary[(x, "1")]["f1"][0] for x in african
-             if (x, "3") in summary and (x, "1") in summary]
-    if gains:
-        g = sum(gains) / len(gains)
-        lines.append(f"- African languages ({len(gains)}): translate-train on ours - zero-shot = {100 * g:+.1f} F1 on "
-                     f"average (goal +10) -> {'yes' if g >= 0.10 else 'NO'}")
+                lines.append(f"- {lang}: {what}: {100 * sa['f1'][0]:.1f} vs {100 * sb['f1'][0]:.1f} "
+                             f"({_signed(d, margin, strict=not margin)}) -> {'yes' if ok else 'NO'}")
+    for system, what in (("3", "translate-train on ours"), ("5", "English + our projection")):
+        gains = [summary[(x, system)]["f1"][0] - summary[(x, "1")]["f1"][0] for x in african
+                 if (x, system) in summary and (x, "1") in summary]
+        if not gains:
+            continue
+        g = round(sum(gains) / len(gains), 9)
+        if system == "3":
+            lines.append(f"- African languages ({len(gains)}): {what} - zero-shot = {_signed(g, 0.10)} F1 on "
+                         f"average (goal +10) -> {'yes' if g >= 0.10 else 'NO'}")
+        else:  # not a goal of its own: the other system that trains on our projection, beside it
+            lines.append(f"- African languages ({len(gains)}): {what} (system 5) - zero-shot = {_signed(g, 0.10)} F1 "
+                         "on average (beside the goal's system 3)")
     es = summary.get(("es", "3"))
     if es:
         mp = es["precision_MISC"][0] if es["precision_MISC"] else 0.0
@@ -341,6 +347,14 @@ def _goals(summary, langs) -> list[str]:
                      f"{'yes' if es['f1'][0] >= 0.69 else 'NO'}; MISC precision {100 * mp:.1f} % (goal 40) -> "
                      f"{'yes' if mp >= 0.40 else 'NO'}")
     return lines
+
+
+def _signed(d: float, goal: float, strict: bool = False) -> str:
+    """``d`` (a fraction) as signed F1 points with one decimal, or two where one would round it onto the other side
+    of ``goal`` (+0.99 against a goal of +1 is not shown as +1.0)."""
+    ok = d > goal if strict else d >= goal
+    shown = round(100 * d, 1) / 100
+    return f"{100 * d:+.2f}" if (shown > goal if strict else shown >= goal) != ok else f"{100 * d:+.1f}"
 
 
 def _decoding(rows) -> str:
