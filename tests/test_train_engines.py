@@ -438,3 +438,19 @@ def test_goal_checks_never_round_a_miss_onto_the_goal():
             "the goal's system 3)") in lines
     assert _signed(0.0995, 0.10) == "+9.95" and _signed(0.1004, 0.10) == "+10.0" and _signed(0.0004, 0.0, strict=True) == "+0.04"
     assert _signed(-0.0004, 0.0, strict=True) == "-0.0" and _signed(0.05, 0.01) == "+5.0"
+
+
+def test_the_recipe_line_names_system_5s_own_epochs():
+    from projection.train.report import _combined_epochs
+
+    def row(lang, sid, **recipe):
+        return {"language": lang, "_id": sid, "_recipe": {"epochs": 2, **recipe}}
+
+    assert _combined_epochs([row("es", "1"), row("es", "5")]) == ""  # as every system: nothing to say
+    assert _combined_epochs([row("es", "1"), row("es", "5", combined_epochs=2)]) == ""
+    same_steps = [row("es", "1"), row("es", "5", combined_epochs=1), row("de", "5", combined_epochs=1)]
+    assert _combined_epochs(same_steps) == (" (system 5, English + our projection, about twice the sentences: 1 epoch, "
+                                            "so about the same number of steps)")
+    assert _combined_epochs([row("es", "1"), row("es", "5", combined_epochs=3)]) == " (system 5: 3 epochs)"
+    mixed = [row("es", "1"), row("es", "5", combined_epochs=1), row("de", "5")]
+    assert _combined_epochs(mixed) == " (system 5: 1 epoch for es; 2 epochs for de)"

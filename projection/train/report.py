@@ -161,6 +161,27 @@ def _mixed_recipes(rows) -> list[str]:
             + "; ".join(parts) + ".", ""]
 
 
+def _combined_epochs(rows) -> str:
+    """System 5's own epochs (``--combined-epochs``), where its rows trained other epochs than the recipe's."""
+    def plural(n: int) -> str:
+        return f"{n} epoch{'s' if n != 1 else ''}"
+
+    own: dict[int, list[str]] = {}
+    for r in rows:
+        if r["_id"] == "5":
+            n = r["_recipe"].get("combined_epochs") or r["_recipe"].get("epochs")
+            own.setdefault(n, [])
+            if r["language"] not in own[n]:
+                own[n].append(r["language"])
+    if not own or set(own) == {rows[0]["_recipe"].get("epochs")}:
+        return ""
+    if len(own) == 1:
+        return (f" (system 5, English + our projection, about twice the sentences: {plural(next(iter(own)))}, so about "
+                "the same number of steps)" if next(iter(own)) * 2 == rows[0]["_recipe"].get("epochs") else
+                f" (system 5: {plural(next(iter(own)))})")
+    return " (system 5: " + "; ".join(f"{plural(n)} for {', '.join(langs)}" for n, langs in sorted(own.items())) + ")"
+
+
 def _frozen(recipe: dict[str, Any]) -> str:
     """What the recipe freezes, in words."""
     k = recipe.get("freeze_layers") or 0
@@ -232,7 +253,8 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         "",
         f"Recipe (every system): encoder `{recipe.get('model')}`, "
         f"{_train_size(recipe)}, "
-        f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}, lr {recipe.get('lr')}, "
+        f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}{_combined_epochs(rows)}, "
+        f"lr {recipe.get('lr')}, "
         f"batch {recipe.get('batch_size')}, {_frozen(recipe)}, "
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
         f"{recipe.get('max_dev')} English dev sentences, tags {_decoding(rows)}. "
