@@ -198,6 +198,16 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     assert ("**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
             "epochs 2, precision fp32: es 1 (seeds 1, 2), es 3 (seeds 2), hau 1 (seeds 1, 2), hau 3 (seeds 1, 2); "
             "epochs 1, precision bf16: es 3 (seeds 1).") in md
+    # so are rows whose best step was picked with another decoder; a recipe that picks by bio says so
+    atomic_write_json(tmp_path / "runs" / "es" / "3-seed1" / "system.json",
+                      {**meta, "recipe": {**meta["recipe"], "dev_decode": "bio"}})
+    md = write_report(tmp_path / "runs", tmp_path / "docs4") and (tmp_path / "docs4" / "results.md").read_text()
+    assert "dev_decode argmax: es 1 (seeds 1, 2)" in md and "dev_decode bio: es 3 (seeds 1)." in md
+    for r in tmp_path.glob("runs/*/*/system.json"):
+        m = json.loads(r.read_text())
+        atomic_write_json(r, {**m, "recipe": {**m["recipe"], "dev_decode": "bio"}})
+    md = write_report(tmp_path / "runs", tmp_path / "docs5") and (tmp_path / "docs5" / "results.md").read_text()
+    assert "on 1000 English dev sentences (decoded bio), tags" in md and "different recipes" not in md
 
 def test_compare_gives_earlier_rows_their_errors_from_kept_predictions(tmp_path, caplog):
     """Rows scored before metrics.json recorded the error breakdown get it from the predictions kept with their

@@ -136,7 +136,7 @@ def _stripped(rows) -> list[str]:
 
 # the training recipe shared by every system
 RECIPE_FIELDS = ("model", "max_train", "max_dev", "dev", "epochs", "lr", "batch_size", "freeze_embeddings",
-                 "freeze_layers", "keep_layers", "fusion_layer", "eval_every", "precision")
+                 "freeze_layers", "keep_layers", "fusion_layer", "eval_every", "precision", "dev_decode")
 
 
 def _mixed_recipes(rows) -> list[str]:
@@ -257,7 +257,9 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         f"lr {recipe.get('lr')}, "
         f"batch {recipe.get('batch_size')}, {_frozen(recipe)}, "
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
-        f"{recipe.get('max_dev')} English dev sentences, tags {_decoding(rows)}. "
+        f"{recipe.get('max_dev')} English dev sentences"
+        + (f" (decoded {recipe['dev_decode']})" if recipe.get("dev_decode", "argmax") != "argmax" else "")
+        + f", tags {_decoding(rows)}. "
         "MasakhaNER targets (hau, swa, yor, zul): scored on PER/ORG/LOC "
         "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
         "set to O at scoring (one English model per seed serves every language with the same recipe).",
