@@ -378,7 +378,7 @@ def _signed(d: float, goal: float, strict: bool = False) -> str:
     of ``goal`` (+0.99 against a goal of +1 is not shown as +1.0)."""
     ok = d > goal if strict else d >= goal
     shown = round(100 * d, 1) / 100
-    return f"{100 * d:+.2f}" if (shown > goal if strict else shown >= goal) != ok else f"{100 * d:+.1f}"
+    return pct(d, 2 if (shown > goal if strict else shown >= goal) != ok else 1, sign=True)
 
 
 def _decoding(rows) -> str:
