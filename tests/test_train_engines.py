@@ -197,7 +197,18 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
     md = write_report(tmp_path / "runs", tmp_path / "docs3") and (tmp_path / "docs3" / "results.md").read_text()
     assert ("**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
             "epochs 2, precision fp32: es 1 (seeds 1, 2), es 3 (seeds 2), hau 1 (seeds 1, 2), hau 3 (seeds 1, 2); "
-            "epochs 1, precision bf16: es 3 (seeds 1).") in md
+            "epochs 1, precision bf16: es 3 (seeds 1). The recipe line above is the one of most rows (epochs 2, "
+            "precision fp32); a figure marked †") in md
+    # the figures that involve the other recipe's row are marked, the others not
+    assert "Recipe (most rows): encoder `enc`, all CoNLL-2003 train sentences, 2 epochs," in md
+    table = md.split("## F1 by language")[1].split("## Paired")[0]
+    assert "| 3 translate-train, our projection | 90.0 ± 14.1 † | 90.0 ± 14.1 | 90.0 † |" in table
+    assert "| 1 zero-shot | 65.0 ± 21.2 | 65.0 ± 21.2 | 65.0 |" in table
+    assert "| es | | +25.0 ± 35.4 (n=2) † |" in md.replace("|  |", "| |")
+    assert "| hau | | +25.0 ± 35.4 (n=2) |" in md.replace("|  |", "| |")
+    assert "- es: ours > zero-shot: 90.0 vs 65.0 (+25.0) -> yes †" in md
+    assert "- hau: ours > zero-shot: 90.0 vs 65.0 (+25.0) -> yes\n" in md
+    assert "es: translate-train on ours 90.0 F1 (goal 69) -> yes; MISC precision 0.0 % (goal 40) -> NO †" in md
     # so are rows whose best step was picked with another decoder; a recipe that picks by bio says so
     atomic_write_json(tmp_path / "runs" / "es" / "3-seed1" / "system.json",
                       {**meta, "recipe": {**meta["recipe"], "dev_decode": "bio"}})
@@ -439,13 +450,18 @@ def test_goal_checks_never_round_a_miss_onto_the_goal():
     f1 = {("nl", "1"): 0.714, ("nl", "2"): 0.716, ("nl", "3"): 0.7388, ("nl", "4"): 0.7289,
           ("swa", "1"): 0.80, ("swa", "3"): 0.86, ("swa", "5"): 0.92, ("hau", "1"): 0.50, ("hau", "3"): 0.64,
           ("hau", "5"): 0.61}
-    summary = {k: {"f1": (v, 0.0, 3)} for k, v in f1.items()}
-    lines = _goals(summary, ["nl", "swa", "hau"])
+    summary = {k: {"f1": (v, 0.0, 3), "recipe_by_seed": {13: ("r",)}} for k, v in f1.items()}
+    lines = _goals(summary, ["nl", "swa", "hau"], ("r",))
     assert "- nl: ours >= published + 1: 73.9 vs 72.9 (+0.99) -> NO" in lines
     assert "- nl: ours > zero-shot: 73.9 vs 71.4 (+2.5) -> yes" in lines
     assert "- African languages (2): translate-train on ours - zero-shot = +10.0 F1 on average (goal +10) -> yes" in lines
     assert ("- African languages (2): English + our projection (system 5) - zero-shot = +11.5 F1 on average (beside "
             "the goal's system 3)") in lines
+    summary[("swa", "3")]["recipe_by_seed"] = {13: ("earlier",)}  # a row of another recipe marks what it enters
+    lines = _goals(summary, ["nl", "swa", "hau"], ("r",))
+    assert "- nl: ours >= published + 1: 73.9 vs 72.9 (+0.99) -> NO" in lines
+    assert "- African languages (2): translate-train on ours - zero-shot = +10.0 F1 on average (goal +10) -> yes †" in lines
+    assert "- swa: ours > zero-shot: 86.0 vs 80.0 (+6.0) -> yes †" in lines
     assert _signed(0.0995, 0.10) == "+9.95" and _signed(0.1004, 0.10) == "+10.0" and _signed(0.0004, 0.0, strict=True) == "+0.04"
     assert _signed(-0.0004, 0.0, strict=True) == "-0.0" and _signed(0.05, 0.01) == "+5.0"
 
@@ -456,11 +472,12 @@ def test_the_recipe_line_names_system_5s_own_epochs():
     def row(lang, sid, **recipe):
         return {"language": lang, "_id": sid, "_recipe": {"epochs": 2, **recipe}}
 
-    assert _combined_epochs([row("es", "1"), row("es", "5")]) == ""  # as every system: nothing to say
-    assert _combined_epochs([row("es", "1"), row("es", "5", combined_epochs=2)]) == ""
+    recipe = {"epochs": 2}
+    assert _combined_epochs([row("es", "1"), row("es", "5")], recipe) == ""  # as every system: nothing to say
+    assert _combined_epochs([row("es", "1"), row("es", "5", combined_epochs=2)], recipe) == ""
     same_steps = [row("es", "1"), row("es", "5", combined_epochs=1), row("de", "5", combined_epochs=1)]
-    assert _combined_epochs(same_steps) == (" (system 5, English + our projection, about twice the sentences: 1 epoch, "
+    assert _combined_epochs(same_steps, recipe) == (" (system 5, English + our projection, about twice the sentences: 1 epoch, "
                                             "so about the same number of steps)")
-    assert _combined_epochs([row("es", "1"), row("es", "5", combined_epochs=3)]) == " (system 5: 3 epochs)"
+    assert _combined_epochs([row("es", "1"), row("es", "5", combined_epochs=3)], recipe) == " (system 5: 3 epochs)"
     mixed = [row("es", "1"), row("es", "5", combined_epochs=1), row("de", "5")]
-    assert _combined_epochs(mixed) == " (system 5: 1 epoch for es; 2 epochs for de)"
+    assert _combined_epochs(mixed, recipe) == " (system 5: 1 epoch for es; 2 epochs for de)"

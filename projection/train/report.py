@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
                "_teacher_f1": (meta.get("teacher_scores") or {}).get("f1"),
                "_teacher_student": (m["model"].get("train_data") or {}).get("teacher_student"),
                "_errors": m.get("errors")}
+        row["_recipe_id"] = _recipe_id(row["_recipe"])
         for lab in LABELS:
             v = m["per_label"].get(lab)
             row[f"f1_{lab}"] = v["f1"] if v else None
@@ -80,6 +82,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str,
             vals = [r[metric] for r in rs if r.get(metric) is not None]
             s[metric] = _mean_sd(vals) if vals else None
         s["by_seed"] = {r["seed"]: r["f1"] for r in rs}
+        s["recipe_by_seed"] = {r["seed"]: r["_recipe_id"] for r in rs}
         s["teacher_by_seed"] = {r["seed"]: r["_teacher_f1"] for r in rs if r.get("_teacher_f1") is not None}
         out[key] = s
     return out
@@ -137,17 +140,46 @@ def _stripped(rows) -> list[str]:
 # the training recipe shared by every system
 RECIPE_FIELDS = ("model", "max_train", "max_dev", "dev", "epochs", "lr", "batch_size", "freeze_embeddings",
                  "freeze_layers", "keep_layers", "fusion_layer", "eval_every", "precision", "dev_decode")
+OTHER_RECIPE = " †"  # the mark of a figure that involves rows of another recipe than the page's recipe line
+
+
+def _recipe_id(recipe: dict[str, Any]) -> tuple:
+    """The values of :data:`RECIPE_FIELDS` of a row's recipe; a row recorded before an option existed trained at
+    the option's earlier value (LATER_OPTIONS)."""
+    return tuple(recipe.get(f, LATER_OPTIONS.get(f)) for f in RECIPE_FIELDS)
+
+
+def _main_recipe(rows) -> tuple:
+    """The recipe most rows share (the first row's on a tie): the one the page's recipe line describes."""
+    counts = Counter(r["_recipe_id"] for r in rows)
+    top = max(counts.values())
+    return next(r["_recipe_id"] for r in rows if counts[r["_recipe_id"]] == top)
+
+
+def _other(summary, main: tuple, lang: str | Sequence[str], *sids: str, shared: bool = False) -> str:
+    """:data:`OTHER_RECIPE` when a figure over the systems ``sids`` of ``lang`` (a language or several) involves a
+    row of another recipe than ``main``, else ''. ``shared``: the figure is a paired difference, over the seeds the
+    systems share; else a mean over each system's seeds."""
+    for one in [lang] if isinstance(lang, str) else lang:
+        groups = [summary[(one, sid)]["recipe_by_seed"] for sid in sids if (one, sid) in summary]
+        if not groups:
+            continue
+        seeds = set.intersection(*(set(g) for g in groups)) if shared else None
+        if any(rid != main for g in groups for seed, rid in g.items() if seeds is None or seed in seeds):
+            return OTHER_RECIPE
+    return ""
 
 
 def _mixed_recipes(rows) -> list[str]:
     """A warning paragraph when the rows were trained with different recipes (say, a comparison half re-run at a
-    new budget): the fields that differ, and which rows have which values."""
+    new budget): the fields that differ, and which rows have which values; the figures involving rows of another
+    recipe than the recipe line's are marked."""
     groups: dict[tuple, list] = {}
     for r in rows:
-        # a row recorded before an option existed trained at the option's earlier value (LATER_OPTIONS)
-        groups.setdefault(tuple(r["_recipe"].get(f, LATER_OPTIONS.get(f)) for f in RECIPE_FIELDS), []).append(r)
+        groups.setdefault(r["_recipe_id"], []).append(r)
     if len(groups) < 2:
         return []
+    main = _main_recipe(rows)
     differ = [i for i, f in enumerate(RECIPE_FIELDS) if len({g[i] for g in groups}) > 1]
     parts = []
     for values, members in groups.items():
@@ -158,11 +190,13 @@ def _mixed_recipes(rows) -> list[str]:
         parts.append(f"{which}: " + ", ".join(f"{lang} {sid} (seeds {', '.join(map(str, sorted(v)))})"
                                               for (lang, sid), v in seeds.items()))
     return ["**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
-            + "; ".join(parts) + ".", ""]
+            + "; ".join(parts) + ". The recipe line above is the one of most rows ("
+            + ", ".join(f"{RECIPE_FIELDS[i]} {main[i]}" for i in differ) + f"); a figure marked{OTHER_RECIPE} (a mean, "
+            "a paired difference, a goal check) involves rows of another recipe.", ""]
 
 
-def _combined_epochs(rows) -> str:
-    """System 5's own epochs (``--combined-epochs``), where its rows trained other epochs than the recipe's."""
+def _combined_epochs(rows, recipe: dict[str, Any]) -> str:
+    """System 5's own epochs (``--combined-epochs``), where its rows trained other epochs than ``recipe``'s."""
     def plural(n: int) -> str:
         return f"{n} epoch{'s' if n != 1 else ''}"
 
@@ -173,11 +207,11 @@ def _combined_epochs(rows) -> str:
             own.setdefault(n, [])
             if r["language"] not in own[n]:
                 own[n].append(r["language"])
-    if not own or set(own) == {rows[0]["_recipe"].get("epochs")}:
+    if not own or set(own) == {recipe.get("epochs")}:
         return ""
     if len(own) == 1:
         return (f" (system 5, English + our projection, about twice the sentences: {plural(next(iter(own)))}, so about "
-                "the same number of steps)" if next(iter(own)) * 2 == rows[0]["_recipe"].get("epochs") else
+                "the same number of steps)" if next(iter(own)) * 2 == recipe.get("epochs") else
                 f" (system 5: {plural(next(iter(own)))})")
     return " (system 5: " + "; ".join(f"{plural(n)} for {', '.join(langs)}" for n, langs in sorted(own.items())) + ")"
 
@@ -242,7 +276,9 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
     md = ["# Downstream NER: zero-shot vs translate-train on seven target test sets", ""]
     if not rows:
         return "\n".join(md + ["No finished runs yet.", "", *_not_run(missing), ""])
-    recipe = rows[0]["_recipe"]
+    main = _main_recipe(rows)
+    recipe = next(r["_recipe"] for r in rows if r["_recipe_id"] == main)
+    mixed = any(r["_recipe_id"] != main for r in rows)
     seeds = sorted({r["seed"] for r in rows})
     md += [
         "Generated by `projection compare` from its result folder (one command regenerates it: see *Commands*). "
@@ -251,9 +287,9 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         "sentence ids per seed. No target-language gold label is used for training or model selection (best of the "
         "English dev evaluations).",
         "",
-        f"Recipe (every system): encoder `{recipe.get('model')}`, "
+        f"Recipe ({'most rows' if mixed else 'every system'}): encoder `{recipe.get('model')}`, "
         f"{_train_size(recipe)}, "
-        f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}{_combined_epochs(rows)}, "
+        f"{recipe.get('epochs')} epoch{'s' if recipe.get('epochs') != 1 else ''}{_combined_epochs(rows, recipe)}, "
         f"lr {recipe.get('lr')}, "
         f"batch {recipe.get('batch_size')}, {_frozen(recipe)}, "
         f"DLFA fusion layer {recipe.get('fusion_layer')}, dev evaluation every {recipe.get('eval_every')} steps on "
@@ -285,12 +321,14 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         cells, means = [], []
         for lang in langs:
             s = summary.get((lang, sid))
-            cells.append(_ms(s["f1"]) if s else "")
+            cells.append(_ms(s["f1"]) + _other(summary, main, lang, sid) if s else "")
             if s:
                 means.append(s["f1"][0])
         if not means:
             continue
         avg = f"{100 * sum(means) / len(means):.1f}" if len(means) == len(langs) else ""
+        if avg and any(_other(summary, main, lang, sid) for lang in langs):
+            avg += OTHER_RECIPE
         md.append(f"| {SYSTEMS[sid]} | " + " | ".join(cells) + f" | {avg} |")
     md += ["", "## Paired differences (per seed, then mean ± sd)", "",
            "| language | 3 - 4 (projection step) | 3 - 1 | 3 - 2 | 5 - 1 |", "|---|---:|---:|---:|---:|"]
@@ -298,7 +336,7 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         cells = []
         for a, b in (("3", "4"), ("3", "1"), ("3", "2"), ("5", "1")):
             p = paired(summary, lang, a, b)
-            cells.append(_diff(p))
+            cells.append(_diff(p) + (_other(summary, main, lang, a, b, shared=True) if p else ""))
         md.append(f"| {lang} | " + " | ".join(cells) + " |")
     teachers = sorted({str(r["teacher"]) for r in rows if r["_id"] == "6" and r.get("teacher")})
     if teachers:
@@ -311,7 +349,8 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         for lang in langs:
             cells = []
             for t in teachers:
-                cells.append(_diff(student_gain(summary, lang, t)))
+                g = student_gain(summary, lang, t)
+                cells.append(_diff(g) + (_other(summary, main, lang, "6", t, shared=True) if g else ""))
             md.append(f"| {lang} | " + " | ".join(cells) + " |")
         md += ["", *_student_recipes(rows)]
     md += ["", "## Per language: precision, recall, per-label F1 (mean over seeds)", ""]
@@ -324,11 +363,12 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
                 continue
             lab = [pct(s[f"f1_{x}"][0]) if s[f"f1_{x}"] else "" for x in LABELS]
             misc_p = pct(s["precision_MISC"][0]) if s["precision_MISC"] else ""
-            md.append(f"| {s['label']} | {_ms(s['f1'])} | {_ms(s['precision'])} | {_ms(s['recall'])} | "
+            md.append(f"| {s['label']} | {_ms(s['f1'])}{_other(summary, main, lang, sid)} | {_ms(s['precision'])} | "
+                      f"{_ms(s['recall'])} | "
                       + " | ".join(lab) + f" | {misc_p} | {s['train']} |")
         md.append("")
     md += ["## Goal checks", ""]
-    md += _goals(summary, langs) + _student_goals(summary, langs, teachers)
+    md += _goals(summary, langs, main) + _student_goals(summary, langs, teachers, main)
     if missing:
         md += ["", *_not_run(missing)]
     md += ["", "## Commands", "", "Every row of `results.csv` carries the exact command that produced it; by system:", ""]
@@ -340,7 +380,9 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
     return "\n".join(md)
 
 
-def _goals(summary, langs) -> list[str]:
+def _goals(summary, langs, main: tuple) -> list[str]:
+    """The downstream goals, each line a check; one whose figures involve rows of another recipe than ``main`` is
+    marked."""
     lines = []
     african = [x for x in langs if x in ("hau", "swa", "yor", "zul")]
     for lang in langs:
@@ -351,7 +393,8 @@ def _goals(summary, langs) -> list[str]:
                 d = round(sa["f1"][0] - sb["f1"][0], 9)  # float noise off: 0.06 + 0.14 halves to +10, not +9.999...
                 ok = d >= margin if margin else d > 0
                 lines.append(f"- {lang}: {what}: {100 * sa['f1'][0]:.1f} vs {100 * sb['f1'][0]:.1f} "
-                             f"({_signed(d, margin, strict=not margin)}) -> {'yes' if ok else 'NO'}")
+                             f"({_signed(d, margin, strict=not margin)}) -> {'yes' if ok else 'NO'}"
+                             + _other(summary, main, lang, a, b))
     for system, what in (("3", "translate-train on ours"), ("5", "English + our projection")):
         gains = [summary[(x, system)]["f1"][0] - summary[(x, "1")]["f1"][0] for x in african
                  if (x, system) in summary and (x, "1") in summary]
@@ -360,16 +403,16 @@ def _goals(summary, langs) -> list[str]:
         g = round(sum(gains) / len(gains), 9)
         if system == "3":
             lines.append(f"- African languages ({len(gains)}): {what} - zero-shot = {_signed(g, 0.10)} F1 on "
-                         f"average (goal +10) -> {'yes' if g >= 0.10 else 'NO'}")
+                         f"average (goal +10) -> {'yes' if g >= 0.10 else 'NO'}" + _other(summary, main, african, system, "1"))
         else:  # not a goal of its own: the other system that trains on our projection, beside it
             lines.append(f"- African languages ({len(gains)}): {what} (system 5) - zero-shot = {_signed(g, 0.10)} F1 "
-                         "on average (beside the goal's system 3)")
+                         "on average (beside the goal's system 3)" + _other(summary, main, african, system, "1"))
     es = summary.get(("es", "3"))
     if es:
         mp = es["precision_MISC"][0] if es["precision_MISC"] else 0.0
         lines.append(f"- es: translate-train on ours {100 * es['f1'][0]:.1f} F1 (goal 69) -> "
                      f"{'yes' if es['f1'][0] >= 0.69 else 'NO'}; MISC precision {100 * mp:.1f} % (goal 40) -> "
-                     f"{'yes' if mp >= 0.40 else 'NO'}")
+                     f"{'yes' if mp >= 0.40 else 'NO'}" + _other(summary, main, "es", "3"))
     return lines
 
 
@@ -412,7 +455,7 @@ def _student_recipes(rows) -> list[str]:
     return [f"{how} ({', '.join(langs)})." for how, langs in settings.items()]
 
 
-def _student_goals(summary, langs, teachers: Sequence[str]) -> list[str]:
+def _student_goals(summary, langs, teachers: Sequence[str], main: tuple) -> list[str]:
     """The teacher-student goals: the student above its teacher on at least 5 of 7 languages with a mean paired gain
     of at least +1.5 F1, and the students' mean above every other system's (over the languages all of them have)."""
     lines = []
@@ -424,7 +467,8 @@ def _student_goals(summary, langs, teachers: Sequence[str]) -> list[str]:
         need = math.ceil(5 * len(diffs) / 7)
         lines.append(f"- teacher-student (teacher: system {t}): student above its teacher on {above} of {len(diffs)} "
                      f"languages (goal {need}) -> {'yes' if above >= need else 'NO'}; mean paired gain "
-                     f"{100 * mean:+.1f} F1 (goal +1.5) -> {'yes' if mean >= 0.015 else 'NO'}")
+                     f"{100 * mean:+.1f} F1 (goal +1.5) -> {'yes' if mean >= 0.015 else 'NO'}"
+                     + _other(summary, main, langs, "6", t, shared=True))
     mine = [lang for lang in langs if (lang, "6") in summary]
     if mine:
         def avg(sid: str) -> float | None:
@@ -437,7 +481,7 @@ def _student_goals(summary, langs, teachers: Sequence[str]) -> list[str]:
             best = max(others, key=others.get)
             lines.append(f"- teacher-student: students' mean over {', '.join(mine)} {100 * student:.1f} vs the best "
                          f"other system there ({SYSTEMS[best]}) {100 * others[best]:.1f} -> "
-                         f"{'yes' if student > others[best] else 'NO'}")
+                         f"{'yes' if student > others[best] else 'NO'}" + _other(summary, main, mine, "6", *others))
     return lines
 
 
