@@ -15,6 +15,8 @@ word-embedding matrix can be frozen (``freeze_embeddings``): with a 250k-row voc
 is most of the parameters and of the optimizer's time, and rows of words absent from
 the training language would not be updated usefully anyway.
 
+An interrupted training resumes from its last checkpoint (:mod:`projection.train.checkpoint`).
+
 The saved folder holds ``train.json`` (config, labels, history, signature), the
 encoder's config and tokenizer (``encoder/``) and all weights in ``model.safetensors``,
 so it loads without the original encoder folder.
@@ -39,6 +41,7 @@ from projection.store import atomic_path, file_sha256, package_versions
 from projection.textnorm import compose_unicode, strip_marks
 from projection.train.base import (TRANSFORMER_ENGINES, cpu_threads, prepare, read_train_json, sentence_tokens,
                                    write_train_json)
+from projection.train.checkpoint import Checkpoint, fingerprint
 from projection.train.config import TrainConfig
 from projection.train.distill import SOFT_KEY, SoftTargets, collate_soft, mixed_loss, student_labels, target_probs
 from projection.train.precision import adamw, autocast, resolve
@@ -198,6 +201,11 @@ def position_limit(encoder_config, tokenizer) -> int:
     if isinstance(tok_max, int) and 0 < tok_max < 10**9:
         limit = min(limit, tok_max)
     return limit
+
+
+def _tuples(x: Any) -> Any:
+    """``random.Random.setstate`` wants the tuples of ``getstate``, which a checkpoint may give back as lists."""
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
 def _seed_everything(seed: int) -> None:
@@ -463,18 +471,55 @@ class TransformerTrainer:
             model.train()
             return point
 
-        step = 0
-        t_train = time.perf_counter()
-        for epoch in range(1, config.epochs + 1):
+        # an interrupted training of the same data, encoder and config goes on from its last checkpoint
+        ckpt = Checkpoint(out, fingerprint({"engine": self.name, "arch": self.arch, "signature": self.signature(),
+                                            "config": config.to_dict(), "labels": labels, "init": init},
+                                           [train_s, dev_s or []]))
+        step, start_epoch, start_pos, resume_order, losses = 0, 1, 0, None, []
+        done_seconds = epoch_done_seconds = 0.0
+        resumed = ckpt.load()
+        if resumed is not None:
+            model.load_state_dict(resumed["trainable"], strict=False)
+            optimizer.load_state_dict(resumed["optimizer"])
+            scheduler.load_state_dict(resumed["scheduler"])
+            rng.setstate(_tuples(resumed["rng"]))
+            torch.set_rng_state(resumed["torch_rng"])
+            if device.type == "cuda" and resumed.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state_all(resumed["cuda_rng"])
+            step, start_epoch, start_pos = resumed["step"], resumed["epoch"], resumed["position"]
+            resume_order, losses = list(resumed["order"]), list(resumed["losses"])
+            history[:], curve[:] = resumed["history"], resumed["curve"]
+            best.update(resumed["best"])
+            done_seconds, epoch_done_seconds = resumed["seconds"], resumed["epoch_seconds"]
+            info["resumed"] = [*resumed.get("resumed", []), {"step": step, "of": total}]
+            logger.info(f"{self.name}: resumed at step {step}/{total} (epoch {start_epoch}) from {ckpt.path}",
+                        extra=BATCH_LINE)
+
+        def checkpoint(epoch: int, position: int, order: list[int], epoch_start: float) -> None:
+            now = time.perf_counter()
+            ckpt.save({
+                "step": step, "epoch": epoch, "position": position, "order": order, "losses": losses,
+                "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+                "trainable": {n: p.detach().to("cpu") for n, p in model.named_parameters() if n in trainable},
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "history": history, "curve": curve, "best": best, "resumed": info.get("resumed", []),
+                "seconds": now - t_train, "epoch_seconds": now - epoch_start})
+
+        t_train = time.perf_counter() - done_seconds
+        for epoch in range(start_epoch, config.epochs + 1):
             model.train()
             plan = batches(windows, config.batch_size, batch_tokens=config.batch_tokens)
-            order = list(range(len(plan)))
-            rng.shuffle(order)
-            t0 = time.perf_counter()
-            losses: list[float] = []
-            with bar(len(order), f"epoch {epoch}/{config.epochs}") as advance:
-                for i in order:
-                    group = plan[i]
+            if resume_order is not None:  # the resumed epoch: its order, from the checkpoint's position
+                order, first, resume_order = resume_order, start_pos, None
+                t0 = time.perf_counter() - epoch_done_seconds
+            else:
+                order, first, losses = list(range(len(plan))), 0, []
+                rng.shuffle(order)
+                t0 = time.perf_counter()
+            with bar(len(order) - first, f"epoch {epoch}/{config.epochs}") as advance:
+                for position in range(first, len(order)):
+                    group = plan[order[position]]
                     ids, mask, gold = collate(group, sub.pad)
                     ids, mask, gold = ids.to(device), mask.to(device), gold.to(device)
                     lower = None
@@ -498,6 +543,8 @@ class TransformerTrainer:
                     advance(1)
                     if dev_s and config.eval_every and step % config.eval_every == 0 and step % steps_per_epoch:
                         evaluate_dev(epoch, step)
+                    if ckpt.due():
+                        checkpoint(epoch, position + 1, order, t0)
             record: dict[str, Any] = {
                 "epoch": epoch,
                 "step": step,
@@ -523,6 +570,7 @@ class TransformerTrainer:
                      "train_seconds": round(time.perf_counter() - t_train, 1),
                      "features": dict(cache.stats, seconds=round(cache.stats["seconds"], 1)) if cache else None})
         self._save(out, model, tokenizer, labels, config, info)
+        ckpt.clear()
         return out
 
     @staticmethod
