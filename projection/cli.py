@@ -430,6 +430,8 @@ def compare(
     force: bool = typer.Option(False, help="Retrain and re-evaluate even when results are up to date."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Run nothing: list each evaluation as done, new, model "
                                  "changed or evaluation changed (what a run would redo)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Train and score nothing: write the report of the "
+                                     "evaluations already in --out (say, rows copied from another machine)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result rows as JSON."),
 ) -> None:
     """Zero-shot vs DLFA vs translate-train (ours / published projection) vs teacher-student over seeds and languages; tables and a chart."""
@@ -468,8 +470,21 @@ def compare(
         from projection.pipeline import BackLabeller
 
         back_label = BackLabeller(back_pipeline, back_set or [])
-    res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=system_ids, options=opts, force=force,
-                      report=report, models=models, back_label=back_label, dry_run=dry_run)
+    if report_only:
+        from projection.train.report import write_report
+
+        if dry_run or force:
+            raise ProjectionError("--report-only trains and scores nothing: it goes with neither --dry-run nor --force")
+        if not out.is_dir():
+            raise ProjectionError(f"{out}: no such result folder (--out)")
+        res = write_report(out, report or out)
+        if not res["rows"]:
+            raise ProjectionError(f"{out}: no finished evaluation (<lang>/<system>-seed<N>/system.json with its "
+                                  "metrics.json) to report")
+        langs = list(dict.fromkeys(r["language"] for r in res["rows"]))
+    else:
+        res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=system_ids, options=opts, force=force,
+                          report=report, models=models, back_label=back_label, dry_run=dry_run)
     if as_json:
         _print_json(res)
         return

@@ -139,7 +139,7 @@ def test_cli_train_and_evaluate(encoder, tmp_path):
     assert per.count("│") == 10, res.output
 
 
-def test_compare_report_means_sds_and_paired_differences(tmp_path):
+def test_compare_report_means_sds_and_paired_differences(tmp_path, monkeypatch, capsys):
     """results.csv (one row per language, system, seed), results.md (mean ± sd, paired differences, goals), results.png."""
     import csv
 
@@ -219,6 +219,18 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path):
         atomic_write_json(r, {**m, "recipe": {**m["recipe"], "dev_decode": "bio"}})
     md = write_report(tmp_path / "runs", tmp_path / "docs5") and (tmp_path / "docs5" / "results.md").read_text()
     assert "on 1000 English dev sentences (decoded bio), tags" in md and "different recipes" not in md
+    # the command line writes the report of rows already there, training nothing
+    from conftest import run_cli
+
+    code, out, _ = run_cli(monkeypatch, capsys, "compare", "--out", tmp_path / "runs", "--report", tmp_path / "docs6",
+                           "--report-only")
+    assert code == 0 and "hau" in out and "65.0 ± 21.2" in out, out
+    assert (tmp_path / "docs6" / "results.md").read_text() == md
+    for bad, why in ((["--out", tmp_path / "none"], "no such result folder"),
+                     (["--out", tmp_path / "docs6"], "no finished evaluation"),
+                     (["--out", tmp_path / "runs", "--dry-run"], "goes with neither --dry-run nor --force")):
+        code, _, err = run_cli(monkeypatch, capsys, "compare", *bad, "--report-only")
+        assert code == 2 and why in err, err
 
 def test_compare_gives_earlier_rows_their_errors_from_kept_predictions(tmp_path, caplog):
     """Rows scored before metrics.json recorded the error breakdown get it from the predictions kept with their
