@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import EARLIER_COMPARE, run_cli
 from projection.corpora import load_corpus
 from projection.errors import InputError, ProjectionError
 from projection.records import Sentence
@@ -360,7 +360,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     from projection.store import content_key
     from projection.train.compare import SYSTEMS, CompareOptions, command, compare, model_key, plan
 
-    opts = CompareOptions(model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, freeze_layers=1, fusion_layer=1,
+    opts = CompareOptions(**EARLIER_COMPARE, model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, freeze_layers=1, fusion_layer=1,
                           eval_every=None, soft_labels=True, select="confidence", select_fraction=0.5, max_unlabeled=40)
     runs, missing = plan(["es"], [13], ["1", "6"], opts)
     assert [r.system for r in runs] == ["1", "6"] and not missing
@@ -378,7 +378,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     assert model_key(zero, opts, "d", "e") == content_key("compare-model-v2", "token", recipe, 13, [], data, "d", "e")
     assert model_key(zero, opts, "d", "e") == model_key(zero, replace(opts, select="adversarial", soft_labels=False), "d", "e")
     assert model_key(student, opts, "d", "e") != model_key(zero, opts, "d", "e")
-    # fp32 (the default) keeps the keys of the results committed before the precision option; bf16 is another model
+    # fp32 keeps the keys of the results committed before the precision option; bf16 (the default now) is another model
     assert opts.precision == "fp32" and zero.config.precision == "fp32" and not zero.config.fused_optimizer
     assert model_key(zero, replace(opts, precision="bf16"), "d", "e") != model_key(zero, opts, "d", "e")
     assert "--precision" not in opts.recipe_args() and "--precision bf16" in " ".join(replace(opts, precision="bf16").recipe_args())
@@ -488,7 +488,7 @@ def test_system_6_student_init_is_its_own_model_and_keeps_the_other_keys(tiny_be
 
     from projection.train.compare import CompareOptions, command, compare, model_key, plan
 
-    opts = CompareOptions(model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, eval_every=None,
+    opts = CompareOptions(**EARLIER_COMPARE, model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, eval_every=None,
                           select="confidence", select_fraction=0.5, max_unlabeled=40)
     init = replace(opts, student_init=True)
     zero, student = plan(["es"], [13], ["1", "6"], opts)[0]
@@ -512,7 +512,7 @@ def test_a_students_teacher_is_scored_as_its_own_row_is(fake_data, tmp_path, mon
     from projection.train.compare import TARGETS, CompareOptions, _teacher_scores, plan
 
     assert TARGETS["hau"].eval_ignore == ("DATE",) and TARGETS["hau"].ignore == ("MISC",)
-    runs, _ = plan(["es"], [13], ["1", "6"], CompareOptions(model="m", max_train=10))
+    runs, _ = plan(["es"], [13], ["1", "6"], CompareOptions(**EARLIER_COMPARE, model="m", max_train=10))
     zero = replace(runs[0], eval_ignore=("DATE", "MISC"))  # hau's rows (compare.plan)
     student = replace(runs[1], teacher=zero, eval_ignore=("DATE",))
     seen = {}
@@ -533,3 +533,22 @@ def test_a_students_teacher_is_scored_as_its_own_row_is(fake_data, tmp_path, mon
     # scores this comparison already has are used as they are; no weights and no scores: None
     assert _teacher_scores(tmp_path / "t", student, {"f1": 0.7, "precision": 0.7, "recall": 0.7})["f1"] == 0.7
     assert _teacher_scores(tmp_path / "none", student) is None
+
+
+def test_compare_defaults_are_the_committed_recipe_and_the_cli_reads_them():
+    """CompareOptions' defaults are the recipe of the committed comparison (all of CoNLL-2003 train, 2 epochs, system 5
+    for one, bf16, decoded bio; students of system 5 from its weights, balanced), and `projection compare` takes its
+    option defaults from them, so the two cannot drift apart."""
+    import inspect
+
+    from projection import cli
+    from projection.train.compare import CompareOptions
+
+    d = CompareOptions()
+    assert (d.max_train, d.epochs, d.combined_epochs, d.precision, d.decode, d.dev_decode) == (None, 2, 1, "bf16", "bio", "argmax")
+    assert (d.teacher_system, d.student_init, d.select_balance, d.select, d.select_fraction) == ("5", True, True, "confidence", 0.5)
+    params = inspect.signature(cli.compare).parameters
+    default = lambda name: params[name].default.default  # noqa: E731  (typer.Option(default, ...))
+    assert (default("max_train"), default("epochs"), default("combined_epochs")) == (0, 2, 1)
+    assert (default("precision"), default("decode"), default("teacher_system"), default("student_init"),
+            default("select_balance")) == ("bf16", "bio", "5", True, True)
