@@ -24,9 +24,6 @@ from rich.table import Table
 from projection.errors import ProjectionError
 from projection.progress import is_batch_line
 from projection.scores import pct, pct_mean_sd
-from projection.train.compare import CompareOptions
-
-_COMPARE = CompareOptions()  # `projection compare`'s option defaults are the comparison's recipe, in one place
 
 app = typer.Typer(
     name="projection",
@@ -386,52 +383,52 @@ def compare(
                                                  "6 teacher-student (see --teacher-system), 7 translate-test, 8 translate-"
                                                  "train on target text labelled through English (see --back-pipeline)."),
     report: Optional[Path] = typer.Option(None, help="Folder for results.md/.csv/.png (default: --out; docs/ for the committed page)."),
-    model: str = typer.Option(_COMPARE.model, "--model", help="The encoder used by every system."),
+    model: str = typer.Option("models/e5-small", "--model", help="The encoder used by every system."),
     projected: Optional[list[str]] = typer.Option(None, help="LANG=PATH: our projection of LANG (run directory or file); "
                                                             "default runs/LANG-given, runs/LANG-nllb-given (African)."),
-    max_train: int = typer.Option(_COMPARE.max_train or 0, help="Seeded sample of CoNLL-2003 train ids shared by all "
+    max_train: int = typer.Option(0, help="Seeded sample of CoNLL-2003 train ids shared by all "
                                   "systems (0 = all)."),
-    max_dev: int = typer.Option(_COMPARE.max_dev or 0, help="English dev sentences used for model selection (0 = all)."),
-    dev: str = typer.Option(_COMPARE.dev, help="Source-side dev set for model selection (no target gold)."),
-    epochs: int = typer.Option(_COMPARE.epochs),
-    combined_epochs: int = typer.Option(_COMPARE.combined_epochs or 0, help="System 5's epochs (English + our projection, about twice the "
+    max_dev: int = typer.Option(1000, help="English dev sentences used for model selection (0 = all)."),
+    dev: str = typer.Option("conll2003-en:dev", help="Source-side dev set for model selection (no target gold)."),
+    epochs: int = typer.Option(2),
+    combined_epochs: int = typer.Option(1, help="System 5's epochs (English + our projection, about twice the "
                                         "sentences: with --epochs 2, 1 trains every system the same number of steps); "
                                         "0 = --epochs."),
-    lr: float = typer.Option(_COMPARE.lr),
-    batch_size: int = typer.Option(_COMPARE.batch_size),
-    freeze_layers: int = typer.Option(_COMPARE.freeze_layers, help="Lower encoder layers frozen (their output computed once; it costs "
+    lr: float = typer.Option(1e-4),
+    batch_size: int = typer.Option(16),
+    freeze_layers: int = typer.Option(0, help="Lower encoder layers frozen (their output computed once; it costs "
                                       "zero-shot F1: docs/train.md)."),
-    keep_layers: int = typer.Option(_COMPARE.keep_layers or 0, help="Build every system on the encoder's lower N layers only (0 = all, the "
+    keep_layers: int = typer.Option(0, help="Build every system on the encoder's lower N layers only (0 = all, the "
                                     "committed results' recipe; docs/train.md)."),
-    fusion_layer: int = typer.Option(_COMPARE.fusion_layer, help="DLFA/AIF: the lower layer fused with the last one."),
-    strip_marks: Optional[bool] = typer.Option(_COMPARE.strip_marks, "--strip-marks/--no-strip-marks", help="Every system's encoder reads "
+    fusion_layer: int = typer.Option(8, help="DLFA/AIF: the lower layer fused with the last one."),
+    strip_marks: Optional[bool] = typer.Option(None, "--strip-marks/--no-strip-marks", help="Every system's encoder reads "
                                                "words without combining marks (tone marks, accents), in training and "
                                                "evaluation; default: each target's own (on for yor; docs/train.md)."),
-    eval_every: int = typer.Option(_COMPARE.eval_every or 0, help="English dev evaluation every N steps (0: once per epoch)."),
-    precision: str = typer.Option(_COMPARE.precision, help="bf16 (the committed results' recipe: bf16 autocast and the "
+    eval_every: int = typer.Option(200, help="English dev evaluation every N steps (0: once per epoch)."),
+    precision: str = typer.Option("bf16", help="bf16 (the committed results' recipe: bf16 autocast and the "
                                   "fused AdamW for training and prediction), auto (bf16 where the device multiplies it "
                                   "natively) or fp32 (docs/train.md)."),
-    freeze_embeddings: bool = typer.Option(_COMPARE.freeze_embeddings, help="Freeze the word embeddings (identically for all systems)."),
-    decode: str = typer.Option(_COMPARE.decode, help="How every system's word scores become tags: bio (the best valid "
+    freeze_embeddings: bool = typer.Option(True, help="Freeze the word embeddings (identically for all systems)."),
+    decode: str = typer.Option("bio", help="How every system's word scores become tags: bio (the best valid "
                                "IOB2 sequence; the committed results) or argmax (each word's best tag); evaluation "
                                "only, the same models (systems 7 and 8: the English tagger's labels, so their models "
                                "change)."),
-    dev_decode: str = typer.Option(_COMPARE.dev_decode, help="How the English dev evaluations that pick each model decode: argmax "
+    dev_decode: str = typer.Option("argmax", help="How the English dev evaluations that pick each model decode: argmax "
                                    "(the committed results) or bio (as --decode bio scores: other models)."),
-    keep_models: bool = typer.Option(_COMPARE.keep_models, help="Keep every model's weights (~470 MB each) after evaluation."),
-    teacher_system: str = typer.Option(_COMPARE.teacher_system, help="System 6: the system (1-5) whose model labels "
+    keep_models: bool = typer.Option(False, help="Keep every model's weights (~470 MB each) after evaluation."),
+    teacher_system: str = typer.Option("5", help="System 6: the system (1-5) whose model labels "
                                        "the unlabeled target text."),
-    select: str = typer.Option(_COMPARE.select, help="System 6: selection of the teacher-labelled sentences: none, confidence, adversarial."),
-    select_fraction: float = typer.Option(_COMPARE.select_fraction or 0, help="System 6: the top share kept (0 = no "
+    select: str = typer.Option("confidence", help="System 6: selection of the teacher-labelled sentences: none, confidence, adversarial."),
+    select_fraction: float = typer.Option(0.5, help="System 6: the top share kept (0 = no "
                                           "fraction: every sentence with --select none)."),
-    select_balance: bool = typer.Option(_COMPARE.select_balance, "--select-balance/--no-select-balance", help="System "
+    select_balance: bool = typer.Option(True, "--select-balance/--no-select-balance", help="System "
                                         "6: keep the top share within each stratum of the teacher's entities per "
                                         "sentence (0, 1, 2, 3+), or of all sentences."),
-    soft: bool = typer.Option(_COMPARE.soft_labels, "--soft/--hard", help="System 6: distil the teacher's distributions or train on its tags."),
-    temperature: float = typer.Option(_COMPARE.temperature, help="System 6: distillation temperature."),
-    max_unlabeled: int = typer.Option(_COMPARE.max_unlabeled or 0, help="System 6: seeded sample of the unlabeled sentences (0 = all)."),
-    student_projected: bool = typer.Option(_COMPARE.student_projected, help="System 6: the student also trains on our projection."),
-    student_init: bool = typer.Option(_COMPARE.student_init, help="System 6: the student starts from its teacher's "
+    soft: bool = typer.Option(False, "--soft/--hard", help="System 6: distil the teacher's distributions or train on its tags."),
+    temperature: float = typer.Option(1.0, help="System 6: distillation temperature."),
+    max_unlabeled: int = typer.Option(0, help="System 6: seeded sample of the unlabeled sentences (0 = all)."),
+    student_projected: bool = typer.Option(False, help="System 6: the student also trains on our projection."),
+    student_init: bool = typer.Option(True, help="System 6: the student starts from its teacher's "
                                       "weights (self-training), or from the pretrained encoder."),
     back_pipeline: str = typer.Option("translate-test", help="Systems 7 and 8: the back-translation pipeline (name or "
                                       ".toml) that labels target text through English with system 1's model."),
@@ -447,7 +444,7 @@ def compare(
     """Zero-shot vs DLFA vs translate-train (ours / published projection) vs teacher-student over seeds and languages; tables and a chart."""
     from rich.text import Text
 
-    from projection.train.compare import SYSTEMS
+    from projection.train.compare import SYSTEMS, CompareOptions
     from projection.train.report import collect, summarise
     from projection.train.compare import compare as run_compare
 
