@@ -484,10 +484,10 @@ def compare(
             raise ProjectionError("--report-only trains and scores nothing: it goes with neither --dry-run nor --force")
         if not out.is_dir():
             raise ProjectionError(f"{out}: no such result folder (--out)")
-        res = write_report(out, report or out)
-        if not res["rows"]:
+        if not collect(out):  # checked before anything is written
             raise ProjectionError(f"{out}: no finished evaluation (<lang>/<system>-seed<N>/system.json with its "
                                   "metrics.json) to report")
+        res = write_report(out, report or out)
         langs = list(dict.fromkeys(r["language"] for r in res["rows"]))
     else:
         res = run_compare(langs, out, seeds=ints(seeds, "--seeds"), systems=system_ids, options=opts, force=force,

@@ -232,6 +232,7 @@ def test_compare_report_means_sds_and_paired_differences(tmp_path, monkeypatch, 
                      (["--out", tmp_path / "runs", "--dry-run"], "goes with neither --dry-run nor --force")):
         code, _, err = run_cli(monkeypatch, capsys, "compare", *bad, "--report-only")
         assert code == 2 and why in err, err
+    assert (tmp_path / "docs6" / "results.md").read_text() == md  # a folder without rows: nothing written over it
 
 def test_compare_gives_earlier_rows_their_errors_from_kept_predictions(tmp_path, caplog):
     """Rows scored before metrics.json recorded the error breakdown get it from the predictions kept with their
