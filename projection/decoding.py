@@ -14,13 +14,11 @@ label stage its labellers' probabilities.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from projection.errors import ProjectionError
 from projection.tags import to_iob2
-
-if TYPE_CHECKING:  # numpy is imported where scores are decoded: the command line's start-up does not wait for it
-    import numpy as np
 
 DECODERS: tuple[str, ...] = ("argmax", "bio")
 
@@ -35,8 +33,6 @@ def check(mode: str, what: str = "decode") -> str:
 def transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(start, allowed)``: which tags may open a sentence, and ``allowed[i, j]``: may tag ``j`` follow
     tag ``i``. ``labels`` are IOB2 tags (``O``, ``B-X``, ``I-X``)."""
-    import numpy as np
-
     kinds, types = [], []
     for label in labels:
         kind, _, typ = label.partition("-")
@@ -56,8 +52,6 @@ def transitions(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def bio_viterbi(scores: np.ndarray, labels: Sequence[str]) -> list[int]:
     """The indices of the best-scoring valid IOB2 sequence for ``scores`` (``(words, labels)``)."""
-    import numpy as np
-
     n = len(scores)
     if n == 0:
         return []
@@ -77,8 +71,6 @@ def bio_viterbi(scores: np.ndarray, labels: Sequence[str]) -> list[int]:
 
 def decode(scores: np.ndarray, labels: Sequence[str], mode: str = "argmax") -> list[str]:
     """IOB2 tags for one sentence's ``(words, labels)`` scores under decoder ``mode`` (:data:`DECODERS`)."""
-    import numpy as np
-
     if check(mode) == "argmax":
         return to_iob2([labels[i] for i in np.asarray(scores).argmax(-1).tolist()]) if len(scores) else []
     return [labels[i] for i in bio_viterbi(np.asarray(scores), labels)]

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from projection.tags import parse_tag
-
-if TYPE_CHECKING:  # numpy is imported where it computes: the command line's start-up does not wait for it
-    import numpy as np
 
 SOFT_KEY = "teacher_scores"
 
@@ -41,9 +39,6 @@ def mapped_tag(tag: str, mapping: Mapping[str, str]) -> str:
 
 
 def softmax(x: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Softmax over the last axis of ``x / temperature`` (float64)."""
-    import numpy as np
-
     z = x.astype(np.float64) / temperature
     z = z - z.max(-1, keepdims=True)
     e = np.exp(z)
@@ -53,8 +48,6 @@ def softmax(x: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 def target_probs(soft: SoftTargets, student_labels: Sequence[str], mapping: Mapping[str, str],
                  temperature: float = 1.0) -> np.ndarray:
     """The teacher's distributions at ``temperature`` in the student's tag order (float32 ``(words, labels)``)."""
-    import numpy as np
-
     index = {t: i for i, t in enumerate(student_labels)}
     move = np.zeros((len(soft.labels), len(student_labels)), dtype=np.float64)
     for j, tag in enumerate(soft.labels):
@@ -104,7 +97,6 @@ def mixed_loss(logits, gold, soft=None, soft_mask=None, temperature: float = 1.0
 def collate_soft(batch, width: int, n_labels: int):
     """``(batch, width, labels)`` teacher distributions and a ``(batch, width)`` mask from windows'
     ``soft`` arrays (``(words, labels)`` at the window's word heads, or None)."""
-    import numpy as np
     import torch
 
     probs = torch.zeros((len(batch), width, n_labels), dtype=torch.float32)
