@@ -170,16 +170,15 @@ def _other(summary, main: tuple, lang: str | Sequence[str], *sids: str, shared: 
     return ""
 
 
-def _mixed_recipes(rows) -> list[str]:
+def _mixed_recipes(rows, main: tuple) -> list[str]:
     """A warning paragraph when the rows were trained with different recipes (say, a comparison half re-run at a
     new budget): the fields that differ, and which rows have which values; the figures involving rows of another
-    recipe than the recipe line's are marked."""
+    recipe than the recipe line's (``main``) are marked."""
     groups: dict[tuple, list] = {}
     for r in rows:
         groups.setdefault(r["_recipe_id"], []).append(r)
     if len(groups) < 2:
         return []
-    main = _main_recipe(rows)
     differ = [i for i, f in enumerate(RECIPE_FIELDS) if len({g[i] for g in groups}) > 1]
     parts = []
     for values, members in groups.items():
@@ -300,7 +299,7 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         "(DATE removed from the gold side); systems 3-5 trained without MISC, the zero-shot systems' MISC predictions "
         "set to O at scoring (one English model per seed serves every language with the same recipe).",
         "",
-        *_mixed_recipes(rows),
+        *_mixed_recipes(rows, main),
         *_stripped(rows),
         "![test F1 by language and system](results.png)",
         "",
@@ -318,16 +317,17 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         "|---|" + "---:|" * (len(langs) + 1),
     ]
     for sid in ALL_SYSTEMS:
-        cells, means = [], []
+        cells, means, marks = [], [], []
         for lang in langs:
             s = summary.get((lang, sid))
-            cells.append(_ms(s["f1"]) + _other(summary, main, lang, sid) if s else "")
+            marks.append(_other(summary, main, lang, sid))
+            cells.append(_ms(s["f1"]) + marks[-1] if s else "")
             if s:
                 means.append(s["f1"][0])
         if not means:
             continue
         avg = f"{100 * sum(means) / len(means):.1f}" if len(means) == len(langs) else ""
-        if avg and any(_other(summary, main, lang, sid) for lang in langs):
+        if avg and any(marks):
             avg += OTHER_RECIPE
         md.append(f"| {SYSTEMS[sid]} | " + " | ".join(cells) + f" | {avg} |")
     md += ["", "## Paired differences (per seed, then mean ± sd)", "",
