@@ -78,14 +78,13 @@ class Checkpoint:
     def __init__(self, out: str | Path, key: str, every: float | None = None) -> None:
         self.path = Path(out) / CHECKPOINT
         self.key = key
-        self.every = interval() if every is None else every
+        self.every = interval() if every is None else every  # None: checkpoints off
         self.last = time.perf_counter()
-        self.enabled = self.every is not None
 
     def load(self) -> dict[str, Any] | None:
         """The saved state of this training, or None (no checkpoint, checkpoints off, or one of another training:
         that one is left to be overwritten)."""
-        if not self.enabled or not self.path.exists():
+        if self.every is None or not self.path.exists():
             return None
         import torch
 
@@ -98,11 +97,12 @@ class Checkpoint:
             logger.info(f"{self.path}: a checkpoint of another training (other data, encoder or config); training "
                         "from the start", extra=BATCH_LINE)
             return None
+        state["rng"] = _tuples(state["rng"])  # random.Random.setstate wants getstate's tuples back
         return state
 
     def due(self) -> bool:
         """Whether the interval has passed since the last checkpoint (or this training's start)."""
-        return self.enabled and time.perf_counter() - self.last >= self.every
+        return self.every is not None and time.perf_counter() - self.last >= self.every
 
     def save(self, state: dict[str, Any]) -> None:
         """Write ``state`` (tensors, numbers, strings, lists, tuples and dicts of them) atomically."""
@@ -115,3 +115,8 @@ class Checkpoint:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _tuples(x: Any) -> Any:
+    """Lists (as a checkpoint may give back a tuple) as tuples, all the way down."""
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x

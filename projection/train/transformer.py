@@ -203,11 +203,6 @@ def position_limit(encoder_config, tokenizer) -> int:
     return limit
 
 
-def _tuples(x: Any) -> Any:
-    """``random.Random.setstate`` wants the tuples of ``getstate``, which a checkpoint may give back as lists."""
-    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
-
-
 def _seed_everything(seed: int) -> None:
     torch = _torch()
     random.seed(seed)
@@ -472,7 +467,7 @@ class TransformerTrainer:
             return point
 
         # an interrupted training of the same data, encoder and config goes on from its last checkpoint
-        ckpt = Checkpoint(out, fingerprint({"engine": self.name, "arch": self.arch, "signature": self.signature(),
+        ckpt = Checkpoint(out, fingerprint({"engine": self.name, "arch": self.arch, "signature": info["signature"],
                                             "config": config.to_dict(), "labels": labels, "init": init},
                                            [train_s, dev_s or []]))
         step, start_epoch, start_pos, resume_order, losses = 0, 1, 0, None, []
@@ -482,7 +477,7 @@ class TransformerTrainer:
             model.load_state_dict(resumed["trainable"], strict=False)
             optimizer.load_state_dict(resumed["optimizer"])
             scheduler.load_state_dict(resumed["scheduler"])
-            rng.setstate(_tuples(resumed["rng"]))
+            rng.setstate(resumed["rng"])
             torch.set_rng_state(resumed["torch_rng"])
             if device.type == "cuda" and resumed.get("cuda_rng") is not None:
                 torch.cuda.set_rng_state_all(resumed["cuda_rng"])
