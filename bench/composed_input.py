@@ -42,12 +42,14 @@ def main(argv: list[str] | None = None) -> dict:
     trained = None
     if not args.models:
         from projection.train.api import train_model
-        from projection.train.compare import SOURCE_TRAIN, CompareOptions
+        from dataclasses import replace
+
+        from projection.train.compare import EARLIER_RECIPE, SOURCE_TRAIN, CompareOptions
         from projection.train.config import subsample
 
         trained = tempfile.TemporaryDirectory()
-        # the zero-shot recipe of the measurement in docs/train.md (the comparison's before it moved to bf16, 2 epochs)
-        opts = CompareOptions(model=args.base, max_train=args.train, epochs=1, precision="fp32")
+        # the zero-shot recipe of the measurement in docs/train.md: the comparison's earlier one
+        opts = replace(CompareOptions(**EARLIER_RECIPE), model=args.base, max_train=args.train)
         train = subsample(load_corpus(SOURCE_TRAIN), args.train, args.seed)
         args.models = [str(train_model(train, out=Path(trained.name) / "zero-shot", model=args.base,
                                        dev=load_corpus(opts.dev), config=opts.config(args.seed, ())))]

@@ -38,9 +38,6 @@ sys.path.insert(0, str(REPO))
 VARIANTS = ("none", "confidence", "adversarial", "confidence-balanced", "adversarial-balanced")
 DOCS = REPO / "docs"
 ABLATION = Path("docs/ablation")
-# the recipe of the committed ablation tables (docs/teacher-student*.md): `projection compare`'s defaults before the
-# comparison moved to all of CoNLL-2003 train for 2 epochs in bf16, decoded bio
-ABLATION_RECIPE = {"max_train": 8000, "epochs": 1, "combined_epochs": None, "precision": "fp32", "decode": "argmax"}
 
 
 def suffix(init: bool, projected: bool, teacher: str = "1") -> str:
@@ -53,12 +50,15 @@ def variant_dir(variant: str, init: bool = False, projected: bool = False, teach
 
 
 def options(args, variant: str):
-    from projection.train.compare import CompareOptions
+    from dataclasses import replace
+
+    from projection.train.compare import EARLIER_RECIPE, CompareOptions
 
     select, _, balanced = variant.partition("-")
-    return CompareOptions(model=args.model, **ABLATION_RECIPE, teacher_system=args.teacher_system, select=select,
-                          select_fraction=None if variant == "none" else args.fraction, select_balance=bool(balanced),
-                          student_projected=args.student_projected, student_init=args.student_init, keep_models=True)
+    # the committed ablation tables (docs/teacher-student*.md) were trained at the comparison's earlier recipe
+    return replace(CompareOptions(**EARLIER_RECIPE), model=args.model, teacher_system=args.teacher_system, select=select,
+                   select_fraction=None if variant == "none" else args.fraction, select_balance=bool(balanced),
+                   student_projected=args.student_projected, student_init=args.student_init, keep_models=True)
 
 
 def run(args) -> None:

@@ -58,10 +58,14 @@ def sample_path() -> Path:
     return SAMPLE_PATH
 
 
-# `projection compare`'s recipe before its defaults moved to the converged budget (bf16, decoded bio, system 5 for one
-# epoch, students of system 5 from its weights, balanced): the compare tests pin it, their expectations were set on it
-EARLIER_COMPARE = {"precision": "fp32", "decode": "argmax", "combined_epochs": None, "teacher_system": "1",
-                   "student_init": False, "select_balance": False}
+def earlier_options(**changes):
+    """``CompareOptions`` of the comparison's earlier recipe (compare.EARLIER_RECIPE) with ``changes``: the compare
+    tests pin it, their expectations were set on it."""
+    from dataclasses import replace
+
+    from projection.train.compare import EARLIER_RECIPE, CompareOptions
+
+    return replace(CompareOptions(**EARLIER_RECIPE), **changes)
 
 
 def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:

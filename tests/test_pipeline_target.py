@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import EARLIER_COMPARE, run_cli
+from conftest import earlier_options, run_cli
 from projection import pipeline as pl
 from projection.corpora import load_corpus
 from projection.corpus import read_conll, write_conll
@@ -298,7 +298,7 @@ method = "ngram"
 [filter]
 policy = "keep-all"
 """, encoding="utf-8")
-    opts = CompareOptions(**EARLIER_COMPARE, model=tiny_bert, max_train=64, max_dev=10, epochs=20, lr=3e-3, batch_size=4, eval_every=None)
+    opts = earlier_options(model=tiny_bert, max_train=64, max_dev=10, epochs=20, lr=3e-3, batch_size=4, eval_every=None)
     runs, missing = plan(["es"], [13], ["1", "7", "8"], opts)
     assert [r.system for r in runs] == ["1", "7", "8"] and not missing
     assert runs[1].back_source == "conll2002-es:test" and runs[2].back_source == "conll2002-es:train"

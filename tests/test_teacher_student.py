@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import EARLIER_COMPARE, run_cli
+from conftest import earlier_options, run_cli
 from projection.corpora import load_corpus
 from projection.errors import InputError, ProjectionError
 from projection.records import Sentence
@@ -360,7 +360,7 @@ def test_system_6_in_plan_keys_and_report(tiny_bert, fake_data, tmp_path):
     from projection.store import content_key
     from projection.train.compare import SYSTEMS, CompareOptions, command, compare, model_key, plan
 
-    opts = CompareOptions(**EARLIER_COMPARE, model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, freeze_layers=1, fusion_layer=1,
+    opts = earlier_options(model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, freeze_layers=1, fusion_layer=1,
                           eval_every=None, soft_labels=True, select="confidence", select_fraction=0.5, max_unlabeled=40)
     runs, missing = plan(["es"], [13], ["1", "6"], opts)
     assert [r.system for r in runs] == ["1", "6"] and not missing
@@ -488,7 +488,7 @@ def test_system_6_student_init_is_its_own_model_and_keeps_the_other_keys(tiny_be
 
     from projection.train.compare import CompareOptions, command, compare, model_key, plan
 
-    opts = CompareOptions(**EARLIER_COMPARE, model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, eval_every=None,
+    opts = earlier_options(model=tiny_bert, max_train=40, max_dev=10, epochs=1, lr=3e-3, eval_every=None,
                           select="confidence", select_fraction=0.5, max_unlabeled=40)
     init = replace(opts, student_init=True)
     zero, student = plan(["es"], [13], ["1", "6"], opts)[0]
@@ -512,7 +512,7 @@ def test_a_students_teacher_is_scored_as_its_own_row_is(fake_data, tmp_path, mon
     from projection.train.compare import TARGETS, CompareOptions, _teacher_scores, plan
 
     assert TARGETS["hau"].eval_ignore == ("DATE",) and TARGETS["hau"].ignore == ("MISC",)
-    runs, _ = plan(["es"], [13], ["1", "6"], CompareOptions(**EARLIER_COMPARE, model="m", max_train=10))
+    runs, _ = plan(["es"], [13], ["1", "6"], earlier_options(model="m", max_train=10))
     zero = replace(runs[0], eval_ignore=("DATE", "MISC"))  # hau's rows (compare.plan)
     student = replace(runs[1], teacher=zero, eval_ignore=("DATE",))
     seen = {}

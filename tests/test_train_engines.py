@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import EARLIER_COMPARE
+from conftest import earlier_options
 from projection.corpora import load_corpus
 from projection.errors import ProjectionError
 from projection.records import Sentence
@@ -284,7 +284,7 @@ def test_compare_end_to_end_keeps_test_text_out_of_the_result_folder(tiny_bert, 
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     monkeypatch.setattr(cmp, "load_corpus", lambda name: sample)
     monkeypatch.setattr(cmp, "TARGETS", {"xx": cmp.Target("xx", "sample:train", str(ours), "pub", "P")})
-    opts = cmp.CompareOptions(**EARLIER_COMPARE, model=tiny_bert, max_train=40, max_dev=20, epochs=1, batch_size=8, freeze_layers=2,
+    opts = earlier_options(model=tiny_bert, max_train=40, max_dev=20, epochs=1, batch_size=8, freeze_layers=2,
                               fusion_layer=2, eval_every=None, dev="sample:train")
     out, models = tmp_path / "res", tmp_path / "models"
     res = cmp.compare(["xx"], out, seeds=[1], systems=["1", "3"], options=opts, models=models,
@@ -388,7 +388,7 @@ def test_compare_copies_an_english_model_for_a_target_that_strips_marks(tiny_ber
     trained = []
     real = api.train_model
     monkeypatch.setattr(api, "train_model", lambda *a, **k: trained.append(k["out"].name) or real(*a, **k))
-    opts = cmp.CompareOptions(**EARLIER_COMPARE, model=tiny_bert, max_train=24, max_dev=10, epochs=1, batch_size=8, freeze_layers=2,
+    opts = earlier_options(model=tiny_bert, max_train=24, max_dev=10, epochs=1, batch_size=8, freeze_layers=2,
                               fusion_layer=2, eval_every=None, dev=str(bare))
     out, models = tmp_path / "res", tmp_path / "models"
     planned = {x["language"]: x for x in cmp.compare(["yy", "xx"], out, seeds=[1], systems=["1"], options=opts,

@@ -92,6 +92,12 @@ STUDENT_OPTIONS = ("teacher_system", "student_projected", "select", "select_frac
 LATER_OPTIONS: dict[str, Any] = {"precision": "fp32", "keep_layers": None, "student_init": False, "select_balance": False,
                                  "dev_decode": "argmax"}
 
+# the comparison's recipe before it moved to the converged one (docs/train.md): the committed ablation tables
+# (docs/teacher-student*.md) and the earlier rows were trained with it; ``CompareOptions(**EARLIER_RECIPE)``
+EARLIER_RECIPE: dict[str, Any] = {"max_train": 8000, "epochs": 1, "combined_epochs": None, "precision": "fp32",
+                                  "decode": "argmax", "teacher_system": "1", "student_init": False,
+                                  "select_balance": False}
+
 SYSTEM_JSON = "system.json"
 SOURCE_TRAIN = "conll2003-en:train"
 SOURCE_DEV = "conll2003-en:dev"
