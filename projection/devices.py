@@ -11,8 +11,10 @@ device only.
 from __future__ import annotations
 
 import os
+import platform
 import re
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from projection.errors import ProjectionError
 
@@ -47,7 +49,7 @@ def resolve_device(device: str | None = "auto", runtime: Runtime = "torch") -> s
     return "cuda" if _gpu_visible(runtime) else "cpu"
 
 
-__all__ = ["resolve_device", "default_threads", "Runtime", "RUNTIMES"]
+__all__ = ["resolve_device", "default_threads", "hardware", "Runtime", "RUNTIMES", "ISA_FLAGS", "KERNEL_ENV"]
 
 
 def default_threads() -> int:
@@ -56,3 +58,36 @@ def default_threads() -> int:
     if env and env.isdigit() and int(env) > 0:
         return int(env)
     return max(1, min(8, os.cpu_count() or 1))
+
+
+# The CPU features that choose a numeric library's kernels (MKL and CTranslate2 dispatch on them),
+# and the variables that override that choice. Kernels of different instruction sets add in another
+# order and round differently, so the same int8 or float32 encoder gives slightly different
+# similarities on another CPU, and an alignment near a tie can flip (docs/project.md, "Across machines").
+ISA_FLAGS: tuple[str, ...] = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
+                              "amx_int8", "amx_bf16", "neon", "asimd", "sve")
+KERNEL_ENV: tuple[str, ...] = ("MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "CT2_FORCE_CPU_ISA", "ONEDNN_MAX_CPU_ISA",
+                               "DNNL_MAX_CPU_ISA")
+
+
+def hardware(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
+    """The machine a run's numbers came from: architecture, CPU model, the instruction-set features
+    that pick numeric kernels (read from ``cpuinfo`` where it exists, else none), the core count,
+    and any kernel-steering variables that are set. Recorded in a run's manifest, so that two runs
+    whose outputs differ can be told apart by the machines that made them."""
+    model, flags = platform.processor() or None, set()
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "model name" and value.strip():
+            model = value.strip()
+        elif name in ("flags", "features"):
+            flags.update(value.split())
+        if model and flags and name == "":  # the first processor's block is enough
+            break
+    return {"machine": platform.machine(), "cpu": model, "isa": [f for f in ISA_FLAGS if f in flags],
+            "cores": os.cpu_count(), "env": {k: os.environ[k] for k in KERNEL_ENV if os.environ.get(k)}}

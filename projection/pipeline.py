@@ -60,6 +60,7 @@ from typing import Any
 
 from projection import rundir, runstats
 from projection.corpora import CORPORA, data_dir, is_corpus_name, load_corpus, resolve_corpus
+from projection.devices import hardware
 from projection.errors import ProjectionError
 from projection.executors import executors
 from projection.executors.base import Job, JobOutput
@@ -174,6 +175,7 @@ def finish(job: Job, output: JobOutput, executor: dict[str, Any]) -> RunResult:
                      "sha256": file_sha256(config.file)[:16] if config.file else None,
                      "config": config.to_dict(), "overrides": list(job.overrides)},
         "executor": executor,
+        "hardware": hardware(),  # the machine that wrote the run (a cached stage may come from an earlier one)
         "notes": job.notes,
         "source": {"corpus": job.source_ref, "path": str(job.src_path), "sha256": file_sha256(job.src_path)[:16],
                    "content_key": job.src_key, "sentences": len(job.sentences), "fallback": job.fallback},

@@ -96,3 +96,29 @@ def test_engines_reject_a_bad_device_through_it(tmp_path, gpus):
     assert HfTokenLabeller(str(tmp_path), device="auto").device == "cpu"
     with pytest.raises(ProjectionError, match=re.escape("not 'tpu'")):
         HfTokenLabeller(str(tmp_path), device="tpu")
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Example Xeon
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_vnni
+
+processor\t: 1
+model name\t: Example Xeon
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_vnni amx_int8
+"""
+
+
+def test_hardware_names_the_cpu_and_the_features_that_pick_kernels(tmp_path, monkeypatch):
+    from projection.devices import KERNEL_ENV, hardware
+
+    for name in KERNEL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    (tmp_path / "cpuinfo").write_text(CPUINFO, encoding="utf-8")
+    hw = hardware(tmp_path / "cpuinfo")
+    assert hw["cpu"] == "Example Xeon"
+    assert hw["isa"] == ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni"]  # the first processor's block
+    assert hw["env"] == {"MKL_ENABLE_INSTRUCTIONS": "AVX2"} and hw["cores"] >= 1 and hw["machine"]
+    none = hardware(tmp_path / "missing")  # no /proc/cpuinfo (macOS, Windows): no flags, still a record
+    assert none["isa"] == [] and none["machine"] == hw["machine"]

@@ -135,6 +135,7 @@ def test_run_given_end_to_end_then_cached(tmp_path, small_source, tiny_model, mo
     assert set(m["timings"]) >= {"translate", "align", "project", "total"}
     assert m["counts"]["sentences_in"] == 30 and sum(v["entities"] for v in m["counts"]["per_label"].values()) == total
     assert "numpy" in m["versions"]
+    assert m["hardware"]["machine"] and isinstance(m["hardware"]["isa"], list)  # the CPU its kernels ran on
     assert not any(st["cached"] for st in m["stages"].values())
 
     # a rerun does no stage work: make every stage fail if it is called

@@ -495,3 +495,21 @@ def test_the_recipe_line_names_system_5s_own_epochs():
     assert _combined_epochs([row("es", "1"), row("es", "5", combined_epochs=3)], recipe) == " (system 5: 3 epochs)"
     mixed = [row("es", "1"), row("es", "5", combined_epochs=1), row("de", "5")]
     assert _combined_epochs(mixed, recipe) == " (system 5: 1 epoch for es; 2 epochs for de)"
+
+
+def test_a_changed_projection_names_the_other_cpu_it_was_written_on():
+    """The same code and inputs project a few sentences differently on a CPU with other kernels: the
+    reason a committed row's training data changed says so, beside the stages whose keys differ."""
+    from projection.train.compare import changed_parts
+
+    hw = {"machine": "x86_64", "cpu": "A", "isa": ["avx", "avx2", "avx512f"], "cores": 2, "env": {}}
+    old = {"stages": {"align": "a1"}, "engines": {"align": "e1"}, "hardware": hw}
+    done = {"key_parts": {"train data": "d1", "seed": 13}, "projection": old}
+    parts = {"train data": "d2", "seed": 13}
+    moved = {**hw, "cpu": "B", "isa": ["avx", "avx2", "amx_int8"], "env": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}}
+    assert changed_parts(done, parts, {**old, "hardware": moved}) == [
+        "train data", "projection written on another CPU (-avx512f, +amx_int8, MKL_ENABLE_INSTRUCTIONS= -> AVX2)"]
+    assert changed_parts(done, parts, {**old, "hardware": {**hw, "cpu": "B", "cores": 8}}) == ["train data"]
+    assert changed_parts(done, parts, {**old, "stages": {"align": "a2"}, "hardware": None}) == [
+        "train data", "projection stage align"]  # a row from before the record: no claim about machines
+    assert changed_parts(done, {**parts, "train data": "d1"}, {**old, "hardware": moved}) == []

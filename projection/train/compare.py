@@ -271,7 +271,7 @@ def projection_record(path: Path) -> dict[str, Any] | None:
             "sha256": (m.get("files") or {}).get(path.name, {}).get("sha256"),
             "stages": {k: v.get("key") for k, v in sorted((m.get("stages") or {}).items()) if isinstance(v, dict)},
             "engines": {k: content_key(v) for k, v in sorted((m.get("engines") or {}).items())},
-            "versions": m.get("versions")}
+            "versions": m.get("versions"), "hardware": m.get("hardware")}
 
 
 def _load_published(target: Target) -> list[Sentence]:
@@ -479,7 +479,8 @@ def key_parts(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str) ->
 
 def changed_parts(done: dict[str, Any], parts: dict[str, Any], projection: dict[str, Any] | None) -> list[str]:
     """What differs between a committed result (its ``system.json``) and a run of today: the key parts, and for
-    changed training data the projection stages whose keys differ. Empty when the result predates the record."""
+    changed training data the projection stages whose keys differ and the CPUs when they differ. Empty when the
+    result predates the record."""
     before = done.get("key_parts") or {}
     out = [k for k in parts if k in before and before[k] != parts[k]]
     old, new = done.get("projection") or {}, projection or {}
@@ -489,7 +490,24 @@ def changed_parts(done: dict[str, Any], parts: dict[str, Any], projection: dict[
         engines = [f"projection engine {k}" for k in new.get("engines", {})
                    if k in old.get("engines", {}) and old["engines"][k] != new["engines"][k]]
         out += stages + engines
+        out += _other_machine(old.get("hardware"), new.get("hardware"))
     return out
+
+
+def _other_machine(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[str]:
+    """Says how the machines differ when the two projections were written on CPUs whose numeric kernels may
+    differ (the encoder's int8/float32 arithmetic, and with it a few alignments: docs/project.md)."""
+    if not old or not new:
+        return []
+    what = []
+    if old.get("machine") != new.get("machine"):
+        what.append(f"{old.get('machine')} -> {new.get('machine')}")
+    before, now = set(old.get("isa") or []), set(new.get("isa") or [])
+    what += [f"{sign}{flag}" for sign, flags in (("-", before - now), ("+", now - before)) for flag in sorted(flags)]
+    env_before, env_now = old.get("env") or {}, new.get("env") or {}
+    what += [f"{k}={env_before.get(k, '')!s} -> {env_now.get(k, '')!s}" for k in sorted({*env_before, *env_now})
+             if env_before.get(k) != env_now.get(k)]
+    return [f"projection written on another CPU ({', '.join(what)})"] if what else []
 
 
 def model_key(run: Run, opts: CompareOptions, dev_hash: str, encoder_id: str, back: dict[str, Any] | None = None) -> str:
