@@ -513,3 +513,37 @@ def test_a_changed_projection_names_the_other_cpu_it_was_written_on():
     assert changed_parts(done, parts, {**old, "stages": {"align": "a2"}, "hardware": None}) == [
         "train data", "projection stage align"]  # a row from before the record: no claim about machines
     assert changed_parts(done, {**parts, "train data": "d1"}, {**old, "hardware": moved}) == []
+
+
+def test_compare_report_names_rows_trained_on_different_projection_files(tmp_path):
+    """Systems 3 and 5 of a language read our projection; when their rows read different files (a re-projection,
+    another machine's kernels), the page says which rows read which file, and where each was written."""
+    from projection.store import atomic_write_json
+    from projection.train.metrics import evaluate_predictions
+    from projection.train.report import write_report
+
+    gold = [Sentence("a", ["Ana", "en", "Roma"], ["B-PER", "O", "B-LOC"])]
+    hw = {"machine": "x86_64", "cpu": "Example Xeon", "isa": ["avx2", "amx_int8"], "cores": 2, "env": {}}
+    files = {("es", "3"): ("aaaa", "2026-12-04T18:45:04+00:00", None), ("es", "5"): ("bbbb", "2026-12-05T11:28:35+00:00", hw),
+             ("nl", "3"): ("cccc", "2026-12-04T21:18:50+00:00", None), ("nl", "5"): ("cccc", "2026-12-04T21:18:50+00:00", None)}
+    for (lang, sid), (sha, created, machine) in files.items():
+        for seed in (1, 2):
+            d = tmp_path / "runs" / lang / f"{sid}-seed{seed}"
+            evaluate_predictions(gold, [["B-PER", "O", "B-LOC"]], d, model={"best_dev_f1": 0.8, "best_step": 10},
+                                 data={}, seed=seed)
+            atomic_write_json(d / "system.json", {
+                "eval_key": "e", "model_key": f"m{sid}{seed}", "language": lang, "system": sid, "train": "t",
+                "train_sentences": 5, "test": f"{lang}:test", "seed": seed, "command": "c", "recipe": {"epochs": 2},
+                "projection": {"sha256": sha, "created": created, **({"hardware": machine} if machine else {})}})
+    write_report(tmp_path / "runs", tmp_path / "docs")
+    md = (tmp_path / "docs" / "results.md").read_text()
+    assert ("**Rows of one language trained on different files of our projection**, so a difference between them "
+            "compares the files as well as the systems") in md
+    assert ("es: `aaaa` (written 2026-12-04 (machine not recorded)): system 3 (seeds 1, 2); `bbbb` (written "
+            "2026-12-05 on x86_64 Example Xeon (avx2, amx_int8)): system 5 (seeds 1, 2).") in md
+    assert "nl: `cccc`" not in md  # one file for both systems: nothing to say
+    for r in tmp_path.glob("runs/es/5-*/system.json"):
+        meta = json.loads(r.read_text())
+        atomic_write_json(r, {**meta, "projection": {**meta["projection"], "sha256": "aaaa"}})
+    write_report(tmp_path / "runs", tmp_path / "docs")
+    assert "different files of our projection" not in (tmp_path / "docs" / "results.md").read_text()

@@ -48,7 +48,7 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
                "teacher": meta.get("teacher"),
                "_teacher_f1": (meta.get("teacher_scores") or {}).get("f1"),
                "_teacher_student": (m["model"].get("train_data") or {}).get("teacher_student"),
-               "_errors": m.get("errors")}
+               "_errors": m.get("errors"), "_projection": meta.get("projection")}
         row["_recipe_id"] = _recipe_id(row["_recipe"])
         for lab in LABELS:
             v = m["per_label"].get(lab)
@@ -194,6 +194,40 @@ def _mixed_recipes(rows, main: tuple) -> list[str]:
             "a paired difference, a goal check) involves rows of another recipe.", ""]
 
 
+def _mixed_projections(rows) -> list[str]:
+    """A paragraph when the rows of one language that train on our projection read different projection files
+    (a re-projection after a change, or on a machine whose kernels align a few sentences differently: docs/project.md,
+    *Across machines*): per language, each file's hash, when it was written and by which CPU, and its rows. A
+    difference between such rows compares the projection files as well as the systems."""
+    by_lang: dict[str, dict[str, list]] = {}
+    for r in rows:
+        sha = (r.get("_projection") or {}).get("sha256")
+        if sha:
+            by_lang.setdefault(r["language"], {}).setdefault(sha, []).append(r)
+    parts = []
+    for lang, files in by_lang.items():
+        if len(files) < 2:
+            continue
+        described = []
+        for sha, members in files.items():
+            proj = members[0]["_projection"]
+            hw = proj.get("hardware") or {}
+            when = f"written {str(proj.get('created') or '?')[:10]}" + (
+                f" on {hw.get('machine')} {hw.get('cpu') or ''} ({', '.join(hw.get('isa') or []) or 'no ISA flags'})"
+                if hw else " (machine not recorded)")
+            seeds: dict[str, list[int]] = {}
+            for r in members:
+                seeds.setdefault(r["_id"], []).append(r["seed"])
+            which = ", ".join(f"system {sid} (seeds {', '.join(map(str, sorted(v)))})" for sid, v in seeds.items())
+            described.append(f"`{sha}` ({when}): {which}")
+        parts.append(f"{lang}: " + "; ".join(described))
+    if not parts:
+        return []
+    return ["**Rows of one language trained on different files of our projection**, so a difference between them "
+            "compares the files as well as the systems (why files of the same code and inputs can differ: "
+            "[project.md](project.md#across-machines)). " + ". ".join(parts) + ".", ""]
+
+
 def _combined_epochs(rows, recipe: dict[str, Any]) -> str:
     """System 5's own epochs (``--combined-epochs``), where its rows trained other epochs than ``recipe``'s."""
     def plural(n: int) -> str:
@@ -300,6 +334,7 @@ def _markdown(rows, summary, langs, missing, budget: bool = False, errors: bool 
         "set to O at scoring (one English model per seed serves every language with the same recipe).",
         "",
         *_mixed_recipes(rows, main),
+        *_mixed_projections(rows),
         *_stripped(rows),
         "![test F1 by language and system](results.png)",
         "",
