@@ -25,6 +25,7 @@ ORDER = [
     "align_long",
     "project_speed",
     "project_europarl",
+    "kernels",
     "lowercase_conventions",
     "composed_input",
     "rejoin_marks",
