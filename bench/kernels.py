@@ -7,8 +7,8 @@ CTranslate2 forced onto older instruction sets (``MKL_ENABLE_INSTRUCTIONS``, ``C
 as on a CPU without them), in int8 (the default) and float32 (``--set align.compute_type=float32``).
 Each run is a fresh process with an empty stage cache and its own run folder. Per run: sentences
 kept, entities projected, the alignment's seconds, and the sentences of ``projected.conll`` (tokens
-and tags) that differ from the run with the machine's own kernels of the same compute type and of
-int8. A variant whose instruction set this CPU lacks is skipped (the libraries would fall back).
+and tags) that differ from the reference, the first run of its compute type (the machine's own kernels
+unless ``--only`` leaves them out), and from int8's. A variant whose instruction set this CPU lacks is skipped (the libraries would fall back).
 Prints one JSON line per run and writes bench/out/kernels.json.
 """
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     hw = hardware()
     rows: list[dict] = []
-    refs: dict[str, list[str]] = {}
+    refs: dict[str, tuple[str, list[str]]] = {}  # compute type -> its first run (the reference): name, sentences
     with tempfile.TemporaryDirectory(prefix="bench-kernels-") as tmp:
         for k, (name, compute, env) in enumerate(VARIANTS):
             if args.only and name not in args.only:
@@ -83,12 +83,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
             out = Path(tmp) / f"run{k}"
             m = run(args.lang, args.pipeline, compute, env, out)
             got = blocks(out / "projected.conll")
-            refs.setdefault(compute, got)
+            refs.setdefault(compute, (name, got))
             row = {"variant": name, "lang": args.lang, "pipeline": args.pipeline, "compute_type": compute, "env": env,
                    "sentences_kept": m["counts"]["sentences_out"], "entities_projected": m["counts"]["projected"],
                    "align_seconds": m["timings"]["align"],
-                   "differ_from_own_same_type": differ(got, refs[compute]),
-                   "differ_from_own_int8": differ(got, refs["int8"]) if "int8" in refs else None,
+                   "reference": refs[compute][0], "differ_from_reference": differ(got, refs[compute][1]),
+                   "int8_reference": refs["int8"][0] if "int8" in refs else None,
+                   "differ_from_int8_reference": differ(got, refs["int8"][1]) if "int8" in refs else None,
                    "sha256": m["files"]["projected.conll"]["sha256"]}
             emit(rows, row)
     save("kernels.json", {"hardware": hw, "runs": rows})
