@@ -39,12 +39,14 @@ VARIANTS: list[tuple[str, str, dict[str, str]]] = [
 NEEDS = {"AVX512": "avx512f", "AVX2": "avx2", "AVX": "avx"}
 
 
-def blocks(path: Path) -> list[str]:
-    """The sentences of a CoNLL file, each as its text block (tokens and tags)."""
-    return [b.strip() for b in path.read_text(encoding="utf-8").split("\n\n") if b.strip()]
+def sentences(path: Path) -> list[tuple]:
+    """The sentences of a CoNLL file, each as its tokens and tags."""
+    from projection.corpus import read_conll
+
+    return [(tuple(s.tokens), tuple(s.tags)) for s in read_conll(path)]
 
 
-def differ(a: list[str], b: list[str]) -> int:
+def differ(a: list[tuple], b: list[tuple]) -> int:
     """Sentences in one file and not the other (the larger side: a changed sentence counts once)."""
     sa, sb = set(a), set(b)
     return max(len(sa - sb), len(sb - sa))
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     hw = hardware()
     rows: list[dict] = []
-    refs: dict[str, tuple[str, list[str]]] = {}  # compute type -> its first run (the reference): name, sentences
+    refs: dict[str, tuple[str, list[tuple]]] = {}  # compute type -> its first run (the reference): name, sentences
     with tempfile.TemporaryDirectory(prefix="bench-kernels-") as tmp:
         for k, (name, compute, env) in enumerate(VARIANTS):
             if args.only and name not in args.only:
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 continue
             out = Path(tmp) / f"run{k}"
             m = run(args.lang, args.pipeline, compute, env, out)
-            got = blocks(out / "projected.conll")
+            got = sentences(out / "projected.conll")
             refs.setdefault(compute, (name, got))
             row = {"variant": name, "lang": args.lang, "pipeline": args.pipeline, "compute_type": compute, "env": env,
                    "sentences_kept": m["counts"]["sentences_out"], "entities_projected": m["counts"]["projected"],

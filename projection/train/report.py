@@ -170,6 +170,14 @@ def _other(summary, main: tuple, lang: str | Sequence[str], *sids: str, shared: 
     return ""
 
 
+def _with_seeds(rows, name) -> str:
+    """``es 3 (seeds 13, 14), es 5 (seeds 13)``: the rows grouped by ``name(row)``, in order, each with its seeds."""
+    seeds: dict[str, list[int]] = {}
+    for r in rows:
+        seeds.setdefault(name(r), []).append(r["seed"])
+    return ", ".join(f"{key} (seeds {', '.join(map(str, sorted(v)))})" for key, v in seeds.items())
+
+
 def _mixed_recipes(rows, main: tuple) -> list[str]:
     """A warning paragraph when the rows were trained with different recipes (say, a comparison half re-run at a
     new budget): the fields that differ, and which rows have which values; the figures involving rows of another
@@ -183,11 +191,7 @@ def _mixed_recipes(rows, main: tuple) -> list[str]:
     parts = []
     for values, members in groups.items():
         which = ", ".join(f"{RECIPE_FIELDS[i]} {values[i]}" for i in differ)
-        seeds: dict[tuple[str, str], list[int]] = {}
-        for r in members:
-            seeds.setdefault((r["language"], r["_id"]), []).append(r["seed"])
-        parts.append(f"{which}: " + ", ".join(f"{lang} {sid} (seeds {', '.join(map(str, sorted(v)))})"
-                                              for (lang, sid), v in seeds.items()))
+        parts.append(f"{which}: " + _with_seeds(members, lambda r: f"{r['language']} {r['_id']}"))
     return ["**The rows were trained with different recipes**, so the table compares recipes as well as systems. "
             + "; ".join(parts) + ". The recipe line above is the one of most rows ("
             + ", ".join(f"{RECIPE_FIELDS[i]} {main[i]}" for i in differ) + f"); a figure marked{OTHER_RECIPE} (a mean, "
@@ -215,11 +219,7 @@ def _mixed_projections(rows) -> list[str]:
             when = f"written {str(proj.get('created') or '?')[:10]}" + (
                 f" on {hw.get('machine')} {hw.get('cpu') or ''} ({', '.join(hw.get('isa') or []) or 'no ISA flags'})"
                 if hw else " (machine not recorded)")
-            seeds: dict[str, list[int]] = {}
-            for r in members:
-                seeds.setdefault(r["_id"], []).append(r["seed"])
-            which = ", ".join(f"system {sid} (seeds {', '.join(map(str, sorted(v)))})" for sid, v in seeds.items())
-            described.append(f"`{sha}` ({when}): {which}")
+            described.append(f"`{sha}` ({when}): " + _with_seeds(members, lambda r: f"system {r['_id']}"))
         parts.append(f"{lang}: " + "; ".join(described))
     if not parts:
         return []
