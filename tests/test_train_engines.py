@@ -456,6 +456,39 @@ def test_compare_report_checks_the_teacher_student_goals(tmp_path):
     assert "- teacher-student: students' mean over es, hau 75.0 vs the best other system there (5 English + our projection) 80.0 -> NO" in md
 
 
+def test_compare_report_groups_students_by_their_teacher(tmp_path):
+    """With students of two teachers on one page (es learnt from system 5, hau from system 1), each column of the
+    student - teacher table and each teacher's goal check holds only that teacher's students."""
+    from projection.store import atomic_write_json
+    from projection.train.report import write_report
+    from projection.train.metrics import evaluate_predictions
+
+    gold = [Sentence("a", ["Ana", "en", "Roma", "y", "Pablo"], ["B-PER", "O", "B-LOC", "O", "B-PER"])]
+    found = {"1": ["B-PER", "O", "O", "O", "O"], "5": ["B-PER", "O", "B-LOC", "O", "O"],
+             "6": ["B-PER", "O", "B-LOC", "O", "B-PER"]}
+    teacher = {"es": "5", "hau": "1"}
+    for lang in ("es", "hau"):
+        for sid, pred in found.items():
+            d = tmp_path / "runs" / lang / f"{sid}-seed1"
+            evaluate_predictions(gold, [pred], d, model={"best_dev_f1": 0.8, "best_step": 10,
+                                                         "config": TrainConfig().to_dict()}, data={}, seed=1)
+            atomic_write_json(d / "system.json", {
+                "eval_key": "e", "model_key": f"m{sid}", "language": lang, "system": sid, "train": "t",
+                "train_sentences": 5, "test": f"{lang}:test", "seed": 1, "command": f"projection compare --systems {sid}",
+                "train_minutes": 1.0, "teacher": teacher[lang] if sid == "6" else None,
+                "recipe": {"model": "enc", "epochs": 1, **({"select": "confidence"} if sid == "6" else {})}})
+    write_report(tmp_path / "runs", tmp_path / "docs")
+    md = (tmp_path / "docs" / "results.md").read_text()
+    # F1: system 1 0.5, system 5 0.8, students 1.0; es: 1.0 - 0.8 under system 5 only, hau: 1.0 - 0.5 under system 1
+    assert "| language | 6 - 1 (teacher: system 1) | 6 - 5 (teacher: system 5) |" in md
+    assert "| es |  | +20.0 (n=1) |" in md and "| hau | +50.0 (n=1) |  |" in md
+    assert ("- teacher-student (teacher: system 1): student above its teacher on 1 of 1 languages (goal 1) -> yes; "
+            "mean paired gain +50.0 F1") in md
+    assert ("- teacher-student (teacher: system 5): student above its teacher on 1 of 1 languages (goal 1) -> yes; "
+            "mean paired gain +20.0 F1") in md
+    assert "Students of system 5 learn" in md and "(es)." in md and "Students of system 1 learn" in md and "(hau)." in md
+
+
 def test_goal_checks_never_round_a_miss_onto_the_goal():
     """+0.99 F1 against a goal of +1 reads +0.99 and NO (not +1.0 and NO); the African goal is checked on system 3,
     with system 5 beside it for reference."""

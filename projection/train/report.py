@@ -84,6 +84,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str,
         s["by_seed"] = {r["seed"]: r["f1"] for r in rs}
         s["recipe_by_seed"] = {r["seed"]: r["_recipe_id"] for r in rs}
         s["teacher_by_seed"] = {r["seed"]: r["_teacher_f1"] for r in rs if r.get("_teacher_f1") is not None}
+        s["teacher_of_seed"] = {r["seed"]: str(r["teacher"]) for r in rs if r.get("teacher") is not None}
         out[key] = s
     return out
 
@@ -101,14 +102,17 @@ def paired(summary: dict, lang: str, a: str, b: str) -> tuple[float, float, int]
 
 
 def student_gain(summary: dict, lang: str, teacher: str) -> tuple[float, float, int] | None:
-    """Mean and sd over seeds of the student's F1 (system 6) minus its teacher's: the scores of the weights it learnt
-    from, recorded with the student, else the teacher system's row of the same seed."""
+    """Mean and sd over seeds of the student's F1 (system 6) minus its teacher's, over the seeds whose student learnt
+    from system ``teacher`` (a language whose students had another teacher has none): the teacher's F1 is that of the
+    weights the student learnt from, recorded with the student, else the teacher system's row of the same seed."""
     st = summary.get((lang, "6"))
     if not st:
         return None
     rows = (summary.get((lang, teacher)) or {}).get("by_seed", {})
+    of_seed = st.get("teacher_of_seed", {})
     diffs = [f1 - t for seed, f1 in sorted(st["by_seed"].items())
-             if (t := st.get("teacher_by_seed", {}).get(seed, rows.get(seed))) is not None]
+             if of_seed.get(seed, str(teacher)) == str(teacher)
+             and (t := st.get("teacher_by_seed", {}).get(seed, rows.get(seed))) is not None]
     if not diffs:
         return None
     mean, sd = _mean_sd(diffs)
@@ -495,15 +499,16 @@ def _student_goals(summary, langs, teachers: Sequence[str], main: tuple) -> list
     of at least +1.5 F1, and the students' mean above every other system's (over the languages all of them have)."""
     lines = []
     for t in teachers:
-        diffs = [p[0] for lang in langs if (p := student_gain(summary, lang, t))]
-        if not diffs:
+        gains = {lang: p[0] for lang in langs if (p := student_gain(summary, lang, t))}
+        if not gains:
             continue
+        diffs = list(gains.values())
         above, mean = sum(d > 0 for d in diffs), sum(diffs) / len(diffs)
         need = math.ceil(5 * len(diffs) / 7)
         lines.append(f"- teacher-student (teacher: system {t}): student above its teacher on {above} of {len(diffs)} "
                      f"languages (goal {need}) -> {'yes' if above >= need else 'NO'}; mean paired gain "
                      f"{100 * mean:+.1f} F1 (goal +1.5) -> {'yes' if mean >= 0.015 else 'NO'}"
-                     + _other(summary, main, langs, "6", t, shared=True))
+                     + _other(summary, main, list(gains), "6", t, shared=True))
     mine = [lang for lang in langs if (lang, "6") in summary]
     if mine:
         def avg(sid: str) -> float | None:
