@@ -12,14 +12,17 @@ target's train split (never its tags), and a student trains on
   stratum of the teacher's entities per sentence (0, 1, 2, 3+; ``--select-balance``);
 
 each variant through ``projection compare`` into
-``docs/ablation/select-VARIANT[-init][-projected][-teacherN]/`` (small JSON files per row, committed; a rerun resumes there and trains only what is missing; models go to
+``docs/ablation/select-VARIANT[-init][-projected][-teacherN][-converged]/`` (small JSON files per row, committed; a rerun resumes there and trains only what is missing; models go to
 ``--models``). Then the table of student against teacher (means over seeds, paired per-seed
 differences) and the cost (teacher labelling, selection, student training) is written to
-``docs/teacher-student[-init][-projected][-teacherN].md`` (``-teacherN``: a teacher other than system 1).
+``docs/teacher-student[-init][-projected][-teacherN][-converged].md`` (``-teacherN``: a teacher other than
+system 1; ``-converged``: ``--recipe converged``, the recipe of ``docs/results.md``, which is ``projection compare``'s
+defaults; without it the comparison's earlier recipe, that of the first tables: 8,000 English sentences, 1 epoch,
+fp32, argmax decoding).
 
     PROJECTION_DATA=../shared/data python -m bench.teacher_select --lang es,hau --seeds 13 \\
         [--variants none,confidence,adversarial] [--teacher-system 1] [--student-init] [--student-projected] \\
-        [--report-only | --dry-run]
+        [--recipe earlier|converged] [--report-only | --dry-run]
 
 English dev is the only model selection; the target test sets are only scored.
 """
@@ -40,13 +43,19 @@ DOCS = REPO / "docs"
 ABLATION = Path("docs/ablation")
 
 
-def suffix(init: bool, projected: bool, teacher: str = "1") -> str:
-    """``-init``, ``-projected``, ``-teacherN`` (a teacher other than system 1): the students of one setting."""
-    return ("-init" if init else "") + ("-projected" if projected else "") + ("" if teacher == "1" else f"-teacher{teacher}")
+RECIPES = ("earlier", "converged")
 
 
-def variant_dir(variant: str, init: bool = False, projected: bool = False, teacher: str = "1") -> Path:
-    return ABLATION / f"select-{variant}{suffix(init, projected, teacher)}"
+def suffix(init: bool, projected: bool, teacher: str = "1", recipe: str = "earlier") -> str:
+    """``-init``, ``-projected``, ``-teacherN`` (a teacher other than system 1), ``-converged`` (the recipe of
+    ``docs/results.md``): the students of one setting."""
+    return (("-init" if init else "") + ("-projected" if projected else "")
+            + ("" if teacher == "1" else f"-teacher{teacher}") + ("" if recipe == "earlier" else f"-{recipe}"))
+
+
+def variant_dir(variant: str, init: bool = False, projected: bool = False, teacher: str = "1",
+                recipe: str = "earlier") -> Path:
+    return ABLATION / f"select-{variant}{suffix(init, projected, teacher, recipe)}"
 
 
 def options(args, variant: str):
@@ -55,8 +64,9 @@ def options(args, variant: str):
     from projection.train.compare import EARLIER_RECIPE, CompareOptions
 
     select, _, balanced = variant.partition("-")
-    # the committed ablation tables (docs/teacher-student*.md) were trained at the comparison's earlier recipe
-    return replace(CompareOptions(**EARLIER_RECIPE), model=args.model, teacher_system=args.teacher_system, select=select,
+    # the first ablation tables (docs/teacher-student*.md without -converged) were trained at the earlier recipe
+    base = CompareOptions(**EARLIER_RECIPE) if args.recipe == "earlier" else CompareOptions()
+    return replace(base, model=args.model, teacher_system=args.teacher_system, select=select,
                    select_fraction=None if variant == "none" else args.fraction, select_balance=bool(balanced),
                    student_projected=args.student_projected, student_init=args.student_init, keep_models=True)
 
@@ -66,7 +76,7 @@ def run(args) -> None:
 
     systems = [args.teacher_system, "6"]
     for variant in args.variants:
-        out = variant_dir(variant, args.student_init, args.student_projected, args.teacher_system)
+        out = variant_dir(variant, args.student_init, args.student_projected, args.teacher_system, args.recipe)
         print(f"== {variant}: {out}", flush=True)
         r = compare(args.lang, out, seeds=args.seeds, systems=systems, options=options(args, variant),
                     models=args.models, report=Path(args.reports) / out.name, dry_run=args.dry_run)
@@ -94,12 +104,12 @@ def _write_not_run(out: Path, langs, seeds, missing) -> None:
         path.unlink()
 
 
-def collect_rows(langs, variants, init: bool, projected: bool, teacher: str = "1") -> list[dict]:
+def collect_rows(langs, variants, init: bool, projected: bool, teacher: str = "1", recipe: str = "earlier") -> list[dict]:
     """The finished rows (``projection.train.compare.collect``) of every variant's folder, tagged with the variant."""
     from projection.train.report import collect
 
     return [{**r, "variant": variant} for variant in variants
-            for r in collect(REPO / variant_dir(variant, init, projected, teacher)) if r["language"] in langs]
+            for r in collect(REPO / variant_dir(variant, init, projected, teacher, recipe)) if r["language"] in langs]
 
 
 def _cost(student_rows: list[dict]) -> tuple[str, str, str]:
@@ -134,11 +144,11 @@ def teacher_entities(ts: dict) -> str:
     return f"{sum(mine) / max(len(mine), 1):.2f} / {ents.mean() if len(ents) else 0:.2f}"
 
 
-def not_run_rows(langs, variants, init: bool, projected: bool, teacher: str = "1") -> list[dict]:
+def not_run_rows(langs, variants, init: bool, projected: bool, teacher: str = "1", recipe: str = "earlier") -> list[dict]:
     """The students of every variant's folder that could not train (``not-run.json``), tagged with the variant."""
     out = []
     for variant in variants:
-        path = REPO / variant_dir(variant, init, projected, teacher) / NOT_RUN
+        path = REPO / variant_dir(variant, init, projected, teacher, recipe) / NOT_RUN
         if path.exists():
             out += [{**m, "variant": variant} for m in json.loads(path.read_text(encoding="utf-8"))
                     if m["language"] in langs]
@@ -153,7 +163,7 @@ def _scorer(student: dict) -> str:
     return " (probe)" if adv.get("scored_by") == "probe" else " (discriminator)"
 
 
-def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = None) -> str:
+def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = None, recipe: str = "earlier") -> str:
     from projection.scores import pct_mean_sd
     from projection.train.report import student_gain, summarise
 
@@ -167,7 +177,10 @@ def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = Non
           "English), same language and seed. English dev is the only model selection." +
           (" Each student starts from its teacher's weights (`--student-init`), then trains on the teacher's labels "
            "(self-training)." if init else " Each student starts from the pretrained encoder and a fresh head.") +
-          (" The students also train on our projection (`--student-projected`)." if projected else ""), "",
+          (" The students also train on our projection (`--student-projected`)." if projected else "") +
+          (" Teachers and students at the recipe of [results.md](results.md) (`--recipe converged`: all English "
+           "sentences, 2 epochs, bf16, BIO-constrained decoding; `projection compare`'s defaults)."
+           if recipe == "converged" else ""), "",
           "| language | selection | seeds | kept / unlabeled | teacher F1 | student F1 | student - teacher (paired) "
           "| P | R | teacher entities / sentence, kept / all | labelling s | student min |",
           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -211,11 +224,11 @@ def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = Non
 def report(args) -> Path:
     from projection.store import atomic_write_text
 
-    setting = (args.student_init, args.student_projected, args.teacher_system)
+    setting = (args.student_init, args.student_projected, args.teacher_system, args.recipe)
     rows = collect_rows(args.lang, args.variants, *setting)
     path = DOCS / f"teacher-student{suffix(*setting)}.md"
     atomic_write_text(path, markdown(rows, args.student_init, args.student_projected,
-                                     not_run_rows(args.lang, args.variants, *setting)))
+                                     not_run_rows(args.lang, args.variants, *setting), recipe=args.recipe))
     for r in rows:
         print(json.dumps({k: r[k] for k in ("language", "variant", "system", "seed", "f1", "minutes")}))
     return path
@@ -228,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", type=lambda s: s.split(","), default=list(VARIANTS))
     p.add_argument("--teacher-system", default="1")
     p.add_argument("--fraction", type=float, default=0.5)
+    p.add_argument("--recipe", choices=RECIPES, default="earlier",
+                   help="converged: projection compare's defaults (the recipe of docs/results.md)")
     p.add_argument("--student-projected", action="store_true", help="the students also train on our projection")
     p.add_argument("--student-init", action="store_true", help="each student starts from its teacher's weights")
     p.add_argument("--model", default="models/e5-small")

@@ -555,3 +555,23 @@ def test_compare_defaults_are_the_committed_recipe_and_the_cli_repeats_them():
         option = params[renamed.get(name, name)].default.default  # typer.Option(default, ...)
         value = getattr(d, name)
         assert option == value or (value is None and option == 0), (name, option, value)  # 0: the option's "none"
+
+
+def test_selection_ablation_recipes():
+    """bench.teacher_select --recipe converged trains at projection compare's defaults (so its confidence-balanced
+    students are those of docs/results.md, kept models reused) in folders of their own; the earlier recipe's folders
+    and options are unchanged."""
+    import argparse
+
+    from bench import teacher_select as ts
+    from projection.train.compare import EARLIER_RECIPE, CompareOptions
+
+    ns = argparse.Namespace(model="m", teacher_system="5", fraction=0.5, student_projected=False, student_init=True)
+    converged = ts.options(argparse.Namespace(**vars(ns), recipe="converged"), "confidence-balanced")
+    defaults = CompareOptions()
+    assert converged == CompareOptions(**{**defaults.__dict__, "model": "m", "keep_models": True})
+    earlier = ts.options(argparse.Namespace(**vars(ns), recipe="earlier"), "none")
+    assert all(getattr(earlier, k) == v for k, v in EARLIER_RECIPE.items() if k not in ("teacher_system", "student_init"))
+    assert earlier.select_fraction is None and earlier.teacher_system == "5" and earlier.student_init
+    assert str(ts.variant_dir("none", True, False, "5")) == "docs/ablation/select-none-init-teacher5"
+    assert str(ts.variant_dir("none", True, False, "5", "converged")) == "docs/ablation/select-none-init-teacher5-converged"
