@@ -548,6 +548,21 @@ def test_a_changed_projection_names_the_other_cpu_it_was_written_on():
     assert changed_parts(done, {**parts, "train data": "d1"}, {**old, "hardware": moved}) == []
 
 
+def test_a_projection_file_is_described_by_its_fullest_record():
+    """Rows reading one projection file may record it differently (an older row without the machine): the page
+    describes the file by the record that names the machine, whichever row comes first."""
+    from projection.train.report import _mixed_projections
+
+    hw = {"machine": "x86_64", "cpu": "Example Xeon", "isa": ["avx2"]}
+    rows = [{"language": "es", "_id": sid, "seed": seed, "_projection": proj} for sid, seed, proj in (
+        ("3", 1, {"sha256": "aaaa", "created": "2026-12-04T18:45:04"}),
+        ("3", 2, {"sha256": "aaaa", "created": "2026-12-04T18:45:04", "hardware": hw}),
+        ("5", 1, {"sha256": "bbbb"}))]
+    text = " ".join(_mixed_projections(rows))
+    assert ("es: `aaaa` (written 2026-12-04 on x86_64 Example Xeon (avx2)): system 3 (seeds 1, 2); `bbbb` (written ? "
+            "(machine not recorded)): system 5 (seeds 1).") in text
+
+
 def test_compare_report_names_rows_trained_on_different_projection_files(tmp_path):
     """Systems 3 and 5 of a language read our projection; when their rows read different files (a re-projection,
     another machine's kernels), the page says which rows read which file, and where each was written."""

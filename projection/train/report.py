@@ -218,7 +218,9 @@ def _mixed_projections(rows) -> list[str]:
             continue
         described = []
         for sha, members in files.items():
-            proj = members[0]["_projection"]
+            # the rows of one file may record it differently (rows from before the machine was recorded): the
+            # fullest record describes it
+            proj = max((m["_projection"] for m in members), key=lambda p: (bool(p.get("hardware")), bool(p.get("created"))))
             hw = proj.get("hardware") or {}
             when = f"written {str(proj.get('created') or '?')[:10]}" + (
                 f" on {hw.get('machine')} {hw.get('cpu') or ''} ({', '.join(hw.get('isa') or []) or 'no ISA flags'})"
