@@ -120,7 +120,7 @@ def _cost(student_rows: list[dict]) -> tuple[str, str, str]:
     lab = [t["teacher_labelling"]["seconds"] for t in ts if not t.get("teacher_labelling", {}).get("from_cache", True)]
     mins = [r["minutes"] for r in student_rows if r["minutes"] is not None]
     return (kept, f"{sum(lab) / len(lab):.0f}" if lab else "stored",
-            f"{sum(mins) / len(mins):.1f}" if mins else "")
+            f"{sum(mins) / len(mins):.1f}" if mins else "kept model")
 
 
 def teacher_entities(ts: dict) -> str:
@@ -216,7 +216,9 @@ def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = Non
         md.append(f"| {variant} | {len(g) + failed} | {sum(x > 0 for x in g)} | {pct_mean_sd(sum(g) / len(g), None, sign=True)} |")
     md += ["", "*labelling s*: the teacher's labelling of the unlabeled text (once per teacher and text; `stored`: read "
            "from the teacher-label store, labelled by an earlier variant). *student min*: labelling (when not stored), "
-           "selection (AdvPicker: its discriminator training) and student training, wall time on this 2-core CPU.", "",
+           "selection (AdvPicker: its discriminator training) and student training, wall time on this 2-core CPU; `kept "
+           "model`: the student was trained by an earlier run with the same model key (e.g. `projection compare`'s own "
+           "system 6, whose cost is in its rows) and only scored here.", "",
            "## Commands", "", *[f"- {v}: `{c}`" for v, c in commands.items()], ""]
     return "\n".join(md)
 
