@@ -417,31 +417,42 @@ def test_compare_copies_an_english_model_for_a_target_that_strips_marks(tiny_ber
     assert len(trained) == 2
 
 
-def test_compare_report_checks_the_teacher_student_goals(tmp_path):
-    """results.md says how the students learnt and checks their goals: above the teacher on enough languages, the
-    mean paired gain, and the students' mean against the best other system on the same languages."""
+_GOLD = [Sentence("a", ["Ana", "en", "Roma", "y", "Pablo"], ["B-PER", "O", "B-LOC", "O", "B-PER"])]
+# F1 against _GOLD: system 1 0.5, system 5 0.8 (2/3 found: P 1, R 2/3), students 1.0
+_FOUND = {"1": ["B-PER", "O", "O", "O", "O"], "5": ["B-PER", "O", "B-LOC", "O", "O"],
+          "6": ["B-PER", "O", "B-LOC", "O", "B-PER"]}
+
+
+def _write_student_rows(runs, teacher: dict, pred_of=lambda lang, sid: _FOUND[sid], extra=lambda lang, sid: {},
+                        student_recipe: dict | None = None) -> None:
+    """The rows of systems 1, 5 and 6 (seed 1) of each language of ``teacher`` (its students' teacher system)."""
     from projection.store import atomic_write_json
-    from projection.train.report import write_report
     from projection.train.metrics import evaluate_predictions
 
-    gold = [Sentence("a", ["Ana", "en", "Roma", "y", "Pablo"], ["B-PER", "O", "B-LOC", "O", "B-PER"])]
-    found = {"1": ["B-PER", "O", "O", "O", "O"], "5": ["B-PER", "O", "B-LOC", "O", "O"],
-             "6": ["B-PER", "O", "B-LOC", "O", "B-PER"]}
-    student = {"select": "confidence", "select_fraction": 0.5, "select_balance": True, "student_init": True}
-    for lang in ("es", "hau"):
-        for sid, pred in found.items():
-            if lang == "hau" and sid == "6":  # hau's student learnt nothing: no better than its teacher
-                pred = found["1"]
-            d = tmp_path / "runs" / lang / f"{sid}-seed1"
-            evaluate_predictions(gold, [pred], d, model={"best_dev_f1": 0.8, "best_step": 10,
-                                                         "config": TrainConfig().to_dict()}, data={}, seed=1)
+    for lang in teacher:
+        for sid in _FOUND:
+            d = runs / lang / f"{sid}-seed1"
+            evaluate_predictions(_GOLD, [pred_of(lang, sid)], d, model={"best_dev_f1": 0.8, "best_step": 10,
+                                                                         "config": TrainConfig().to_dict()}, data={}, seed=1)
             atomic_write_json(d / "system.json", {
                 "eval_key": "e", "model_key": f"m{sid}", "language": lang, "system": sid, "train": "t",
                 "train_sentences": 5, "test": f"{lang}:test", "seed": 1, "command": f"projection compare --systems {sid}",
-                "train_minutes": 1.0, "teacher": "1" if sid == "6" else None,
-                # es's student learnt from teacher weights that scored 0.8, not its system 1 row's 0.5
-                **({"teacher_scores": {"f1": 0.8}} if (lang, sid) == ("es", "6") else {}),
-                "recipe": {"model": "enc", "epochs": 1, **(student if sid == "6" else {})}})
+                "train_minutes": 1.0, "teacher": teacher[lang] if sid == "6" else None, **extra(lang, sid),
+                "recipe": {"model": "enc", "epochs": 1, **((student_recipe or {}) if sid == "6" else {})}})
+
+
+def test_compare_report_checks_the_teacher_student_goals(tmp_path):
+    """results.md says how the students learnt and checks their goals: above the teacher on enough languages, the
+    mean paired gain, and the students' mean against the best other system on the same languages."""
+    from projection.train.report import write_report
+
+    student = {"select": "confidence", "select_fraction": 0.5, "select_balance": True, "student_init": True}
+    _write_student_rows(
+        tmp_path / "runs", {"es": "1", "hau": "1"}, student_recipe=student,
+        # hau's student learnt nothing: no better than its teacher
+        pred_of=lambda lang, sid: _FOUND["1" if (lang, sid) == ("hau", "6") else sid],
+        # es's student learnt from teacher weights that scored 0.8, not its system 1 row's 0.5
+        extra=lambda lang, sid: {"teacher_scores": {"f1": 0.8}} if (lang, sid) == ("es", "6") else {})
     write_report(tmp_path / "runs", tmp_path / "docs")
     md = (tmp_path / "docs" / "results.md").read_text()
     assert ("Students of system 1 learn from its labels of the target's unlabeled text: the top 50% by confidence "
@@ -459,24 +470,9 @@ def test_compare_report_checks_the_teacher_student_goals(tmp_path):
 def test_compare_report_groups_students_by_their_teacher(tmp_path):
     """With students of two teachers on one page (es learnt from system 5, hau from system 1), each column of the
     student - teacher table and each teacher's goal check holds only that teacher's students."""
-    from projection.store import atomic_write_json
     from projection.train.report import write_report
-    from projection.train.metrics import evaluate_predictions
 
-    gold = [Sentence("a", ["Ana", "en", "Roma", "y", "Pablo"], ["B-PER", "O", "B-LOC", "O", "B-PER"])]
-    found = {"1": ["B-PER", "O", "O", "O", "O"], "5": ["B-PER", "O", "B-LOC", "O", "O"],
-             "6": ["B-PER", "O", "B-LOC", "O", "B-PER"]}
-    teacher = {"es": "5", "hau": "1"}
-    for lang in ("es", "hau"):
-        for sid, pred in found.items():
-            d = tmp_path / "runs" / lang / f"{sid}-seed1"
-            evaluate_predictions(gold, [pred], d, model={"best_dev_f1": 0.8, "best_step": 10,
-                                                         "config": TrainConfig().to_dict()}, data={}, seed=1)
-            atomic_write_json(d / "system.json", {
-                "eval_key": "e", "model_key": f"m{sid}", "language": lang, "system": sid, "train": "t",
-                "train_sentences": 5, "test": f"{lang}:test", "seed": 1, "command": f"projection compare --systems {sid}",
-                "train_minutes": 1.0, "teacher": teacher[lang] if sid == "6" else None,
-                "recipe": {"model": "enc", "epochs": 1, **({"select": "confidence"} if sid == "6" else {})}})
+    _write_student_rows(tmp_path / "runs", {"es": "5", "hau": "1"}, student_recipe={"select": "confidence"})
     write_report(tmp_path / "runs", tmp_path / "docs")
     md = (tmp_path / "docs" / "results.md").read_text()
     # F1: system 1 0.5, system 5 0.8, students 1.0; es: 1.0 - 0.8 under system 5 only, hau: 1.0 - 0.5 under system 1
