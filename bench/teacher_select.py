@@ -178,9 +178,8 @@ def markdown(rows, init: bool, projected: bool, not_run: list[dict] | None = Non
           (" Each student starts from its teacher's weights (`--student-init`), then trains on the teacher's labels "
            "(self-training)." if init else " Each student starts from the pretrained encoder and a fresh head.") +
           (" The students also train on our projection (`--student-projected`)." if projected else "") +
-          (" Teachers and students at the recipe of [results.md](results.md) (`--recipe converged`: all English "
-           "sentences, 2 epochs, bf16, BIO-constrained decoding; `projection compare`'s defaults)."
-           if recipe == "converged" else ""), "",
+          (" Teachers and students at the recipe of [results.md](results.md) (`--recipe converged`: `projection "
+           "compare`'s defaults; the commands below give every option)." if recipe == "converged" else ""), "",
           "| language | selection | seeds | kept / unlabeled | teacher F1 | student F1 | student - teacher (paired) "
           "| P | R | teacher entities / sentence, kept / all | labelling s | student min |",
           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
